@@ -1,0 +1,93 @@
+// The reference application: an event-sourced shopping cart, built only on evs's public API.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "evs/aggregate.h"
+#include "evs/event_types.h"
+#include "evs/status.h"
+
+namespace cart {
+
+struct CartOpened {
+  static constexpr std::string_view kType = "CartOpened";
+};
+struct ItemAdded {
+  static constexpr std::string_view kType = "ItemAdded";
+  std::string name;
+  int64_t quantity = 1;
+  int64_t unit_price_cents = 0;
+};
+struct ItemRemoved {
+  static constexpr std::string_view kType = "ItemRemoved";
+  std::string name;
+  int64_t quantity = 1;
+};
+struct CartCheckedOut {
+  static constexpr std::string_view kType = "CartCheckedOut";
+};
+
+void to_json(nlohmann::json& j, const CartOpened&);
+void from_json(const nlohmann::json& j, CartOpened&);
+void to_json(nlohmann::json& j, const ItemAdded& e);
+void from_json(const nlohmann::json& j, ItemAdded& e);
+void to_json(nlohmann::json& j, const ItemRemoved& e);
+void from_json(const nlohmann::json& j, ItemRemoved& e);
+void to_json(nlohmann::json& j, const CartCheckedOut&);
+void from_json(const nlohmann::json& j, CartCheckedOut&);
+
+using CartEvents = evs::EventTypes<CartOpened, ItemAdded, ItemRemoved, CartCheckedOut>;
+
+struct Line {
+  int64_t quantity = 0;
+  int64_t unit_price_cents = 0;
+};
+
+enum class Status { kNew, kOpen, kCheckedOut };
+
+// Limits of the domain, checked by the commands.
+inline constexpr size_t kMaxItemNameBytes = 200;
+inline constexpr int64_t kMaxQuantity = 1'000'000;
+inline constexpr int64_t kMaxUnitPriceCents = 100'000'000'000;  // a billion in currency units
+
+class Cart : public evs::Aggregate<Cart, CartEvents> {
+ public:
+  static constexpr std::string_view kCategory = "cart";
+
+  explicit Cart(std::string id) : Aggregate(std::move(id)) {}
+
+  // Commands: each checks the rules and raises events, or returns kDomainRule (kInvalidArgument
+  // for malformed input) with nothing raised.
+  evs::Status Open();
+  // Adds `quantity` of an item. `unit_price_cents` may be omitted for an item already in the
+  // cart (its price stays); a different price for an item in the cart is refused.
+  evs::Status AddItem(const std::string& name, int64_t quantity,
+                      std::optional<int64_t> unit_price_cents);
+  evs::Status RemoveItem(const std::string& name, int64_t quantity);
+  evs::Status Checkout();
+
+  void Apply(const Event& event);
+
+  Status status() const { return status_; }
+  const std::map<std::string, Line>& items() const { return items_; }
+  int64_t total_cents() const;
+
+  // {"cart_id", "status": "open"|"checked_out", "items": [{"name", "quantity",
+  //  "unit_price_cents", "line_total_cents"}], "total_cents", "version"}
+  nlohmann::json ToJson() const;
+
+ private:
+  evs::Status CheckOpen() const;
+
+  Status status_ = Status::kNew;
+  std::map<std::string, Line> items_;
+};
+
+const char* StatusName(Status status);
+
+}  // namespace cart

@@ -1,0 +1,124 @@
+// The event store contract (DESIGN.md §3). Every backend keeps it; one contract test suite runs
+// against each of them.
+//
+// Thread safety: every method may be called concurrently from any number of threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "evs/event.h"
+#include "evs/expected_version.h"
+#include "evs/status.h"
+
+namespace evs {
+
+// Limits checked before anything is written. Each violation is a kLimitExceeded or
+// kInvalidArgument error that names the limit.
+struct Limits {
+  size_t max_stream_id_bytes = 256;     // stream ids: non-empty, valid UTF-8, at most this
+  size_t max_type_bytes = 256;          // event type names: likewise
+  size_t max_event_bytes = 1 << 20;     // type + data + metadata of one event
+  size_t max_events_per_append = 1000;  // events in one append
+};
+
+struct AppendResult {
+  int64_t first_version = 0;
+  int64_t last_version = 0;
+  int64_t first_position = 0;  // 0 on backends without a global log
+  int64_t last_position = 0;
+};
+
+enum class Direction { kForward, kBackward };
+
+struct ReadStreamOptions {
+  Direction direction = Direction::kForward;
+  // Forward: the first version to return (1 = the start). Backward: the highest version to
+  // return (0 = the end of the stream).
+  int64_t from = 0;
+  size_t limit = 1000;
+};
+
+struct StreamPage {
+  std::vector<RecordedEvent> events;
+  int64_t stream_version = 0;  // the stream's last version when the page was read
+  bool end_of_stream = false;  // no more events in the read's direction
+};
+
+struct LogPage {
+  std::vector<RecordedEvent> events;
+  int64_t next_position = 0;  // pass as `after` to read the next page
+  int64_t head_position = 0;  // the last committed position when the page was read
+};
+
+struct StreamInfo {
+  std::string stream_id;
+  int64_t version = 0;
+};
+
+struct StreamsPage {
+  std::vector<StreamInfo> streams;  // ordered by stream id
+  std::string next_after;           // pass as `after` to read the next page; empty at the end
+};
+
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+
+  // Appends `events` to `stream_id` if the stream is at `expected`; all of them or none.
+  // Returns only once the commit is durable. Errors: kWrongExpectedVersion (with the actual
+  // version), kInvalidArgument, kLimitExceeded, kDuplicateEventId, kIOError, kUnavailable.
+  //
+  // Idempotent retries: if every event id of `events` is already committed in this stream at
+  // the versions the append targets (for any/exists: as the stream's most recent commit of the
+  // same ids), the original AppendResult is returned and nothing is written. If only some ids
+  // are there, or an id is committed at another place, the append fails with kDuplicateEventId.
+  virtual Result<AppendResult> Append(std::string_view stream_id, ExpectedVersion expected,
+                                      std::vector<EventData> events) = 0;
+
+  // Reads one stream in pages. A stream with no events is kNotFound.
+  virtual Result<StreamPage> ReadStream(std::string_view stream_id,
+                                        const ReadStreamOptions& options) = 0;
+
+  // Reads the global log: events with position > `after`, in position order, at most `limit`.
+  // Never returns a position before an earlier one is visible. kUnsupported on backends without
+  // a global log.
+  virtual Result<LogPage> ReadLog(int64_t after, size_t limit) = 0;
+
+  // Streams with id > `after`, ordered by id, at most `limit`.
+  virtual Result<StreamsPage> ListStreams(std::string_view after, size_t limit) = 0;
+
+  // The version of one stream (0 when it has no events). Cheap on the embedded stores: it is
+  // answered from memory, so caches may call it on every read.
+  virtual Result<int64_t> StreamVersion(std::string_view stream_id) = 0;
+
+  // The last committed global position (0 for an empty log).
+  virtual Result<int64_t> HeadPosition() = 0;
+};
+
+// An in-memory store: same contract, nothing durable. For tests and examples.
+std::unique_ptr<EventStore> NewMemoryEventStore(const Limits& limits = {});
+
+struct SqliteStoreOptions {
+  std::string path;  // the database file; its folder must exist. Created when absent.
+  Limits limits;
+  // Wait for fsync before acknowledging (SQLite synchronous=FULL). Turning it off is only for
+  // tests and benchmarks that measure something else; acknowledged appends may then be lost.
+  bool durable = true;
+  // The most appends that one group commit takes from the queue.
+  size_t max_batch_appends = 1024;
+  // Idempotent retries with expected any/exists are recognised while the original events are
+  // among this many most recent events of the log (exact-version retries always are).
+  size_t recent_event_ids = 100000;
+  // Connections kept open for concurrent reads.
+  size_t read_connections = 8;
+};
+
+// Opens (or creates) the embedded store: one SQLite file in WAL mode, a single writer thread
+// with group commit. Only one process may open a file at a time; a second gets kUnavailable.
+Result<std::unique_ptr<EventStore>> OpenSqliteEventStore(const SqliteStoreOptions& options);
+
+}  // namespace evs

@@ -1,0 +1,38 @@
+// The optimistic concurrency check that every append carries.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace evs {
+
+class ExpectedVersion {
+ public:
+  enum class Kind { kAny, kNoStream, kStreamExists, kExact };
+
+  static ExpectedVersion Any() { return ExpectedVersion(Kind::kAny, 0); }
+  static ExpectedVersion NoStream() { return ExpectedVersion(Kind::kNoStream, 0); }
+  static ExpectedVersion StreamExists() { return ExpectedVersion(Kind::kStreamExists, 0); }
+  // Exact(0) is the same check as NoStream().
+  static ExpectedVersion Exact(int64_t version) { return ExpectedVersion(Kind::kExact, version); }
+
+  // Parses "any", "no-stream", "exists" or a non-negative integer.
+  static std::optional<ExpectedVersion> Parse(std::string_view text);
+
+  Kind kind() const { return kind_; }
+  int64_t version() const { return version_; }
+
+  // True when a stream currently at `current` (0 = no stream) satisfies this expectation.
+  bool Matches(int64_t current) const;
+  // "any", "no-stream", "exists" or the number.
+  std::string ToString() const;
+
+ private:
+  ExpectedVersion(Kind kind, int64_t version) : kind_(kind), version_(version) {}
+  Kind kind_;
+  int64_t version_;
+};
+
+}  // namespace evs

@@ -1,0 +1,81 @@
+#include "evs/uuid.h"
+
+#include <random>
+
+namespace evs {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Uuid Uuid::Random() {
+  thread_local std::mt19937_64 generator{[] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }()};
+  Uuid u;
+  uint64_t hi = generator();
+  uint64_t lo = generator();
+  for (int i = 0; i < 8; ++i) {
+    u.bytes[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
+    u.bytes[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
+  }
+  u.bytes[6] = static_cast<uint8_t>((u.bytes[6] & 0x0f) | 0x40);  // version 4
+  u.bytes[8] = static_cast<uint8_t>((u.bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  return u;
+}
+
+std::optional<Uuid> Uuid::Parse(std::string_view text) {
+  if (text.size() != 36) return std::nullopt;
+  Uuid u;
+  size_t byte = 0;
+  for (size_t i = 0; i < 36;) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (text[i] != '-') return std::nullopt;
+      ++i;
+      continue;
+    }
+    int hi = HexValue(text[i]);
+    int lo = HexValue(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    u.bytes[byte++] = static_cast<uint8_t>(hi << 4 | lo);
+    i += 2;
+  }
+  return u;
+}
+
+bool Uuid::IsNil() const {
+  for (uint8_t b : bytes)
+    if (b != 0) return false;
+  return true;
+}
+
+std::string Uuid::ToString() const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (size_t i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[bytes[i] >> 4]);
+    out.push_back(kHex[bytes[i] & 0xf]);
+  }
+  return out;
+}
+
+size_t UuidHash::operator()(const Uuid& u) const noexcept {
+  uint64_t a = 0, b = 0;
+  for (int i = 0; i < 8; ++i) {
+    a = a << 8 | u.bytes[i];
+    b = b << 8 | u.bytes[8 + i];
+  }
+  return static_cast<size_t>(a ^ (b * 0x9e3779b97f4a7c15ULL));
+}
+
+}  // namespace evs

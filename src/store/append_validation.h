@@ -1,0 +1,24 @@
+// Checks an append's input against the contract's limits before it reaches a writer, so that a
+// bad append fails alone, up front, with an error that names what was wrong.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "evs/event_store.h"
+
+namespace evs::store {
+
+// Validates `stream_id` and `events` in place: gives nil event ids a random UUID and replaces an
+// empty metadata with "{}". Errors are kInvalidArgument, kLimitExceeded or kDuplicateEventId
+// (the same id twice in one append).
+Status ValidateAppend(const Limits& limits, std::string_view stream_id,
+                      std::vector<EventData>& events);
+
+// True when `text` is one valid JSON document (any JSON value, surrounding white space allowed).
+bool IsValidJson(std::string_view text);
+
+// Checks a name (stream id, type) is non-empty, valid UTF-8 and at most `max_bytes`.
+Status ValidateName(std::string_view what, std::string_view name, size_t max_bytes);
+
+}  // namespace evs::store
