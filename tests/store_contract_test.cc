@@ -1,1 +1,414 @@
+// The event store contract (DESIGN.md §3), run against every backend.
 #include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "store_factory.h"
+
+namespace evs {
+namespace {
+
+EventData Event(std::string type, std::string data = "{}") {
+  EventData e;
+  e.type = std::move(type);
+  e.data = std::move(data);
+  return e;
+}
+
+std::vector<EventData> Events(int n, const std::string& type = "Tick") {
+  std::vector<EventData> events;
+  for (int i = 0; i < n; ++i) {
+    events.push_back(Event(type, "{\"i\":" + std::to_string(i) + "}"));
+    events.back().id = Uuid::Random();  // set by the caller, so that a resend is a retry
+  }
+  return events;
+}
+
+class StoreContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    factory_ = testing::MakeFactory(GetParam());
+    store_ = factory_->Open();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  AppendResult MustAppend(const std::string& stream, ExpectedVersion expected,
+                          std::vector<EventData> events) {
+    auto r = store_->Append(stream, expected, std::move(events));
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? *r : AppendResult{};
+  }
+
+  void ExpectConflict(const std::string& stream, ExpectedVersion expected, int64_t actual) {
+    auto r = store_->Append(stream, expected, Events(1));
+    ASSERT_FALSE(r.ok()) << "expected " << expected.ToString() << " should have failed";
+    EXPECT_EQ(r.error().code, ErrorCode::kWrongExpectedVersion) << r.error().message;
+    ASSERT_TRUE(r.error().conflict.has_value());
+    EXPECT_EQ(r.error().conflict->expected, expected.ToString());
+    EXPECT_EQ(r.error().conflict->actual, actual);
+  }
+
+  ErrorCode AppendError(const std::string& stream, std::vector<EventData> events) {
+    auto r = store_->Append(stream, ExpectedVersion::Any(), std::move(events));
+    EXPECT_FALSE(r.ok());
+    return r.ok() ? ErrorCode::kUnsupported : r.error().code;
+  }
+
+  std::unique_ptr<testing::StoreFactory> factory_;
+  std::unique_ptr<EventStore> store_;
+};
+
+TEST_P(StoreContract, FirstAppendStartsAtVersionOneAndPositionOne) {
+  auto r = MustAppend("s", ExpectedVersion::Any(), Events(3));
+  EXPECT_EQ(r.first_version, 1);
+  EXPECT_EQ(r.last_version, 3);
+  EXPECT_EQ(r.first_position, 1);
+  EXPECT_EQ(r.last_position, 3);
+  EXPECT_EQ(*store_->StreamVersion("s"), 3);
+  EXPECT_EQ(*store_->StreamVersion("other"), 0);
+  EXPECT_EQ(*store_->HeadPosition(), 3);
+}
+
+TEST_P(StoreContract, RecordedEventsKeepEveryField) {
+  EventData e = Event("ItemAdded", R"({"name":"apple","quantity":2})");
+  e.id = Uuid::Random();
+  e.metadata = R"({"correlation_id":"abc"})";
+  const auto before = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  MustAppend("cart-1", ExpectedVersion::NoStream(), {e});
+  auto page = store_->ReadStream("cart-1", {});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 1u);
+  const RecordedEvent& got = page->events[0];
+  EXPECT_EQ(got.stream_id, "cart-1");
+  EXPECT_EQ(got.version, 1);
+  EXPECT_EQ(got.position, 1);
+  EXPECT_EQ(got.id, e.id);
+  EXPECT_EQ(got.type, "ItemAdded");
+  EXPECT_EQ(got.data, e.data);
+  EXPECT_EQ(got.metadata, e.metadata);
+  EXPECT_GE(got.recorded_at_us, before);
+  EXPECT_LT(got.recorded_at_us, before + 60'000'000);
+}
+
+TEST_P(StoreContract, NilIdsGetRandomIdsAndEmptyMetadataBecomesAnObject) {
+  EventData e = Event("T");
+  e.metadata = "";
+  MustAppend("s", ExpectedVersion::Any(), {e, Event("T")});
+  auto page = store_->ReadStream("s", {});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_FALSE(page->events[0].id.IsNil());
+  EXPECT_NE(page->events[0].id, page->events[1].id);
+  EXPECT_EQ(page->events[0].metadata, "{}");
+}
+
+TEST_P(StoreContract, NoStreamSucceedsOnceThenConflicts) {
+  MustAppend("s", ExpectedVersion::NoStream(), Events(2));
+  ExpectConflict("s", ExpectedVersion::NoStream(), 2);
+  EXPECT_EQ(*store_->StreamVersion("s"), 2);
+}
+
+TEST_P(StoreContract, ExactZeroIsNoStream) {
+  MustAppend("s", ExpectedVersion::Exact(0), Events(1));
+  ExpectConflict("s", ExpectedVersion::Exact(0), 1);
+}
+
+TEST_P(StoreContract, StreamExistsNeedsAnEvent) {
+  ExpectConflict("s", ExpectedVersion::StreamExists(), 0);
+  MustAppend("s", ExpectedVersion::Any(), Events(1));
+  auto r = MustAppend("s", ExpectedVersion::StreamExists(), Events(1));
+  EXPECT_EQ(r.first_version, 2);
+}
+
+TEST_P(StoreContract, ExactVersionMustMatch) {
+  MustAppend("s", ExpectedVersion::Any(), Events(3));
+  ExpectConflict("s", ExpectedVersion::Exact(2), 3);
+  ExpectConflict("s", ExpectedVersion::Exact(4), 3);
+  ExpectConflict("new", ExpectedVersion::Exact(1), 0);
+  auto r = MustAppend("s", ExpectedVersion::Exact(3), Events(2));
+  EXPECT_EQ(r.first_version, 4);
+  EXPECT_EQ(r.last_version, 5);
+}
+
+TEST_P(StoreContract, AnyAlwaysAppends) {
+  MustAppend("s", ExpectedVersion::Any(), Events(1));
+  auto r = MustAppend("s", ExpectedVersion::Any(), Events(1));
+  EXPECT_EQ(r.first_version, 2);
+}
+
+TEST_P(StoreContract, ConflictWritesNothing) {
+  MustAppend("s", ExpectedVersion::Any(), Events(1));
+  ExpectConflict("s", ExpectedVersion::NoStream(), 1);
+  EXPECT_EQ(*store_->HeadPosition(), 1);
+  auto page = store_->ReadStream("s", {});
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->events.size(), 1u);
+}
+
+TEST_P(StoreContract, PositionsInterleaveAcrossStreams) {
+  MustAppend("a", ExpectedVersion::Any(), Events(2));
+  auto b = MustAppend("b", ExpectedVersion::Any(), Events(1));
+  auto a = MustAppend("a", ExpectedVersion::Any(), Events(1));
+  EXPECT_EQ(b.first_position, 3);
+  EXPECT_EQ(a.first_position, 4);
+  EXPECT_EQ(a.first_version, 3);
+  auto log = store_->ReadLog(0, 100);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->events.size(), 4u);
+  std::vector<std::string> streams;
+  for (const auto& e : log->events) streams.push_back(e.stream_id);
+  EXPECT_EQ(streams, (std::vector<std::string>{"a", "a", "b", "a"}));
+  for (size_t i = 0; i < log->events.size(); ++i) {
+    EXPECT_EQ(log->events[i].position, static_cast<int64_t>(i + 1));
+  }
+}
+
+TEST_P(StoreContract, ReadStreamForwardInPages) {
+  MustAppend("s", ExpectedVersion::Any(), Events(10));
+  ReadStreamOptions read;
+  read.limit = 4;
+  read.from = 1;
+  std::vector<int64_t> versions;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = store_->ReadStream("s", read);
+    ASSERT_TRUE(page.ok());
+    EXPECT_EQ(page->stream_version, 10);
+    for (const auto& e : page->events) versions.push_back(e.version);
+    if (page->end_of_stream) break;
+    read.from = page->events.back().version + 1;
+  }
+  ASSERT_EQ(versions.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(versions[i], i + 1);
+
+  read.from = 8;
+  read.limit = 100;
+  auto tail = store_->ReadStream("s", read);
+  ASSERT_TRUE(tail.ok());
+  ASSERT_EQ(tail->events.size(), 3u);
+  EXPECT_EQ(tail->events[0].version, 8);
+  EXPECT_EQ(tail->events[0].data, "{\"i\":7}");
+  EXPECT_TRUE(tail->end_of_stream);
+
+  read.from = 11;
+  auto past = store_->ReadStream("s", read);
+  ASSERT_TRUE(past.ok());
+  EXPECT_TRUE(past->events.empty());
+  EXPECT_TRUE(past->end_of_stream);
+}
+
+TEST_P(StoreContract, ReadStreamBackward) {
+  MustAppend("s", ExpectedVersion::Any(), Events(5));
+  ReadStreamOptions read;
+  read.direction = Direction::kBackward;
+  read.limit = 2;
+  auto page = store_->ReadStream("s", read);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(page->events[0].version, 5);
+  EXPECT_EQ(page->events[1].version, 4);
+  EXPECT_FALSE(page->end_of_stream);
+  read.from = 2;
+  read.limit = 10;
+  page = store_->ReadStream("s", read);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(page->events[0].version, 2);
+  EXPECT_EQ(page->events[1].version, 1);
+  EXPECT_TRUE(page->end_of_stream);
+}
+
+TEST_P(StoreContract, MissingStreamIsNotFound) {
+  auto page = store_->ReadStream("nope", {});
+  ASSERT_FALSE(page.ok());
+  EXPECT_EQ(page.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(StoreContract, ReadLogInPagesFromAPosition) {
+  for (int i = 0; i < 7; ++i)
+    MustAppend("s" + std::to_string(i % 3), ExpectedVersion::Any(), Events(1));
+  int64_t after = 0;
+  std::vector<int64_t> positions;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = store_->ReadLog(after, 3);
+    ASSERT_TRUE(page.ok());
+    EXPECT_EQ(page->head_position, 7);
+    if (page->events.empty()) break;
+    for (const auto& e : page->events) positions.push_back(e.position);
+    after = page->next_position;
+  }
+  EXPECT_EQ(positions, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7}));
+  auto from_five = store_->ReadLog(5, 100);
+  ASSERT_TRUE(from_five.ok());
+  ASSERT_EQ(from_five->events.size(), 2u);
+  EXPECT_EQ(from_five->events[0].position, 6);
+  EXPECT_EQ(from_five->next_position, 7);
+  auto empty = store_->ReadLog(7, 100);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->events.empty());
+  EXPECT_EQ(empty->next_position, 7);
+}
+
+TEST_P(StoreContract, ListStreamsInPages) {
+  for (auto s : {"c", "a", "b", "d"}) MustAppend(s, ExpectedVersion::Any(), Events(1));
+  MustAppend("b", ExpectedVersion::Any(), Events(2));
+  auto first = store_->ListStreams("", 3);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->streams.size(), 3u);
+  EXPECT_EQ(first->streams[0].stream_id, "a");
+  EXPECT_EQ(first->streams[1].stream_id, "b");
+  EXPECT_EQ(first->streams[1].version, 3);
+  EXPECT_EQ(first->next_after, "c");
+  auto second = store_->ListStreams(first->next_after, 3);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->streams.size(), 1u);
+  EXPECT_EQ(second->streams[0].stream_id, "d");
+  EXPECT_TRUE(second->next_after.empty());
+}
+
+// --- Idempotent retries ---------------------------------------------------------------------
+
+TEST_P(StoreContract, ExactRetryReturnsTheOriginalResultAndWritesNothing) {
+  MustAppend("s", ExpectedVersion::Any(), Events(2));
+  auto events = Events(3);
+  auto first = MustAppend("s", ExpectedVersion::Exact(2), events);
+  MustAppend("other", ExpectedVersion::Any(), Events(1));
+  auto retry = MustAppend("s", ExpectedVersion::Exact(2), events);
+  EXPECT_EQ(retry.first_version, first.first_version);
+  EXPECT_EQ(retry.last_version, first.last_version);
+  EXPECT_EQ(retry.first_position, first.first_position);
+  EXPECT_EQ(retry.last_position, first.last_position);
+  EXPECT_EQ(*store_->StreamVersion("s"), 5);
+  EXPECT_EQ(*store_->HeadPosition(), 6);
+}
+
+TEST_P(StoreContract, NoStreamAndAnyRetriesAreIdempotent) {
+  auto events = Events(2);
+  auto first = MustAppend("s", ExpectedVersion::NoStream(), events);
+  auto retry = MustAppend("s", ExpectedVersion::NoStream(), events);
+  EXPECT_EQ(retry.first_position, first.first_position);
+  auto more = Events(1);
+  auto any = MustAppend("s", ExpectedVersion::Any(), more);
+  auto any_retry = MustAppend("s", ExpectedVersion::Any(), more);
+  EXPECT_EQ(any_retry.first_version, 3);
+  EXPECT_EQ(any_retry.last_position, any.last_position);
+  EXPECT_EQ(*store_->StreamVersion("s"), 3);
+}
+
+TEST_P(StoreContract, PartialRetryIsAnError) {
+  auto events = Events(2);
+  MustAppend("s", ExpectedVersion::NoStream(), events);
+  auto changed = events;
+  changed[1].id = Uuid::Random();
+  auto r = store_->Append("s", ExpectedVersion::NoStream(), changed);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kDuplicateEventId);
+  auto longer = events;
+  longer.push_back(Event("T"));
+  r = store_->Append("s", ExpectedVersion::NoStream(), longer);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kDuplicateEventId);
+  EXPECT_EQ(*store_->StreamVersion("s"), 2);
+}
+
+TEST_P(StoreContract, SameIdElsewhereIsAnError) {
+  auto events = Events(1);
+  MustAppend("a", ExpectedVersion::Any(), events);
+  auto r = store_->Append("b", ExpectedVersion::Any(), events);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kDuplicateEventId);
+  EXPECT_NE(r.error().message.find("'a'"), std::string::npos) << r.error().message;
+  MustAppend("a", ExpectedVersion::Any(), Events(1));
+  r = store_->Append("a", ExpectedVersion::Exact(2), events);  // same stream, another place
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kDuplicateEventId);
+  EXPECT_EQ(*store_->StreamVersion("b"), 0);
+}
+
+TEST_P(StoreContract, SameIdTwiceInOneAppendIsAnError) {
+  auto events = Events(2);
+  events[1].id = events[0].id = Uuid::Random();
+  EXPECT_EQ(AppendError("s", events), ErrorCode::kDuplicateEventId);
+}
+
+// --- Limits and invalid input ---------------------------------------------------------------
+
+TEST_P(StoreContract, StreamIdLimits) {
+  EXPECT_EQ(AppendError("", Events(1)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(AppendError(std::string(257, 'x'), Events(1)), ErrorCode::kLimitExceeded);
+  EXPECT_EQ(AppendError("bad\xff\xfe", Events(1)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(AppendError(std::string("nul\0x", 5), Events(1)), ErrorCode::kInvalidArgument);
+  MustAppend(std::string(256, 'x'), ExpectedVersion::Any(), Events(1));
+  MustAppend("caf\xc3\xa9", ExpectedVersion::Any(), Events(1));
+}
+
+TEST_P(StoreContract, TypeNameLimits) {
+  EXPECT_EQ(AppendError("s", {Event("")}), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(AppendError("s", {Event(std::string(257, 't'))}), ErrorCode::kLimitExceeded);
+  EXPECT_EQ(AppendError("s", {Event("\xc3\x28")}), ErrorCode::kInvalidArgument);
+}
+
+TEST_P(StoreContract, EventSizeAndCountLimits) {
+  std::string big = "\"" + std::string(1 << 20, 'x') + "\"";
+  EXPECT_EQ(AppendError("s", {Event("T", big)}), ErrorCode::kLimitExceeded);
+  EXPECT_EQ(AppendError("s", Events(1001)), ErrorCode::kLimitExceeded);
+  EXPECT_EQ(AppendError("s", {}), ErrorCode::kInvalidArgument);
+  MustAppend("s", ExpectedVersion::Any(), Events(1000));
+}
+
+TEST_P(StoreContract, ConfiguredLimitsApply) {
+  Limits limits;
+  limits.max_events_per_append = 2;
+  limits.max_event_bytes = 64;
+  store_.reset();
+  store_ = factory_->Open(limits);
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(AppendError("s", Events(3)), ErrorCode::kLimitExceeded);
+  EXPECT_EQ(AppendError("s", {Event("T", "\"" + std::string(80, 'x') + "\"")}),
+            ErrorCode::kLimitExceeded);
+  MustAppend("s", ExpectedVersion::Any(), Events(2));
+}
+
+TEST_P(StoreContract, DataAndMetadataMustBeJson) {
+  EXPECT_EQ(AppendError("s", {Event("T", "{not json")}), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(AppendError("s", {Event("T", "")}), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(AppendError("s", {Event("T", "{} trailing")}), ErrorCode::kInvalidArgument);
+  EventData e = Event("T");
+  e.metadata = "[1,";
+  EXPECT_EQ(AppendError("s", {e}), ErrorCode::kInvalidArgument);
+  MustAppend("s", ExpectedVersion::Any(), {Event("T", "[1, 2.5, \"x\", null, true]")});
+}
+
+TEST_P(StoreContract, AnInvalidEventFailsTheWholeAppend) {
+  auto events = Events(3);
+  events[2].data = "nope";
+  EXPECT_EQ(AppendError("s", events), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(*store_->StreamVersion("s"), 0);
+  EXPECT_EQ(*store_->HeadPosition(), 0);
+}
+
+// --- Persistence ------------------------------------------------------------------------------
+
+TEST_P(StoreContract, ReopenedStoreKeepsEventsHeadsAndRetries) {
+  if (!factory_->Persistent()) GTEST_SKIP() << "backend keeps nothing across opens";
+  auto events = Events(2);
+  MustAppend("a", ExpectedVersion::NoStream(), events);
+  MustAppend("b", ExpectedVersion::Any(), Events(1));
+  store_.reset();
+  store_ = factory_->Open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(*store_->StreamVersion("a"), 2);
+  EXPECT_EQ(*store_->HeadPosition(), 3);
+  ExpectConflict("a", ExpectedVersion::NoStream(), 2);
+  auto retry = MustAppend("a", ExpectedVersion::NoStream(), events);
+  EXPECT_EQ(retry.first_position, 1);
+  auto next = MustAppend("a", ExpectedVersion::Exact(2), Events(1));
+  EXPECT_EQ(next.first_position, 4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, testing::kBackends,
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace evs
