@@ -53,6 +53,8 @@ TEST(Cart, QuantityAndNameRules) {
   EXPECT_EQ(CodeOf(c.AddItem("apple", -2, 10)), evs::ErrorCode::kInvalidArgument);
   EXPECT_EQ(CodeOf(c.AddItem("", 1, 10)), evs::ErrorCode::kInvalidArgument);
   EXPECT_EQ(CodeOf(c.AddItem(std::string(201, 'x'), 1, 10)), evs::ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(c.AddItem("bad\xff", 1, 10)), evs::ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(c.AddItem("tab\there", 1, 10)), evs::ErrorCode::kInvalidArgument);
   EXPECT_TRUE(c.AddItem(std::string(200, 'x'), 1, 10).ok());
   EXPECT_EQ(CodeOf(c.AddItem("apple", 1, -1)), evs::ErrorCode::kInvalidArgument);
   EXPECT_EQ(CodeOf(c.AddItem("apple", kMaxQuantity + 1, 1)), evs::ErrorCode::kInvalidArgument);
@@ -99,7 +101,7 @@ TEST(Cart, NothingChangesAfterCheckout) {
 
 TEST(Cart, EventsRoundTripThroughJson) {
   CartEvents::Event added = ItemAdded{"apple", 2, 75};
-  evs::EventData data = CartEvents::Encode(added);
+  evs::EventData data = *CartEvents::Encode(added);
   EXPECT_EQ(data.type, "ItemAdded");
   evs::RecordedEvent recorded;
   recorded.type = data.type;

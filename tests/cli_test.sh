@@ -1,2 +1,526 @@
-#!/bin/sh
-exit 0
+#!/usr/bin/env bash
+# shellcheck disable=SC2162  # "run read ..." runs `evs read`, not the read builtin
+# End-to-end test of the evs command-line tool: runs the real binary against a fresh data folder
+# and checks what it prints and how it exits.
+#
+#   tests/cli_test.sh path/to/evs
+set -euo pipefail
+
+if [[ $# -ne 1 || ! -x $1 ]]; then
+  echo "usage: $0 path/to/evs" >&2
+  exit 2
+fi
+EVS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+# A folder that does not exist yet: evs must create it.
+export EVS_DATA=$TMP/data/nested
+
+UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
+TIME_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
+CHECKS=0
+CURRENT="(setup)"
+
+fail() {
+  {
+    echo "cli_test: FAILED: $CURRENT"
+    echo "  $*"
+    echo "  last command: evs ${LAST_ARGS:-}"
+    echo "  exit code: ${RC:-}"
+    echo "  stdout: ${OUT:-}"
+    echo "  stderr: ${ERR:-}"
+  } >&2
+  exit 1
+}
+
+step() { CURRENT=$*; }
+
+# run ARGS...: runs evs, keeping its stdout in OUT, stderr in ERR and exit code in RC.
+run() {
+  LAST_ARGS="$*"
+  set +e
+  OUT=$("$EVS" "$@" 2>"$TMP/stderr")
+  RC=$?
+  set -e
+  ERR=$(<"$TMP/stderr")
+}
+
+expect_rc() {
+  CHECKS=$((CHECKS + 1))
+  [[ $RC == "$1" ]] || fail "expected exit code $1, got $RC"
+}
+expect_out() {
+  CHECKS=$((CHECKS + 1))
+  [[ $OUT == "$1" ]] || fail "expected stdout to be exactly: $1"
+}
+expect_out_has() {
+  CHECKS=$((CHECKS + 1))
+  [[ $OUT == *"$1"* ]] || fail "expected stdout to contain: $1"
+}
+expect_out_matches() {
+  CHECKS=$((CHECKS + 1))
+  [[ $OUT =~ $1 ]] || fail "expected stdout to match the regex: $(printf '%q' "$1")"
+}
+expect_err_has() {
+  CHECKS=$((CHECKS + 1))
+  [[ $ERR == *"$1"* ]] || fail "expected stderr to contain: $1"
+}
+expect_err_empty() {
+  CHECKS=$((CHECKS + 1))
+  [[ -z $ERR ]] || fail "expected nothing on stderr"
+}
+expect_lines() {
+  CHECKS=$((CHECKS + 1))
+  local n=0
+  [[ -n $OUT ]] && n=$(printf '%s\n' "$OUT" | wc -l)
+  [[ $n == "$1" ]] || fail "expected $1 lines on stdout, got $n"
+}
+# Line N (1-based) of stdout.
+line() { printf '%s\n' "$OUT" | sed -n "${1}p"; }
+# Checks that stdout is one JSON document, when jq is there to tell.
+expect_json() {
+  CHECKS=$((CHECKS + 1))
+  if command -v jq >/dev/null; then
+    printf '%s' "$OUT" | jq -e . >/dev/null 2>&1 || fail "stdout is not one valid JSON document"
+  fi
+}
+
+# --- help and usage errors ---------------------------------------------------------------------
+
+step "evs --help lists the commands"
+run --help
+expect_rc 0
+for command in cart append streams read log --data --json; do expect_out_has "$command"; done
+
+for command in "cart" "cart open" "cart add" "cart remove" "cart checkout" "cart show" "append" \
+  "streams" "read" "log"; do
+  step "evs $command --help"
+  # shellcheck disable=SC2086  # split the command into its words
+  run $command --help
+  expect_rc 0
+  expect_out_has "Usage: evs $command"
+done
+run cart add --help
+expect_out_has "--quantity"
+expect_out_has "--price"
+run append --help
+expect_out_has "--expected"
+expect_out_has "--metadata"
+
+step "usage errors exit 1 with a message on stderr"
+run
+expect_rc 1
+expect_err_has "evs: error:"
+run frobnicate
+expect_rc 1
+expect_err_has "evs: error:"
+run streams --no-such-option
+expect_rc 1
+expect_err_has "--no-such-option"
+run cart add
+expect_rc 1
+expect_err_has "evs: error:"
+run read
+expect_rc 1
+[[ ! -e $EVS_DATA ]] || fail "a usage error created the data folder"
+
+# --- the cart ----------------------------------------------------------------------------------
+
+step "cart open prints a new cart id and creates the data folder"
+run cart open
+expect_rc 0
+expect_out_matches "$UUID_RE"
+CART=$OUT
+[[ -f $EVS_DATA/events.sqlite ]] || fail "no store at $EVS_DATA/events.sqlite"
+run cart open
+expect_rc 0
+[[ $OUT != "$CART" ]] || fail "two carts got the same id"
+OTHER_CART=$OUT
+
+step "cart add prints the cart"
+run cart add "$CART" apple --quantity 2 --price 150
+expect_rc 0
+expect_err_empty
+expect_out_has "status: open"
+expect_out_matches $'\napple +2 +1\.50 +3\.00\n'
+expect_out_has "total: 3.00"
+
+step "cart add without a price keeps the price of an item in the cart"
+run cart add "$CART" apple
+expect_rc 0
+expect_out_matches $'\napple +3 +1\.50 +4\.50\n'
+
+step "cart add -q/-p short options, a UTF-8 name and a name with spaces"
+run cart add "$CART" "crème brûlée" -q 1 -p 1999
+expect_rc 0
+run cart add "$CART" "free sample"
+expect_rc 0
+
+step "cart show: status, items with quantity, unit price and line total, total"
+run cart show "$CART"
+expect_rc 0
+expect_out_has "cart $CART"
+expect_out_has "status: open"
+expect_out_has "version: 5"
+expect_out_matches $'\nitem +quantity +unit price +line total\n'
+expect_out_matches $'\napple +3 +1\.50 +4\.50\n'
+expect_out_matches $'\ncrème brûlée +1 +19\.99 +19\.99\n'
+expect_out_matches $'\nfree sample +1 +0\.00 +0\.00\n'
+expect_out_has "total: 24.49"
+
+step "cart show --json prints cart.ToJson()"
+run --json cart show "$CART"
+expect_rc 0
+expect_json
+expect_out "{\"cart_id\":\"$CART\",\"items\":[{\"line_total_cents\":450,\"name\":\"apple\",\"quantity\":3,\"unit_price_cents\":150},{\"line_total_cents\":1999,\"name\":\"crème brûlée\",\"quantity\":1,\"unit_price_cents\":1999},{\"line_total_cents\":0,\"name\":\"free sample\",\"quantity\":1,\"unit_price_cents\":0}],\"status\":\"open\",\"total_cents\":2449,\"version\":5}"
+
+step "--json may also follow the command, and ids are accepted in upper case"
+run cart show "${CART^^}" --json
+expect_rc 0
+expect_out_has "\"cart_id\":\"$CART\""
+
+step "cart remove"
+run cart remove "$CART" apple --quantity 2
+expect_rc 0
+expect_out_matches $'\napple +1 +1\.50 +1\.50\n'
+run cart remove "$CART" "free sample"
+expect_rc 0
+[[ $OUT != *"free sample"* ]] || fail "a removed item is still shown"
+expect_out_has "total: 21.49"
+
+step "domain rules exit 1 with the rule on stderr"
+run cart remove "$CART" apple --quantity 5
+expect_rc 1
+expect_err_has "evs: error: cannot remove 5 of 'apple': the cart has 1"
+[[ -z $OUT ]] || fail "a refused command printed on stdout"
+run cart add "$CART" apple --price 99
+expect_rc 1
+expect_err_has "remove it first to change its price"
+run cart add "$CART" pear --quantity 0
+expect_rc 1
+expect_err_has "quantity must be at least 1"
+run cart add "$CART" pear --price -1
+expect_rc 1
+expect_err_has "unit price"
+run cart add "$CART" "$(printf 'bad\xff')"
+expect_rc 1
+expect_err_has "not valid UTF-8"
+run cart checkout "$OTHER_CART"
+expect_rc 1
+expect_err_has "empty cart cannot be checked out"
+run cart add "$CART" pear --quantity many
+expect_rc 1
+expect_err_has "evs: error:"
+
+step "cart checkout, then the cart cannot change"
+run cart checkout "$CART"
+expect_rc 0
+expect_out_has "status: checked_out"
+run --json cart checkout "$CART"
+expect_rc 1
+expect_err_has '"code":"domain_rule"'
+run cart add "$CART" pear
+expect_rc 1
+expect_err_has "checked out"
+run cart show "$CART" --json
+expect_out_has '"status":"checked_out"'
+expect_out_has '"version":8'
+
+step "cart ids must be UUIDs; unknown carts are not found"
+run cart show not-a-uuid
+expect_rc 1
+expect_err_has "'not-a-uuid' is not a cart id"
+run cart add not-a-uuid apple
+expect_rc 1
+expect_err_has "not a cart id"
+MISSING=00000000-0000-4000-8000-000000000000
+for command in show checkout; do
+  run cart $command $MISSING
+  expect_rc 1
+  expect_err_has "evs: error: cart '$MISSING' not found"
+done
+run cart add $MISSING apple
+expect_rc 1
+expect_err_has "cart '$MISSING' not found"
+run --json cart show $MISSING
+expect_rc 1
+expect_err_has '{"error":{"code":"not_found","message":"cart '"'$MISSING'"' not found"}}'
+
+step "commands that run side by side wait for the store and all succeed"
+run cart open
+PARALLEL_CART=$OUT
+pids=()
+for _ in 1 2 3 4 5; do
+  "$EVS" cart add "$PARALLEL_CART" plum -p 10 >/dev/null 2>>"$TMP/parallel.err" &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do
+  wait "$pid" || { ERR=$(<"$TMP/parallel.err"); fail "a parallel cart add failed"; }
+done
+run cart show "$PARALLEL_CART"
+expect_out_matches $'\nplum +5 +0\.10 +0\.50\n'
+
+# --- append ------------------------------------------------------------------------------------
+
+step "append prints first/last version and position"
+run log --json
+HEAD=$(printf '%s\n' "$OUT" | grep -c '"position"')
+run append orders-1 --type OrderPlaced --data '{"sku": "a-1",
+  "qty": [1, 2]}' --metadata '{"correlation_id":"c-1"}'
+expect_rc 0
+expect_out "appended to stream 'orders-1': first_version=1 last_version=1 first_position=$((HEAD + 1)) last_position=$((HEAD + 1))"
+
+step "append --json"
+run --json append orders-1 --type OrderShipped --data '"by sea"' --expected 1
+expect_rc 0
+expect_json
+expect_out "{\"first_position\":$((HEAD + 2)),\"first_version\":2,\"last_position\":$((HEAD + 2)),\"last_version\":2}"
+
+step "append --expected: no-stream, exists, a version"
+run append orders-2 --type OrderPlaced --data '{}' --expected no-stream
+expect_rc 0
+run append orders-2 --type OrderPaid --data '{}' --expected exists
+expect_rc 0
+run append orders-2 --type OrderShipped --data '{}' --expected 2
+expect_rc 0
+expect_out_has "first_version=3"
+
+step "a version conflict exits 3 and names the expected and actual version"
+run append orders-1 --type OrderShipped --data '{}' --expected 1
+expect_rc 3
+expect_err_has "evs: error:"
+expect_err_has "expected version 1"
+expect_err_has "actual version 2"
+[[ -z $OUT ]] || fail "a conflict printed on stdout"
+run append orders-1 --type OrderPlaced --data '{}' --expected no-stream
+expect_rc 3
+expect_err_has "expected no-stream, actual version 2"
+run append orders-9 --type OrderPlaced --data '{}' --expected exists
+expect_rc 3
+expect_err_has "actual version 0"
+run --json append orders-1 --type OrderShipped --data '{}' --expected 5
+expect_rc 3
+expect_err_has '"code":"wrong_expected_version"'
+expect_err_has '"expected":"5"'
+expect_err_has '"actual":2'
+
+step "append rejects bad input with exit 1"
+run append orders-1 --type T --data '{}' --expected sometimes
+expect_rc 1
+expect_err_has "--expected 'sometimes' is not an expected version"
+run append orders-1 --type T --data '{}' --expected -3
+expect_rc 1
+expect_err_has "is not an expected version"
+run append orders-1 --type T --data '{"unterminated": '
+expect_rc 1
+expect_err_has "--data is not valid JSON"
+run append orders-1 --type T --data '{}' --metadata 'nope'
+expect_rc 1
+expect_err_has "--metadata is not valid JSON"
+run append orders-1 --type T --data '{}' --id 1234
+expect_rc 1
+expect_err_has "--id '1234' is not a UUID"
+run append orders-1 --data '{}'
+expect_rc 1
+expect_err_has "--type"
+run append "" --type T --data '{}'
+expect_rc 1
+expect_err_has "stream id is empty"
+run append orders-1 --type "" --data '{}'
+expect_rc 1
+expect_err_has "type is empty"
+
+step "append with the same --id is an idempotent retry"
+EVENT_ID=11111111-2222-4333-8444-555555555555
+run append retried --type T --data '{"n":1}' --id $EVENT_ID
+expect_rc 0
+FIRST=$OUT
+run append retried --type T --data '{"n":1}' --id $EVENT_ID
+expect_rc 0
+expect_out "$FIRST"
+run read retried --json
+expect_out_has "\"id\":\"$EVENT_ID\""
+expect_lines 3 # "[", one event, "]"
+
+# --- read --------------------------------------------------------------------------------------
+
+step "read prints one line per event: version, position, type, time, data"
+run read orders-1
+expect_rc 0
+expect_lines 2
+[[ $(line 1) =~ ^version=1\ position=$((HEAD + 1))\ type=OrderPlaced\ time=$TIME_RE\ data=\{\"qty\":\[1,2\],\"sku\":\"a-1\"\}$ ]] ||
+  fail "unexpected first line: $(line 1)"
+[[ $(line 2) =~ ^version=2\ position=$((HEAD + 2))\ type=OrderShipped\ time=$TIME_RE\ data=\"by\ sea\"$ ]] ||
+  fail "unexpected second line: $(line 2)"
+
+step "read --json prints every field, data and metadata as JSON values"
+run --json read orders-1
+expect_rc 0
+expect_json
+expect_lines 4
+[[ $(line 2) =~ ^\{\"data\":\{\"qty\":\[1,2\],\"sku\":\"a-1\"\},\"id\":\"[0-9a-f-]{36}\",\"metadata\":\{\"correlation_id\":\"c-1\"\},\"position\":$((HEAD + 1)),\"recorded_at\":\"$TIME_RE\",\"stream_id\":\"orders-1\",\"type\":\"OrderPlaced\",\"version\":1\},$ ]] ||
+  fail "unexpected first event: $(line 2)"
+[[ $(line 3) =~ \"data\":\"by\ sea\" ]] || fail "unexpected second event: $(line 3)"
+if command -v jq >/dev/null; then
+  [[ $(printf '%s' "$OUT" | jq -r '.[0].recorded_at') =~ ^$TIME_RE$ ]] || fail "bad recorded_at"
+  [[ $(printf '%s' "$OUT" | jq -r '.[1].metadata | type') == object ]] || fail "bad metadata"
+  [[ $(printf '%s' "$OUT" | jq -r '[.[].version] | join(",")') == 1,2 ]] || fail "bad versions"
+fi
+
+step "read --backward, --from, --limit"
+run read orders-2 --backward
+expect_lines 3
+[[ $(line 1) == version=3\ * && $(line 3) == version=1\ * ]] || fail "not newest first"
+run read orders-2 --from 2
+expect_lines 2
+[[ $(line 1) == version=2\ * ]] || fail "--from 2 did not start at version 2"
+run read orders-2 --from 2 --backward
+expect_lines 2
+[[ $(line 1) == version=2\ * && $(line 2) == version=1\ * ]] || fail "backward --from 2"
+run read orders-2 --limit 2
+expect_lines 2
+[[ $(line 2) == version=2\ * ]] || fail "--limit 2"
+run read orders-2 --backward --limit 1
+expect_lines 1
+[[ $(line 1) == version=3\ * ]] || fail "--backward --limit 1"
+run read orders-2 --from 9
+expect_rc 0
+expect_out "(no events)"
+run --json read orders-2 --from 9
+expect_rc 0
+expect_out "[]"
+
+step "read: errors"
+run read no-such-stream
+expect_rc 1
+expect_err_has "evs: error: stream 'no-such-stream' not found"
+run read orders-2 --limit 0
+expect_rc 1
+expect_err_has "--limit must be at least 1"
+run read orders-2 --from -1
+expect_rc 1
+expect_err_has "--from must be 0 or more"
+
+# --- streams -----------------------------------------------------------------------------------
+
+step "streams lists every stream with its version"
+run streams
+expect_rc 0
+expect_lines 6
+expect_out_has "stream=cart-$CART version=8"
+expect_out_has "stream=orders-1 version=2"
+expect_out_has "stream=orders-2 version=3"
+expect_out_has "stream=retried version=1"
+run --json streams
+expect_json
+expect_out_has '{"stream_id":"orders-2","version":3}'
+expect_lines 8
+
+step "streams --after and --limit"
+run streams --after orders-1
+expect_out $'stream=orders-2 version=3\nstream=retried version=1'
+run streams --after orders-1 --limit 1
+expect_out "stream=orders-2 version=3"
+run streams --after zzz
+expect_out "(no streams)"
+run --json streams --after zzz
+expect_out "[]"
+
+# --- log ---------------------------------------------------------------------------------------
+
+step "log prints the global log in position order, with stream ids"
+run log
+expect_rc 0
+TOTAL=$(printf '%s\n' "$OUT" | wc -l)
+[[ $TOTAL == $((HEAD + 6)) ]] || fail "expected $((HEAD + 6)) events in the log, got $TOTAL"
+[[ $(line 1) =~ ^stream=cart-$CART\ version=1\ position=1\ type=CartOpened\ time=$TIME_RE\ data=\{\}$ ]] ||
+  fail "unexpected first line: $(line 1)"
+printf '%s\n' "$OUT" | sed -E 's/.* position=([0-9]+) .*/\1/' >"$TMP/positions"
+seq 1 "$TOTAL" | cmp -s - "$TMP/positions" || fail "positions are not 1..$TOTAL in order"
+
+step "log --from and --limit"
+run log --from "$HEAD" --limit 2
+expect_lines 2
+[[ $(line 1) == "stream=orders-1 version=1 position=$((HEAD + 1)) "* ]] || fail "--from $HEAD"
+run --json log --from $((HEAD + 5))
+expect_json
+expect_lines 3
+expect_out_has '"stream_id":"retried"'
+run log --from 100000
+expect_out "(no events)"
+run log --limit -1
+expect_rc 1
+expect_err_has "--limit must be at least 1"
+
+# --- the data folder ---------------------------------------------------------------------------
+
+step "--data DIR before the command, --data-dir anywhere, ./evs-data by default"
+run --data "$TMP/other" append s --type T --data '{}'
+expect_rc 0
+[[ -f $TMP/other/events.sqlite ]] || fail "--data did not pick the folder"
+run append s --type T --data '{}' --data-dir "$TMP/other"
+expect_rc 0
+expect_out_has "first_version=2"
+run streams --data "$TMP/other"
+expect_out "stream=s version=2"
+mkdir "$TMP/cwd"
+(cd "$TMP/cwd" && unset EVS_DATA && "$EVS" cart open >/dev/null) || fail "cart open in ./evs-data failed"
+[[ -f $TMP/cwd/evs-data/events.sqlite ]] || fail "the default data folder is not ./evs-data"
+
+step "a data folder that cannot be made is an error"
+touch "$TMP/a-file"
+run --data "$TMP/a-file" streams
+expect_rc 1
+expect_err_has "evs: error:"
+expect_err_has "$TMP/a-file"
+
+# --- paging past one page (needs the sqlite3 shell to seed many events quickly) ----------------
+
+if command -v sqlite3 >/dev/null; then
+  step "read, log and streams page through more than one page"
+  export EVS_DATA=$TMP/big
+  run append seed --type T --data '{}'
+  expect_rc 0
+  sqlite3 "$EVS_DATA/events.sqlite" <<'SQL'
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
+INSERT INTO events(position, stream_id, version, event_id, type, data, metadata, recorded_at_us)
+SELECT i + 1, 'big', i, printf('00000000-0000-4000-8000-%012x', i), 'T', printf('{"i":%d}', i),
+       '{}', 1700000000000000 + i FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
+INSERT INTO events(position, stream_id, version, event_id, type, data, metadata, recorded_at_us)
+SELECT 2501 + i, printf('many-%04d', i), 1, printf('00000000-0000-4000-9000-%012x', i), 'T',
+       '{}', '{}', 1700000000000000 FROM n;
+SQL
+  run read big
+  expect_rc 0
+  expect_lines 2500
+  [[ $(line 2500) == "version=2500 position=2501 type=T time=2023-11-14T22:13:20.002500Z data={\"i\":2500}" ]] ||
+    fail "unexpected last line: $(line 2500)"
+  run read big --backward
+  expect_lines 2500
+  [[ $(line 1) == version=2500\ * && $(line 2500) == version=1\ * ]] || fail "backward paging"
+  run read big --from 1000 --limit 1500
+  expect_lines 1500
+  [[ $(line 1500) == version=2499\ * ]] || fail "forward paging with a limit"
+  run --json read big
+  expect_json
+  expect_lines 2502
+  run log
+  expect_lines 4001
+  run log --from 10 --limit 2000
+  expect_lines 2000
+  [[ $(line 2000) == *" position=2010 "* ]] || fail "log paging with a limit"
+  run streams
+  expect_lines 1502
+  run streams --after many-0100 --limit 1200
+  expect_lines 1200
+  [[ $(line 1200) == "stream=many-1300 version=1" ]] || fail "streams paging: $(line 1200)"
+  step "the seeded stream takes appends at the right version"
+  run append big --type T --data '{}' --expected 2500
+  expect_rc 0
+  expect_out_has "first_version=2501 last_version=2501 first_position=4002"
+else
+  echo "cli_test: sqlite3 shell not found; skipping the paging checks" >&2
+fi
+
+echo "cli_test: all $CHECKS checks passed"

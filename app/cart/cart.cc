@@ -2,6 +2,8 @@
 
 #include <type_traits>
 
+#include "evs/text.h"
+
 namespace cart {
 
 void to_json(nlohmann::json& j, const CartOpened&) { j = nlohmann::json::object(); }
@@ -35,6 +37,10 @@ evs::Error Invalid(std::string message) {
 
 evs::Status CheckItemName(const std::string& name) {
   if (name.empty()) return Invalid("item name is empty");
+  if (!evs::IsValidUtf8(name)) return Invalid("item name is not valid UTF-8");
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return Invalid("item name contains a control character");
+  }
   if (name.size() > kMaxItemNameBytes) {
     return Invalid("item name is " + std::to_string(name.size()) + " bytes; the limit is " +
                    std::to_string(kMaxItemNameBytes));
@@ -152,8 +158,8 @@ int64_t Cart::total_cents() const {
   return total;
 }
 
-nlohmann::json Cart::ToJson() const {
-  nlohmann::json items = nlohmann::json::array();
+nlohmann::ordered_json Cart::ToJson() const {
+  nlohmann::ordered_json items = nlohmann::ordered_json::array();
   for (const auto& [name, line] : items_) {
     items.push_back({{"name", name},
                      {"quantity", line.quantity},

@@ -79,7 +79,7 @@ class Cart : public evs::Aggregate<Cart, CartEvents> {
 
   // {"cart_id", "status": "open"|"checked_out", "items": [{"name", "quantity",
   //  "unit_price_cents", "line_total_cents"}], "total_cents", "version"}
-  nlohmann::json ToJson() const;
+  nlohmann::ordered_json ToJson() const;
 
  private:
   evs::Status CheckOpen() const;

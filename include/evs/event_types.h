@@ -35,12 +35,18 @@ class EventTypes {
     return std::visit([](const auto& e) { return std::decay_t<decltype(e)>::kType; }, event);
   }
 
-  // The event ready to append: a fresh id, its type name and its data as JSON text.
-  static EventData Encode(const Event& event, std::string metadata = "{}") {
+  // The event ready to append: a fresh id, its type name and its data as JSON text. Fails with
+  // kInvalidArgument when a string in the event is not valid UTF-8.
+  static Result<EventData> Encode(const Event& event, std::string metadata = "{}") {
     EventData out;
     out.id = Uuid::Random();
     out.type = std::string(TypeName(event));
-    out.data = std::visit([](const auto& e) { return nlohmann::json(e).dump(); }, event);
+    try {
+      out.data = std::visit([](const auto& e) { return nlohmann::json(e).dump(); }, event);
+    } catch (const nlohmann::json::exception& e) {
+      return Error::Make(ErrorCode::kInvalidArgument,
+                         out.type + " cannot be encoded as JSON: " + e.what());
+    }
     out.metadata = std::move(metadata);
     return out;
   }

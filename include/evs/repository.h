@@ -69,7 +69,11 @@ class Repository {
     if (aggregate.pending().empty()) return aggregate;
     std::vector<EventData> events;
     events.reserve(aggregate.pending().size());
-    for (const auto& e : aggregate.pending()) events.push_back(T::EventTypes::Encode(e, metadata));
+    for (const auto& e : aggregate.pending()) {
+      auto encoded = T::EventTypes::Encode(e, metadata);
+      if (!encoded.ok()) return encoded.error();
+      events.push_back(std::move(encoded).value());
+    }
     auto result = store_.Append(aggregate.stream_id(), ExpectedVersion::Exact(aggregate.version()),
                                 std::move(events));
     if (!result.ok()) {

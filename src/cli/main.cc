@@ -1,1 +1,57 @@
-int main() { return 0; }
+// evs: the command-line tool. Parses the command line, runs the selected command, exits with its
+// code (see context.h).
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+
+#include "cli/cart_commands.h"
+#include "cli/context.h"
+#include "cli/output.h"
+#include "cli/store_commands.h"
+
+int main(int argc, char** argv) {
+  using namespace evs::cli;
+  GlobalOptions global;
+  Command command;
+
+  CLI::App app{
+      "evs: an event store with an embedded SQLite backend, and a shopping cart built on it",
+      "evs"};
+  // Global options may also follow the command (`evs cart show ID --json`).
+  app.fallthrough();
+  app.require_subcommand(1);
+  app.add_option("--data,--data-dir", global.data_dir,
+                 "The data folder; the store is <folder>/events.sqlite (created when missing)")
+      ->envname("EVS_DATA")
+      ->capture_default_str();
+  app.add_flag("--json", global.json, "Print one JSON document on stdout instead of text");
+  AddCartCommands(app, global, command);
+  AddStoreCommands(app, global, command);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    if (global.json) return ReportInvalid(global, e.what());
+    std::cerr << "evs: error: " << e.what() << "\nRun with --help for more information.\n";
+    return kExitError;
+  }
+  if (!command) {
+    std::cerr << "evs: error: no command given\nRun with --help for more information.\n";
+    return kExitError;
+  }
+  int code;
+  try {
+    code = command();
+  } catch (const std::exception& e) {
+    // evs reports expected failures as values; an exception is a bug.
+    std::cerr << "evs: internal error: " << e.what() << '\n';
+    return kExitError;
+  }
+  // Output that did not reach its destination (a full disk, a closed pipe) is a failure too.
+  if (!std::cout.flush()) {
+    std::cerr << "evs: error: cannot write the output\n";
+    return kExitError;
+  }
+  return code;
+}

@@ -4,7 +4,13 @@
 
 #include <unordered_set>
 
-namespace evs::store {
+#include "evs/text.h"
+
+namespace evs {
+
+bool IsValidUtf8(std::string_view text) {
+  return simdjson::validate_utf8(text.data(), text.size());
+}
 
 bool IsValidJson(std::string_view text) {
   thread_local simdjson::dom::parser parser;
@@ -12,6 +18,10 @@ bool IsValidJson(std::string_view text) {
   return parser.parse(text.data(), text.size(), /*realloc_if_needed=*/true).get(element) ==
          simdjson::SUCCESS;
 }
+
+}  // namespace evs
+
+namespace evs::store {
 
 Status ValidateName(std::string_view what, std::string_view name, size_t max_bytes) {
   if (name.empty())
@@ -21,7 +31,7 @@ Status ValidateName(std::string_view what, std::string_view name, size_t max_byt
                        std::string(what) + " is " + std::to_string(name.size()) +
                            " bytes; the limit is " + std::to_string(max_bytes));
   }
-  if (!simdjson::validate_utf8(name.data(), name.size())) {
+  if (!IsValidUtf8(name)) {
     return Error::Make(ErrorCode::kInvalidArgument, std::string(what) + " is not valid UTF-8");
   }
   for (unsigned char c : name) {
@@ -45,7 +55,7 @@ Status ValidateAppend(const Limits& limits, std::string_view stream_id,
                            std::to_string(limits.max_events_per_append) + " per append");
   }
   std::unordered_set<Uuid, UuidHash> ids;
-  ids.reserve(events.size());
+  if (events.size() > 1) ids.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     EventData& e = events[i];
     const std::string where = "event " + std::to_string(i) + ": ";
@@ -64,7 +74,7 @@ Status ValidateAppend(const Limits& limits, std::string_view stream_id,
       return Error::Make(ErrorCode::kInvalidArgument, where + "metadata is not valid JSON");
     }
     if (e.id.IsNil()) e.id = Uuid::Random();
-    if (!ids.insert(e.id).second) {
+    if (events.size() > 1 && !ids.insert(e.id).second) {
       return Error::Make(ErrorCode::kDuplicateEventId,
                          where + "id " + e.id.ToString() + " appears twice in one append");
     }

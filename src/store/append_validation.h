@@ -15,9 +15,6 @@ namespace evs::store {
 Status ValidateAppend(const Limits& limits, std::string_view stream_id,
                       std::vector<EventData>& events);
 
-// True when `text` is one valid JSON document (any JSON value, surrounding white space allowed).
-bool IsValidJson(std::string_view text);
-
 // Checks a name (stream id, type) is non-empty, valid UTF-8 and at most `max_bytes`.
 Status ValidateName(std::string_view what, std::string_view name, size_t max_bytes);
 

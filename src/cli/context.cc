@@ -1,0 +1,40 @@
+#include "cli/context.h"
+
+#include <chrono>
+#include <filesystem>
+#include <system_error>
+#include <thread>
+
+namespace evs::cli {
+
+Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
+  if (global.data_dir.empty()) {
+    return Error::Make(ErrorCode::kInvalidArgument, "the data folder (--data) is empty");
+  }
+  const std::filesystem::path dir(global.data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return Error::Make(ErrorCode::kIOError,
+                       "cannot create the data folder '" + global.data_dir + "': " + ec.message());
+  }
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "the data folder '" + global.data_dir + "' is not a folder");
+  }
+  SqliteStoreOptions options;
+  options.path = (dir / "events.sqlite").string();
+  // The store admits one process at a time. Short commands run side by side (a script that
+  // starts several) wait their turn for a while; a long-running holder still gets an error.
+  const auto deadline = std::chrono::steady_clock::now() + kStoreBusyWait;
+  for (;;) {
+    auto store = OpenSqliteEventStore(options);
+    if (store.ok() || store.error().code != ErrorCode::kUnavailable ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return store;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace evs::cli

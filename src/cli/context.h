@@ -1,0 +1,47 @@
+// What every command runs with: the global options and the store they name.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "evs/event_store.h"
+#include "evs/status.h"
+
+namespace evs::cli {
+
+// Exit codes of the evs tool.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;     // usage errors, domain rules, not found, I/O, ...
+inline constexpr int kExitConflict = 3;  // kWrongExpectedVersion
+
+// Options that apply to every command.
+struct GlobalOptions {
+  std::string data_dir = "./evs-data";  // --data / EVS_DATA
+  bool json = false;                    // --json: one JSON document on stdout
+};
+
+// The command that parsing selected; main runs it once the whole command line is parsed and
+// exits with what it returns.
+using Command = std::function<int()>;
+
+// How long a command waits for a store that another process has open before it gives up.
+inline constexpr std::chrono::seconds kStoreBusyWait{5};
+
+// Makes `run(global, *args)` the command once `sub` is selected. `global` and `command` must
+// outlive parsing and the command's run; `args` is where `sub`'s options were parsed into.
+template <class Args>
+void RunWhenSelected(CLI::App* sub, const GlobalOptions& global, Command& command,
+                     std::shared_ptr<Args> args, int (*run)(const GlobalOptions&, const Args&)) {
+  sub->callback([global_ptr = &global, command_ptr = &command, args, run] {
+    *command_ptr = [global_ptr, args, run] { return run(*global_ptr, *args); };
+  });
+}
+
+// Opens the embedded store at <data_dir>/events.sqlite, creating the folder if it is missing.
+// Waits up to kStoreBusyWait while another process has the store open.
+Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global);
+
+}  // namespace evs::cli
