@@ -1,0 +1,70 @@
+// The benchmarks of evs-bench and the options they share.
+#pragma once
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "evs/status.h"
+#include "report.h"
+
+namespace evs::bench {
+
+struct BenchOptions {
+  double seconds = 3;                      // measured interval of each row
+  double warmup_seconds = 0.5;             // unmeasured run before each row
+  std::vector<int> writers = {1, 16, 64};  // append: concurrent writer threads per row
+  std::vector<int> threads = {1, 2};       // fetch: concurrent reader threads per row
+  int streams_per_writer = 100;            // append: each writer round-robins over its own
+  int carts = 10000;                       // fetch: carts prepared and fetched in random order
+  std::string dir;                         // scratch folder of this run (exists, empty)
+};
+
+// Runs the benchmark and reports its rows. Errors mean the benchmark could not run at all (the
+// store did not open, preparation failed); failed operations are counted in the rows instead.
+Status RunAppendBench(const BenchOptions& options, Reporter& reporter);
+Status RunFetchBench(const BenchOptions& options, Reporter& reporter);
+
+// A fresh folder made with mkdtemp under `parent` (created when missing), removed with
+// everything in it by the destructor, and `parent` too when this created it and it is empty.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& parent) {
+    std::error_code ec;
+    parent_ = std::filesystem::absolute(parent, ec).lexically_normal().string();
+    if (!std::filesystem::exists(parent_, ec)) {
+      created_parent_ = std::filesystem::create_directories(parent_, ec);
+    }
+    std::string pattern = parent_ + "/run-XXXXXX";
+    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+    if (created_parent_) std::filesystem::remove(parent_, ignored);  // only if empty
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  bool ok() const { return !path_.empty(); }
+  const std::string& path() const { return path_; }
+  const std::string& parent() const { return parent_; }
+
+ private:
+  std::string parent_;
+  std::string path_;
+  bool created_parent_ = false;
+};
+
+// Removes a SQLite database file and its -wal, -shm and .lock siblings.
+inline void RemoveDatabase(const std::string& path) {
+  std::error_code ignored;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal", ".lock"}) {
+    std::filesystem::remove(path + suffix, ignored);
+  }
+}
+
+}  // namespace evs::bench
