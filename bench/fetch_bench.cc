@@ -150,9 +150,10 @@ class RawReader {
     if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK ||
         sqlite3_exec(db_, "PRAGMA mmap_size = 268435456", nullptr, nullptr, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v3(db_,
-                           "SELECT position, stream_id, version, event_id, type, data, metadata, "
-                           "recorded_at_us FROM events WHERE stream_id = ? AND version >= ? "
-                           "ORDER BY version LIMIT ?",
+                           "SELECT e.position, s.stream_id, e.version, e.event_id, e.type, e.data, "
+                           "e.metadata, e.recorded_at_us FROM streams s JOIN events e "
+                           "ON e.stream_no = s.stream_no WHERE s.stream_id = ? AND e.version >= ? "
+                           "ORDER BY e.version LIMIT ?",
                            -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK) {
       return Error::Make(ErrorCode::kIOError,
                          "cannot open " + path + " for raw reads: " + sqlite3_errmsg(db_));

@@ -482,13 +482,16 @@ if command -v sqlite3 >/dev/null; then
   run append seed --type T --data '{}'
   expect_rc 0
   sqlite3 "$EVS_DATA/events.sqlite" <<'SQL'
+INSERT INTO streams(stream_no, stream_id) VALUES (2, 'big');
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
-INSERT INTO events(position, stream_id, version, event_id, type, data, metadata, recorded_at_us)
-SELECT i + 1, 'big', i, printf('00000000-0000-4000-8000-%012x', i), 'T', printf('{"i":%d}', i),
+INSERT INTO events(position, stream_no, version, event_id, type, data, metadata, recorded_at_us)
+SELECT i + 1, 2, i, printf('00000000-0000-4000-8000-%012x', i), 'T', printf('{"i":%d}', i),
        '{}', 1700000000000000 + i FROM n;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
-INSERT INTO events(position, stream_id, version, event_id, type, data, metadata, recorded_at_us)
-SELECT 2501 + i, printf('many-%04d', i), 1, printf('00000000-0000-4000-9000-%012x', i), 'T',
+INSERT INTO streams(stream_no, stream_id) SELECT 2 + i, printf('many-%04d', i) FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
+INSERT INTO events(position, stream_no, version, event_id, type, data, metadata, recorded_at_us)
+SELECT 2501 + i, 2 + i, 1, printf('00000000-0000-4000-9000-%012x', i), 'T',
        '{}', '{}', 1700000000000000 FROM n;
 SQL
   run read big

@@ -92,7 +92,7 @@ TEST_F(SqliteStoreTest, SchemaIsPlainSql) {
   sqlite3_stmt* stmt = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db,
                                "SELECT position, stream_id, version, event_id, type, data, "
-                               "metadata, recorded_at_us FROM events ORDER BY position",
+                               "metadata, recorded_at_us FROM stream_events ORDER BY position",
                                -1, &stmt, nullptr),
             SQLITE_OK);
   int rows = 0;

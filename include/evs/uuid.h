@@ -20,6 +20,8 @@ struct Uuid {
   bool IsNil() const;
   // The canonical lower-case 36-character form.
   std::string ToString() const;
+  // The same, written to `out` without allocating.
+  void FormatTo(char (&out)[36]) const;
 
   friend bool operator==(const Uuid&, const Uuid&) = default;
 };

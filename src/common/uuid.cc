@@ -57,16 +57,20 @@ bool Uuid::IsNil() const {
   return true;
 }
 
-std::string Uuid::ToString() const {
+void Uuid::FormatTo(char (&out)[36]) const {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
+  size_t o = 0;
   for (size_t i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 0xf]);
+    if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+    out[o++] = kHex[bytes[i] >> 4];
+    out[o++] = kHex[bytes[i] & 0xf];
   }
-  return out;
+}
+
+std::string Uuid::ToString() const {
+  char out[36];
+  FormatTo(out);
+  return std::string(out, sizeof out);
 }
 
 size_t UuidHash::operator()(const Uuid& u) const noexcept {

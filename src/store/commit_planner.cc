@@ -1,6 +1,8 @@
 #include "store/commit_planner.h"
 
+#include <algorithm>
 #include <mutex>
+#include <unordered_set>
 
 namespace evs::store {
 
@@ -8,33 +10,38 @@ StreamHeads::Shard& StreamHeads::ShardFor(std::string_view stream) const {
   return shards_[StringHash{}(stream) % shards_.size()];
 }
 
-int64_t StreamHeads::Get(std::string_view stream) const {
+StreamHead StreamHeads::Find(std::string_view stream) const {
   Shard& shard = ShardFor(stream);
   std::shared_lock lock(shard.mu);
-  auto it = shard.versions.find(stream);
-  return it == shard.versions.end() ? 0 : it->second;
+  auto it = shard.heads.find(stream);
+  return it == shard.heads.end() ? StreamHead{} : it->second;
 }
 
-void StreamHeads::Set(std::string_view stream, int64_t version) {
+void StreamHeads::Set(std::string_view stream, StreamHead head) {
   Shard& shard = ShardFor(stream);
   std::unique_lock lock(shard.mu);
-  auto it = shard.versions.find(stream);
-  if (it == shard.versions.end()) {
-    shard.versions.emplace(std::string(stream), version);
+  auto it = shard.heads.find(stream);
+  if (it == shard.heads.end()) {
+    shard.heads.emplace(std::string(stream), head);
   } else {
-    it->second = version;
+    it->second = head;
   }
+}
+
+void CommitPlanner::LoadHead(std::string_view stream, StreamHead head) {
+  heads_.Set(stream, head);
+  next_stream_number_ = std::max(next_stream_number_, head.number + 1);
 }
 
 void CommitPlanner::LoadRecentId(const Uuid& id, std::string_view stream, int64_t version,
                                  int64_t position) {
-  Remember(id, stream, version, position);
+  Remember(id, heads_.Find(stream).number, version, position);
 }
 
-void CommitPlanner::Remember(const Uuid& id, std::string_view stream, int64_t version,
+void CommitPlanner::Remember(const Uuid& id, int64_t stream_number, int64_t version,
                              int64_t position) {
   if (recent_capacity_ == 0) return;
-  recent_[id] = Location{std::string(stream), version, position};
+  recent_[id] = Location{stream_number, version, position};
   recent_order_.push_back(id);
   while (recent_order_.size() > recent_capacity_) {
     recent_.erase(recent_order_.front());
@@ -42,17 +49,17 @@ void CommitPlanner::Remember(const Uuid& id, std::string_view stream, int64_t ve
   }
 }
 
-int64_t CommitPlanner::Current(std::string_view stream) const {
-  auto it = tentative_heads_.find(stream);
-  return it != tentative_heads_.end() ? it->second : heads_.Get(stream);
+StreamHead CommitPlanner::Current(std::string_view stream) const {
+  auto it = unsettled_heads_.find(stream);
+  return it != unsettled_heads_.end() ? it->second : heads_.Find(stream);
 }
 
 namespace {
 
-Error DuplicateIdError(const Uuid& id, const std::string& stream, int64_t version) {
+Error DuplicateIdError(const Uuid& id, int64_t position) {
   return Error::Make(ErrorCode::kDuplicateEventId,
-                     "event id " + id.ToString() + " is already committed in stream '" + stream +
-                         "' at version " + std::to_string(version) +
+                     "event id " + id.ToString() + " is already committed at log position " +
+                         std::to_string(position) +
                          "; a retry must resend the same events with the same expected version");
 }
 
@@ -68,41 +75,38 @@ std::optional<int64_t> TargetVersion(const ExpectedVersion& expected) {
   }
 }
 
+AppendDecision Fail(Error error) {
+  return AppendDecision{AppendDecision::Kind::kFail, {}, std::move(error)};
+}
+
 }  // namespace
 
 // A retry whose ids are still remembered: the original result, or an error when the ids stand
 // somewhere else. nullopt when none of the ids is known.
 std::optional<AppendDecision> CommitPlanner::CheckKnownIds(
-    std::string_view stream, const ExpectedVersion& expected,
+    int64_t stream_number, const ExpectedVersion& expected,
     const std::vector<EventData>& events) const {
+  if (recent_.empty()) return std::nullopt;
   auto first = recent_.find(events[0].id);
   if (first == recent_.end()) {
     for (size_t i = 1; i < events.size(); ++i) {
       auto it = recent_.find(events[i].id);
-      if (it != recent_.end()) {
-        return AppendDecision{
-            AppendDecision::Kind::kFail,
-            {},
-            DuplicateIdError(events[i].id, it->second.stream, it->second.version)};
-      }
+      if (it != recent_.end()) return Fail(DuplicateIdError(events[i].id, it->second.position));
     }
     return std::nullopt;
   }
   const Location& start = first->second;
   auto target = TargetVersion(expected);
-  bool same_place = start.stream == stream && (!target || *target == start.version);
+  bool same_place = stream_number != 0 && start.stream_number == stream_number &&
+                    (!target || *target == start.version);
   const Location* last = &start;
   for (size_t i = 1; same_place && i < events.size(); ++i) {
     auto it = recent_.find(events[i].id);
-    same_place = it != recent_.end() && it->second.stream == stream &&
+    same_place = it != recent_.end() && it->second.stream_number == stream_number &&
                  it->second.version == start.version + static_cast<int64_t>(i);
     if (same_place) last = &it->second;
   }
-  if (!same_place) {
-    return AppendDecision{AppendDecision::Kind::kFail,
-                          {},
-                          DuplicateIdError(events[0].id, start.stream, start.version)};
-  }
+  if (!same_place) return Fail(DuplicateIdError(events[0].id, start.position));
   AppendResult original{start.version, last->version, start.position, last->position};
   return AppendDecision{AppendDecision::Kind::kDuplicate, original, std::nullopt};
 }
@@ -110,24 +114,31 @@ std::optional<AppendDecision> CommitPlanner::CheckKnownIds(
 AppendDecision CommitPlanner::Plan(std::string_view stream, const ExpectedVersion& expected,
                                    const std::vector<EventData>& events, int64_t next_position,
                                    const IdsAtVersions& ids_at) {
-  if (auto known = CheckKnownIds(stream, expected, events)) return *known;
+  if (batch_undo_.empty()) batch_first_stream_number_ = next_stream_number_;
+  const StreamHead head = Current(stream);
+  if (auto known = CheckKnownIds(head.number, expected, events)) return *known;
 
-  const int64_t current = Current(stream);
+  const int64_t current = head.version;
   const auto count = static_cast<int64_t>(events.size());
   if (expected.Matches(current)) {
     AppendResult r{current + 1, current + count, next_position, next_position + count - 1};
-    tentative_heads_[std::string(stream)] = r.last_version;
+    const bool new_stream = head.number == 0;
+    const StreamHead next{new_stream ? next_stream_number_++ : head.number, r.last_version};
+    auto [it, inserted] = unsettled_heads_.try_emplace(std::string(stream), next);
+    batch_undo_.emplace_back(it->first,
+                             inserted ? std::nullopt : std::optional<StreamHead>(it->second));
+    it->second = next;
     for (int64_t i = 0; i < count; ++i) {
-      Remember(events[i].id, stream, r.first_version + i, r.first_position + i);
+      Remember(events[i].id, next.number, r.first_version + i, r.first_position + i);
     }
-    tentative_ids_ += events.size();
-    return AppendDecision{AppendDecision::Kind::kWrite, r, std::nullopt};
+    batch_ids_ += events.size();
+    return AppendDecision{AppendDecision::Kind::kWrite, r, std::nullopt, next.number, new_stream};
   }
 
   // A retry whose ids have left the recent window: look at the versions it targets.
   if (auto target = TargetVersion(expected); target && current >= *target + count - 1) {
-    auto committed = ids_at(stream, *target, events.size());
-    if (!committed.ok()) return AppendDecision{AppendDecision::Kind::kFail, {}, committed.error()};
+    auto committed = ids_at(stream, head.number, *target, events.size());
+    if (!committed.ok()) return Fail(committed.error());
     size_t matching = 0;
     for (size_t i = 0; i < committed->size() && i < events.size(); ++i) {
       if ((*committed)[i].id == events[i].id) ++matching;
@@ -138,13 +149,11 @@ AppendDecision CommitPlanner::Plan(std::string_view stream, const ExpectedVersio
       return AppendDecision{AppendDecision::Kind::kDuplicate, original, std::nullopt};
     }
     if (matching > 0) {
-      return AppendDecision{
-          AppendDecision::Kind::kFail,
-          {},
-          Error::Make(ErrorCode::kDuplicateEventId,
-                      "some of the event ids are already committed in stream '" +
-                          std::string(stream) + "' from version " + std::to_string(*target) +
-                          ", but not all of them: this is not a retry of that append")};
+      return Fail(Error::Make(ErrorCode::kDuplicateEventId,
+                              "some of the event ids are already committed in stream '" +
+                                  std::string(stream) + "' from version " +
+                                  std::to_string(*target) +
+                                  ", but not all of them: this is not a retry of that append"));
     }
   }
   Error conflict = Error::Make(ErrorCode::kWrongExpectedVersion,
@@ -152,22 +161,51 @@ AppendDecision CommitPlanner::Plan(std::string_view stream, const ExpectedVersio
                                    std::to_string(current) + ", but the append expected " +
                                    expected.ToString() + "; reload it and decide again");
   conflict.conflict = VersionConflict{expected.ToString(), current};
-  return AppendDecision{AppendDecision::Kind::kFail, {}, std::move(conflict)};
+  return Fail(std::move(conflict));
 }
 
-void CommitPlanner::Publish() {
-  for (auto& [stream, version] : tentative_heads_) heads_.Set(stream, version);
-  tentative_heads_.clear();
-  tentative_ids_ = 0;
+BatchHeads CommitPlanner::Seal() {
+  BatchHeads heads;
+  heads.reserve(batch_undo_.size());
+  std::unordered_set<std::string_view> seen;  // a stream changed twice is published once
+  for (const auto& change : batch_undo_) {
+    if (seen.insert(change.first).second) {
+      heads.emplace_back(change.first, unsettled_heads_.find(change.first)->second);
+    }
+  }
+  batch_undo_.clear();
+  batch_ids_ = 0;
+  return heads;
 }
 
 void CommitPlanner::Discard() {
-  tentative_heads_.clear();
-  for (; tentative_ids_ > 0 && !recent_order_.empty(); --tentative_ids_) {
+  for (auto it = batch_undo_.rbegin(); it != batch_undo_.rend(); ++it) {
+    if (it->second) {
+      unsettled_heads_[it->first] = *it->second;
+    } else {
+      unsettled_heads_.erase(it->first);
+    }
+  }
+  batch_undo_.clear();
+  next_stream_number_ = batch_first_stream_number_;
+  for (; batch_ids_ > 0 && !recent_order_.empty(); --batch_ids_) {
     recent_.erase(recent_order_.back());
     recent_order_.pop_back();
   }
-  tentative_ids_ = 0;
+  batch_ids_ = 0;
+}
+
+void CommitPlanner::Publish(const BatchHeads& heads) {
+  for (const auto& [stream, head] : heads) heads_.Set(stream, head);
+}
+
+void CommitPlanner::Settled(const BatchHeads& heads) {
+  for (const auto& [stream, head] : heads) {
+    auto it = unsettled_heads_.find(stream);
+    if (it != unsettled_heads_.end() && it->second.version == head.version) {
+      unsettled_heads_.erase(it);
+    }
+  }
 }
 
 }  // namespace evs::store

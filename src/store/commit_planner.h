@@ -25,16 +25,26 @@ struct StringHash {
   size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
-// The committed version of every stream, readable concurrently with the writer.
+// A stream's number (dense, assigned when its first append is planned; the embedded store keys
+// its index on it because small integer keys keep index pages few) and its version.
+struct StreamHead {
+  int64_t number = 0;
+  int64_t version = 0;
+};
+
+// The durable head of every stream, readable concurrently with the writer.
 class StreamHeads {
  public:
-  int64_t Get(std::string_view stream) const;
-  void Set(std::string_view stream, int64_t version);
+  // The stream's version; 0 when it has no durable event.
+  int64_t Get(std::string_view stream) const { return Find(stream).version; }
+  // Number 0 and version 0 when the stream has no durable event.
+  StreamHead Find(std::string_view stream) const;
+  void Set(std::string_view stream, StreamHead head);
 
  private:
   struct Shard {
     mutable std::shared_mutex mu;
-    std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> versions;
+    std::unordered_map<std::string, StreamHead, StringHash, std::equal_to<>> heads;
   };
   Shard& ShardFor(std::string_view stream) const;
   mutable std::array<Shard, 32> shards_;
@@ -48,15 +58,26 @@ struct CommittedId {
 // Reads the ids committed at versions [first_version, first_version + count) of a stream, in
 // version order (fewer when the stream is shorter).
 using IdsAtVersions = std::function<Result<std::vector<CommittedId>>(
-    std::string_view stream, int64_t first_version, size_t count)>;
+    std::string_view stream, int64_t stream_number, int64_t first_version, size_t count)>;
 
 struct AppendDecision {
   enum class Kind { kWrite, kDuplicate, kFail };
   Kind kind = Kind::kFail;
   AppendResult result;  // kWrite: versions and positions to write; kDuplicate: the original's
   std::optional<Error> error;
+  int64_t stream_number = 0;  // kWrite: the stream's number
+  bool new_stream = false;    // kWrite: this append creates the stream
 };
 
+// The head each stream reached in one batch: what becomes visible once it is durable.
+using BatchHeads = std::vector<std::pair<std::string, StreamHead>>;
+
+// Decides the appends of a writer's batches. The life of a batch:
+//   Plan() for each append; then, once SQLite committed it, Seal(), or Discard() if it did not;
+//   once the batch is durable, Publish() (any thread) makes its heads visible, then Settled()
+//   (writer thread) drops what the writer kept of it.
+// Batches may be sealed while earlier ones are not durable yet (the writer works on the next
+// batch during the previous one's fsync); decisions see every sealed batch.
 class CommitPlanner {
  public:
   // `recent_ids` bounds how many recent event ids are remembered for idempotent retries.
@@ -65,39 +86,48 @@ class CommitPlanner {
   const StreamHeads& Heads() const { return heads_; }
 
   // Used while opening a store, before any Plan().
-  void LoadHead(std::string_view stream, int64_t version) { heads_.Set(stream, version); }
-  // Remembers an event id of the log; call oldest first.
+  void LoadHead(std::string_view stream, StreamHead head);
+  // Remembers an event id of the log; call oldest first, after LoadHead() of its stream.
   void LoadRecentId(const Uuid& id, std::string_view stream, int64_t version, int64_t position);
 
   // Decides one append of the current batch. Written events take positions from
-  // `next_position` on. Later appends of the same batch see the versions this one takes.
+  // `next_position` on. Later appends see the versions this one takes.
   AppendDecision Plan(std::string_view stream, const ExpectedVersion& expected,
                       const std::vector<EventData>& events, int64_t next_position,
                       const IdsAtVersions& ids_at);
 
-  // The batch is durable: its heads become visible to Heads().
-  void Publish();
-  // The batch was not written: forget what it planned.
+  // The current batch is committed (not yet durable): returns its heads for Publish().
+  BatchHeads Seal();
+  // The current batch was not written: forget what it planned.
   void Discard();
+  // A sealed batch is durable: its heads become visible to Heads(). Thread-safe.
+  void Publish(const BatchHeads& heads);
+  // Writer thread, after Publish(heads): forgets the batch's heads it kept for decisions.
+  void Settled(const BatchHeads& heads);
 
  private:
   struct Location {
-    std::string stream;
+    int64_t stream_number;
     int64_t version;
     int64_t position;
   };
-  int64_t Current(std::string_view stream) const;
-  void Remember(const Uuid& id, std::string_view stream, int64_t version, int64_t position);
-  std::optional<AppendDecision> CheckKnownIds(std::string_view stream,
+  StreamHead Current(std::string_view stream) const;
+  void Remember(const Uuid& id, int64_t stream_number, int64_t version, int64_t position);
+  std::optional<AppendDecision> CheckKnownIds(int64_t stream_number,
                                               const ExpectedVersion& expected,
                                               const std::vector<EventData>& events) const;
 
   StreamHeads heads_;
-  std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> tentative_heads_;
+  // Heads of sealed batches not yet settled, and of the current batch.
+  std::unordered_map<std::string, StreamHead, StringHash, std::equal_to<>> unsettled_heads_;
+  // The current batch: each stream it changed, with the unsettled head it had before.
+  std::vector<std::pair<std::string, std::optional<StreamHead>>> batch_undo_;
+  int64_t next_stream_number_ = 1;
+  int64_t batch_first_stream_number_ = 1;
   size_t recent_capacity_;
   std::unordered_map<Uuid, Location, UuidHash> recent_;
   std::deque<Uuid> recent_order_;
-  size_t tentative_ids_ = 0;
+  size_t batch_ids_ = 0;
 };
 
 }  // namespace evs::store

@@ -20,7 +20,7 @@ class MemoryEventStore final : public EventStore {
                               std::vector<EventData> events) override {
     if (auto s = store::ValidateAppend(limits_, stream_id, events); !s) return s.error();
     std::lock_guard guard(mu_);
-    auto ids_at = [this](std::string_view stream, int64_t first, size_t count) {
+    auto ids_at = [this](std::string_view stream, int64_t, int64_t first, size_t count) {
       return IdsAt(stream, first, count);
     };
     auto decision =
@@ -39,7 +39,9 @@ class MemoryEventStore final : public EventStore {
           decision.result.first_position + static_cast<int64_t>(i), e.id, std::move(e.type),
           std::move(e.data), std::move(e.metadata), now});
     }
-    planner_.Publish();
+    auto heads = planner_.Seal();
+    planner_.Publish(heads);
+    planner_.Settled(heads);
     return decision.result;
   }
 

@@ -1,0 +1,346 @@
+#include "store/group_commit.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+namespace evs::store {
+
+namespace {
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Error SystemError(const std::string& what) {
+  return Error::Make(ErrorCode::kIOError, what + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+GroupCommitWriter::GroupCommitWriter(GroupCommitOptions options, Database db,
+                                     CommitPlanner& planner, std::atomic<int64_t>& head_position)
+    : options_(std::move(options)),
+      db_(std::move(db)),
+      planner_(planner),
+      head_position_(head_position) {}
+
+GroupCommitWriter::~GroupCommitWriter() {
+  {
+    std::lock_guard guard(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_thread_.joinable()) writer_thread_.join();
+  {
+    std::lock_guard guard(sync_mu_);
+    sync_stopping_ = true;
+  }
+  sync_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
+  if (wal_fd_ >= 0) ::close(wal_fd_);
+}
+
+Status GroupCommitWriter::Start() {
+  struct {
+    Statement* target;
+    const char* sql;
+  } statements[] = {
+      {&begin_, "BEGIN IMMEDIATE"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&insert_stream_, "INSERT INTO streams(stream_no, stream_id) VALUES (?, ?)"},
+      {&insert_,
+       "INSERT INTO events(position, stream_no, version, event_id, type, data, metadata, "
+       "recorded_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"},
+      {&ids_at_,
+       "SELECT event_id, position FROM events WHERE stream_no = ? AND version >= ? "
+       "ORDER BY version LIMIT ?"},
+  };
+  for (auto& s : statements) {
+    auto stmt = db_.Prepare(s.sql);
+    if (!stmt) return stmt.error();
+    *s.target = std::move(stmt).value();
+  }
+  // Whatever opening wrote (the schema) is made durable before the first acknowledgement.
+  if (auto s = SyncWal(); !s) return s;
+  next_position_ = head_position_.load() + 1;
+  writer_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "evs-writer");
+    WriterLoop();
+  });
+  sync_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "evs-sync");
+    SyncLoop();
+  });
+  return OkStatus();
+}
+
+Result<AppendResult> GroupCommitWriter::Append(std::string_view stream,
+                                               const ExpectedVersion& expected,
+                                               std::vector<EventData> events) {
+  PendingAppend pending{stream, expected, events};
+  {
+    std::lock_guard guard(queue_mu_);
+    if (stopping_) return Error::Make(ErrorCode::kUnavailable, "the store is closing");
+    queue_.push_back(&pending);
+  }
+  queue_cv_.notify_one();
+  pending.done.Wait();
+  return std::move(*pending.result);
+}
+
+void GroupCommitWriter::WriterLoop() {
+  for (;;) {
+    std::vector<PendingAppend*> taken;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued is handed on
+      if (queue_.size() <= options_.max_batch_appends) {
+        taken.swap(queue_);
+      } else {
+        auto end = queue_.begin() + static_cast<std::ptrdiff_t>(options_.max_batch_appends);
+        taken.assign(queue_.begin(), end);
+        queue_.erase(queue_.begin(), end);
+      }
+    }
+    HandToSync(WriteBatch(std::move(taken)));
+  }
+}
+
+GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend*> appends) {
+  Batch batch;
+  batch.appends = std::move(appends);
+  batch.decisions.reserve(batch.appends.size());
+  {
+    std::lock_guard guard(sync_mu_);
+    if (failure_) {
+      Error refused = *failure_;
+      refused.code = ErrorCode::kUnavailable;
+      for (size_t i = 0; i < batch.appends.size(); ++i) {
+        batch.decisions.push_back(AppendDecision{AppendDecision::Kind::kFail, {}, refused});
+      }
+      return batch;
+    }
+  }
+  auto ids_at = [this](std::string_view, int64_t stream_number, int64_t first, size_t count) {
+    return IdsAt(stream_number, first, count);
+  };
+  const int64_t now = NowMicros();
+  int64_t next_position = next_position_;
+  bool began = false;
+  std::optional<Error> error;
+  for (PendingAppend* p : batch.appends) {
+    const AppendDecision& d = batch.decisions.emplace_back(
+        planner_.Plan(p->stream, p->expected, p->events, next_position, ids_at));
+    if (d.kind != AppendDecision::Kind::kWrite) continue;
+    if (!began) {
+      int rc = begin_.Step();
+      begin_.Reset();
+      if (rc != SQLITE_DONE) {
+        error = begin_.LastError("cannot begin a transaction");
+        break;
+      }
+      began = true;
+    }
+    if (auto s = InsertEvents(*p, d, now); !s) {
+      error = s.error();
+      break;
+    }
+    next_position = d.result.last_position + 1;
+  }
+  if (began && !error) {
+    int rc = commit_.Step();
+    commit_.Reset();
+    if (rc != SQLITE_DONE) {
+      error = commit_.LastError("cannot commit");
+      // A failed commit other than a full disk may leave what only recovery can judge: refuse
+      // writes until the store is reopened rather than guess.
+      if ((rc & 0xff) != SQLITE_FULL) {
+        std::lock_guard guard(sync_mu_);
+        failure_ =
+            Error::Make(ErrorCode::kIOError, "the store failed to commit (" + error->message +
+                                                 ") and refuses writes until it is reopened");
+      }
+    }
+  }
+  if (error) {
+    if (began) {
+      rollback_.Step();
+      rollback_.Reset();
+    }
+    planner_.Discard();
+    for (auto& d : batch.decisions) d = AppendDecision{AppendDecision::Kind::kFail, {}, *error};
+    batch.decisions.resize(batch.appends.size(),
+                           AppendDecision{AppendDecision::Kind::kFail, {}, *error});
+    return batch;
+  }
+  batch.heads = planner_.Seal();
+  batch.wrote = began;
+  batch.last_position = next_position - 1;
+  next_position_ = next_position;
+  return batch;
+}
+
+Status GroupCommitWriter::InsertEvents(const PendingAppend& p, const AppendDecision& d,
+                                       int64_t now) {
+  if (d.new_stream) {
+    insert_stream_.Bind(1, d.stream_number);
+    insert_stream_.Bind(2, p.stream);
+    int rc = insert_stream_.Step();
+    insert_stream_.Reset();
+    if (rc != SQLITE_DONE) return insert_stream_.LastError("cannot write a new stream");
+  }
+  const AppendResult& r = d.result;
+  char id[36];
+  for (size_t i = 0; i < p.events.size(); ++i) {
+    const EventData& e = p.events[i];
+    e.id.FormatTo(id);
+    insert_.Bind(1, r.first_position + static_cast<int64_t>(i));
+    insert_.Bind(2, d.stream_number);
+    insert_.Bind(3, r.first_version + static_cast<int64_t>(i));
+    insert_.Bind(4, std::string_view(id, sizeof id));
+    insert_.Bind(5, e.type);
+    insert_.Bind(6, e.data);
+    insert_.Bind(7, e.metadata);
+    insert_.Bind(8, now);
+    int rc = insert_.Step();
+    insert_.Reset();
+    if (rc != SQLITE_DONE) return insert_.LastError("cannot write an event");
+  }
+  return OkStatus();
+}
+
+Result<std::vector<CommittedId>> GroupCommitWriter::IdsAt(int64_t stream_number, int64_t first,
+                                                          size_t count) {
+  ids_at_.Bind(1, stream_number);
+  ids_at_.Bind(2, first);
+  ids_at_.Bind(3, static_cast<int64_t>(count));
+  std::vector<CommittedId> ids;
+  int rc;
+  while ((rc = ids_at_.Step()) == SQLITE_ROW) {
+    ids.push_back(CommittedId{Uuid::Parse(ids_at_.Text(0)).value_or(Uuid{}), ids_at_.Int(1)});
+  }
+  Error error = ids_at_.LastError("reading committed event ids");
+  ids_at_.Reset();
+  if (rc != SQLITE_DONE) return error;
+  return ids;
+}
+
+bool GroupCommitWriter::QueueEmpty() {
+  std::lock_guard guard(queue_mu_);
+  return queue_.empty();
+}
+
+void GroupCommitWriter::HandToSync(Batch batch) {
+  // With nobody else waiting, the writer syncs the batch itself: a hand-off to the sync thread
+  // only pays when the writer has a next batch to work on meanwhile.
+  const bool quiet = QueueEmpty();
+  BatchHeads settled;
+  std::optional<Error> failure;
+  bool sync_here = false;
+  {
+    std::unique_lock lock(sync_mu_);
+    // At most one batch waits while another syncs; the writer works on the next meanwhile.
+    sync_cv_.wait(lock, [&] { return !to_sync_.has_value(); });
+    settled.swap(synced_heads_);
+    if (quiet && !sync_busy_) {
+      sync_here = true;
+      sync_busy_ = true;
+      failure = failure_;
+    } else {
+      to_sync_ = std::move(batch);
+    }
+  }
+  if (sync_here) {
+    SyncAndDeliver(batch, std::move(failure));
+  } else {
+    sync_cv_.notify_all();
+  }
+  planner_.Settled(settled);
+}
+
+void GroupCommitWriter::SyncLoop() {
+  for (;;) {
+    Batch batch;
+    std::optional<Error> failure;
+    {
+      std::unique_lock lock(sync_mu_);
+      // The writer may be syncing a batch itself; the next waits until it is done.
+      sync_cv_.wait(lock, [&] { return !sync_busy_ && (to_sync_.has_value() || sync_stopping_); });
+      if (!to_sync_) return;
+      batch = std::move(*to_sync_);
+      to_sync_.reset();
+      sync_busy_ = true;
+      failure = failure_;
+    }
+    sync_cv_.notify_all();
+    SyncAndDeliver(batch, std::move(failure));
+  }
+}
+
+void GroupCommitWriter::SyncAndDeliver(Batch& batch, std::optional<Error> failure) {
+  if (!failure && batch.wrote) {
+    if (auto s = SyncWal(); !s) {
+      failure = Error::Make(ErrorCode::kIOError, "the store could not make a commit durable (" +
+                                                     s.error().message +
+                                                     "); it refuses writes until it is reopened");
+    }
+  }
+  if (!failure && batch.wrote) {
+    planner_.Publish(batch.heads);
+    head_position_.store(batch.last_position, std::memory_order_release);
+  }
+  {
+    std::lock_guard guard(sync_mu_);
+    if (failure && !failure_) failure_ = failure;
+    synced_heads_.insert(synced_heads_.end(), std::make_move_iterator(batch.heads.begin()),
+                         std::make_move_iterator(batch.heads.end()));
+    sync_busy_ = false;
+  }
+  sync_cv_.notify_all();
+  Deliver(batch, batch.wrote ? failure : std::nullopt);
+}
+
+Status GroupCommitWriter::SyncWal() {
+  if (!options_.durable) return OkStatus();
+  if (wal_fd_ < 0) {
+    const std::string wal = options_.path + "-wal";
+    wal_fd_ = ::open(wal.c_str(), O_RDWR | O_CLOEXEC);
+    if (wal_fd_ < 0) return SystemError("cannot open " + wal);
+    // The WAL's directory entry must be durable too, once.
+    std::string dir = std::filesystem::path(options_.path).parent_path().string();
+    int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) return SystemError("cannot open folder " + dir);
+    int rc = ::fsync(dir_fd);
+    ::close(dir_fd);
+    if (rc != 0) return SystemError("fsync of folder " + dir + " failed");
+  }
+  if (::fdatasync(wal_fd_) != 0) return SystemError("fdatasync of the WAL failed");
+  return OkStatus();
+}
+
+void GroupCommitWriter::Deliver(Batch& batch, const std::optional<Error>& failure) {
+  for (size_t i = 0; i < batch.appends.size(); ++i) {
+    PendingAppend* p = batch.appends[i];
+    AppendDecision& d = batch.decisions[i];
+    if (failure) {
+      p->result.emplace(*failure);
+    } else if (d.kind == AppendDecision::Kind::kFail) {
+      p->result.emplace(std::move(*d.error));
+    } else {
+      p->result.emplace(d.result);
+    }
+    p->done.Signal();  // `p` belongs to its caller from here on
+  }
+}
+
+}  // namespace evs::store

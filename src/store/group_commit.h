@@ -1,0 +1,106 @@
+// Group commit for the embedded store: one writer thread and one sync thread.
+//
+// The writer takes every queued append, decides each (CommitPlanner), writes those that pass in
+// one SQLite transaction and commits it without fsync (synchronous=NORMAL). It hands the
+// committed batch to the sync thread, which fdatasyncs the WAL file, publishes the batch's heads
+// and position, and only then acknowledges its appends. While one batch is being synced, the
+// writer commits the next, so CPU work and fsync overlap and batches grow under load.
+//
+// Acknowledged means durable: every result, even a conflict decided against a batch that is not
+// durable yet, is delivered after the batches before it are. If an fsync fails, the batch and
+// everything after it fail and the writer refuses writes until the store is reopened.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "evs/event_store.h"
+#include "store/commit_planner.h"
+#include "store/completion.h"
+#include "store/sqlite.h"
+
+namespace evs::store {
+
+struct GroupCommitOptions {
+  std::string path;  // the database file; its WAL is path + "-wal"
+  bool durable = true;
+  size_t max_batch_appends = 1024;
+};
+
+class GroupCommitWriter {
+ public:
+  // `db` is the store's only writing connection, schema in place. `planner` holds the loaded
+  // heads; `head_position` the last durable position. Both outlive the writer.
+  GroupCommitWriter(GroupCommitOptions options, Database db, CommitPlanner& planner,
+                    std::atomic<int64_t>& head_position);
+  // Finishes every queued append, then stops.
+  ~GroupCommitWriter();
+
+  Status Start();
+
+  // Queues a validated append and waits until it is durable (or failed).
+  Result<AppendResult> Append(std::string_view stream, const ExpectedVersion& expected,
+                              std::vector<EventData> events);
+
+ private:
+  struct PendingAppend {
+    PendingAppend(std::string_view s, const ExpectedVersion& e, std::vector<EventData>& ev)
+        : stream(s), expected(e), events(ev) {}
+    std::string_view stream;
+    const ExpectedVersion& expected;
+    std::vector<EventData>& events;
+    std::optional<Result<AppendResult>> result;
+    Completion done;
+  };
+  // A committed batch on its way to the sync thread.
+  struct Batch {
+    std::vector<PendingAppend*> appends;
+    std::vector<AppendDecision> decisions;
+    BatchHeads heads;
+    int64_t last_position = 0;
+    bool wrote = false;
+  };
+
+  void WriterLoop();
+  void SyncLoop();
+  Batch WriteBatch(std::vector<PendingAppend*> appends);
+  Status InsertEvents(const PendingAppend& p, const AppendDecision& d, int64_t now);
+  Result<std::vector<CommittedId>> IdsAt(int64_t stream_number, int64_t first, size_t count);
+  void HandToSync(Batch batch);
+  // Makes a batch durable, publishes it and acknowledges its appends. `failure` is the store's
+  // failure when the batch was taken, if any.
+  void SyncAndDeliver(Batch& batch, std::optional<Error> failure);
+  bool QueueEmpty();
+  Status SyncWal();
+  static void Deliver(Batch& batch, const std::optional<Error>& failure);
+
+  const GroupCommitOptions options_;
+  Database db_;
+  CommitPlanner& planner_;
+  std::atomic<int64_t>& head_position_;
+  Statement begin_, commit_, rollback_, insert_stream_, insert_, ids_at_;
+  int64_t next_position_ = 0;  // writer thread
+  int wal_fd_ = -1;            // sync thread
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<PendingAppend*> queue_;
+  bool stopping_ = false;
+
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::optional<Batch> to_sync_;  // handed by the writer, taken by the sync thread
+  bool sync_busy_ = false;        // a batch is being synced (by either thread)
+  BatchHeads synced_heads_;       // given back to the writer to settle
+  bool sync_stopping_ = false;
+  std::optional<Error> failure_;  // set once: writes are refused from then on
+
+  std::thread writer_thread_, sync_thread_;
+};
+
+}  // namespace evs::store

@@ -1,0 +1,64 @@
+// The embedded store's SQL: its schema and the conversion of rows to events.
+//
+//   streams(stream_no INTEGER PRIMARY KEY, stream_id UNIQUE): a number for each stream.
+//   events(position INTEGER PRIMARY KEY, stream_no, version, event_id, type, data, metadata,
+//          recorded_at_us) with a unique index on (stream_no, version).
+//   stream_events: a view of events with their stream ids, for people.
+//
+// The index is keyed on the stream's number, not its id: entries of a few bytes instead of
+// ~50 keep the index pages that each commit rewrites few (measured: 3.5x less CPU per append).
+//
+// README.md documents the schema for operators; keep the two in step.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "evs/event.h"
+#include "evs/status.h"
+#include "store/sqlite.h"
+
+namespace evs::store {
+
+inline constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS streams (
+  stream_no INTEGER PRIMARY KEY,
+  stream_id TEXT    NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS events (
+  position       INTEGER PRIMARY KEY,
+  stream_no      INTEGER NOT NULL,
+  version        INTEGER NOT NULL,
+  event_id       TEXT    NOT NULL,
+  type           TEXT    NOT NULL,
+  data           TEXT    NOT NULL,
+  metadata       TEXT    NOT NULL,
+  recorded_at_us INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_stream ON events(stream_no, version);
+CREATE VIEW IF NOT EXISTS stream_events AS
+  SELECT e.position, s.stream_id, e.version, e.event_id, e.type, e.data, e.metadata,
+         e.recorded_at_us
+  FROM events e JOIN streams s ON s.stream_no = e.stream_no;
+CREATE TABLE IF NOT EXISTS evs_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO evs_meta(key, value) VALUES ('format_version', '1');
+)sql";
+
+// Selects the columns ReadEvents() expects, in order; append a WHERE clause on e.* columns.
+inline constexpr std::string_view kSelectEvents =
+    "SELECT e.position, s.stream_id, e.version, e.event_id, e.type, e.data, e.metadata, "
+    "e.recorded_at_us FROM events e JOIN streams s ON s.stream_no = e.stream_no ";
+
+// The same columns for one stream's events, whose id the caller knows: no join.
+inline constexpr std::string_view kSelectStreamEvents =
+    "SELECT e.position, NULL, e.version, e.event_id, e.type, e.data, e.metadata, "
+    "e.recorded_at_us FROM events e ";
+
+// Steps a prepared, bound statement that selects like kSelectEvents (or kSelectStreamEvents,
+// passing `stream_id`) to its end, then resets it. A malformed stored event id is kCorruption
+// naming its position.
+// `expected_rows` sizes the result up front.
+Result<std::vector<RecordedEvent>> ReadEvents(Statement& stmt, std::string_view stream_id = {},
+                                              size_t expected_rows = 0);
+
+}  // namespace evs::store
