@@ -12,6 +12,7 @@
 
 #include "evs/event.h"
 #include "evs/expected_version.h"
+#include "evs/stats.h"
 #include "evs/status.h"
 
 namespace evs {
@@ -97,6 +98,9 @@ class EventStore {
 
   // The last committed global position (0 for an empty log).
   virtual Result<int64_t> HeadPosition() = 0;
+
+  // Counters for monitoring; backends fill what they know.
+  virtual StoreStats Stats() { return {}; }
 };
 
 // An in-memory store: same contract, nothing durable. For tests and examples.

@@ -5,6 +5,8 @@
 // copies owned by the caller.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -21,13 +23,23 @@ struct RepositoryOptions {
   int max_conflict_retries = 10;
   // Events read per page when rebuilding an aggregate.
   size_t read_page_size = 1000;
+  // When > 0, Execute() and Create() take one of this many locks (chosen by the aggregate id)
+  // for the whole load-decide-store, so that commands on one aggregate from this process run
+  // one after another instead of conflicting and retrying. Commands from other processes still
+  // meet as conflicts. 0 = no locks.
+  size_t command_lock_stripes = 0;
 };
 
 template <class T>
 class Repository {
  public:
   explicit Repository(EventStore& store, RepositoryOptions options = {})
-      : store_(store), options_(options), cache_(options.cache_capacity) {}
+      : store_(store),
+        options_(options),
+        cache_(options.cache_capacity),
+        command_locks_(options.command_lock_stripes > 0
+                           ? std::make_unique<std::mutex[]>(options.command_lock_stripes)
+                           : nullptr) {}
 
   // The aggregate rebuilt from every event of its stream, or kNotFound. Served from the cache
   // when the cached copy is at the stream's version; caught up from the store when behind.
@@ -90,6 +102,7 @@ class Repository {
   // runs again on fresh state, at most max_conflict_retries more times.
   template <class Decide>
   Result<T> Execute(const std::string& id, Decide&& decide, const std::string& metadata = "{}") {
+    auto lock = LockCommands(id);
     for (int attempt = 0;; ++attempt) {
       auto aggregate = Fetch(id);
       if (!aggregate.ok()) return aggregate.error();
@@ -106,6 +119,7 @@ class Repository {
   // existing id is kWrongExpectedVersion (not retried).
   template <class Decide>
   Result<T> Create(const std::string& id, Decide&& decide, const std::string& metadata = "{}") {
+    auto lock = LockCommands(id);
     T aggregate(id);
     if (Status s = decide(aggregate); !s.ok()) return s.error();
     return Store(std::move(aggregate), metadata);
@@ -116,9 +130,16 @@ class Repository {
     return Error::Make(ErrorCode::kNotFound, std::string(T::kCategory) + " '" + id + "' not found");
   }
 
+  std::unique_lock<std::mutex> LockCommands(const std::string& id) {
+    if (!command_locks_) return {};
+    return std::unique_lock(
+        command_locks_[std::hash<std::string>{}(id) % options_.command_lock_stripes]);
+  }
+
   EventStore& store_;
   RepositoryOptions options_;
   AggregateCache<T> cache_;
+  std::unique_ptr<std::mutex[]> command_locks_;
 };
 
 }  // namespace evs

@@ -7,6 +7,7 @@
 #include "cli/cart_commands.h"
 #include "cli/context.h"
 #include "cli/output.h"
+#include "cli/serve_command.h"
 #include "cli/store_commands.h"
 
 int main(int argc, char** argv) {
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", global.json, "Print one JSON document on stdout instead of text");
   AddCartCommands(app, global, command);
   AddStoreCommands(app, global, command);
+  AddServeCommand(app, global, command);
 
   try {
     app.parse(argc, argv);

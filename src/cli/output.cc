@@ -6,7 +6,7 @@
 #include <iostream>
 #include <utility>
 
-#include "cli/event_json.h"
+#include "common/event_json.h"
 
 namespace evs::cli {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "cli/event_json.h"
 #include "cli/output.h"
+#include "common/event_json.h"
 #include "evs/event_store.h"
 #include "evs/expected_version.h"
 #include "evs/uuid.h"

@@ -185,6 +185,28 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
   }
   batch.heads = planner_.Seal();
   batch.wrote = began;
+  size_t written = 0;
+  for (size_t i = 0; i < batch.decisions.size(); ++i) {
+    switch (batch.decisions[i].kind) {
+      case AppendDecision::Kind::kWrite:
+        ++written;
+        events_.fetch_add(batch.appends[i]->events.size(), std::memory_order_relaxed);
+        break;
+      case AppendDecision::Kind::kDuplicate:
+        duplicates_.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case AppendDecision::Kind::kFail:
+        if (batch.decisions[i].error->code == ErrorCode::kWrongExpectedVersion) {
+          conflicts_.fetch_add(1, std::memory_order_relaxed);
+        }
+        break;
+    }
+  }
+  if (began) {
+    appends_.fetch_add(written, std::memory_order_relaxed);
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    batch_appends_.Observe(static_cast<double>(written));
+  }
   batch.last_position = next_position - 1;
   next_position_ = next_position;
   return batch;
@@ -324,8 +346,23 @@ Status GroupCommitWriter::SyncWal() {
     ::close(dir_fd);
     if (rc != 0) return SystemError("fsync of folder " + dir + " failed");
   }
+  const auto start = std::chrono::steady_clock::now();
   if (::fdatasync(wal_fd_) != 0) return SystemError("fdatasync of the WAL failed");
+  fsync_seconds_.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return OkStatus();
+}
+
+StoreStats GroupCommitWriter::Stats() const {
+  StoreStats stats;
+  stats.appends = appends_.load(std::memory_order_relaxed);
+  stats.events = events_.load(std::memory_order_relaxed);
+  stats.conflicts = conflicts_.load(std::memory_order_relaxed);
+  stats.duplicates = duplicates_.load(std::memory_order_relaxed);
+  stats.commits = commits_.load(std::memory_order_relaxed);
+  stats.batch_appends = batch_appends_.Snapshot();
+  stats.fsync_seconds = fsync_seconds_.Snapshot();
+  return stats;
 }
 
 void GroupCommitWriter::Deliver(Batch& batch, const std::optional<Error>& failure) {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/histogram.h"
 #include "evs/event_store.h"
 #include "store/commit_planner.h"
 #include "store/completion.h"
@@ -46,6 +47,9 @@ class GroupCommitWriter {
   // Queues a validated append and waits until it is durable (or failed).
   Result<AppendResult> Append(std::string_view stream, const ExpectedVersion& expected,
                               std::vector<EventData> events);
+
+  // Counters and distributions of what was written (file_bytes is left to the caller).
+  StoreStats Stats() const;
 
  private:
   struct PendingAppend {
@@ -101,6 +105,10 @@ class GroupCommitWriter {
   std::optional<Error> failure_;  // set once: writes are refused from then on
 
   std::thread writer_thread_, sync_thread_;
+
+  std::atomic<uint64_t> appends_{0}, events_{0}, conflicts_{0}, duplicates_{0}, commits_{0};
+  Histogram batch_appends_{Histogram::CountBounds()};
+  Histogram fsync_seconds_{Histogram::LatencyBounds()};
 };
 
 }  // namespace evs::store

@@ -5,6 +5,7 @@
 // a reader never sees an event that a crash could still take back, nor position p+1 before p.
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 
 #include "evs/event_store.h"
@@ -124,6 +125,16 @@ class SqliteEventStore final : public EventStore {
   }
 
   Result<int64_t> HeadPosition() override { return head_position_.load(std::memory_order_acquire); }
+
+  StoreStats Stats() override {
+    StoreStats stats = writer_->Stats();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::error_code ec;
+      auto size = std::filesystem::file_size(options_.path + suffix, ec);
+      if (!ec) stats.file_bytes += static_cast<int64_t>(size);
+    }
+    return stats;
+  }
 
  private:
   Status LoadState(Database& db) {

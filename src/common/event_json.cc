@@ -1,10 +1,10 @@
-#include "cli/event_json.h"
+#include "common/event_json.h"
 
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
 
-namespace evs::cli {
+namespace evs {
 
 std::string FormatTimestamp(int64_t micros_since_epoch) {
   constexpr int64_t kMicrosPerSecond = 1'000'000;
@@ -42,4 +42,4 @@ nlohmann::json EventToJson(const RecordedEvent& event) {
           {"recorded_at", FormatTimestamp(event.recorded_at_us)}};
 }
 
-}  // namespace evs::cli
+}  // namespace evs

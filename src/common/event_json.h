@@ -1,4 +1,4 @@
-// The JSON shape of a recorded event, shared by the CLI and (later) the HTTP server:
+// The JSON shape of a recorded event, shared by the CLI and the HTTP server:
 //
 //   {"stream_id": "cart-…", "version": 1, "position": 7, "id": "<uuid>", "type": "ItemAdded",
 //    "data": {…}, "metadata": {…}, "recorded_at": "2024-05-01T10:00:00.123456Z"}
@@ -13,7 +13,7 @@
 
 #include "evs/event.h"
 
-namespace evs::cli {
+namespace evs {
 
 // ISO-8601 in UTC with microseconds, e.g. "2024-05-01T10:00:00.123456Z", for a time given in
 // microseconds since the Unix epoch (times before the epoch are fine).
@@ -26,4 +26,4 @@ nlohmann::json ParseStoredJson(std::string_view text);
 // The event in the shape above. Never throws.
 nlohmann::json EventToJson(const RecordedEvent& event);
 
-}  // namespace evs::cli
+}  // namespace evs

@@ -1,0 +1,109 @@
+#include "cli/serve_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <charconv>
+#include <cstdio>
+#include <thread>
+
+#include "cli/output.h"
+#include "http/api.h"
+#include "http/server.h"
+
+namespace evs::cli {
+
+namespace {
+
+struct ServeArgs {
+  std::string listen = "127.0.0.1:8080";
+  int threads = 256;
+  size_t max_body_bytes = 1 << 20;
+  bool quiet = false;
+};
+
+// "HOST:PORT" with PORT in 0..65535 (0 picks a free port).
+bool ParseListen(const std::string& text, std::string& host, int& port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const char* begin = text.data() + colon + 1;
+  const char* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(begin, end, port);
+  return begin != end && ec == std::errc() && p == end && port >= 0 && port <= 65535;
+}
+
+int RunServe(const GlobalOptions& global, const ServeArgs& args) {
+  http::ServerOptions server_options;
+  if (!ParseListen(args.listen, server_options.host, server_options.port)) {
+    return ReportInvalid(
+        global, "--listen must be HOST:PORT, like 127.0.0.1:8080, got '" + args.listen + "'");
+  }
+  if (args.threads < 1) return ReportInvalid(global, "--threads must be at least 1");
+  server_options.threads = args.threads;
+  server_options.max_body_bytes = args.max_body_bytes;
+  server_options.access_log = !args.quiet;
+
+  // SIGINT and SIGTERM are taken by one thread with sigwait(); every other thread (the store's,
+  // the server's) is created after this and inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);  // how the server tells the signal thread it stopped by itself
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto store = OpenStore(global);
+  if (!store.ok()) return ReportError(global, store.error());
+  http::ApiOptions api_options;
+  api_options.max_body_bytes = args.max_body_bytes;
+  http::Api api(**store, api_options);
+  http::Server server(api, server_options);
+  auto port = server.Bind();
+  if (!port.ok()) return ReportError(global, port.error());
+  std::fprintf(stderr, "evs: serving http://%s:%d (data in %s)\n", server_options.host.c_str(),
+               *port, global.data_dir.c_str());
+  std::fflush(stderr);
+
+  std::thread stopper([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal == SIGUSR1) return;  // the server stopped by itself
+    std::fprintf(stderr, "evs: %s received; finishing requests in flight\n",
+                 signal == SIGINT ? "SIGINT" : "SIGTERM");
+    server.Stop();
+  });
+  server.Run();
+  // Wake the signal thread if the server ended for another reason.
+  pthread_kill(stopper.native_handle(), SIGUSR1);
+  stopper.join();
+  std::fprintf(stderr, "evs: stopped; closing the store\n");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, const GlobalOptions& global, Command& command) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Serve the shopping cart and the event store over HTTP until SIGINT or SIGTERM");
+  serve->footer(
+      "Endpoints: POST /carts; GET /carts/{id}; POST /carts/{id}/items; "
+      "DELETE /carts/{id}/items/{name}; POST /carts/{id}/checkout; GET /streams; "
+      "GET|POST /streams/{id}; GET /log; GET /healthz; GET /metrics. See README.md.");
+  serve->add_option("-l,--listen", args->listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  serve
+      ->add_option("--threads", args->threads,
+                   "Worker threads; each open connection holds one while it lasts")
+      ->capture_default_str();
+  serve->add_option("--max-body", args->max_body_bytes, "The largest request body, in bytes")
+      ->capture_default_str();
+  serve->add_flag("-q,--quiet", args->quiet, "No access log (one JSON line per request on stderr)");
+  RunWhenSelected(serve, global, command, args, &RunServe);
+}
+
+}  // namespace evs::cli

@@ -1,0 +1,77 @@
+// The HTTP API of `evs serve`: the shopping cart, the event store, and operations.
+//
+//   POST   /carts                       open a cart            -> 201 {cart_id, version}
+//   GET    /carts/{id}                  the cart, ETag "<version>"
+//   POST   /carts/{id}/items            {name, quantity?, unit_price_cents?} -> the cart
+//   DELETE /carts/{id}/items/{name}     ?quantity=N (default 1)               -> the cart
+//   POST   /carts/{id}/checkout                                               -> the cart
+//   GET    /streams                     ?after=&limit=
+//   GET    /streams/{id}                ?from=&limit=&direction=forward|backward
+//   POST   /streams/{id}                [{id?, type, data, metadata?}], ES-Expected-Version
+//   GET    /log                         ?from=&limit=  (events after position `from`)
+//   GET    /healthz, GET /metrics
+//
+// Cart writes with If-Match: "<version>" are conditional (412 when the cart is elsewhere);
+// without it, conflicts are retried. Errors are problem documents (problem.h).
+//
+// Transport-neutral: Handle() serves the embedded HTTP server and Lambda alike. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "cart/cart.h"
+#include "evs/event_store.h"
+#include "evs/repository.h"
+#include "http/message.h"
+#include "http/metrics.h"
+#include "http/request_parsing.h"
+
+namespace evs::http {
+
+struct ApiOptions {
+  size_t max_body_bytes = 1 << 20;  // larger bodies get 413
+  size_t max_page = 1000;           // the largest `limit` a list accepts
+  size_t default_page = 100;        // `limit` when absent
+  RepositoryOptions repository{.cache_capacity = 100000,
+                               .max_conflict_retries = 10,
+                               .read_page_size = 1000,
+                               .command_lock_stripes = 4096};
+};
+
+class Api {
+ public:
+  Api(EventStore& store, ApiOptions options = {});
+
+  // Never throws; any failure is a problem response.
+  Response Handle(const Request& request);
+
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  Response Route(const Request& request, const Target& target, std::string& route);
+
+  Response OpenCart();
+  Response GetCart(const std::string& id);
+  Response AddItem(const Request& request, const std::string& id);
+  Response RemoveItem(const Request& request, const Target& target, const std::string& id,
+                      const std::string& name);
+  Response Checkout(const Request& request, const std::string& id);
+  // Runs a cart command: conditional on If-Match when the request has one.
+  template <class Decide>
+  Response CartCommand(const Request& request, const std::string& id, Decide&& decide);
+
+  Response ListStreams(const Target& target);
+  Response ReadStream(const Target& target, const std::string& stream);
+  Response AppendToStream(const Request& request, const std::string& stream);
+  Response ReadLog(const Target& target);
+  Response RenderMetrics();
+
+  EventStore& store_;
+  const ApiOptions options_;
+  Repository<cart::Cart> carts_;
+  Metrics metrics_;
+};
+
+}  // namespace evs::http

@@ -1,0 +1,34 @@
+// Request metrics and their rendering in the Prometheus text format (version 0.0.4).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "common/histogram.h"
+#include "evs/stats.h"
+
+namespace evs::http {
+
+class Metrics {
+ public:
+  // `routes` are every route label requests may carry; others are counted under "other".
+  explicit Metrics(const std::vector<std::string>& routes);
+
+  void Record(const std::string& route, const std::string& method, int status, double seconds);
+
+  // The request metrics, the store's statistics and the head position, as Prometheus text.
+  std::string Render(const StoreStats& store, int64_t head_position) const;
+
+ private:
+  Histogram& LatencyFor(const std::string& route);
+
+  std::map<std::string, std::unique_ptr<Histogram>> latency_;  // fixed after construction
+  mutable std::mutex mu_;
+  std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;
+};
+
+}  // namespace evs::http

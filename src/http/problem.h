@@ -1,0 +1,26 @@
+// Errors as RFC 9457 problem documents (application/problem+json):
+//   {"type": "https://evs.dev/problems/<code>", "title": ..., "status": 409, "code": "conflict",
+//    "detail": "what was wrong", ...extra members}
+// `code` is stable; clients branch on it, people read `detail`.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "evs/status.h"
+#include "http/message.h"
+
+namespace evs::http {
+
+// A problem response with a status, a stable code and a detail message.
+Response Problem(int status, const std::string& code, const std::string& detail,
+                 nlohmann::json extra = nlohmann::json::object());
+
+// The HTTP status for an evs error: 404 not found, 409 conflict, 422 domain rule, 400 invalid
+// input, 413 limits, 503 unavailable, 500 otherwise.
+int StatusFor(ErrorCode code);
+
+// The problem response for an evs error; conflicts carry "expected" and "actual".
+Response ProblemFor(const Error& error);
+
+}  // namespace evs::http

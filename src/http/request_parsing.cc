@@ -1,0 +1,101 @@
+#include "http/request_parsing.h"
+
+#include <httplib.h>
+
+#include <charconv>
+
+#include "http/problem.h"
+
+namespace evs::http {
+
+namespace {
+
+bool IsHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// Percent escapes must be complete: "%4" or "%zz" is an error, not a literal.
+std::optional<std::string> Decode(std::string_view text, bool plus_is_space) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && (i + 2 >= text.size() || !IsHex(text[i + 1]) || !IsHex(text[i + 2]))) {
+      return std::nullopt;
+    }
+  }
+  return httplib::detail::decode_url(std::string(text), plus_is_space);
+}
+
+}  // namespace
+
+std::optional<std::string_view> Request::Header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (key.size() == name.size() &&
+        std::equal(key.begin(), key.end(), name.begin(),
+                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+      return std::string_view(value);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Target> ParseTarget(std::string_view target) {
+  if (target.empty() || target[0] != '/') return std::nullopt;
+  Target out;
+  const size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    auto segment = Decode(path.substr(start, end - start), /*plus_is_space=*/false);
+    if (!segment) return std::nullopt;
+    if (!segment->empty() || end < path.size()) out.segments.push_back(std::move(*segment));
+    start = end + 1;
+  }
+  if (q != std::string_view::npos) {
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+      size_t amp = query.find('&');
+      std::string_view pair = query.substr(0, amp);
+      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+      if (pair.empty()) continue;
+      size_t eq = pair.find('=');
+      auto key = Decode(pair.substr(0, eq), true);
+      auto value = Decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+      if (!key || !value) return std::nullopt;
+      out.query.emplace(std::move(*key), std::move(*value));
+    }
+  }
+  return out;
+}
+
+std::variant<nlohmann::json, Response> JsonBody(const Request& request) {
+  auto type = request.Header("Content-Type");
+  std::string_view media = type ? type->substr(0, type->find(';')) : std::string_view();
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  if (media != "application/json") {
+    return Problem(415, "unsupported_media_type",
+                   "the body must be JSON with Content-Type: application/json" +
+                       (type ? std::string(", not ") + std::string(*type) : std::string()));
+  }
+  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return Problem(400, "malformed_json", "the body is not valid JSON");
+  return body;
+}
+
+std::variant<int64_t, Response> IntParam(const Target& target, const std::string& name,
+                                         int64_t fallback, int64_t min, int64_t max) {
+  auto it = target.query.find(name);
+  if (it == target.query.end()) return fallback;
+  int64_t value = 0;
+  const std::string& text = it->second;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min ||
+      value > max) {
+    return Problem(400, "invalid_parameter",
+                   "query parameter '" + name + "' must be an integer from " + std::to_string(min) +
+                       " to " + std::to_string(max) + ", got '" + text + "'");
+  }
+  return value;
+}
+
+}  // namespace evs::http

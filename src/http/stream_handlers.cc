@@ -1,0 +1,147 @@
+// The event store endpoints: list streams, read a stream or the log, append.
+#include "common/event_json.h"
+#include "http/api.h"
+#include "http/problem.h"
+
+namespace evs::http {
+
+namespace {
+
+Response Json(const nlohmann::ordered_json& body, int status = 200) {
+  Response r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+nlohmann::json EventsJson(const std::vector<RecordedEvent>& events) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& e : events) out.push_back(EventToJson(e));
+  return out;
+}
+
+}  // namespace
+
+Response Api::ListStreams(const Target& target) {
+  auto limit = IntParam(target, "limit", static_cast<int64_t>(options_.default_page), 1,
+                        static_cast<int64_t>(options_.max_page));
+  if (auto* problem = std::get_if<Response>(&limit)) return std::move(*problem);
+  auto after = target.query.find("after");
+  auto page = store_.ListStreams(after == target.query.end() ? "" : after->second,
+                                 static_cast<size_t>(std::get<int64_t>(limit)));
+  if (!page.ok()) return ProblemFor(page.error());
+  nlohmann::json streams = nlohmann::json::array();
+  for (const auto& s : page->streams) {
+    streams.push_back({{"stream_id", s.stream_id}, {"version", s.version}});
+  }
+  nlohmann::ordered_json body = {{"streams", std::move(streams)}};
+  body["next_after"] =
+      page->next_after.empty() ? nlohmann::json(nullptr) : nlohmann::json(page->next_after);
+  return Json(body);
+}
+
+Response Api::ReadStream(const Target& target, const std::string& stream) {
+  auto limit = IntParam(target, "limit", static_cast<int64_t>(options_.default_page), 1,
+                        static_cast<int64_t>(options_.max_page));
+  if (auto* problem = std::get_if<Response>(&limit)) return std::move(*problem);
+  auto from = IntParam(target, "from", 0, 0, INT64_MAX);
+  if (auto* problem = std::get_if<Response>(&from)) return std::move(*problem);
+  ReadStreamOptions read;
+  read.limit = static_cast<size_t>(std::get<int64_t>(limit));
+  read.from = std::get<int64_t>(from);
+  auto direction = target.query.find("direction");
+  if (direction != target.query.end()) {
+    if (direction->second == "backward") {
+      read.direction = Direction::kBackward;
+    } else if (direction->second != "forward") {
+      return Problem(400, "invalid_parameter",
+                     "direction must be forward or backward, got '" + direction->second + "'");
+    }
+  }
+  auto page = store_.ReadStream(stream, read);
+  if (!page.ok()) return ProblemFor(page.error());
+  nlohmann::ordered_json body = {{"stream_id", stream},
+                                 {"version", page->stream_version},
+                                 {"events", EventsJson(page->events)},
+                                 {"end_of_stream", page->end_of_stream}};
+  if (!page->end_of_stream && !page->events.empty()) {
+    const int64_t last = page->events.back().version;
+    body["next_from"] = read.direction == Direction::kForward ? last + 1 : last - 1;
+  } else {
+    body["next_from"] = nullptr;
+  }
+  return Json(body);
+}
+
+Response Api::ReadLog(const Target& target) {
+  auto limit = IntParam(target, "limit", static_cast<int64_t>(options_.default_page), 1,
+                        static_cast<int64_t>(options_.max_page));
+  if (auto* problem = std::get_if<Response>(&limit)) return std::move(*problem);
+  auto from = IntParam(target, "from", 0, 0, INT64_MAX);
+  if (auto* problem = std::get_if<Response>(&from)) return std::move(*problem);
+  auto page =
+      store_.ReadLog(std::get<int64_t>(from), static_cast<size_t>(std::get<int64_t>(limit)));
+  if (!page.ok()) return ProblemFor(page.error());
+  return Json({{"events", EventsJson(page->events)},
+               {"next_from", page->next_position},
+               {"head_position", page->head_position}});
+}
+
+Response Api::AppendToStream(const Request& request, const std::string& stream) {
+  ExpectedVersion expected = ExpectedVersion::Any();
+  if (auto header = request.Header("ES-Expected-Version")) {
+    auto parsed = ExpectedVersion::Parse(*header);
+    if (!parsed) {
+      return Problem(400, "invalid_expected_version",
+                     "ES-Expected-Version must be any, no-stream, exists or a version number, "
+                     "got '" +
+                         std::string(*header) + "'");
+    }
+    expected = *parsed;
+  }
+  auto parsed = JsonBody(request);
+  if (auto* problem = std::get_if<Response>(&parsed)) return std::move(*problem);
+  const nlohmann::json& body = std::get<nlohmann::json>(parsed);
+  if (!body.is_array()) {
+    return Problem(400, "invalid_body",
+                   R"(the body must be an array of events like [{"type": "T", "data": {}}])");
+  }
+  std::vector<EventData> events;
+  events.reserve(body.size());
+  for (size_t i = 0; i < body.size(); ++i) {
+    const nlohmann::json& e = body[i];
+    const std::string where = "event " + std::to_string(i) + ": ";
+    if (!e.is_object()) return Problem(400, "invalid_body", where + "must be an object");
+    EventData data;
+    for (const auto& [key, value] : e.items()) {
+      if (key == "id") {
+        auto id = value.is_string() ? Uuid::Parse(value.get<std::string>()) : std::nullopt;
+        if (!id) return Problem(400, "invalid_body", where + "'id' must be a UUID string");
+        data.id = *id;
+      } else if (key == "type") {
+        if (!value.is_string())
+          return Problem(400, "invalid_body", where + "'type' must be a string");
+        data.type = value.get<std::string>();
+      } else if (key == "data") {
+        data.data = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+      } else if (key == "metadata") {
+        data.metadata = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+      } else {
+        return Problem(400, "invalid_body",
+                       where + "unknown field '" + key + "'; expected id, type, data, metadata");
+      }
+    }
+    if (!e.contains("type")) return Problem(400, "invalid_body", where + "'type' is required");
+    if (!e.contains("data")) return Problem(400, "invalid_body", where + "'data' is required");
+    events.push_back(std::move(data));
+  }
+  auto result = store_.Append(stream, expected, std::move(events));
+  if (!result.ok()) return ProblemFor(result.error());
+  return Json({{"first_version", result->first_version},
+               {"last_version", result->last_version},
+               {"first_position", result->first_position},
+               {"position", result->last_position}},
+              201);
+}
+
+}  // namespace evs::http
