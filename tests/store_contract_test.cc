@@ -132,6 +132,16 @@ TEST_P(StoreContract, ExactVersionMustMatch) {
   EXPECT_EQ(r.last_version, 5);
 }
 
+TEST_P(StoreContract, ExpectedVersionOutOfRangeIsInvalid) {
+  MustAppend("s", ExpectedVersion::Any(), Events(1));
+  for (int64_t v : {int64_t{-1}, INT64_MIN, INT64_MAX}) {
+    auto r = store_->Append("s", ExpectedVersion::Exact(v), Events(1));
+    ASSERT_FALSE(r.ok()) << v;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << v;
+  }
+  EXPECT_EQ(*store_->StreamVersion("s"), 1);
+}
+
 TEST_P(StoreContract, AnyAlwaysAppends) {
   MustAppend("s", ExpectedVersion::Any(), Events(1));
   auto r = MustAppend("s", ExpectedVersion::Any(), Events(1));

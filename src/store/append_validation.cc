@@ -44,8 +44,14 @@ Status ValidateName(std::string_view what, std::string_view name, size_t max_byt
 }
 
 Status ValidateAppend(const Limits& limits, std::string_view stream_id,
-                      std::vector<EventData>& events) {
+                      const ExpectedVersion& expected, std::vector<EventData>& events) {
   if (auto s = ValidateName("stream id", stream_id, limits.max_stream_id_bytes); !s) return s;
+  if (expected.kind() == ExpectedVersion::Kind::kExact &&
+      (expected.version() < 0 || expected.version() > kMaxVersion)) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "expected version " + std::to_string(expected.version()) +
+                           " is out of range (0 to " + std::to_string(kMaxVersion) + ")");
+  }
   if (events.empty()) {
     return Error::Make(ErrorCode::kInvalidArgument, "an append needs at least one event");
   }

@@ -36,6 +36,7 @@ void CommitPlanner::LoadHead(std::string_view stream, StreamHead head) {
 void CommitPlanner::LoadRecentId(const Uuid& id, std::string_view stream, int64_t version,
                                  int64_t position) {
   Remember(id, heads_.Find(stream).number, version, position);
+  ForgetOldestIds();
 }
 
 void CommitPlanner::Remember(const Uuid& id, int64_t stream_number, int64_t version,
@@ -43,6 +44,10 @@ void CommitPlanner::Remember(const Uuid& id, int64_t stream_number, int64_t vers
   if (recent_capacity_ == 0) return;
   recent_[id] = Location{stream_number, version, position};
   recent_order_.push_back(id);
+}
+
+// Only once a batch is sealed: a discarded batch must not have pushed older ids out.
+void CommitPlanner::ForgetOldestIds() {
   while (recent_order_.size() > recent_capacity_) {
     recent_.erase(recent_order_.front());
     recent_order_.pop_front();
@@ -175,6 +180,7 @@ BatchHeads CommitPlanner::Seal() {
   }
   batch_undo_.clear();
   batch_ids_ = 0;
+  ForgetOldestIds();
   return heads;
 }
 
@@ -188,7 +194,7 @@ void CommitPlanner::Discard() {
   }
   batch_undo_.clear();
   next_stream_number_ = batch_first_stream_number_;
-  for (; batch_ids_ > 0 && !recent_order_.empty(); --batch_ids_) {
+  for (; batch_ids_ > 0 && !recent_order_.empty(); --batch_ids_) {  // the batch's own, newest
     recent_.erase(recent_order_.back());
     recent_order_.pop_back();
   }

@@ -113,6 +113,7 @@ class CommitPlanner {
   };
   StreamHead Current(std::string_view stream) const;
   void Remember(const Uuid& id, int64_t stream_number, int64_t version, int64_t position);
+  void ForgetOldestIds();
   std::optional<AppendDecision> CheckKnownIds(int64_t stream_number,
                                               const ExpectedVersion& expected,
                                               const std::vector<EventData>& events) const;

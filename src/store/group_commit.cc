@@ -122,8 +122,8 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
   batch.decisions.reserve(batch.appends.size());
   {
     std::lock_guard guard(sync_mu_);
-    if (failure_) {
-      Error refused = *failure_;
+    if (commit_failure_ || sync_failure_) {
+      Error refused = sync_failure_ ? *sync_failure_ : *commit_failure_;
       refused.code = ErrorCode::kUnavailable;
       for (size_t i = 0; i < batch.appends.size(); ++i) {
         batch.decisions.push_back(AppendDecision{AppendDecision::Kind::kFail, {}, refused});
@@ -141,6 +141,13 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
   for (PendingAppend* p : batch.appends) {
     const AppendDecision& d = batch.decisions.emplace_back(
         planner_.Plan(p->stream, p->expected, p->events, next_position, ids_at));
+    // A failed read inside the transaction (IdsAt) can make SQLite roll the whole transaction
+    // back by itself; going on would commit the rest of the batch without the start of it.
+    if (began && sqlite3_get_autocommit(db_.raw())) {
+      error = Error::Make(ErrorCode::kIOError,
+                          "the batch's transaction was rolled back by SQLite after a failed read");
+      break;
+    }
     if (d.kind != AppendDecision::Kind::kWrite) continue;
     if (!began) {
       int rc = begin_.Step();
@@ -166,7 +173,7 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
       // writes until the store is reopened rather than guess.
       if ((rc & 0xff) != SQLITE_FULL) {
         std::lock_guard guard(sync_mu_);
-        failure_ =
+        commit_failure_ =
             Error::Make(ErrorCode::kIOError, "the store failed to commit (" + error->message +
                                                  ") and refuses writes until it is reopened");
       }
@@ -277,7 +284,7 @@ void GroupCommitWriter::HandToSync(Batch batch) {
     if (quiet && !sync_busy_) {
       sync_here = true;
       sync_busy_ = true;
-      failure = failure_;
+      failure = sync_failure_;
     } else {
       to_sync_ = std::move(batch);
     }
@@ -302,7 +309,7 @@ void GroupCommitWriter::SyncLoop() {
       batch = std::move(*to_sync_);
       to_sync_.reset();
       sync_busy_ = true;
-      failure = failure_;
+      failure = sync_failure_;
     }
     sync_cv_.notify_all();
     SyncAndDeliver(batch, std::move(failure));
@@ -323,13 +330,13 @@ void GroupCommitWriter::SyncAndDeliver(Batch& batch, std::optional<Error> failur
   }
   {
     std::lock_guard guard(sync_mu_);
-    if (failure && !failure_) failure_ = failure;
+    if (failure && !sync_failure_) sync_failure_ = failure;
     synced_heads_.insert(synced_heads_.end(), std::make_move_iterator(batch.heads.begin()),
                          std::make_move_iterator(batch.heads.end()));
     sync_busy_ = false;
   }
   sync_cv_.notify_all();
-  Deliver(batch, batch.wrote ? failure : std::nullopt);
+  Deliver(batch, failure);
 }
 
 Status GroupCommitWriter::SyncWal() {

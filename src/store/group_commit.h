@@ -102,7 +102,11 @@ class GroupCommitWriter {
   bool sync_busy_ = false;        // a batch is being synced (by either thread)
   BatchHeads synced_heads_;       // given back to the writer to settle
   bool sync_stopping_ = false;
-  std::optional<Error> failure_;  // set once: writes are refused from then on
+  // Set once, both refuse new writes. A failed commit leaves the batches committed before it
+  // to be synced and acknowledged; a failed fsync fails every batch not yet acknowledged, since
+  // later batches were decided on top of what it did not make durable.
+  std::optional<Error> commit_failure_;
+  std::optional<Error> sync_failure_;
 
   std::thread writer_thread_, sync_thread_;
 

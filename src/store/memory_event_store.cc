@@ -18,7 +18,7 @@ class MemoryEventStore final : public EventStore {
 
   Result<AppendResult> Append(std::string_view stream_id, ExpectedVersion expected,
                               std::vector<EventData> events) override {
-    if (auto s = store::ValidateAppend(limits_, stream_id, events); !s) return s.error();
+    if (auto s = store::ValidateAppend(limits_, stream_id, expected, events); !s) return s.error();
     std::lock_guard guard(mu_);
     auto ids_at = [this](std::string_view stream, int64_t, int64_t first, size_t count) {
       return IdsAt(stream, first, count);
@@ -111,7 +111,8 @@ class MemoryEventStore final : public EventStore {
     std::vector<store::CommittedId> ids;
     auto it = streams_.find(std::string(stream));
     if (it == streams_.end()) return ids;
-    for (auto v = first; v <= static_cast<int64_t>(it->second.size()) && ids.size() < count; ++v) {
+    for (auto v = std::max<int64_t>(first, 1);
+         v <= static_cast<int64_t>(it->second.size()) && ids.size() < count; ++v) {
       const RecordedEvent& e = log_[it->second[v - 1]];
       ids.push_back(store::CommittedId{e.id, e.position});
     }

@@ -45,7 +45,8 @@ class SqliteEventStore final : public EventStore {
 
   Result<AppendResult> Append(std::string_view stream_id, ExpectedVersion expected,
                               std::vector<EventData> events) override {
-    if (auto s = store::ValidateAppend(options_.limits, stream_id, events); !s) return s.error();
+    if (auto s = store::ValidateAppend(options_.limits, stream_id, expected, events); !s)
+      return s.error();
     return writer_->Append(stream_id, expected, std::move(events));
   }
 
