@@ -20,6 +20,10 @@ struct BenchOptions {
   std::vector<int> threads = {1, 2};       // fetch: concurrent reader threads per row
   int streams_per_writer = 100;            // append: each writer round-robins over its own
   int carts = 10000;                       // fetch: carts prepared and fetched in random order
+  int http_carts = 1000;                   // http: carts opened before the load, picked at random
+  int connections = 64;                    // http: wrk's keep-alive connections
+  int wrk_threads = 1;                     // http: wrk's threads (they share the server's cores)
+  std::string wrk = "wrk";                 // http: the wrk program, looked up on PATH
   std::string dir;                         // scratch folder of this run (exists, empty)
 };
 
@@ -27,6 +31,7 @@ struct BenchOptions {
 // store did not open, preparation failed); failed operations are counted in the rows instead.
 Status RunAppendBench(const BenchOptions& options, Reporter& reporter);
 Status RunFetchBench(const BenchOptions& options, Reporter& reporter);
+Status RunHttpBench(const BenchOptions& options, Reporter& reporter);
 
 // A fresh folder made with mkdtemp under `parent` (created when missing), removed with
 // everything in it by the destructor, and `parent` too when this created it and it is empty.

@@ -3,15 +3,17 @@
 //   evs-bench [all]           every benchmark
 //   evs-bench append          durable appends/s and latency at 1, 16, 64 writers vs naive SQLite
 //   evs-bench fetch           cart fetches/s, cold and warm, vs the raw SQLite read
+//   evs-bench http            AddItem and GetCart over HTTP (wrk on loopback) vs GET /healthz
 //
 // Options go before or after the subcommand: --seconds, --warmup, --writers, --threads,
-// --carts, --json, --dir. The table (or, with --json, one JSON object per row) goes to stdout;
-// progress goes to stderr.
+// --carts, --connections, --wrk-threads, --wrk, --json, --dir. The table (or,
+// with --json, one JSON object per row) goes to stdout; progress goes to stderr.
 #include <sqlite3.h>
 #include <stdlib.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -43,9 +45,21 @@ int main(int argc, char** argv) {
                  "append: streams each writer round-robins over")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--carts", options.carts, "fetch: carts prepared and fetched in random order")
+  std::optional<int> carts;
+  app.add_option("--carts", carts,
+                 "fetch: carts prepared and fetched in random order (default " +
+                     std::to_string(options.carts) +
+                     "); http: carts opened and picked at random (default " +
+                     std::to_string(options.http_carts) + ")")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--connections", options.connections, "http: wrk's keep-alive connections")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--wrk-threads", options.wrk_threads,
+                 "http: wrk's threads (they share the machine's cores with the server)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--wrk", options.wrk, "http: the wrk program")->capture_default_str();
   app.add_flag("--json", json, "Print one JSON object per row instead of a table");
   app.add_option("--dir", dir,
                  "Parent of the run's scratch folder (a fresh run-XXXXXX inside it, deleted at "
@@ -54,10 +68,17 @@ int main(int argc, char** argv) {
 
   CLI::App* append = app.add_subcommand("append", "Durable appends vs a naive SQLite store");
   CLI::App* fetch = app.add_subcommand("fetch", "Cart fetches, cold and warm, vs raw SQLite reads");
+  CLI::App* http = app.add_subcommand(
+      "http", "AddItem and GetCart over HTTP with wrk on loopback vs GET /healthz");
   CLI::App* all = app.add_subcommand("all", "Every benchmark (the default)");
-  for (CLI::App* sub : {append, fetch, all}) sub->fallthrough();
+  for (CLI::App* sub : {append, fetch, http, all}) sub->fallthrough();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
+  if (carts) options.carts = options.http_carts = *carts;
+  if (options.connections < options.wrk_threads) {
+    std::fprintf(stderr, "evs-bench: --connections must be at least --wrk-threads\n");
+    return 1;
+  }
 
   const bool run_all = app.get_subcommands().empty() || all->parsed();
   evs::bench::ScratchDir scratch(dir);
@@ -87,6 +108,7 @@ int main(int argc, char** argv) {
   } benches[] = {
       {run_all || append->parsed(), "append", evs::bench::RunAppendBench},
       {run_all || fetch->parsed(), "fetch", evs::bench::RunFetchBench},
+      {run_all || http->parsed(), "http", evs::bench::RunHttpBench},
   };
   int exit_code = 0;
   for (const auto& bench : benches) {

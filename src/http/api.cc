@@ -28,7 +28,11 @@ Response MethodNotAllowed(const std::string& method, const std::string& allow) {
 }  // namespace
 
 Api::Api(EventStore& store, ApiOptions options)
-    : store_(store), options_(options), carts_(store, options.repository), metrics_(kRoutes) {}
+    : store_(store),
+      options_(options),
+      carts_(store, options.repository),
+      cart_bodies_(options.repository.cache_capacity),
+      metrics_(kRoutes) {}
 
 Response Api::Handle(const Request& request) {
   const auto start = std::chrono::steady_clock::now();

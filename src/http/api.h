@@ -68,9 +68,21 @@ class Api {
   Response ReadLog(const Target& target);
   Response RenderMetrics();
 
+  // A serialized cart at one version: GET /carts/{id} answers from it while the cart's stream is
+  // still at that version (the store answers that from memory), without rebuilding the JSON.
+  struct CartBody {
+    std::string cart_id;
+    int64_t cart_version = 0;
+    std::string json;
+    const std::string& id() const { return cart_id; }
+    int64_t version() const { return cart_version; }
+  };
+  Response CartResponse(const cart::Cart& cart, int status = 200);
+
   EventStore& store_;
   const ApiOptions options_;
   Repository<cart::Cart> carts_;
+  AggregateCache<CartBody> cart_bodies_;
   Metrics metrics_;
 };
 

@@ -9,11 +9,11 @@ namespace evs::http {
 
 namespace {
 
-Response CartResponse(const cart::Cart& cart, int status = 200) {
+Response CartBodyResponse(std::string body, int64_t version, int status = 200) {
   Response r;
   r.status = status;
-  r.body = cart.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  r.headers.emplace_back("ETag", "\"" + std::to_string(cart.version()) + "\"");
+  r.body = std::move(body);
+  r.headers.emplace_back("ETag", "\"" + std::to_string(version) + "\"");
   return r;
 }
 
@@ -58,6 +58,12 @@ Response PreconditionFailed(const std::string& id, int64_t expected, int64_t act
 
 }  // namespace
 
+Response Api::CartResponse(const cart::Cart& cart, int status) {
+  std::string body = cart.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  cart_bodies_.Put(CartBody{cart.id(), cart.version(), body});
+  return CartBodyResponse(std::move(body), cart.version(), status);
+}
+
 Response Api::OpenCart() {
   const std::string id = Uuid::Random().ToString();
   auto cart = carts_.Create(id, [](cart::Cart& c) { return c.Open(); });
@@ -72,6 +78,13 @@ Response Api::OpenCart() {
 Response Api::GetCart(const std::string& raw_id) {
   auto id = CartId(raw_id);
   if (!id) return UnknownCart(raw_id);
+  auto version = store_.StreamVersion(cart::Cart::StreamIdFor(*id));
+  if (version.ok() && *version > 0) {
+    auto cached = cart_bodies_.Get(*id);
+    if (cached && cached->version() == *version) {
+      return CartBodyResponse(std::move(cached->json), *version);
+    }
+  }
   auto cart = carts_.Fetch(*id);
   if (!cart.ok()) return ProblemFor(cart.error());
   return CartResponse(*cart);

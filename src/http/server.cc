@@ -1,10 +1,12 @@
 #include "http/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <thread>
 
 #include "common/event_json.h"
 #include "http/problem.h"
@@ -15,7 +17,8 @@ namespace {
 
 Request ToRequest(const httplib::Request& in) {
   Request out;
-  out.method = in.method;
+  // HEAD is GET without the body (RFC 9110 9.3.2); httplib leaves the body out of the reply.
+  out.method = in.method == "HEAD" ? "GET" : in.method;
   out.target = in.target;
   out.headers.reserve(in.headers.size());
   for (const auto& [name, value] : in.headers) out.headers.emplace_back(name, value);
@@ -55,6 +58,15 @@ Server::Server(Api& api, ServerOptions options)
   const int threads = options_.threads;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   s.set_tcp_nodelay(true);
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let a second server
+  // bind the same port and take half of the connections. The socket is kept to raise its
+  // listen backlog after Bind() (httplib listens with a backlog of 5, which a burst of connects
+  // overflows: the dropped ones wait a second or more for the kernel's retry).
+  s.set_socket_options([this](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_socket_ = sock;
+  });
   s.set_keep_alive_max_count(1'000'000);
   s.set_keep_alive_timeout(options_.keep_alive_seconds);
   s.set_payload_max_length(options_.max_body_bytes);
@@ -75,6 +87,17 @@ Server::Server(Api& api, ServerOptions options)
   s.Patch(any, handle);
   s.Delete(any, handle);
   s.Options(any, handle);
+  // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 6.3), but
+  // httplib would read a POST, PUT or PATCH body until the client closes the connection or the
+  // read times out (then a 400): answer those here, before httplib reads anything.
+  s.set_pre_routing_handler([handle](const httplib::Request& req, httplib::Response& res) {
+    if ((req.method == "POST" || req.method == "PUT" || req.method == "PATCH") &&
+        !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+      handle(req, res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   // Failures httplib detects itself (a body over the limit, a malformed request) get a problem
   // document like every other error.
   s.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
@@ -84,9 +107,7 @@ Server::Server(Api& api, ServerOptions options)
             ? Problem(413, "body_too_large",
                       "the body is over the limit of " + std::to_string(options_.max_body_bytes) +
                           " bytes")
-            : Problem(res.status, "bad_request",
-                      "the request could not be read as HTTP (a POST, PUT or PATCH needs a "
-                      "Content-Length header, even with an empty body: curl -d '' ...)");
+            : Problem(res.status, "bad_request", "the request could not be read as HTTP");
     ToResponse(std::move(problem), res);
   });
 }
@@ -102,11 +123,42 @@ Result<int> Server::Bind() {
                                                     std::to_string(options_.port) +
                                                     " (in use, or not an address of this machine)");
   }
+  // Linux takes a new backlog for a socket that is already listening.
+  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
   return port;
 }
 
-void Server::Run() { server_->listen_after_bind(); }
+void Server::Run() {
+  {
+    std::lock_guard guard(mu_);
+    if (stop_requested_) return;  // Stop() came first
+    running_ = true;
+  }
+  server_->listen_after_bind();
+  std::lock_guard guard(mu_);
+  running_ = false;
+}
 
-void Server::Stop() { server_->stop(); }
+void Server::Stop() {
+  {
+    std::lock_guard guard(mu_);
+    if (stop_requested_) return;  // once is enough (httplib asserts on a second stop)
+    stop_requested_ = true;
+  }
+  // httplib's stop() does nothing until listen_after_bind() has marked the server as running, so
+  // a Stop() just after Run() was called would be lost: wait for that moment, unless Run() has
+  // not started (it sees stop_requested_ and returns) or has already ended.
+  for (;;) {
+    if (server_->is_running()) {
+      server_->stop();
+      return;
+    }
+    {
+      std::lock_guard guard(mu_);
+      if (!running_) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 }  // namespace evs::http

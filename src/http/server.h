@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "evs/status.h"
@@ -34,13 +35,18 @@ class Server {
   Result<int> Bind();
   // Serves until Stop(); returns once in-flight requests have finished.
   void Run();
-  // Stops accepting and lets in-flight requests finish. Safe from any thread.
+  // Stops accepting and lets in-flight requests finish. Safe from any thread, any number of
+  // times, also before Run() has started (Run() then returns at once).
   void Stop();
 
  private:
   Api& api_;
   const ServerOptions options_;
   std::unique_ptr<httplib::Server> server_;
+  int listen_socket_ = -1;
+  std::mutex mu_;
+  bool stop_requested_ = false;  // guarded by mu_
+  bool running_ = false;         // Run() is in listen_after_bind(); guarded by mu_
 };
 
 }  // namespace evs::http

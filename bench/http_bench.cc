@@ -1,0 +1,705 @@
+// `evs-bench http`: the HTTP API of `evs serve` under load on loopback, measured with wrk.
+//
+// The server runs in this process on its own thread (a durable SQLite store in the run's scratch
+// folder, http::Api, http::Server on 127.0.0.1 with an ephemeral port and no access log). Before
+// measuring, --carts carts are opened through the Api. Then wrk (--wrk-threads threads,
+// --connections keep-alive connections) runs one Lua script per row, written to the scratch
+// folder, whose request() picks a random pre-formatted request and whose done() prints
+// requests, duration and latency percentiles on one line that this program parses:
+//
+//   http_healthz   GET /healthz, the server's cheapest endpoint: the HTTP ceiling of this
+//                  machine and the baseline of the other rows
+//   http_add_item  POST /carts/{id}/items {"name": one of 5, "quantity": 1, "unit_price_cents"}
+//                  (durable: acknowledged after fsync), a random cart per request
+//   http_get_cart  GET /carts/{id}, a random cart per request (run after AddItem, so the carts
+//                  hold a few lines)
+//
+// Every row runs the same request() (a table lookup by a random index), so the client's share
+// of the CPU is alike and the ratios compare the server's work. wrk and the server share the
+// machine's cores: the ceiling is that of wrk and the server together.
+//
+// After AddItem the carts are read back from the store (no cache) and their total quantity is
+// checked against the server's count of 2xx AddItem responses; wrk's own count of the measured
+// run must be at most the server's (requests in flight when wrk stops are answered after it has
+// stopped counting). Non-2xx responses and socket errors are counted as errors of the row and
+// named in its note, and make the benchmark fail.
+//
+// Each row's note also says where the CPU went during the measured run (this process, i.e. the
+// server; wrk; everything else on the machine, which should be near 0) and, for AddItem, what
+// the store's group commit did (appends per commit, commits/s, mean fsync).
+//
+// Connects the listen queue dropped are counted (the kernel's ListenOverflows) and named in the
+// note: a dropped connect stalls for a second or more (SYN-ACK retransmit), so a row with drops
+// measures fewer live connections than it says. A measured run with drops is repeated, at most
+// kAttempts runs in all, and the row names the drops it replaced.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench.h"
+#include "cart/cart.h"
+#include "evs/event_store.h"
+#include "evs/repository.h"
+#include "http/api.h"
+#include "http/server.h"
+#include "report.h"
+
+extern char** environ;
+
+namespace evs::bench {
+namespace {
+
+constexpr int kOpenThreads = 32;  // carts are opened concurrently so their fsyncs are shared
+constexpr int64_t kUnitPriceCents = 250;
+constexpr const char* kItemNames[] = {"apple", "banana", "cherry", "date", "elderberry"};
+constexpr const char* kAddItemRoute = "/carts/{id}/items";
+
+// ---- running wrk ---------------------------------------------------------------------------
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string output;      // stdout and stderr, interleaved
+  double cpu_seconds = 0;  // user and system time of the process
+};
+
+double CpuSeconds(const struct rusage& usage) {
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// Runs `argv` (looked up on PATH) and collects its output.
+Result<ProcessResult> RunProcess(const std::vector<std::string>& argv) {
+  int fds[2];
+  if (pipe(fds) != 0) return Error::Make(ErrorCode::kIOError, "pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+  posix_spawn_file_actions_addclose(&actions, fds[1]);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    return Error::Make(
+        ErrorCode::kUnavailable,
+        "cannot run " + argv[0] + " (" + std::strerror(rc) +
+            "); install wrk (apt-get install wrk; scripts/setup does) or pass --wrk");
+  }
+  ProcessResult result;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    result.output.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  struct rusage usage {};
+  while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+  }
+  result.cpu_seconds = CpuSeconds(usage);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+// What the script's done() prints, one "key=value" per field after the marker.
+constexpr const char* kMarker = "evs-bench-wrk";
+
+struct WrkResult {
+  int64_t requests = 0;   // responses of any status
+  double duration_s = 0;  // wrk's measured interval
+  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0, mean_us = 0;
+  int64_t non_2xx = 0;  // wrk's "status" errors: responses with a status of 400 or more
+  int64_t connect_errors = 0, read_errors = 0, write_errors = 0, timeouts = 0;
+  double cpu_seconds = 0;  // wrk's own
+  int64_t SocketErrors() const { return connect_errors + read_errors + write_errors + timeouts; }
+};
+
+std::optional<WrkResult> ParseWrk(const std::string& output) {
+  const size_t at = output.find(std::string(kMarker) + " ");
+  if (at == std::string::npos) return std::nullopt;
+  const size_t end = output.find('\n', at);
+  std::istringstream line(output.substr(at, end == std::string::npos ? end : end - at));
+  std::map<std::string, double> fields;
+  std::string token;
+  line >> token;  // the marker
+  while (line >> token) {
+    const size_t eq = token.find('=');
+    if (eq == std::string::npos) continue;
+    fields[token.substr(0, eq)] = std::strtod(token.c_str() + eq + 1, nullptr);
+  }
+  for (const char* key : {"requests", "duration_us", "p50_us", "p99_us"}) {
+    if (!fields.count(key)) return std::nullopt;
+  }
+  WrkResult r;
+  auto count = [&](const char* key) { return static_cast<int64_t>(std::llround(fields[key])); };
+  r.requests = count("requests");
+  r.duration_s = fields["duration_us"] / 1e6;
+  r.p50_us = fields["p50_us"];
+  r.p90_us = fields["p90_us"];
+  r.p99_us = fields["p99_us"];
+  r.p999_us = fields["p999_us"];
+  r.max_us = fields["max_us"];
+  r.mean_us = fields["mean_us"];
+  r.non_2xx = count("status_errors");
+  r.connect_errors = count("connect_errors");
+  r.read_errors = count("read_errors");
+  r.write_errors = count("write_errors");
+  r.timeouts = count("timeouts");
+  return r;
+}
+
+std::string LuaString(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+// A wrk script that sends `method` to a random one of `paths`, with a random one of `bodies`
+// (JSON) when there are any. The requests are formatted once, in init(), so that request() costs
+// the same little for every row.
+std::string WrkScript(const std::string& method, const std::vector<std::string>& paths,
+                      const std::vector<std::string>& bodies) {
+  std::string s = "-- written by evs-bench http\nlocal paths = {\n";
+  for (const std::string& p : paths) s += "  " + LuaString(p) + ",\n";
+  s += "}\nlocal bodies = {\n";
+  for (const std::string& b : bodies) s += "  " + LuaString(b) + ",\n";
+  s += "}\nlocal method = " + LuaString(method) + "\n";
+  s += R"(local prepared = {}
+local thread_index = 0
+
+function setup(thread)
+  thread:set("thread_index", thread_index)
+  thread_index = thread_index + 1
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + (thread_index or 0))
+  for _, path in ipairs(paths) do
+    if #bodies == 0 then
+      prepared[#prepared + 1] = wrk.format(method, path, {})
+    else
+      for _, body in ipairs(bodies) do
+        prepared[#prepared + 1] =
+            wrk.format(method, path, {["Content-Type"] = "application/json"}, body)
+      end
+    end
+  end
+end
+
+function request()
+  return prepared[math.random(#prepared)]
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+      "evs-bench-wrk requests=%.0f duration_us=%.0f p50_us=%.0f p90_us=%.0f p99_us=%.0f " ..
+      "p999_us=%.0f max_us=%.0f mean_us=%.1f status_errors=%.0f connect_errors=%.0f " ..
+      "read_errors=%.0f write_errors=%.0f timeouts=%.0f\n",
+      summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+      latency:percentile(99), latency:percentile(99.9), latency.max, latency.mean, e.status,
+      e.connect, e.read, e.write, e.timeout))
+end
+)";
+  return s;
+}
+
+// The kernel's count of connections dropped because a listen queue was full (TcpExt
+// ListenOverflows in /proc/net/netstat, all sockets of the machine); -1 when unknown. A dropped
+// connection is retried by the client's TCP after a second or more, which shows as a latency tail
+// and as connections that sit idle for part of the run.
+int64_t ListenOverflows() {
+  std::ifstream in("/proc/net/netstat");
+  std::string names, values;
+  while (std::getline(in, names) && std::getline(in, values)) {
+    if (names.rfind("TcpExt:", 0) != 0) continue;
+    std::istringstream n(names), v(values);
+    std::string name, value;
+    while (n >> name && v >> value) {
+      if (name == "ListenOverflows") return std::atoll(value.c_str());
+    }
+  }
+  return -1;
+}
+
+// Busy and total CPU time of the machine so far, in clock ticks (the "cpu" line of /proc/stat).
+struct MachineCpu {
+  int64_t busy = 0, total = 0;
+};
+
+MachineCpu ReadMachineCpu() {
+  std::ifstream in("/proc/stat");
+  std::string label;
+  in >> label;
+  MachineCpu cpu;
+  int64_t value = 0;
+  for (int field = 0; field < 8 && in >> value; ++field) {
+    cpu.total += value;
+    if (field != 3 && field != 4) cpu.busy += value;  // not idle, not iowait
+  }
+  return cpu;
+}
+
+double SelfCpuSeconds() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return CpuSeconds(usage);
+}
+
+// ---- the server's own counts ---------------------------------------------------------------
+
+// Responses by status of one route and method, from the server's /metrics.
+std::map<int, int64_t> ServerStatusCounts(http::Api& api, const std::string& route,
+                                          const std::string& method) {
+  http::Request request;
+  request.method = "GET";
+  request.target = "/metrics";
+  const std::string text = api.Handle(request).body;
+  const std::string prefix =
+      "evs_http_requests_total{route=\"" + route + "\",method=\"" + method + "\",status=\"";
+  std::map<int, int64_t> counts;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const int status = std::atoi(line.c_str() + prefix.size());
+    const size_t space = line.rfind(' ');
+    counts[status] += std::atoll(line.c_str() + space + 1);
+  }
+  return counts;
+}
+
+int64_t Total(const std::map<int, int64_t>& counts) {
+  int64_t n = 0;
+  for (const auto& [status, count] : counts) n += count;
+  return n;
+}
+
+int64_t Count2xx(const std::map<int, int64_t>& counts) {
+  int64_t n = 0;
+  for (const auto& [status, count] : counts) n += status >= 200 && status < 300 ? count : 0;
+  return n;
+}
+
+std::map<int, int64_t> Minus(std::map<int, int64_t> after, const std::map<int, int64_t>& before) {
+  for (const auto& [status, count] : before) after[status] -= count;
+  return after;
+}
+
+// Waits until the server has answered the requests still in flight when wrk stopped: its count
+// of responses on `route` has not moved for 100 ms (at most 10 s).
+void WaitUntilSettled(http::Api& api, const std::string& route, const std::string& method) {
+  int64_t last = -1;
+  int stable = 0;
+  for (int i = 0; i < 500 && stable < 5; ++i) {
+    const int64_t now = Total(ServerStatusCounts(api, route, method));
+    stable = now == last ? stable + 1 : 0;
+    last = now;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// ---- the rows --------------------------------------------------------------------------------
+
+struct Load {
+  const char* bench;
+  std::string method;
+  std::string route;  // the server's route label
+  std::vector<std::string> paths;
+  std::vector<std::string> bodies;
+};
+
+struct HttpRun {
+  const BenchOptions& options;
+  http::Api& api;
+  EventStore& store;
+  int port;
+};
+
+Result<WrkResult> RunWrk(const HttpRun& run, const std::string& script_path, int seconds) {
+  const std::vector<std::string> argv = {run.options.wrk,
+                                         "-t" + std::to_string(run.options.wrk_threads),
+                                         "-c" + std::to_string(run.options.connections),
+                                         "-d" + std::to_string(seconds) + "s",
+                                         "--timeout",
+                                         "10s",
+                                         "-s",
+                                         script_path,
+                                         "http://127.0.0.1:" + std::to_string(run.port)};
+  auto process = RunProcess(argv);
+  if (!process.ok()) return process.error();
+  auto parsed = ParseWrk(process->output);
+  if (process->exit_code != 0 || !parsed) {
+    return Error::Make(ErrorCode::kUnavailable, "wrk exited with " +
+                                                    std::to_string(process->exit_code) +
+                                                    " and printed:\n" + process->output);
+  }
+  parsed->cpu_seconds = process->cpu_seconds;
+  return *parsed;
+}
+
+std::string StatusList(const std::map<int, int64_t>& counts, bool non_2xx_only) {
+  std::string out;
+  for (const auto& [status, count] : counts) {
+    if (count == 0 || (non_2xx_only && status >= 200 && status < 300)) continue;
+    out += (out.empty() ? "" : ", ") + std::to_string(count) + "x " + std::to_string(status);
+  }
+  return out;
+}
+
+// One measured wrk run and what the server and the machine did meanwhile.
+struct Measurement {
+  WrkResult wrk;
+  std::map<int, int64_t> server;  // the server's responses on the route, by status
+  int64_t listen_overflows = -1;
+  double server_cores = 0, wrk_cores = 0, other_cores = 0;  // CPU used, in cores
+  // The store's group commits in the run (including the requests in flight when wrk stopped).
+  uint64_t commits = 0, appends = 0;
+  double fsync_seconds = 0;
+  uint64_t fsyncs = 0;
+};
+
+Result<Measurement> MeasureOnce(const HttpRun& run, const Load& load,
+                                const std::string& script_path) {
+  Measurement m;
+  const StoreStats store_before = run.store.Stats();
+  const auto before = ServerStatusCounts(run.api, load.route, load.method);
+  const int64_t overflows_before = ListenOverflows();
+  const MachineCpu machine_before = ReadMachineCpu();
+  const double self_before = SelfCpuSeconds();
+  const auto start = std::chrono::steady_clock::now();
+  // wrk takes whole seconds.
+  const int seconds = std::max(1, static_cast<int>(std::lround(run.options.seconds)));
+  auto wrk = RunWrk(run, script_path, seconds);
+  if (!wrk.ok()) return wrk.error();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double self_cpu = SelfCpuSeconds() - self_before;
+  const MachineCpu machine_after = ReadMachineCpu();
+  const int64_t overflows_after = ListenOverflows();
+  m.wrk = *wrk;
+  m.listen_overflows =
+      overflows_before < 0 || overflows_after < 0 ? -1 : overflows_after - overflows_before;
+  if (wall > 0) {
+    const double cores = std::max(1u, std::thread::hardware_concurrency());
+    const int64_t total = machine_after.total - machine_before.total;
+    const double busy_cores =
+        total > 0 ? cores * static_cast<double>(machine_after.busy - machine_before.busy) /
+                        static_cast<double>(total)
+                  : 0;
+    m.server_cores = self_cpu / wall;
+    m.wrk_cores = wrk->cpu_seconds / wall;
+    m.other_cores = std::max(0.0, busy_cores - m.server_cores - m.wrk_cores);
+  }
+  WaitUntilSettled(run.api, load.route, load.method);
+  m.server = Minus(ServerStatusCounts(run.api, load.route, load.method), before);
+  const StoreStats store_after = run.store.Stats();
+  m.commits = store_after.commits - store_before.commits;
+  m.appends = store_after.appends - store_before.appends;
+  m.fsyncs = store_after.fsync_seconds.count - store_before.fsync_seconds.count;
+  m.fsync_seconds = store_after.fsync_seconds.sum - store_before.fsync_seconds.sum;
+  return m;
+}
+
+double Round2(double value) { return std::round(value * 100) / 100; }
+
+// A connect burst of --connections can overflow the server's listen queue; the dropped
+// connections sit idle for a second or more, which moves both the rate and the tail. A run where
+// that happened is repeated, at most this many times in all, and the row says so.
+constexpr int kAttempts = 5;
+
+Result<Row> RunLoad(const HttpRun& run, const Load& load) {
+  const BenchOptions& options = run.options;
+  const std::string script_path = options.dir + "/" + load.bench + ".lua";
+  {
+    std::ofstream script(script_path);
+    script << WrkScript(load.method, load.paths, load.bodies);
+    if (!script.good()) {
+      return Error::Make(ErrorCode::kIOError, "cannot write the wrk script " + script_path);
+    }
+  }
+  if (options.warmup_seconds > 0) {
+    std::fprintf(stderr, "http: %s warm-up...\n", load.bench);
+    auto warm = RunWrk(run, script_path, static_cast<int>(std::ceil(options.warmup_seconds)));
+    if (!warm.ok()) return warm.error();
+    WaitUntilSettled(run.api, load.route, load.method);
+  }
+  Measurement m;
+  std::vector<int64_t> dropped;  // listen overflows of the attempts repeated
+  for (int attempt = 1;; ++attempt) {
+    std::fprintf(stderr, "http: %s, %d connections...\n", load.bench, options.connections);
+    auto measured = MeasureOnce(run, load, script_path);
+    if (!measured.ok()) return measured.error();
+    m = std::move(measured).value();
+    if (m.listen_overflows <= 0 || attempt == kAttempts) break;
+    std::fprintf(stderr, "http: %s: %lld connects dropped by the listen queue; again\n", load.bench,
+                 static_cast<long long>(m.listen_overflows));
+    dropped.push_back(m.listen_overflows);
+  }
+  const WrkResult& wrk = m.wrk;
+
+  Row row;
+  row.bench = load.bench;
+  row.system = "evs";
+  row.concurrency_name = "connections";
+  row.concurrency = options.connections;
+  row.ops = wrk.requests - wrk.non_2xx;
+  row.errors = wrk.non_2xx + wrk.SocketErrors();
+  row.seconds = wrk.duration_s;
+  row.ops_per_s = row.seconds > 0 ? static_cast<double>(row.ops) / row.seconds : 0;
+  // wrk's histogram holds every response, whatever its status.
+  row.latency.count = wrk.requests;
+  row.latency.mean_us = wrk.mean_us;
+  row.latency.p50_us = wrk.p50_us;
+  row.latency.p90_us = wrk.p90_us;
+  row.latency.p99_us = wrk.p99_us;
+  row.latency.p999_us = wrk.p999_us;
+  row.latency.max_us = wrk.max_us;
+  row.extra = {{"tool", "wrk"},
+               {"wrk_threads", options.wrk_threads},
+               {"carts", options.http_carts},
+               {"requests", wrk.requests},
+               {"non_2xx", wrk.non_2xx},
+               {"connect_errors", wrk.connect_errors},
+               {"read_errors", wrk.read_errors},
+               {"write_errors", wrk.write_errors},
+               {"timeouts", wrk.timeouts},
+               {"server_responses", Total(m.server)},
+               {"server_2xx", Count2xx(m.server)},
+               {"listen_overflows", m.listen_overflows},
+               {"listen_overflows_of_repeated_runs", dropped},
+               {"server_cores", Round2(m.server_cores)},
+               {"wrk_cores", Round2(m.wrk_cores)},
+               {"other_cores", Round2(m.other_cores)}};
+
+  std::vector<std::string> notes;
+  const int64_t server_non_2xx = Total(m.server) - Count2xx(m.server);
+  if (wrk.non_2xx > 0 || server_non_2xx > 0) {
+    notes.push_back("FAILED: " + std::to_string(wrk.non_2xx) +
+                    " non-2xx responses (wrk); server: " + StatusList(m.server, true));
+  }
+  if (wrk.SocketErrors() > 0) {
+    notes.push_back("socket errors: connect " + std::to_string(wrk.connect_errors) + ", read " +
+                    std::to_string(wrk.read_errors) + ", write " +
+                    std::to_string(wrk.write_errors) + ", timeout " + std::to_string(wrk.timeouts));
+  }
+  char cpu[96];
+  std::snprintf(cpu, sizeof(cpu), "cpu: server %.2f, wrk %.2f, other %.2f cores", m.server_cores,
+                m.wrk_cores, m.other_cores);
+  notes.push_back(cpu);
+  if (m.commits > 0) {
+    const double mean_fsync_ms = m.fsyncs > 0 ? 1000 * m.fsync_seconds / m.fsyncs : 0;
+    row.extra["store_commits"] = m.commits;
+    row.extra["store_appends"] = m.appends;
+    row.extra["store_fsyncs"] = m.fsyncs;
+    row.extra["store_fsync_mean_ms"] = std::round(mean_fsync_ms * 1000) / 1000;
+    char store[128];
+    std::snprintf(store, sizeof(store), "store: %.1f appends/commit, %.0f commits/s, fsync %.2f ms",
+                  static_cast<double>(m.appends) / static_cast<double>(m.commits),
+                  static_cast<double>(m.commits) / std::max(wrk.duration_s, 1e-9), mean_fsync_ms);
+    notes.push_back(store);
+  }
+  if (m.listen_overflows > 0) {
+    notes.push_back(std::to_string(m.listen_overflows) +
+                    " connects dropped by a full listen queue: those connections waited >= 1 s, "
+                    "the rate and the tail show it");
+  }
+  if (!dropped.empty()) {
+    std::string list;
+    for (int64_t d : dropped) list += (list.empty() ? "" : ", ") + std::to_string(d);
+    notes.push_back("run " + std::to_string(dropped.size() + 1) + " of " +
+                    std::to_string(kAttempts) + ": earlier runs had " + list +
+                    " connects dropped by the listen queue");
+  }
+  for (const std::string& n : notes) row.note += (row.note.empty() ? "" : "; ") + n;
+  return row;
+}
+
+// ---- preparation and the check -------------------------------------------------------------
+
+// Opens `count` carts through the Api, several at a time.
+Result<std::vector<std::string>> OpenCarts(http::Api& api, int count) {
+  std::vector<std::string> ids(static_cast<size_t>(count));
+  std::atomic<int> next{0};
+  std::vector<std::string> errors(kOpenThreads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < kOpenThreads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int i; (i = next.fetch_add(1)) < count;) {
+        http::Request request;
+        request.method = "POST";
+        request.target = "/carts";
+        http::Response response = api.Handle(request);
+        auto body = nlohmann::json::parse(response.body, nullptr, false);
+        if (response.status != 201 || !body.is_object() || !body.contains("cart_id")) {
+          errors[static_cast<size_t>(t)] =
+              "POST /carts answered " + std::to_string(response.status) + ": " + response.body;
+          return;
+        }
+        ids[static_cast<size_t>(i)] = body["cart_id"].get<std::string>();
+      }
+    });
+  }
+  for (auto& thread : pool) thread.join();
+  for (const std::string& e : errors) {
+    if (!e.empty()) return Error::Make(ErrorCode::kUnavailable, "opening carts: " + e);
+  }
+  return ids;
+}
+
+// The total quantity in the carts, read from the store itself (no cache).
+Result<int64_t> StoredQuantity(EventStore& store, const std::vector<std::string>& ids) {
+  RepositoryOptions options;
+  options.cache_capacity = 0;
+  Repository<cart::Cart> repo(store, options);
+  int64_t total = 0;
+  for (const std::string& id : ids) {
+    auto cart = repo.Fetch(id);
+    if (!cart.ok()) return cart.error();
+    for (const auto& [name, line] : cart->items()) total += line.quantity;
+  }
+  return total;
+}
+
+}  // namespace
+
+Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
+  const std::string path = options.dir + "/evs-http.sqlite";
+  SqliteStoreOptions store_options;
+  store_options.path = path;
+  store_options.durable = true;
+  auto store = OpenSqliteEventStore(store_options);
+  if (!store.ok()) return store.error();
+
+  Status result = OkStatus();
+  {
+    http::Api api(**store);
+    http::ServerOptions server_options;
+    server_options.host = "127.0.0.1";
+    server_options.port = 0;
+    server_options.access_log = false;
+    http::Server server(api, server_options);
+    auto port = server.Bind();
+    if (!port.ok()) return port.error();
+    std::thread serving([&server] { server.Run(); });
+
+    auto run_all = [&]() -> Status {
+      std::fprintf(stderr, "http: opening %d carts through the API...\n", options.http_carts);
+      auto ids = OpenCarts(api, options.http_carts);
+      if (!ids.ok()) return ids.error();
+
+      reporter.Comment("http: wrk (" + std::to_string(options.wrk_threads) +
+                       (options.wrk_threads == 1 ? " thread" : " threads") +
+                       ") and the in-process server (durable store) share this machine's " +
+                       std::to_string(std::thread::hardware_concurrency()) +
+                       " cores on loopback; " + std::to_string(options.connections) +
+                       " keep-alive connections over " + std::to_string(options.http_carts) +
+                       " carts; ratios are to GET /healthz, the HTTP ceiling of this machine");
+
+      HttpRun run{options, api, **store, *port};
+      std::vector<std::string> cart_paths, item_paths, bodies;
+      for (const std::string& id : *ids) {
+        cart_paths.push_back("/carts/" + id);
+        item_paths.push_back("/carts/" + id + "/items");
+      }
+      for (const char* name : kItemNames) {
+        bodies.push_back(
+            nlohmann::json{{"name", name}, {"quantity", 1}, {"unit_price_cents", kUnitPriceCents}}
+                .dump());
+      }
+
+      auto healthz = RunLoad(run, {"http_healthz", "GET", "/healthz", {"/healthz"}, {}});
+      if (!healthz.ok()) return healthz.error();
+      SetRatio(*healthz, *healthz);
+      reporter.Add(*healthz);
+
+      auto add_item = RunLoad(run, {"http_add_item", "POST", kAddItemRoute, item_paths, bodies});
+      if (!add_item.ok()) return add_item.error();
+      SetRatio(*add_item, *healthz);
+      // The check: every acknowledged AddItem (warm-up and measured) is in the store.
+      auto stored = StoredQuantity(**store, *ids);
+      if (!stored.ok()) return stored.error();
+      const int64_t acknowledged = Count2xx(ServerStatusCounts(api, kAddItemRoute, "POST"));
+      const int64_t wrk_ok = add_item->ops;
+      const int64_t server_ok = add_item->extra["server_2xx"].get<int64_t>();
+      const bool check_ok = *stored == acknowledged && wrk_ok <= server_ok;
+      char check[320];
+      std::snprintf(check, sizeof(check),
+                    "check %s: stored quantity %lld %s %lld AddItem 2xx answered by the server "
+                    "(warm-up and measured); measured: wrk counted %lld 2xx, the server %lld "
+                    "(%lld in flight when wrk stopped)",
+                    check_ok ? "ok" : "FAILED", static_cast<long long>(*stored),
+                    *stored == acknowledged ? "=" : "!=", static_cast<long long>(acknowledged),
+                    static_cast<long long>(wrk_ok), static_cast<long long>(server_ok),
+                    static_cast<long long>(server_ok - wrk_ok));
+      add_item->extra["stored_quantity"] = *stored;
+      add_item->extra["server_2xx_total"] = acknowledged;
+      add_item->extra["check_ok"] = check_ok;
+      if (!check_ok) {
+        add_item->note = std::string(check) + (add_item->note.empty() ? "" : "; ") + add_item->note;
+      }
+      reporter.Add(*add_item);
+      reporter.Comment(std::string("http_add_item ") + check);
+      std::fprintf(stderr, "http: %s\n", check);
+
+      auto get_cart = RunLoad(run, {"http_get_cart", "GET", "/carts/{id}", cart_paths, {}});
+      if (!get_cart.ok()) return get_cart.error();
+      SetRatio(*get_cart, *healthz);
+      reporter.Add(*get_cart);
+
+      int64_t failed = 0;
+      for (const Row* row : {&*healthz, &*add_item, &*get_cart}) failed += row->errors;
+      if (!check_ok) {
+        return Error::Make(ErrorCode::kCorruption, std::string("http_add_item ") + check);
+      }
+      if (failed > 0) {
+        return Error::Make(ErrorCode::kUnavailable,
+                           std::to_string(failed) +
+                               " requests failed (non-2xx or socket errors); see the rows' notes");
+      }
+      return OkStatus();
+    };
+    result = run_all();
+    server.Stop();
+    serving.join();
+  }
+  store->reset();
+  RemoveDatabase(path);
+  return result;
+}
+
+}  // namespace evs::bench

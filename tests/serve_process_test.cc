@@ -1,0 +1,413 @@
+// `evs serve` as a child process: the real binary on an ephemeral loopback port, stopped with
+// SIGTERM by its PID. It exits 0, also with requests in flight, and a new server on the same
+// data folder serves everything the old one acknowledged.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "temp_dir.h"
+
+namespace evs {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Generous bounds: the sanitizer build is slow, and the machine is shared.
+constexpr auto kStartTimeout = std::chrono::seconds(60);
+constexpr auto kExitTimeout = std::chrono::seconds(60);
+
+std::unique_ptr<httplib::Client> NewClient(int port) {
+  auto client = std::make_unique<httplib::Client>("127.0.0.1", port);
+  client->set_keep_alive(true);
+  client->set_url_encode(false);
+  client->set_connection_timeout(5);
+  client->set_read_timeout(30);
+  client->set_write_timeout(30);
+  return client;
+}
+
+// One `evs` child process with its stderr captured.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& args) {
+    int err[2];
+    if (pipe2(err, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2 failed";
+      return;
+    }
+    std::vector<std::string> argv_storage = {EVS_BINARY};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      // Only async-signal-safe calls between fork and exec.
+      dup2(err[1], STDERR_FILENO);
+      int null = open("/dev/null", O_RDWR);
+      if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+      }
+      execv(EVS_BINARY, argv.data());
+      _exit(127);
+    }
+    close(err[1]);
+    if (pid_ < 0) {
+      close(err[0]);
+      ADD_FAILURE() << "fork failed";
+      return;
+    }
+    reader_ = std::thread([this, fd = err[0]] {
+      char buffer[4096];
+      ssize_t n;
+      while ((n = read(fd, buffer, sizeof buffer)) > 0) {
+        std::lock_guard guard(mu_);
+        stderr_.append(buffer, static_cast<size_t>(n));
+      }
+      close(fd);
+    });
+  }
+
+  ~Child() {
+    if (pid_ > 0 && !exit_status_) {
+      kill(pid_, SIGKILL);  // only the child this test started
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    if (reader_.joinable()) reader_.join();
+  }
+
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  std::string Stderr() {
+    std::lock_guard guard(mu_);
+    return stderr_;
+  }
+
+  // The port from "evs: serving http://127.0.0.1:PORT (data in DIR)", or 0 when the line does
+  // not come in time (or the child ends first).
+  int WaitForPort(const std::string& data_dir) {
+    const std::regex line("evs: serving http://127\\.0\\.0\\.1:([0-9]+) \\(data in (.*)\\)\n");
+    const auto deadline = Clock::now() + kStartTimeout;
+    while (Clock::now() < deadline) {
+      std::smatch match;
+      const std::string text = Stderr();
+      if (std::regex_search(text, match, line)) {
+        EXPECT_EQ(match[2].str(), data_dir);
+        return std::stoi(match[1].str());
+      }
+      if (Exited()) return 0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return 0;
+  }
+
+  bool Exited() {
+    if (exit_status_) return true;
+    int status = 0;
+    if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_status_ = status;
+      return true;
+    }
+    return false;
+  }
+
+  // Waits, bounded, for the child to end; its wait status, or nullopt on a timeout (the child is
+  // then killed).
+  std::optional<int> WaitForExit(std::chrono::steady_clock::duration timeout = kExitTimeout) {
+    if (pid_ <= 0) return std::nullopt;  // never started: nothing to wait for, or to kill
+    const auto deadline = Clock::now() + timeout;
+    while (!Exited()) {
+      if (Clock::now() >= deadline) {
+        kill(pid_, SIGKILL);
+        int status = 0;
+        waitpid(pid_, &status, 0);
+        exit_status_ = status;
+        if (reader_.joinable()) reader_.join();
+        return std::nullopt;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (reader_.joinable()) reader_.join();  // the pipe closes with the child
+    return exit_status_;
+  }
+
+  // SIGTERM, then the exit must be clean (status 0) and in time.
+  void Terminate() {
+    ASSERT_GT(pid_, 0);
+    ASSERT_EQ(kill(pid_, SIGTERM), 0);
+    auto status = WaitForExit();
+    ASSERT_TRUE(status.has_value()) << "no exit within the timeout after SIGTERM\n" << Stderr();
+    ASSERT_TRUE(WIFEXITED(*status)) << "ended by signal " << WTERMSIG(*status) << "\n" << Stderr();
+    EXPECT_EQ(WEXITSTATUS(*status), 0) << Stderr();
+    EXPECT_NE(Stderr().find("SIGTERM received"), std::string::npos) << Stderr();
+    EXPECT_NE(Stderr().find("evs: stopped"), std::string::npos) << Stderr();
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::thread reader_;
+  std::mutex mu_;
+  std::string stderr_;
+  std::optional<int> exit_status_;
+};
+
+std::unique_ptr<Child> StartServer(const std::string& data_dir, int& port) {
+  auto child = std::make_unique<Child>(
+      std::vector<std::string>{"--data", data_dir, "serve", "--listen", "127.0.0.1:0", "--quiet"});
+  port = child->WaitForPort(data_dir);
+  EXPECT_GT(port, 0) << "no 'evs: serving' line\n" << child->Stderr();
+  return child;
+}
+
+struct Reply {
+  int status = -1;
+  std::string body;
+  std::string etag;
+  json Json() const { return json::parse(body, nullptr, /*allow_exceptions=*/false); }
+};
+
+Reply ToReply(const httplib::Result& result) {
+  Reply reply;
+  if (!result) {
+    reply.body = "transport error: " + httplib::to_string(result.error());
+    return reply;
+  }
+  reply.status = result->status;
+  reply.body = result->body;
+  reply.etag = result->get_header_value("ETag");
+  return reply;
+}
+
+std::map<std::string, int64_t> Items(const json& cart) {
+  std::map<std::string, int64_t> out;
+  for (const auto& item : cart.value("items", json::array())) {
+    out[item.value("name", "")] = item.value("quantity", int64_t{0});
+  }
+  return out;
+}
+
+TEST(ServeProcess, ServesAndExitsCleanlyOnSigterm) {
+  testing::TempDir dir;
+  int port = 0;
+  auto server = StartServer(dir.path(), port);
+  ASSERT_GT(port, 0);
+  auto client = NewClient(port);
+  Reply health = ToReply(client->Get("/healthz"));
+  EXPECT_EQ(health.status, 200) << health.body;
+  EXPECT_EQ(health.Json(), json({{"status", "ok"}}));
+  // --quiet: no access log lines.
+  client.reset();
+  server->Terminate();
+  EXPECT_EQ(server->Stderr().find("\"method\""), std::string::npos) << server->Stderr();
+}
+
+TEST(ServeProcess, SigtermRightAfterStartExitsCleanly) {
+  testing::TempDir dir;
+  for (int i = 0; i < 3; ++i) {
+    int port = 0;
+    auto server = StartServer(dir.path(), port);
+    ASSERT_GT(port, 0);
+    server->Terminate();
+  }
+}
+
+TEST(ServeProcess, EverythingIsStillThereAfterARestart) {
+  testing::TempDir dir;
+  const std::string data = dir.File("data");  // created by evs
+  std::string cart_id;
+  std::string etag;
+  int64_t head = 0;
+  {
+    int port = 0;
+    auto server = StartServer(data, port);
+    ASSERT_GT(port, 0);
+    auto client = NewClient(port);
+    Reply opened = ToReply(client->Post("/carts", httplib::Headers{}));
+    ASSERT_EQ(opened.status, 201) << opened.body;
+    cart_id = opened.Json().value("cart_id", "");
+    ASSERT_FALSE(cart_id.empty());
+    const std::string items = "/carts/" + cart_id + "/items";
+    ASSERT_EQ(ToReply(client->Post(items, R"({"name":"apple","quantity":2,"unit_price_cents":150})",
+                                   "application/json"))
+                  .status,
+              200);
+    ASSERT_EQ(ToReply(client->Post(items, R"({"name":"green tea","unit_price_cents":300})",
+                                   "application/json"))
+                  .status,
+              200);
+    ASSERT_EQ(ToReply(client->Post(items, R"({"name":"a/b"})", "application/json")).status, 200);
+    ASSERT_EQ(ToReply(client->Delete(items + "/a%2Fb")).status, 200);
+    Reply appended = ToReply(client->Post(
+        "/streams/notes-1", R"([{"type":"Noted","data":{"n":1}}])", "application/json"));
+    ASSERT_EQ(appended.status, 201) << appended.body;
+    Reply cart = ToReply(client->Get("/carts/" + cart_id));
+    ASSERT_EQ(cart.status, 200);
+    etag = cart.etag;
+    EXPECT_EQ(etag, "\"5\"");
+    head = ToReply(client->Get("/log")).Json().value("head_position", int64_t{0});
+    EXPECT_EQ(head, 6);
+    client.reset();
+    server->Terminate();
+  }
+  {
+    int port = 0;
+    auto server = StartServer(data, port);
+    ASSERT_GT(port, 0);
+    auto client = NewClient(port);
+    Reply cart = ToReply(client->Get("/carts/" + cart_id));
+    ASSERT_EQ(cart.status, 200) << cart.body;
+    EXPECT_EQ(cart.etag, etag);
+    json body = cart.Json();
+    EXPECT_EQ(body.value("status", ""), "open");
+    EXPECT_EQ(Items(body), (std::map<std::string, int64_t>{{"apple", 2}, {"green tea", 1}}));
+    EXPECT_EQ(body.value("total_cents", 0), 600);
+    Reply notes = ToReply(client->Get("/streams/notes-1"));
+    ASSERT_EQ(notes.status, 200) << notes.body;
+    EXPECT_EQ(notes.Json()["events"][0]["data"], json({{"n", 1}}));
+    EXPECT_EQ(ToReply(client->Get("/log")).Json().value("head_position", int64_t{0}), head);
+    // And it goes on from there: a write at the old ETag, then checkout.
+    Reply more = ToReply(client->Post("/carts/" + cart_id + "/items", {{"If-Match", etag}},
+                                      R"({"name":"apple"})", "application/json"));
+    ASSERT_EQ(more.status, 200) << more.body;
+    EXPECT_EQ(more.etag, "\"6\"");
+    ASSERT_EQ(ToReply(client->Post("/carts/" + cart_id + "/checkout", httplib::Headers{})).status,
+              200);
+    client.reset();
+    server->Terminate();
+  }
+  {
+    int port = 0;
+    auto server = StartServer(data, port);
+    ASSERT_GT(port, 0);
+    auto client = NewClient(port);
+    Reply cart = ToReply(client->Get("/carts/" + cart_id));
+    ASSERT_EQ(cart.status, 200) << cart.body;
+    EXPECT_EQ(cart.Json().value("status", ""), "checked_out");
+    EXPECT_EQ(Items(cart.Json())["apple"], 3);
+    EXPECT_EQ(cart.etag, "\"7\"");
+    client.reset();
+    server->Terminate();
+  }
+}
+
+// SIGTERM while clients keep writing: the server finishes what is in flight and exits 0, and
+// every add it acknowledged is there after a restart.
+TEST(ServeProcess, SigtermWithRequestsInFlightExitsCleanlyAndKeepsAcknowledgedWrites) {
+  testing::TempDir dir;
+  int port = 0;
+  auto server = StartServer(dir.path(), port);
+  ASSERT_GT(port, 0);
+  std::string cart_id;
+  {
+    auto client = NewClient(port);
+    Reply opened = ToReply(client->Post("/carts", httplib::Headers{}));
+    ASSERT_EQ(opened.status, 201) << opened.body;
+    cart_id = opened.Json().value("cart_id", "");
+  }
+
+  constexpr int kClients = 8;
+  std::atomic<int> acknowledged{0};
+  std::atomic<int> unexpected{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kClients; ++t) {
+    clients.emplace_back([&] {
+      auto client = NewClient(port);
+      const auto deadline = Clock::now() + std::chrono::seconds(60);
+      while (!stop && Clock::now() < deadline) {
+        Reply reply = ToReply(client->Post("/carts/" + cart_id + "/items", R"({"name":"apple"})",
+                                           "application/json"));
+        if (reply.status == 200) {
+          ++acknowledged;
+        } else if (reply.status != -1) {
+          ++unexpected;  // a response, but not a success
+        } else {
+          break;  // the server is going away: refused or closed
+        }
+      }
+    });
+  }
+  // Let traffic build up, then SIGTERM in the middle of it.
+  const auto busy_deadline = Clock::now() + std::chrono::seconds(30);
+  while (acknowledged < 100 && Clock::now() < busy_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(acknowledged, 100);
+  ASSERT_EQ(kill(server->pid(), SIGTERM), 0);
+  auto status = server->WaitForExit();
+  stop = true;
+  for (auto& t : clients) t.join();
+  ASSERT_TRUE(status.has_value()) << "no exit within the timeout after SIGTERM\n"
+                                  << server->Stderr();
+  ASSERT_TRUE(WIFEXITED(*status)) << "ended by signal " << WTERMSIG(*status) << "\n"
+                                  << server->Stderr();
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << server->Stderr();
+  EXPECT_EQ(unexpected, 0);
+
+  // Every acknowledged add is there; at most one unacknowledged add per client may be too.
+  auto again = StartServer(dir.path(), port);
+  ASSERT_GT(port, 0);
+  auto client = NewClient(port);
+  Reply cart = ToReply(client->Get("/carts/" + cart_id));
+  ASSERT_EQ(cart.status, 200) << cart.body;
+  const int64_t quantity = Items(cart.Json())["apple"];
+  EXPECT_GE(quantity, acknowledged.load());
+  EXPECT_LE(quantity, acknowledged.load() + kClients);
+  EXPECT_EQ(cart.Json().value("version", int64_t{0}), 1 + quantity);
+  client.reset();
+  again->Terminate();
+}
+
+TEST(ServeProcess, SecondServerOnTheSameDataFolderIsRefused) {
+  testing::TempDir dir;
+  int port = 0;
+  auto first = StartServer(dir.path(), port);
+  ASSERT_GT(port, 0);
+  Child second({"--data", dir.path(), "serve", "--listen", "127.0.0.1:0", "--quiet"});
+  auto status = second.WaitForExit();
+  ASSERT_TRUE(status.has_value()) << second.Stderr();
+  ASSERT_TRUE(WIFEXITED(*status)) << second.Stderr();
+  EXPECT_NE(WEXITSTATUS(*status), 0) << second.Stderr();
+  EXPECT_EQ(second.Stderr().find("evs: serving"), std::string::npos) << second.Stderr();
+  // The first one is unaffected.
+  auto client = NewClient(port);
+  EXPECT_EQ(ToReply(client->Get("/healthz")).status, 200);
+  client.reset();
+  first->Terminate();
+}
+
+TEST(ServeProcess, BadListenAddressIsAnError) {
+  testing::TempDir dir;
+  for (const std::string listen : {"nope", "127.0.0.1:99999", "127.0.0.1:x"}) {
+    Child child({"--data", dir.path(), "serve", "--listen", listen});
+    auto status = child.WaitForExit();
+    ASSERT_TRUE(status.has_value()) << child.Stderr();
+    ASSERT_TRUE(WIFEXITED(*status)) << child.Stderr();
+    EXPECT_NE(WEXITSTATUS(*status), 0) << listen;
+    EXPECT_NE(child.Stderr().find("--listen"), std::string::npos) << child.Stderr();
+  }
+}
+
+}  // namespace
+}  // namespace evs
