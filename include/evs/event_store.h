@@ -4,6 +4,7 @@
 // Thread safety: every method may be called concurrently from any number of threads.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -98,6 +99,11 @@ class EventStore {
 
   // The last committed global position (0 for an empty log).
   virtual Result<int64_t> HeadPosition() = 0;
+
+  // Waits until the log's head position is past `after` or `timeout` passes, and returns the
+  // head then. Woken by commits, not by polling: subscriptions use it to go live.
+  // kUnsupported on backends without a global log.
+  virtual Result<int64_t> WaitForHead(int64_t after, std::chrono::milliseconds timeout) = 0;
 
   // Counters for monitoring; backends fill what they know.
   virtual StoreStats Stats() { return {}; }

@@ -326,7 +326,11 @@ void GroupCommitWriter::SyncAndDeliver(Batch& batch, std::optional<Error> failur
   }
   if (!failure && batch.wrote) {
     planner_.Publish(batch.heads);
-    head_position_.store(batch.last_position, std::memory_order_release);
+    {
+      std::lock_guard guard(head_mu_);
+      head_position_.store(batch.last_position, std::memory_order_release);
+    }
+    head_cv_.notify_all();
   }
   {
     std::lock_guard guard(sync_mu_);
@@ -358,6 +362,13 @@ Status GroupCommitWriter::SyncWal() {
   fsync_seconds_.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return OkStatus();
+}
+
+int64_t GroupCommitWriter::WaitForHead(int64_t after, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(head_mu_);
+  head_cv_.wait_for(lock, timeout,
+                    [&] { return head_position_.load(std::memory_order_acquire) > after; });
+  return head_position_.load(std::memory_order_acquire);
 }
 
 StoreStats GroupCommitWriter::Stats() const {

@@ -51,6 +51,9 @@ class GroupCommitWriter {
   // Counters and distributions of what was written (file_bytes is left to the caller).
   StoreStats Stats() const;
 
+  // Waits until the published head position is past `after`, or `timeout`; returns it.
+  int64_t WaitForHead(int64_t after, std::chrono::milliseconds timeout);
+
  private:
   struct PendingAppend {
     PendingAppend(std::string_view s, const ExpectedVersion& e, std::vector<EventData>& ev)
@@ -109,6 +112,9 @@ class GroupCommitWriter {
   std::optional<Error> sync_failure_;
 
   std::thread writer_thread_, sync_thread_;
+
+  std::mutex head_mu_;  // with head_cv_: wakes WaitForHead() when a batch is published
+  std::condition_variable head_cv_;
 
   std::atomic<uint64_t> appends_{0}, events_{0}, conflicts_{0}, duplicates_{0}, commits_{0};
   Histogram batch_appends_{Histogram::CountBounds()};

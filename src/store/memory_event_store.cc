@@ -2,6 +2,7 @@
 // nothing durable.
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 
@@ -42,6 +43,7 @@ class MemoryEventStore final : public EventStore {
     auto heads = planner_.Seal();
     planner_.Publish(heads);
     planner_.Settled(heads);
+    head_cv_.notify_all();
     return decision.result;
   }
 
@@ -104,6 +106,12 @@ class MemoryEventStore final : public EventStore {
     return static_cast<int64_t>(log_.size());
   }
 
+  Result<int64_t> WaitForHead(int64_t after, std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(mu_);
+    head_cv_.wait_for(lock, timeout, [&] { return static_cast<int64_t>(log_.size()) > after; });
+    return static_cast<int64_t>(log_.size());
+  }
+
  private:
   // Called with mu_ held.
   Result<std::vector<store::CommittedId>> IdsAt(std::string_view stream, int64_t first,
@@ -121,6 +129,7 @@ class MemoryEventStore final : public EventStore {
 
   const Limits limits_;
   std::mutex mu_;
+  std::condition_variable head_cv_;  // with mu_: wakes WaitForHead() on each append
   store::CommitPlanner planner_;
   std::vector<RecordedEvent> log_;
   std::map<std::string, std::vector<size_t>, std::less<>> streams_;

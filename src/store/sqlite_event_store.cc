@@ -127,6 +127,10 @@ class SqliteEventStore final : public EventStore {
 
   Result<int64_t> HeadPosition() override { return head_position_.load(std::memory_order_acquire); }
 
+  Result<int64_t> WaitForHead(int64_t after, std::chrono::milliseconds timeout) override {
+    return writer_->WaitForHead(after, timeout);
+  }
+
   StoreStats Stats() override {
     StoreStats stats = writer_->Stats();
     for (const char* suffix : {"", "-wal", "-shm"}) {

@@ -1,0 +1,125 @@
+// Subscriptions: the change feed of the embedded log. A subscription catches up from its
+// checkpoint in pages, then goes live, woken by commits; it hands its handler batches of events
+// in position order, at least once, and saves its checkpoint after each batch.
+//
+// Handlers see batches of recorded events and never parse checkpoints: the same handler runs
+// behind this feed, a Kinesis shard consumer, or a Lambda batch (DESIGN.md §2-3).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "evs/event.h"
+#include "evs/event_store.h"
+#include "evs/status.h"
+
+namespace evs {
+
+// Receives the feed. Handle() gets events in order; an error means "not handled": the batch
+// is retried (see FailurePolicy). Handlers must tolerate seeing an event again after a failure
+// or a restart (at-least-once); projections get exactly-once effect by storing their
+// checkpoint in the same transaction as their read model (projection.h).
+class EventHandler {
+ public:
+  virtual ~EventHandler() = default;
+  virtual Status Handle(std::span<const RecordedEvent> batch) = 0;
+};
+
+// An event a handler kept failing on, set aside with the reason.
+struct ParkedEvent {
+  int64_t id = 0;  // the parked entry's own id
+  std::string subscription;
+  RecordedEvent event;
+  std::string error;
+  int attempts = 0;
+  int64_t parked_at_us = 0;
+  bool retry_requested = false;
+};
+
+// Where subscriptions keep their checkpoints and parked events. Thread-safe. The checkpoint is
+// opaque text (the embedded log's is a decimal position).
+class CheckpointStore {
+ public:
+  virtual ~CheckpointStore() = default;
+  virtual Result<std::optional<std::string>> Load(const std::string& subscription) = 0;
+  virtual Status Save(const std::string& subscription, const std::string& checkpoint) = 0;
+
+  virtual Status Park(const ParkedEvent& parked) = 0;
+  // Parked events, of one subscription or (empty name) of all, oldest first.
+  virtual Result<std::vector<ParkedEvent>> ListParked(const std::string& subscription) = 0;
+  // Asks the subscription to deliver the parked event again; kNotFound for an unknown id.
+  virtual Status RequestRetry(int64_t parked_id) = 0;
+  // Removes a parked event (after a successful retry).
+  virtual Status Unpark(int64_t parked_id) = 0;
+};
+
+// Checkpoints and parked events in a SQLite file of their own (WAL; several processes may open
+// it). Created when absent.
+Result<std::unique_ptr<CheckpointStore>> OpenSqliteCheckpointStore(const std::string& path);
+
+struct FailurePolicy {
+  int max_attempts = 5;  // tries of one event before it is parked (or the subscription stops)
+  std::chrono::milliseconds initial_backoff{10};  // doubled after each failed try...
+  std::chrono::milliseconds max_backoff{2000};    // ...up to this
+  enum class OnExhausted { kPark, kStop };
+  OnExhausted on_exhausted = OnExhausted::kPark;
+};
+
+struct SubscriptionOptions {
+  // The checkpoint's name in the CheckpointStore; it resumes where the last run stopped.
+  std::string name;
+  // Where to start when the checkpoint store has no checkpoint: events after this position.
+  int64_t start_after = 0;
+  // Only these event types (empty: all). Skipped events still advance the checkpoint.
+  std::vector<std::string> event_types;
+  // Only streams whose id starts with this (empty: all).
+  std::string stream_prefix;
+  // Consumer groups: `group_size` members share the feed by a hash of the stream id (so a
+  // stream's events stay in order, with one member); this one is `group_member` (0-based). Each
+  // member keeps its own checkpoint, "<name>#<member>/<size>".
+  int group_size = 1;
+  int group_member = 0;
+  size_t batch_size = 512;
+  // How long a live subscription waits for a commit before it looks again (for Stop(), and
+  // for parked events whose retry was requested).
+  std::chrono::milliseconds idle_wait{200};
+  FailurePolicy failure;
+};
+
+struct SubscriptionStatus {
+  std::string name;
+  enum class State { kCatchingUp, kLive, kStopped, kFailed };
+  State state = State::kCatchingUp;
+  int64_t checkpoint = 0;  // the last position handled (or skipped)
+  int64_t head = 0;        // the log's head when last looked at
+  int64_t parked = 0;      // events parked by this subscription, in this run and before
+  int64_t delivered = 0;   // events handed to the handler in this run
+  std::string error;       // why it stopped, when kFailed
+};
+
+const char* StateName(SubscriptionStatus::State state);
+
+// A running subscription on its own thread. Destroying it stops it.
+class Subscription {
+ public:
+  // Starts delivering to `handler`. `store`, `checkpoints` and `handler` must outlive it.
+  static Result<std::unique_ptr<Subscription>> Start(EventStore& store,
+                                                     CheckpointStore& checkpoints,
+                                                     EventHandler& handler,
+                                                     SubscriptionOptions options);
+  virtual ~Subscription() = default;
+
+  // Stops after the batch in hand (its checkpoint saved). Idempotent.
+  virtual void Stop() = 0;
+  virtual SubscriptionStatus GetStatus() const = 0;
+  // Waits until the subscription has handled (or skipped) every position up to `position`, or
+  // it stopped, or `timeout` passed. True when it got there.
+  virtual bool WaitUntil(int64_t position, std::chrono::milliseconds timeout) = 0;
+};
+
+}  // namespace evs

@@ -1,0 +1,190 @@
+// Checkpoints and parked events in a SQLite file of their own.
+//
+// synchronous=NORMAL: a checkpoint that a power loss takes back only makes the subscription
+// deliver some events again (at-least-once); it never skips one.
+#include <chrono>
+#include <mutex>
+
+#include "evs/subscription.h"
+#include "store/sqlite.h"
+
+namespace evs {
+namespace {
+
+using store::Database;
+using store::Statement;
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS checkpoints (
+  subscription  TEXT PRIMARY KEY,
+  checkpoint    TEXT NOT NULL,
+  updated_at_us INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parked (
+  id              INTEGER PRIMARY KEY,
+  subscription    TEXT    NOT NULL,
+  position        INTEGER NOT NULL,
+  stream_id       TEXT    NOT NULL,
+  version         INTEGER NOT NULL,
+  event_id        TEXT    NOT NULL,
+  type            TEXT    NOT NULL,
+  data            TEXT    NOT NULL,
+  metadata        TEXT    NOT NULL,
+  recorded_at_us  INTEGER NOT NULL,
+  error           TEXT    NOT NULL,
+  attempts        INTEGER NOT NULL,
+  parked_at_us    INTEGER NOT NULL,
+  retry_requested INTEGER NOT NULL DEFAULT 0
+);
+)sql";
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class SqliteCheckpointStore final : public CheckpointStore {
+ public:
+  explicit SqliteCheckpointStore(Database db) : db_(std::move(db)) {}
+
+  Status Prepare() {
+    struct {
+      Statement* target;
+      const char* sql;
+    } statements[] = {
+        {&load_, "SELECT checkpoint FROM checkpoints WHERE subscription = ?"},
+        {&save_,
+         "INSERT INTO checkpoints(subscription, checkpoint, updated_at_us) VALUES (?, ?, ?) "
+         "ON CONFLICT(subscription) DO UPDATE SET checkpoint = excluded.checkpoint, "
+         "updated_at_us = excluded.updated_at_us"},
+        {&park_,
+         "INSERT INTO parked(subscription, position, stream_id, version, event_id, type, data, "
+         "metadata, recorded_at_us, error, attempts, parked_at_us) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+        {&list_,
+         "SELECT id, subscription, position, stream_id, version, event_id, type, data, metadata, "
+         "recorded_at_us, error, attempts, parked_at_us, retry_requested FROM parked "
+         "WHERE ?1 = '' OR subscription = ?1 ORDER BY id"},
+        {&retry_, "UPDATE parked SET retry_requested = 1 WHERE id = ?"},
+        {&unpark_, "DELETE FROM parked WHERE id = ?"},
+    };
+    for (auto& s : statements) {
+      auto stmt = db_.Prepare(s.sql);
+      if (!stmt) return stmt.error();
+      *s.target = std::move(stmt).value();
+    }
+    return OkStatus();
+  }
+
+  Result<std::optional<std::string>> Load(const std::string& subscription) override {
+    std::lock_guard guard(mu_);
+    load_.Bind(1, subscription);
+    int rc = load_.Step();
+    std::optional<std::string> checkpoint;
+    if (rc == SQLITE_ROW) checkpoint = std::string(load_.Text(0));
+    Error error = load_.LastError("loading checkpoint of " + subscription);
+    load_.Reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error;
+    return checkpoint;
+  }
+
+  Status Save(const std::string& subscription, const std::string& checkpoint) override {
+    std::lock_guard guard(mu_);
+    save_.Bind(1, subscription);
+    save_.Bind(2, checkpoint);
+    save_.Bind(3, NowMicros());
+    return StepDone(save_, "saving checkpoint of " + subscription);
+  }
+
+  Status Park(const ParkedEvent& p) override {
+    std::lock_guard guard(mu_);
+    const std::string id = p.event.id.ToString();
+    park_.Bind(1, p.subscription);
+    park_.Bind(2, p.event.position);
+    park_.Bind(3, p.event.stream_id);
+    park_.Bind(4, p.event.version);
+    park_.Bind(5, id);
+    park_.Bind(6, p.event.type);
+    park_.Bind(7, p.event.data);
+    park_.Bind(8, p.event.metadata);
+    park_.Bind(9, p.event.recorded_at_us);
+    park_.Bind(10, p.error);
+    park_.Bind(11, static_cast<int64_t>(p.attempts));
+    park_.Bind(12, p.parked_at_us ? p.parked_at_us : NowMicros());
+    return StepDone(park_, "parking an event of " + p.subscription);
+  }
+
+  Result<std::vector<ParkedEvent>> ListParked(const std::string& subscription) override {
+    std::lock_guard guard(mu_);
+    list_.Bind(1, subscription);
+    std::vector<ParkedEvent> out;
+    int rc;
+    while ((rc = list_.Step()) == SQLITE_ROW) {
+      ParkedEvent& p = out.emplace_back();
+      p.id = list_.Int(0);
+      p.subscription = std::string(list_.Text(1));
+      p.event.position = list_.Int(2);
+      p.event.stream_id = std::string(list_.Text(3));
+      p.event.version = list_.Int(4);
+      p.event.id = Uuid::Parse(list_.Text(5)).value_or(Uuid{});
+      p.event.type = std::string(list_.Text(6));
+      p.event.data = std::string(list_.Text(7));
+      p.event.metadata = std::string(list_.Text(8));
+      p.event.recorded_at_us = list_.Int(9);
+      p.error = std::string(list_.Text(10));
+      p.attempts = static_cast<int>(list_.Int(11));
+      p.parked_at_us = list_.Int(12);
+      p.retry_requested = list_.Int(13) != 0;
+    }
+    Error error = list_.LastError("listing parked events");
+    list_.Reset();
+    if (rc != SQLITE_DONE) return error;
+    return out;
+  }
+
+  Status RequestRetry(int64_t parked_id) override { return ChangeOne(retry_, parked_id); }
+  Status Unpark(int64_t parked_id) override { return ChangeOne(unpark_, parked_id); }
+
+ private:
+  Status StepDone(Statement& stmt, const std::string& what) {
+    int rc = stmt.Step();
+    Error error = stmt.LastError(what);
+    stmt.Reset();
+    if (rc != SQLITE_DONE) return error;
+    return OkStatus();
+  }
+
+  Status ChangeOne(Statement& stmt, int64_t parked_id) {
+    std::lock_guard guard(mu_);
+    stmt.Bind(1, parked_id);
+    if (auto s = StepDone(stmt, "changing parked event " + std::to_string(parked_id)); !s) {
+      return s;
+    }
+    if (sqlite3_changes(db_.raw()) == 0) {
+      return Error::Make(ErrorCode::kNotFound,
+                         "no parked event with id " + std::to_string(parked_id));
+    }
+    return OkStatus();
+  }
+
+  std::mutex mu_;
+  Database db_;
+  Statement load_, save_, park_, list_, retry_, unpark_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CheckpointStore>> OpenSqliteCheckpointStore(const std::string& path) {
+  auto db = Database::Open(path, /*read_only=*/false);
+  if (!db) return db.error();
+  if (auto s = db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"); !s) {
+    return s.error();
+  }
+  if (auto s = db->Exec(kSchema); !s) return s.error();
+  auto store = std::make_unique<SqliteCheckpointStore>(std::move(db).value());
+  if (auto s = store->Prepare(); !s) return s.error();
+  return std::unique_ptr<CheckpointStore>(std::move(store));
+}
+
+}  // namespace evs

@@ -1,0 +1,319 @@
+// The embedded log's subscription: catch up in pages, then wait for commits (WaitForHead),
+// deliver filtered batches, save the checkpoint after each, and apply the failure policy.
+#include "evs/subscription.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace evs {
+
+const char* StateName(SubscriptionStatus::State state) {
+  switch (state) {
+    case SubscriptionStatus::State::kCatchingUp:
+      return "catching_up";
+    case SubscriptionStatus::State::kLive:
+      return "live";
+    case SubscriptionStatus::State::kStopped:
+      return "stopped";
+    case SubscriptionStatus::State::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// FNV-1a: stable across processes and builds, so every member of a group agrees.
+uint64_t StableHash(std::string_view text) {
+  uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+constexpr std::chrono::milliseconds kStopCheck{50};
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class LogSubscription final : public Subscription {
+ public:
+  LogSubscription(EventStore& store, CheckpointStore& checkpoints, EventHandler& handler,
+                  SubscriptionOptions options, std::string checkpoint_name)
+      : store_(store),
+        checkpoints_(checkpoints),
+        handler_(handler),
+        options_(std::move(options)),
+        checkpoint_name_(std::move(checkpoint_name)) {
+    status_.name = checkpoint_name_;
+  }
+
+  ~LogSubscription() override {
+    Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  evs::Status Begin() {
+    auto saved = checkpoints_.Load(checkpoint_name_);
+    if (!saved.ok()) return saved.error();
+    int64_t position = options_.start_after;
+    if (*saved) {
+      try {
+        position = std::stoll(**saved);
+      } catch (const std::exception&) {
+        return Error::Make(ErrorCode::kCorruption, "the checkpoint of " + checkpoint_name_ +
+                                                       " is not a position: '" + **saved + "'");
+      }
+    }
+    auto parked = checkpoints_.ListParked(checkpoint_name_);
+    if (!parked.ok()) return parked.error();
+    status_.checkpoint = position;
+    status_.parked = static_cast<int64_t>(parked->size());
+    thread_ = std::thread([this] { Run(); });
+    return OkStatus();
+  }
+
+  void Stop() override {
+    {
+      std::lock_guard guard(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  SubscriptionStatus GetStatus() const override {
+    std::lock_guard guard(mu_);
+    return status_;
+  }
+
+  bool WaitUntil(int64_t position, std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] {
+      return status_.checkpoint >= position ||
+             status_.state == SubscriptionStatus::State::kStopped ||
+             status_.state == SubscriptionStatus::State::kFailed;
+    });
+    return status_.checkpoint >= position;
+  }
+
+ private:
+  bool Stopping() {
+    std::lock_guard guard(mu_);
+    return stopping_;
+  }
+
+  // Sleeps for `delay` unless stopped first; false when stopped.
+  bool Backoff(std::chrono::milliseconds delay) {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, delay, [&] { return stopping_; });
+  }
+
+  void SetState(SubscriptionStatus::State state, std::string error = {}) {
+    {
+      std::lock_guard guard(mu_);
+      status_.state = state;
+      status_.error = std::move(error);
+    }
+    cv_.notify_all();
+  }
+
+  bool Wanted(const RecordedEvent& e) const {
+    if (!options_.event_types.empty() &&
+        std::find(options_.event_types.begin(), options_.event_types.end(), e.type) ==
+            options_.event_types.end()) {
+      return false;
+    }
+    if (!options_.stream_prefix.empty() && e.stream_id.rfind(options_.stream_prefix, 0) != 0) {
+      return false;
+    }
+    if (options_.group_size > 1 &&
+        StableHash(e.stream_id) % static_cast<uint64_t>(options_.group_size) !=
+            static_cast<uint64_t>(options_.group_member)) {
+      return false;
+    }
+    return true;
+  }
+
+  void Run() {
+    int64_t position = GetStatus().checkpoint;
+    while (!Stopping()) {
+      auto page = store_.ReadLog(position, options_.batch_size);
+      if (!page.ok()) {
+        // A read failure is retried: the store may be busy or briefly failing.
+        if (!Backoff(options_.failure.max_backoff)) break;
+        continue;
+      }
+      {
+        std::lock_guard guard(mu_);
+        status_.head = page->head_position;
+      }
+      if (page->events.empty()) {
+        SetState(SubscriptionStatus::State::kLive);
+        RetryRequestedParked();
+        WaitForCommit(position);
+        continue;
+      }
+      SetState(page->head_position - page->next_position > static_cast<int64_t>(options_.batch_size)
+                   ? SubscriptionStatus::State::kCatchingUp
+                   : SubscriptionStatus::State::kLive);
+      std::vector<RecordedEvent> batch;
+      batch.reserve(page->events.size());
+      for (auto& e : page->events) {
+        if (Wanted(e)) batch.push_back(std::move(e));
+      }
+      int64_t handled_up_to = page->next_position;
+      std::string failure;
+      if (!batch.empty() && !Deliver(batch, handled_up_to, failure)) {
+        // Stopped by the failure policy or by Stop(): keep what was handled.
+        if (Advance(handled_up_to, 0) && !failure.empty()) {
+          SetState(SubscriptionStatus::State::kFailed, failure);
+          return;
+        }
+        break;
+      }
+      if (!Advance(handled_up_to, static_cast<int64_t>(batch.size()))) return;
+      position = handled_up_to;
+    }
+    SetState(SubscriptionStatus::State::kStopped);
+  }
+
+  // Saves the checkpoint; false (and kFailed) when it cannot be saved.
+  bool Advance(int64_t position, int64_t delivered) {
+    if (position > GetStatus().checkpoint) {
+      if (auto s = checkpoints_.Save(checkpoint_name_, std::to_string(position)); !s) {
+        SetState(SubscriptionStatus::State::kFailed,
+                 "cannot save the checkpoint: " + s.error().message);
+        return false;
+      }
+    }
+    {
+      std::lock_guard guard(mu_);
+      status_.checkpoint = std::max(status_.checkpoint, position);
+      status_.delivered += delivered;
+    }
+    cv_.notify_all();
+    return true;
+  }
+
+  // Waits for a commit past `position`, in slices short enough to notice Stop() soon; commits
+  // wake it at once.
+  void WaitForCommit(int64_t position) {
+    const auto until = std::chrono::steady_clock::now() + options_.idle_wait;
+    while (!Stopping() && std::chrono::steady_clock::now() < until) {
+      auto head = store_.WaitForHead(position, std::min(options_.idle_wait, kStopCheck));
+      if (!head.ok() || *head > position) return;
+    }
+  }
+
+  // Hands `batch` to the handler; on failure, event by event with retries, parking (or stopping
+  // at) an event that keeps failing. On false, `handled_up_to` is the last position done and
+  // `failure` says why the policy stopped (empty when Stop() did).
+  bool Deliver(const std::vector<RecordedEvent>& batch, int64_t& handled_up_to,
+               std::string& failure) {
+    if (handler_.Handle(batch).ok()) return true;
+    for (const RecordedEvent& e : batch) {
+      std::chrono::milliseconds delay = options_.failure.initial_backoff;
+      std::string last_error;
+      bool handled = false;
+      int attempts = 0;
+      while (attempts < options_.failure.max_attempts) {
+        ++attempts;
+        Status s = handler_.Handle(std::span<const RecordedEvent>(&e, 1));
+        if (s.ok()) {
+          handled = true;
+          break;
+        }
+        last_error = s.error().message;
+        if (attempts < options_.failure.max_attempts && !Backoff(delay)) {
+          handled_up_to = e.position - 1;
+          return false;
+        }
+        delay = std::min(delay * 2, options_.failure.max_backoff);
+      }
+      if (handled) continue;
+      if (options_.failure.on_exhausted == FailurePolicy::OnExhausted::kStop) {
+        handled_up_to = e.position - 1;
+        failure = "the handler failed " + std::to_string(attempts) + " times on position " +
+                  std::to_string(e.position) + ": " + last_error;
+        return false;
+      }
+      ParkedEvent parked{0, checkpoint_name_, e, last_error, attempts, NowMicros(), false};
+      if (auto s = checkpoints_.Park(parked); !s) {
+        handled_up_to = e.position - 1;
+        failure = "cannot park position " + std::to_string(e.position) + ": " + s.error().message;
+        return false;
+      }
+      std::lock_guard guard(mu_);
+      ++status_.parked;
+    }
+    return true;
+  }
+
+  // Delivers parked events whose retry was asked for; a success unparks the event.
+  void RetryRequestedParked() {
+    auto parked = checkpoints_.ListParked(checkpoint_name_);
+    if (!parked.ok()) return;
+    for (ParkedEvent& p : *parked) {
+      if (!p.retry_requested) continue;
+      Status s = handler_.Handle(std::span<const RecordedEvent>(&p.event, 1));
+      if (!checkpoints_.Unpark(p.id).ok()) continue;
+      if (s.ok()) {
+        std::lock_guard guard(mu_);
+        --status_.parked;
+        continue;
+      }
+      p.error = s.error().message;
+      p.attempts += 1;
+      p.retry_requested = false;
+      (void)checkpoints_.Park(p);  // still failing: back with the new reason
+    }
+  }
+
+  EventStore& store_;
+  CheckpointStore& checkpoints_;
+  EventHandler& handler_;
+  const SubscriptionOptions options_;
+  const std::string checkpoint_name_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  SubscriptionStatus status_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Subscription>> Subscription::Start(EventStore& store,
+                                                          CheckpointStore& checkpoints,
+                                                          EventHandler& handler,
+                                                          SubscriptionOptions options) {
+  if (options.name.empty()) {
+    return Error::Make(ErrorCode::kInvalidArgument, "a subscription needs a name");
+  }
+  if (options.group_size < 1 || options.group_member < 0 ||
+      options.group_member >= options.group_size) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "group member " + std::to_string(options.group_member) +
+                           " is not within a group of " + std::to_string(options.group_size));
+  }
+  if (options.batch_size == 0) options.batch_size = 1;
+  if (options.failure.max_attempts < 1) options.failure.max_attempts = 1;
+  std::string name = options.name;
+  if (options.group_size > 1) {
+    name += "#" + std::to_string(options.group_member) + "/" + std::to_string(options.group_size);
+  }
+  auto subscription = std::make_unique<LogSubscription>(store, checkpoints, handler,
+                                                        std::move(options), std::move(name));
+  if (auto s = subscription->Begin(); !s) return s.error();
+  return std::unique_ptr<Subscription>(std::move(subscription));
+}
+
+}  // namespace evs
