@@ -1,0 +1,70 @@
+// Projections: read models in SQLite kept up to date from the change feed, with exactly-once
+// effect. Each batch of events is applied and the projection's checkpoint saved in one
+// transaction of the read model's database, so a crash at any moment leaves the read model at
+// a checkpoint it really reached: nothing missing, nothing counted twice.
+//
+// A read model lives in tables named with a generation suffix ("cart_summaries_g1") behind
+// views with the plain names ("cart_summaries"), which readers query. A rebuild fills the next
+// generation from position 0 while the current one keeps serving, then swaps the views in one
+// transaction.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evs/event_store.h"
+#include "evs/status.h"
+#include "evs/subscription.h"
+
+namespace evs {
+
+// What a projection defines: its tables and how an event changes them. Called on one thread at
+// a time, inside a transaction the runner owns (no BEGIN or COMMIT here).
+class SqliteProjection {
+ public:
+  virtual ~SqliteProjection() = default;
+  // Names the projection's checkpoint and its generations; stable across versions.
+  virtual std::string Name() const = 0;
+  // The tables' plain names: each is created as <name><suffix> and viewed as <name>.
+  virtual std::vector<std::string> Tables() const = 0;
+  // Creates the tables (with `suffix` appended to each name) if they do not exist.
+  virtual Status CreateTables(sqlite3* db, const std::string& suffix) = 0;
+  // Applies one event to the tables with `suffix`. Events it does not care about are ignored.
+  virtual Status Apply(sqlite3* db, const std::string& suffix, const RecordedEvent& event) = 0;
+};
+
+struct ProjectionOptions {
+  std::string path;         // the read model's SQLite file (created when absent)
+  size_t batch_size = 512;  // events per transaction
+  FailurePolicy failure;
+};
+
+// Runs a projection from the store's feed into its database. Thread-safe.
+class ProjectionRunner {
+ public:
+  // Opens (or creates) the read model, creating the first generation's tables and views.
+  static Result<std::unique_ptr<ProjectionRunner>> Open(EventStore& store,
+                                                        SqliteProjection& projection,
+                                                        ProjectionOptions options);
+  virtual ~ProjectionRunner() = default;
+
+  // Starts following the feed from the projection's checkpoint.
+  virtual Status Start() = 0;
+  virtual void Stop() = 0;
+  virtual SubscriptionStatus GetStatus() const = 0;
+  virtual bool WaitUntil(int64_t position, std::chrono::milliseconds timeout) = 0;
+
+  // Rebuilds the read model from position 0 into the next generation while the current one
+  // keeps serving, then swaps it in. `progress` (may be empty) is called now and then with the
+  // position reached and the head.
+  virtual Status Rebuild(std::function<void(int64_t position, int64_t head)> progress) = 0;
+
+  // The checkpoint's name in the read model's `checkpoints` table.
+  virtual std::string CheckpointName() const = 0;
+};
+
+}  // namespace evs

@@ -1,0 +1,257 @@
+// Runs a SqliteProjection from the feed: one transaction per batch with the checkpoint inside,
+// generations behind views, rebuild beside the live generation.
+#include <mutex>
+
+#include "evs/projection.h"
+#include "store/sqlite.h"
+
+namespace evs {
+namespace {
+
+using store::Database;
+
+constexpr std::string_view kMetaSchema = R"sql(
+CREATE TABLE IF NOT EXISTS projection_meta (
+  name       TEXT PRIMARY KEY,
+  generation INTEGER NOT NULL
+);
+)sql";
+
+std::string Suffix(int64_t generation) { return "_g" + std::to_string(generation); }
+
+class Runner;
+
+// Applies batches to one generation of the read model.
+class GenerationHandler final : public EventHandler {
+ public:
+  GenerationHandler(Runner& runner, int64_t generation)
+      : runner_(runner), generation_(generation) {}
+  Status Handle(std::span<const RecordedEvent> batch) override;
+
+ private:
+  Runner& runner_;
+  const int64_t generation_;
+};
+
+class Runner final : public ProjectionRunner {
+ public:
+  Runner(EventStore& store, SqliteProjection& projection, ProjectionOptions options, Database db,
+         std::unique_ptr<CheckpointStore> checkpoints)
+      : store_(store),
+        projection_(projection),
+        options_(std::move(options)),
+        db_(std::move(db)),
+        checkpoints_(std::move(checkpoints)) {}
+
+  ~Runner() override { Stop(); }
+
+  Status Init() {
+    std::lock_guard guard(db_mu_);
+    if (auto s = db_.Exec(kMetaSchema); !s) return s;
+    auto get = db_.Prepare("SELECT generation FROM projection_meta WHERE name = ?");
+    if (!get) return get.error();
+    get->Bind(1, projection_.Name());
+    generation_ = get->Step() == SQLITE_ROW ? get->Int(0) : 1;
+    get->Reset();
+    if (auto s = projection_.CreateTables(db_.raw(), Suffix(generation_)); !s) return s;
+    return PointViewsAt(generation_);
+  }
+
+  Status Start() override {
+    std::lock_guard guard(run_mu_);
+    return StartLive();
+  }
+
+  void Stop() override {
+    std::lock_guard guard(run_mu_);
+    live_.reset();
+  }
+
+  SubscriptionStatus GetStatus() const override {
+    std::lock_guard guard(run_mu_);
+    if (live_) return live_->GetStatus();
+    SubscriptionStatus stopped;
+    stopped.name = CheckpointName();
+    stopped.state = SubscriptionStatus::State::kStopped;
+    return stopped;
+  }
+
+  bool WaitUntil(int64_t position, std::chrono::milliseconds timeout) override {
+    std::lock_guard guard(run_mu_);
+    return live_ && live_->WaitUntil(position, timeout);
+  }
+
+  std::string CheckpointName() const override { return NameFor(generation_); }
+
+  Status Rebuild(std::function<void(int64_t, int64_t)> progress) override {
+    std::lock_guard guard(run_mu_);
+    const int64_t next = generation_ + 1;
+    {
+      std::lock_guard db_guard(db_mu_);
+      for (const auto& table : projection_.Tables()) {
+        if (auto s = db_.Exec("DROP TABLE IF EXISTS " + table + Suffix(next)); !s) return s;
+      }
+      if (auto s = projection_.CreateTables(db_.raw(), Suffix(next)); !s) return s;
+    }
+    if (auto s = checkpoints_->Save(NameFor(next), "0"); !s) return s;
+    GenerationHandler handler(*this, next);
+    SubscriptionOptions o;
+    o.name = NameFor(next);
+    o.batch_size = options_.batch_size;
+    o.failure = options_.failure;
+    auto builder = Subscription::Start(store_, *checkpoints_, handler, o);
+    if (!builder.ok()) return builder.error();
+    // Catch up while the current generation keeps serving; then stop it, finish the last few
+    // events and swap.
+    for (bool live_stopped = false;;) {
+      auto head = store_.HeadPosition();
+      if (!head.ok()) return head.error();
+      if ((*builder)->WaitUntil(*head, std::chrono::milliseconds(500))) {
+        if (live_stopped) break;
+        live_.reset();
+        live_stopped = true;
+        continue;
+      }
+      auto status = (*builder)->GetStatus();
+      if (status.state == SubscriptionStatus::State::kFailed) {
+        StartLive().ok();
+        return Error::Make(ErrorCode::kIOError, "the rebuild stopped: " + status.error);
+      }
+      if (progress) progress(status.checkpoint, *head);
+    }
+    const int64_t reached = (*builder)->GetStatus().checkpoint;
+    builder->reset();
+    if (progress) progress(reached, reached);
+    {
+      std::lock_guard db_guard(db_mu_);
+      if (auto s = db_.Exec("BEGIN IMMEDIATE"); !s) return s;
+      Status swapped = PointViewsAt(next);
+      if (swapped.ok()) swapped = SaveGeneration(next);
+      for (const auto& table : projection_.Tables()) {
+        if (swapped.ok()) swapped = db_.Exec("DROP TABLE IF EXISTS " + table + Suffix(generation_));
+      }
+      if (!swapped.ok() || !(swapped = db_.Exec("COMMIT")).ok()) {
+        (void)db_.Exec("ROLLBACK");
+        StartLive().ok();
+        return swapped;
+      }
+    }
+    generation_ = next;
+    return StartLive();
+  }
+
+  // One batch, one transaction: the events and the checkpoint together.
+  Status ApplyBatch(int64_t generation, std::span<const RecordedEvent> batch) {
+    std::lock_guard guard(db_mu_);
+    if (auto s = db_.Exec("BEGIN IMMEDIATE"); !s) return s;
+    const std::string suffix = Suffix(generation);
+    for (const RecordedEvent& e : batch) {
+      if (Status s = projection_.Apply(db_.raw(), suffix, e); !s.ok()) {
+        (void)db_.Exec("ROLLBACK");
+        return s;
+      }
+    }
+    auto save = db_.Prepare(
+        "INSERT INTO checkpoints(subscription, checkpoint, updated_at_us) VALUES (?, ?, 0) "
+        "ON CONFLICT(subscription) DO UPDATE SET checkpoint = excluded.checkpoint");
+    if (!save) {
+      (void)db_.Exec("ROLLBACK");
+      return save.error();
+    }
+    save->Bind(1, NameFor(generation));
+    const std::string position = std::to_string(batch.back().position);
+    save->Bind(2, position);
+    if (save->Step() != SQLITE_DONE) {
+      Error error = save->LastError("saving the projection's checkpoint");
+      save->Reset();
+      (void)db_.Exec("ROLLBACK");
+      return error;
+    }
+    save->Reset();
+    if (auto s = db_.Exec("COMMIT"); !s) {
+      (void)db_.Exec("ROLLBACK");
+      return s;
+    }
+    return OkStatus();
+  }
+
+ private:
+  std::string NameFor(int64_t generation) const {
+    return "projection:" + projection_.Name() + Suffix(generation);
+  }
+
+  // Called with run_mu_ held.
+  Status StartLive() {
+    live_.reset();
+    handler_ = std::make_unique<GenerationHandler>(*this, generation_);
+    SubscriptionOptions o;
+    o.name = NameFor(generation_);
+    o.batch_size = options_.batch_size;
+    o.failure = options_.failure;
+    auto s = Subscription::Start(store_, *checkpoints_, *handler_, o);
+    if (!s.ok()) return s.error();
+    live_ = std::move(s).value();
+    return OkStatus();
+  }
+
+  // Called with db_mu_ held.
+  Status PointViewsAt(int64_t generation) {
+    for (const auto& table : projection_.Tables()) {
+      if (auto s = db_.Exec("DROP VIEW IF EXISTS " + table); !s) return s;
+      if (auto s =
+              db_.Exec("CREATE VIEW " + table + " AS SELECT * FROM " + table + Suffix(generation));
+          !s) {
+        return s;
+      }
+    }
+    return SaveGeneration(generation);
+  }
+
+  Status SaveGeneration(int64_t generation) {
+    auto set = db_.Prepare(
+        "INSERT INTO projection_meta(name, generation) VALUES (?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET generation = excluded.generation");
+    if (!set) return set.error();
+    set->Bind(1, projection_.Name());
+    set->Bind(2, generation);
+    int rc = set->Step();
+    Error error = set->LastError("saving the projection's generation");
+    set->Reset();
+    if (rc != SQLITE_DONE) return error;
+    return OkStatus();
+  }
+
+  EventStore& store_;
+  SqliteProjection& projection_;
+  const ProjectionOptions options_;
+  std::mutex db_mu_;  // the connection is used by one thread at a time
+  Database db_;
+  std::unique_ptr<CheckpointStore> checkpoints_;
+  mutable std::mutex run_mu_;  // guards the live subscription and rebuilds
+  int64_t generation_ = 1;
+  std::unique_ptr<GenerationHandler> handler_;
+  std::unique_ptr<Subscription> live_;
+};
+
+Status GenerationHandler::Handle(std::span<const RecordedEvent> batch) {
+  return runner_.ApplyBatch(generation_, batch);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Open(EventStore& store,
+                                                                 SqliteProjection& projection,
+                                                                 ProjectionOptions options) {
+  // The checkpoint store creates the file and its checkpoints table first.
+  auto checkpoints = OpenSqliteCheckpointStore(options.path);
+  if (!checkpoints.ok()) return checkpoints.error();
+  auto db = Database::Open(options.path, /*read_only=*/false);
+  if (!db) return db.error();
+  if (auto s = db->Exec("PRAGMA synchronous = NORMAL"); !s) return s.error();
+  auto runner = std::make_unique<Runner>(store, projection, std::move(options),
+                                         std::move(db).value(), std::move(checkpoints).value());
+  if (auto s = runner->Init(); !s) return s.error();
+  return std::unique_ptr<ProjectionRunner>(std::move(runner));
+}
+
+}  // namespace evs
