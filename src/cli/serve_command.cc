@@ -7,13 +7,34 @@
 #include <cstdio>
 #include <thread>
 
+#include "cart/cart_summary_projection.h"
 #include "cli/output.h"
+#include "common/event_json.h"
+#include "evs/projection.h"
+#include "evs/subscription.h"
 #include "http/api.h"
 #include "http/server.h"
 
 namespace evs::cli {
 
 namespace {
+
+// The original's "simple event logging": one JSON line per committed event on stdout.
+class EventLogHandler : public EventHandler {
+ public:
+  Status Handle(std::span<const RecordedEvent> batch) override {
+    std::string lines;
+    for (const RecordedEvent& e : batch) {
+      lines += EventToJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      lines += '\n';
+    }
+    if (std::fwrite(lines.data(), 1, lines.size(), stdout) != lines.size() ||
+        std::fflush(stdout) != 0) {
+      return Error::Make(ErrorCode::kIOError, "cannot write the event log to stdout");
+    }
+    return OkStatus();
+  }
+};
 
 struct ServeArgs {
   std::string listen = "127.0.0.1:8080";
@@ -58,9 +79,40 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
 
   auto store = OpenStore(global);
   if (!store.ok()) return ReportError(global, store.error());
+
+  // The read side: the cart-summary projection and the event log, each a subscription.
+  const std::string dir = global.data_dir + "/";
+  cart::CartSummaryProjection projection;
+  ProjectionOptions projection_options;
+  projection_options.path = dir + "cart_summary.sqlite";
+  auto runner = ProjectionRunner::Open(**store, projection, projection_options);
+  if (!runner.ok()) return ReportError(global, runner.error());
+  if (auto s = (*runner)->Start(); !s) return ReportError(global, s.error());
+  auto reports = http::CartReports::Open(dir + "cart_summary.sqlite");
+  if (!reports.ok()) return ReportError(global, reports.error());
+  auto checkpoints = OpenSqliteCheckpointStore(dir + "feed.sqlite");
+  if (!checkpoints.ok()) return ReportError(global, checkpoints.error());
+  EventLogHandler event_log;
+  std::unique_ptr<Subscription> event_log_subscription;
+  if (!args.quiet) {
+    SubscriptionOptions o;
+    o.name = "event-log";
+    o.start_after = *(*store)->HeadPosition();  // a new log starts from now
+    auto s = Subscription::Start(**store, **checkpoints, event_log, o);
+    if (!s.ok()) return ReportError(global, s.error());
+    event_log_subscription = std::move(s).value();
+  }
+  http::ApiFeeds feeds;
+  feeds.cart_reports = reports->get();
+  feeds.subscriptions = [&] {
+    std::vector<SubscriptionStatus> all{(*runner)->GetStatus()};
+    if (event_log_subscription) all.push_back(event_log_subscription->GetStatus());
+    return all;
+  };
+
   http::ApiOptions api_options;
   api_options.max_body_bytes = args.max_body_bytes;
-  http::Api api(**store, api_options);
+  http::Api api(**store, api_options, feeds);
   http::Server server(api, server_options);
   auto port = server.Bind();
   if (!port.ok()) return ReportError(global, port.error());
@@ -93,7 +145,8 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global, Command& comman
   serve->footer(
       "Endpoints: POST /carts; GET /carts/{id}; POST /carts/{id}/items; "
       "DELETE /carts/{id}/items/{name}; POST /carts/{id}/checkout; GET /streams; "
-      "GET|POST /streams/{id}; GET /log; GET /healthz; GET /metrics. See README.md.");
+      "GET|POST /streams/{id}; GET /log; GET /log/live (Server-Sent Events); GET /carts?status=; "
+      "GET /reports/top-items; GET /subscriptions; GET /healthz; GET /metrics. See README.md.");
   serve->add_option("-l,--listen", args->listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   serve
@@ -102,7 +155,9 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global, Command& comman
       ->capture_default_str();
   serve->add_option("--max-body", args->max_body_bytes, "The largest request body, in bytes")
       ->capture_default_str();
-  serve->add_flag("-q,--quiet", args->quiet, "No access log (one JSON line per request on stderr)");
+  serve->add_flag("-q,--quiet", args->quiet,
+                  "No access log (one JSON line per request on stderr) and no event log (one "
+                  "JSON line per committed event on stdout)");
   RunWhenSelected(serve, global, command, args, &RunServe);
 }
 

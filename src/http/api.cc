@@ -17,7 +17,10 @@ const std::vector<std::string> kRoutes = {"/healthz",
                                           "/carts/{id}/checkout",
                                           "/streams",
                                           "/streams/{id}",
-                                          "/log"};
+                                          "/log",
+                                          "/log/live",
+                                          "/reports/top-items",
+                                          "/subscriptions"};
 
 Response MethodNotAllowed(const std::string& method, const std::string& allow) {
   Response r = Problem(405, "method_not_allowed", method + " is not allowed here; use " + allow);
@@ -27,11 +30,12 @@ Response MethodNotAllowed(const std::string& method, const std::string& allow) {
 
 }  // namespace
 
-Api::Api(EventStore& store, ApiOptions options)
+Api::Api(EventStore& store, ApiOptions options, ApiFeeds feeds)
     : store_(store),
       options_(options),
       carts_(store, options.repository),
       cart_bodies_(options.repository.cache_capacity),
+      feeds_(std::move(feeds)),
       metrics_(kRoutes) {}
 
 Response Api::Handle(const Request& request) {
@@ -87,8 +91,24 @@ Response Api::Route(const Request& request, const Target& target, std::string& r
   }
   if (is({"carts"})) {
     route = "/carts";
-    if (m != "POST") return MethodNotAllowed(m, "POST");
-    return OpenCart();
+    if (m == "POST") return OpenCart();
+    if (m == "GET") return ListCarts(target);
+    return MethodNotAllowed(m, "GET, POST");
+  }
+  if (is({"reports", "top-items"})) {
+    route = "/reports/top-items";
+    if (m != "GET") return MethodNotAllowed(m, "GET");
+    return TopItems(target);
+  }
+  if (is({"subscriptions"})) {
+    route = "/subscriptions";
+    if (m != "GET") return MethodNotAllowed(m, "GET");
+    return Subscriptions();
+  }
+  if (is({"log", "live"})) {
+    route = "/log/live";
+    if (m != "GET") return MethodNotAllowed(m, "GET");
+    return LiveLog(request, target);
   }
   if (is({"carts", nullptr})) {
     route = "/carts/{id}";

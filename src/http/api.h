@@ -9,6 +9,10 @@
 //   GET    /streams/{id}                ?from=&limit=&direction=forward|backward
 //   POST   /streams/{id}                [{id?, type, data, metadata?}], ES-Expected-Version
 //   GET    /log                         ?from=&limit=  (events after position `from`)
+//   GET    /log/live                    ?from=  Server-Sent Events, live (Last-Event-ID resumes)
+//   GET    /carts                       ?status=open|checked_out&limit=&after=  (read model)
+//   GET    /reports/top-items           ?limit=  (read model)
+//   GET    /subscriptions               each subscription's checkpoint, head, lag, parked, state
 //   GET    /healthz, GET /metrics
 //
 // Cart writes with If-Match: "<version>" are conditional (412 when the cart is elsewhere);
@@ -17,18 +21,29 @@
 // Transport-neutral: Handle() serves the embedded HTTP server and Lambda alike. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "cart/cart.h"
 #include "evs/event_store.h"
 #include "evs/repository.h"
+#include "evs/subscription.h"
+#include "http/cart_reports.h"
 #include "http/message.h"
 #include "http/metrics.h"
 #include "http/request_parsing.h"
 
 namespace evs::http {
+
+// The read side that `evs serve` runs beside the store; each part may be absent (its endpoints
+// then answer 503).
+struct ApiFeeds {
+  CartReports* cart_reports = nullptr;
+  std::function<std::vector<SubscriptionStatus>()> subscriptions;
+};
 
 struct ApiOptions {
   size_t max_body_bytes = 1 << 20;  // larger bodies get 413
@@ -42,7 +57,10 @@ struct ApiOptions {
 
 class Api {
  public:
-  Api(EventStore& store, ApiOptions options = {});
+  Api(EventStore& store, ApiOptions options = {}, ApiFeeds feeds = {});
+
+  // Ends live streams (GET /log/live) soon; called when the server stops.
+  void Shutdown() { stopping_ = true; }
 
   // Never throws; any failure is a problem response.
   Response Handle(const Request& request);
@@ -66,6 +84,10 @@ class Api {
   Response ReadStream(const Target& target, const std::string& stream);
   Response AppendToStream(const Request& request, const std::string& stream);
   Response ReadLog(const Target& target);
+  Response LiveLog(const Request& request, const Target& target);
+  Response ListCarts(const Target& target);
+  Response TopItems(const Target& target);
+  Response Subscriptions();
   Response RenderMetrics();
 
   // A serialized cart at one version: GET /carts/{id} answers from it while the cart's stream is
@@ -83,7 +105,9 @@ class Api {
   const ApiOptions options_;
   Repository<cart::Cart> carts_;
   AggregateCache<CartBody> cart_bodies_;
+  ApiFeeds feeds_;
   Metrics metrics_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace evs::http

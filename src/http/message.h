@@ -2,6 +2,7 @@
 // HTTP server, an API Gateway event in Lambda) converts to and from its own.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,9 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // A streamed body (Server-Sent Events) instead of `body`: the transport calls it once with a
+  // writer that returns false when the client is gone. Transports that cannot stream answer 501.
+  std::function<void(const std::function<bool(std::string_view)>& write)> stream;
   // The route that handled the request, e.g. "/carts/{id}/items", for metrics and logs.
   std::string route;
 };

@@ -29,6 +29,16 @@ Request ToRequest(const httplib::Request& in) {
 void ToResponse(Response&& in, httplib::Response& out) {
   out.status = in.status;
   for (auto& [name, value] : in.headers) out.set_header(name, value);
+  if (in.stream) {
+    // Streamed on this connection's thread until the client leaves or the server stops.
+    out.set_chunked_content_provider(
+        in.content_type, [stream = std::move(in.stream)](size_t, httplib::DataSink& sink) {
+          stream([&sink](std::string_view text) { return sink.write(text.data(), text.size()); });
+          sink.done();
+          return true;
+        });
+    return;
+  }
   out.set_content(std::move(in.body), in.content_type.c_str());
 }
 
@@ -140,6 +150,7 @@ void Server::Run() {
 }
 
 void Server::Stop() {
+  api_.Shutdown();  // live streams end within their next wait
   {
     std::lock_guard guard(mu_);
     if (stop_requested_) return;  // once is enough (httplib asserts on a second stop)

@@ -1,0 +1,122 @@
+// The read side's endpoints: the cart read model, the subscriptions, the live tail.
+#include <charconv>
+#include <chrono>
+
+#include "common/event_json.h"
+#include "http/api.h"
+#include "http/problem.h"
+
+namespace evs::http {
+
+namespace {
+
+Response Json(const nlohmann::ordered_json& body) {
+  Response r;
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+Response NoReadModel() {
+  return Problem(503, "unavailable", "the cart read model is not running in this server");
+}
+
+constexpr auto kHeartbeat = std::chrono::seconds(15);
+
+}  // namespace
+
+Response Api::ListCarts(const Target& target) {
+  if (!feeds_.cart_reports) return NoReadModel();
+  auto limit = IntParam(target, "limit", static_cast<int64_t>(options_.default_page), 1,
+                        static_cast<int64_t>(options_.max_page));
+  if (auto* problem = std::get_if<Response>(&limit)) return std::move(*problem);
+  std::optional<std::string> status;
+  if (auto it = target.query.find("status"); it != target.query.end()) {
+    if (it->second != "open" && it->second != "checked_out") {
+      return Problem(400, "invalid_parameter",
+                     "status must be open or checked_out, got '" + it->second + "'");
+    }
+    status = it->second;
+  }
+  auto after = target.query.find("after");
+  auto body = feeds_.cart_reports->ListCarts(
+      status, after == target.query.end() ? "" : after->second, std::get<int64_t>(limit));
+  if (!body.ok()) return ProblemFor(body.error());
+  return Json(*body);
+}
+
+Response Api::TopItems(const Target& target) {
+  if (!feeds_.cart_reports) return NoReadModel();
+  auto limit = IntParam(target, "limit", 10, 1, static_cast<int64_t>(options_.max_page));
+  if (auto* problem = std::get_if<Response>(&limit)) return std::move(*problem);
+  auto body = feeds_.cart_reports->TopItems(std::get<int64_t>(limit));
+  if (!body.ok()) return ProblemFor(body.error());
+  return Json(*body);
+}
+
+Response Api::Subscriptions() {
+  if (!feeds_.subscriptions) {
+    return Problem(503, "unavailable", "no subscriptions run in this server");
+  }
+  const int64_t head = store_.HeadPosition().ok() ? *store_.HeadPosition() : 0;
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const SubscriptionStatus& s : feeds_.subscriptions()) {
+    nlohmann::ordered_json item = {{"name", s.name},
+                                   {"state", StateName(s.state)},
+                                   {"checkpoint", s.checkpoint},
+                                   {"head", head},
+                                   {"lag", std::max<int64_t>(0, head - s.checkpoint)},
+                                   {"parked", s.parked},
+                                   {"delivered", s.delivered}};
+    if (!s.error.empty()) item["error"] = s.error;
+    list.push_back(std::move(item));
+  }
+  return Json({{"subscriptions", list}});
+}
+
+Response Api::LiveLog(const Request& request, const Target& target) {
+  auto from = IntParam(target, "from", -1, 0, INT64_MAX);
+  if (auto* problem = std::get_if<Response>(&from)) return std::move(*problem);
+  int64_t start = std::get<int64_t>(from);
+  // A reconnecting EventSource sends the last id it saw.
+  if (auto last = request.Header("Last-Event-ID"); last && start < 0) {
+    int64_t id = 0;
+    auto [end, ec] = std::from_chars(last->data(), last->data() + last->size(), id);
+    if (ec == std::errc() && end == last->data() + last->size() && id >= 0) start = id;
+  }
+  if (start < 0) start = store_.HeadPosition().ok() ? *store_.HeadPosition() : 0;  // from now
+  Response r;
+  r.content_type = "text/event-stream";
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.stream = [this, start](const std::function<bool(std::string_view)>& write) {
+    int64_t position = start;
+    auto quiet_since = std::chrono::steady_clock::now();
+    if (!write(": evs live tail after position " + std::to_string(start) + "\n\n")) return;
+    while (!stopping_) {
+      auto page = store_.ReadLog(position, 256);
+      if (!page.ok()) {
+        write("event: error\ndata: " + page.error().message + "\n\n");
+        return;
+      }
+      if (page->events.empty()) {
+        (void)store_.WaitForHead(position, std::chrono::milliseconds(250));
+        if (std::chrono::steady_clock::now() - quiet_since > kHeartbeat) {
+          if (!write(": keep-alive\n\n")) return;  // also finds clients that left
+          quiet_since = std::chrono::steady_clock::now();
+        }
+        continue;
+      }
+      std::string chunk;
+      for (const RecordedEvent& e : page->events) {
+        chunk += "id: " + std::to_string(e.position) + "\nevent: " + e.type + "\ndata: " +
+                 EventToJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                 "\n\n";
+      }
+      if (!write(chunk)) return;
+      position = page->next_position;
+      quiet_since = std::chrono::steady_clock::now();
+    }
+  };
+  return r;
+}
+
+}  // namespace evs::http
