@@ -4,10 +4,13 @@
 //   evs-bench append          durable appends/s and latency at 1, 16, 64 writers vs naive SQLite
 //   evs-bench fetch           cart fetches/s, cold and warm, vs the raw SQLite read
 //   evs-bench http            AddItem and GetCart over HTTP (wrk on loopback) vs GET /healthz
+//   evs-bench feed            subscription catch-up events/s vs a raw SQLite scan; live
+//                             append-to-handler latency under 64 durable writers
 //
 // Options go before or after the subcommand: --seconds, --warmup, --writers, --threads,
-// --carts, --connections, --wrk-threads, --wrk, --json, --dir. The table (or,
-// with --json, one JSON object per row) goes to stdout; progress goes to stderr.
+// --carts, --connections, --wrk-threads, --wrk, --events, --batch-sizes, --feed-writers, --json,
+// --dir. The table (or, with --json, one JSON object per row) goes to stdout; progress goes to
+// stderr.
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -60,6 +63,18 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--wrk", options.wrk, "http: the wrk program")->capture_default_str();
+  app.add_option("--events", options.feed_events, "feed: events in the catch-up log")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--batch-sizes", options.batch_sizes,
+                 "feed: the subscription's batch_size per catch-up row, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--feed-writers", options.feed_writers,
+                 "feed: writer threads appending while the live latency is measured")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_flag("--json", json, "Print one JSON object per row instead of a table");
   app.add_option("--dir", dir,
                  "Parent of the run's scratch folder (a fresh run-XXXXXX inside it, deleted at "
@@ -70,8 +85,10 @@ int main(int argc, char** argv) {
   CLI::App* fetch = app.add_subcommand("fetch", "Cart fetches, cold and warm, vs raw SQLite reads");
   CLI::App* http = app.add_subcommand(
       "http", "AddItem and GetCart over HTTP with wrk on loopback vs GET /healthz");
+  CLI::App* feed = app.add_subcommand(
+      "feed", "Subscription catch-up vs a raw SQLite scan, and live latency under writers");
   CLI::App* all = app.add_subcommand("all", "Every benchmark (the default)");
-  for (CLI::App* sub : {append, fetch, http, all}) sub->fallthrough();
+  for (CLI::App* sub : {append, fetch, http, feed, all}) sub->fallthrough();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
   if (carts) options.carts = options.http_carts = *carts;
@@ -109,6 +126,7 @@ int main(int argc, char** argv) {
       {run_all || append->parsed(), "append", evs::bench::RunAppendBench},
       {run_all || fetch->parsed(), "fetch", evs::bench::RunFetchBench},
       {run_all || http->parsed(), "http", evs::bench::RunHttpBench},
+      {run_all || feed->parsed(), "feed", evs::bench::RunFeedBench},
   };
   int exit_code = 0;
   for (const auto& bench : benches) {

@@ -84,7 +84,8 @@ struct SubscriptionOptions {
   // member keeps its own checkpoint, "<name>#<member>/<size>".
   int group_size = 1;
   int group_member = 0;
-  size_t batch_size = 512;
+  // Events read per page (measured best for catch-up at 2048-4096).
+  size_t batch_size = 2048;
   // How long a live subscription waits for a commit before it looks again (for Stop(), and
   // for parked events whose retry was requested).
   std::chrono::milliseconds idle_wait{200};

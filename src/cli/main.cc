@@ -6,6 +6,7 @@
 
 #include "cli/cart_commands.h"
 #include "cli/context.h"
+#include "cli/feed_commands.h"
 #include "cli/output.h"
 #include "cli/serve_command.h"
 #include "cli/store_commands.h"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   AddCartCommands(app, global, command);
   AddStoreCommands(app, global, command);
   AddServeCommand(app, global, command);
+  AddFeedCommands(app, global, command);
 
   try {
     app.parse(argc, argv);

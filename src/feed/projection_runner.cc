@@ -50,7 +50,8 @@ class Runner final : public ProjectionRunner {
     if (auto s = db_.Exec(kMetaSchema); !s) return s;
     auto get = db_.Prepare("SELECT generation FROM projection_meta WHERE name = ?");
     if (!get) return get.error();
-    get->Bind(1, projection_.Name());
+    const std::string name = projection_.Name();
+    get->Bind(1, name);
     generation_ = get->Step() == SQLITE_ROW ? get->Int(0) : 1;
     get->Reset();
     if (auto s = projection_.CreateTables(db_.raw(), Suffix(generation_)); !s) return s;
@@ -158,7 +159,8 @@ class Runner final : public ProjectionRunner {
       (void)db_.Exec("ROLLBACK");
       return save.error();
     }
-    save->Bind(1, NameFor(generation));
+    const std::string name = NameFor(generation);
+    save->Bind(1, name);
     const std::string position = std::to_string(batch.back().position);
     save->Bind(2, position);
     if (save->Step() != SQLITE_DONE) {
@@ -212,7 +214,8 @@ class Runner final : public ProjectionRunner {
         "INSERT INTO projection_meta(name, generation) VALUES (?, ?) "
         "ON CONFLICT(name) DO UPDATE SET generation = excluded.generation");
     if (!set) return set.error();
-    set->Bind(1, projection_.Name());
+    const std::string name = projection_.Name();
+    set->Bind(1, name);
     set->Bind(2, generation);
     int rc = set->Step();
     Error error = set->LastError("saving the projection's generation");

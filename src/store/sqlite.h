@@ -24,9 +24,13 @@ class Statement {
 
   // Binding indexes are 1-based, as in SQLite. Text and blobs are copied only when `transient`.
   void Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+  // The text is not copied: it must outlive the statement's next Step().
   void Bind(int index, std::string_view text) {
     sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
   }
+  void Bind(int index, const std::string& text) { Bind(index, std::string_view(text)); }
+  // A temporary would be gone before Step(): bind a variable instead.
+  void Bind(int index, std::string&& text) = delete;
   // Returns SQLITE_ROW, SQLITE_DONE or an error code.
   int Step() { return sqlite3_step(stmt_); }
   // Resets for re-use and clears bindings.

@@ -1,0 +1,189 @@
+#include "cli/feed_commands.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "cart/cart_summary_projection.h"
+#include "cli/output.h"
+#include "common/event_json.h"
+#include "evs/projection.h"
+#include "evs/subscription.h"
+#include "store/sqlite.h"
+
+namespace evs::cli {
+
+namespace {
+
+// The files that hold checkpoints in a data folder: the feed's and each read model's.
+std::vector<std::string> CheckpointFiles(const GlobalOptions& global) {
+  std::vector<std::string> files;
+  for (const char* name : {"feed.sqlite", "cart_summary.sqlite"}) {
+    std::string path = global.data_dir + "/" + name;
+    if (std::filesystem::exists(path)) files.push_back(path);
+  }
+  return files;
+}
+
+// The log's head, read from the store's file without taking its lock (a running `evs serve`
+// keeps it): a plain read-only SQLite query.
+Result<int64_t> HeadPosition(const GlobalOptions& global) {
+  auto db = store::Database::Open(global.data_dir + "/events.sqlite", /*read_only=*/true);
+  if (!db) return db.error();
+  auto stmt = db->Prepare("SELECT COALESCE(MAX(position), 0) FROM events");
+  if (!stmt) return stmt.error();
+  if (stmt->Step() != SQLITE_ROW) return stmt->LastError("reading the head position");
+  return stmt->Int(0);
+}
+
+struct NoArgs {};
+
+int RunSubscriptions(const GlobalOptions& global, const NoArgs&) {
+  auto head = HeadPosition(global);
+  if (!head.ok()) return ReportError(global, head.error());
+  ListPrinter out(global.json, "no subscriptions in " + global.data_dir);
+  for (const std::string& path : CheckpointFiles(global)) {
+    auto db = store::Database::Open(path, /*read_only=*/true);
+    if (!db) return ReportError(global, db.error());
+    auto stmt = db->Prepare(
+        "SELECT c.subscription, c.checkpoint, (SELECT COUNT(*) FROM parked p WHERE "
+        "p.subscription = c.subscription) FROM checkpoints c ORDER BY 1");
+    if (!stmt) return ReportError(global, stmt.error());
+    while (stmt->Step() == SQLITE_ROW) {
+      const std::string name(stmt->Text(0));
+      const int64_t checkpoint = std::atoll(std::string(stmt->Text(1)).c_str());
+      const int64_t lag = std::max<int64_t>(0, *head - checkpoint);
+      if (out.json()) {
+        out.AddJson({{"name", name},
+                     {"checkpoint", checkpoint},
+                     {"head", *head},
+                     {"lag", lag},
+                     {"parked", stmt->Int(2)},
+                     {"file", path}});
+      } else {
+        out.AddLine(name + " checkpoint=" + std::to_string(checkpoint) +
+                    " head=" + std::to_string(*head) + " lag=" + std::to_string(lag) +
+                    " parked=" + std::to_string(stmt->Int(2)));
+      }
+    }
+  }
+  out.Finish();
+  return kExitOk;
+}
+
+struct ParkedArgs {
+  std::optional<int64_t> retry;
+};
+
+int RunParked(const GlobalOptions& global, const ParkedArgs& args) {
+  const auto files = CheckpointFiles(global);
+  if (args.retry) {
+    for (const std::string& path : files) {
+      auto store = OpenSqliteCheckpointStore(path);
+      if (!store.ok()) return ReportError(global, store.error());
+      Status s = (*store)->RequestRetry(*args.retry);
+      if (s.ok()) {
+        if (global.json) {
+          PrintJson({{"retry_requested", *args.retry}});
+        } else {
+          std::cout << "retry of parked event " << *args.retry
+                    << " requested; the running subscription delivers it again\n";
+        }
+        return kExitOk;
+      }
+      if (s.error().code != ErrorCode::kNotFound) return ReportError(global, s.error());
+    }
+    return ReportError(global, Error::Make(ErrorCode::kNotFound, "no parked event with id " +
+                                                                     std::to_string(*args.retry)));
+  }
+  ListPrinter out(global.json, "no parked events");
+  for (const std::string& path : files) {
+    auto store = OpenSqliteCheckpointStore(path);
+    if (!store.ok()) return ReportError(global, store.error());
+    auto parked = (*store)->ListParked("");
+    if (!parked.ok()) return ReportError(global, parked.error());
+    for (const ParkedEvent& p : *parked) {
+      if (out.json()) {
+        out.AddJson({{"id", p.id},
+                     {"subscription", p.subscription},
+                     {"event", EventToJson(p.event)},
+                     {"error", p.error},
+                     {"attempts", p.attempts},
+                     {"parked_at", FormatTimestamp(p.parked_at_us)},
+                     {"retry_requested", p.retry_requested}});
+      } else {
+        out.AddLine("id=" + std::to_string(p.id) + " subscription=" + p.subscription +
+                    " position=" + std::to_string(p.event.position) + " type=" + p.event.type +
+                    " attempts=" + std::to_string(p.attempts) + " error=" + p.error);
+      }
+    }
+  }
+  out.Finish();
+  return kExitOk;
+}
+
+struct RebuildArgs {
+  std::string name;
+};
+
+int RunRebuild(const GlobalOptions& global, const RebuildArgs& args) {
+  if (args.name != "cart_summary") {
+    return ReportInvalid(global, "unknown projection '" + args.name + "'; known: cart_summary");
+  }
+  auto store = OpenStore(global);
+  if (!store.ok()) return ReportError(global, store.error());
+  cart::CartSummaryProjection projection;
+  ProjectionOptions options;
+  options.path = global.data_dir + "/cart_summary.sqlite";
+  auto runner = ProjectionRunner::Open(**store, projection, options);
+  if (!runner.ok()) return ReportError(global, runner.error());
+  const bool tty = isatty(STDERR_FILENO);
+  auto start = std::chrono::steady_clock::now();
+  Status s = (*runner)->Rebuild([&](int64_t position, int64_t head) {
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double rate = seconds > 0 ? static_cast<double>(position) / seconds : 0;
+    double eta = rate > 0 ? static_cast<double>(head - position) / rate : 0;
+    std::fprintf(stderr,
+                 tty ? "\rrebuild: %lld / %lld events, %.0f events/s, ETA %.0f s   "
+                     : "rebuild: %lld / %lld events, %.0f events/s, ETA %.0f s\n",
+                 static_cast<long long>(position), static_cast<long long>(head), rate, eta);
+  });
+  if (tty) std::fputc('\n', stderr);
+  if (!s.ok()) return ReportError(global, s.error());
+  (*runner)->Stop();
+  if (global.json) {
+    PrintJson({{"projection", args.name}, {"checkpoint", (*runner)->CheckpointName()}});
+  } else {
+    std::cout << "rebuilt " << args.name << " (" << (*runner)->CheckpointName() << ")\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddFeedCommands(CLI::App& app, const GlobalOptions& global, Command& command) {
+  auto no_args = std::make_shared<NoArgs>();
+  CLI::App* subscriptions = app.add_subcommand(
+      "subscriptions", "List the subscriptions of the data folder: checkpoint, head, lag, parked");
+  RunWhenSelected(subscriptions, global, command, no_args, &RunSubscriptions);
+
+  auto parked_args = std::make_shared<ParkedArgs>();
+  CLI::App* parked = app.add_subcommand(
+      "parked", "List events that a subscription's handler kept failing on, or retry one");
+  parked->add_option("--retry", parked_args->retry,
+                     "Ask the running subscription to deliver this parked event again");
+  RunWhenSelected(parked, global, command, parked_args, &RunParked);
+
+  CLI::App* projections = app.add_subcommand("projections", "Manage read models");
+  projections->require_subcommand(1);
+  auto rebuild_args = std::make_shared<RebuildArgs>();
+  CLI::App* rebuild = projections->add_subcommand(
+      "rebuild", "Rebuild a read model from the start of the log, with progress, then swap it in");
+  rebuild->add_option("name", rebuild_args->name, "The projection: cart_summary")->required();
+  RunWhenSelected(rebuild, global, command, rebuild_args, &RunRebuild);
+}
+
+}  // namespace evs::cli
