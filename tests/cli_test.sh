@@ -526,4 +526,37 @@ else
   echo "cli_test: sqlite3 shell not found; skipping the paging checks" >&2
 fi
 
+# --- the change feed's commands ------------------------------------------------------------------
+
+step "subscriptions, parked and projections rebuild"
+export EVS_DATA=$TMP/feed
+run cart open
+expect_rc 0
+FEED_CART=$OUT
+run cart add "$FEED_CART" apple --quantity 2 --price 50
+expect_rc 0
+run subscriptions
+expect_rc 0
+expect_out_has "no subscriptions"
+run projections rebuild nope
+expect_rc 1
+expect_err_has "unknown projection 'nope'"
+run projections rebuild cart_summary
+expect_rc 0
+expect_out_has "rebuilt cart_summary (projection:cart_summary_g2)"
+expect_err_has "rebuild: 2 / 2 events"
+run subscriptions
+expect_rc 0
+expect_out "projection:cart_summary_g2 checkpoint=2 head=2 lag=0 parked=0"
+run --json subscriptions
+expect_rc 0
+expect_json
+expect_out_has '"name":"projection:cart_summary_g2"'
+run parked
+expect_rc 0
+expect_out_has "no parked events"
+run parked --retry 7
+expect_rc 1
+expect_err_has "no parked event with id 7"
+
 echo "cli_test: all $CHECKS checks passed"
