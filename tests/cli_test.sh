@@ -559,4 +559,31 @@ run parked --retry 7
 expect_rc 1
 expect_err_has "no parked event with id 7"
 
+step "log --follow prints events as they are committed, beside a writer"
+export EVS_DATA=$TMP/follow
+run append first --type T --data '{"n":1}'
+expect_rc 0
+timeout 20 "$EVS" log --follow > "$TMP/follow.out" 2>&1 &
+FOLLOW_PID=$!
+for _ in $(seq 1 100); do  # the first event is printed: the follower is now waiting live
+  [[ $(wc -l < "$TMP/follow.out") -ge 1 ]] && break
+  sleep 0.05
+done
+run append second --type T --data '{"n":2}'
+expect_rc 0
+for _ in $(seq 1 100); do
+  [[ $(wc -l < "$TMP/follow.out") -ge 2 ]] && break
+  sleep 0.05
+done
+kill "$FOLLOW_PID" 2>/dev/null || true
+wait "$FOLLOW_PID" 2>/dev/null || true
+[[ $(sed -n 1p "$TMP/follow.out") == "stream=first version=1 position=1 "* ]] ||
+  fail "follow: first line: $(sed -n 1p "$TMP/follow.out")"
+[[ $(sed -n 2p "$TMP/follow.out") == "stream=second version=1 position=2 "* ]] ||
+  fail "follow: second line: $(sed -n 2p "$TMP/follow.out")"
+CHECKS=$((CHECKS + 2))
+run log --follow --limit 3
+expect_rc 1
+expect_err_has "--follow and --limit"
+
 echo "cli_test: all $CHECKS checks passed"

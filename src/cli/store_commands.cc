@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/follow.h"
 #include "cli/output.h"
 #include "common/event_json.h"
 #include "evs/event_store.h"
@@ -187,10 +188,15 @@ int RunRead(const GlobalOptions& global, const ReadArgs& args) {
 struct LogArgs {
   std::optional<int64_t> from;
   std::optional<int64_t> limit;
+  bool follow = false;
 };
 
 int RunLog(const GlobalOptions& global, const LogArgs& args) {
   if (auto problem = PagingProblem(args.limit, args.from)) return ReportInvalid(global, *problem);
+  if (args.follow) {
+    if (args.limit) return ReportInvalid(global, "--follow and --limit do not go together");
+    return FollowLog(global, args.from.value_or(0));
+  }
   auto store = OpenStore(global);
   if (!store) return ReportError(global, store.error());
   ListPrinter printer(global.json, "(no events)");
@@ -251,6 +257,9 @@ void AddStoreCommands(CLI::App& app, const GlobalOptions& global, Command& comma
   CLI::App* log = app.add_subcommand("log", "Print the global log in commit order");
   log->add_option("--from", log_args->from, "Print the events after this position (default 0)");
   log->add_option("-n,--limit", log_args->limit, "At most this many events (default: all)");
+  log->add_flag("-f,--follow", log_args->follow,
+                "Keep printing new events as they are committed (also beside a running evs serve; "
+                "with --json, one JSON object per line)");
   RunWhenSelected(log, global, command, log_args, &RunLog);
 }
 
