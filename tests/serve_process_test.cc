@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "evs_child.h"
 #include "temp_dir.h"
 
 namespace evs {
@@ -27,10 +28,6 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// Generous bounds: the sanitizer build is slow, and the machine is shared.
-constexpr auto kStartTimeout = std::chrono::seconds(60);
-constexpr auto kExitTimeout = std::chrono::seconds(60);
 
 std::unique_ptr<httplib::Client> NewClient(int port) {
   auto client = std::make_unique<httplib::Client>("127.0.0.1", port);
@@ -42,135 +39,7 @@ std::unique_ptr<httplib::Client> NewClient(int port) {
   return client;
 }
 
-// One `evs` child process with its stderr captured.
-class Child {
- public:
-  explicit Child(const std::vector<std::string>& args) {
-    int err[2];
-    if (pipe2(err, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe2 failed";
-      return;
-    }
-    std::vector<std::string> argv_storage = {EVS_BINARY};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_storage) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      dup2(err[1], STDERR_FILENO);
-      int null = open("/dev/null", O_RDWR);
-      if (null >= 0) {
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-      }
-      execv(EVS_BINARY, argv.data());
-      _exit(127);
-    }
-    close(err[1]);
-    if (pid_ < 0) {
-      close(err[0]);
-      ADD_FAILURE() << "fork failed";
-      return;
-    }
-    reader_ = std::thread([this, fd = err[0]] {
-      char buffer[4096];
-      ssize_t n;
-      while ((n = read(fd, buffer, sizeof buffer)) > 0) {
-        std::lock_guard guard(mu_);
-        stderr_.append(buffer, static_cast<size_t>(n));
-      }
-      close(fd);
-    });
-  }
-
-  ~Child() {
-    if (pid_ > 0 && !exit_status_) {
-      kill(pid_, SIGKILL);  // only the child this test started
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-    if (reader_.joinable()) reader_.join();
-  }
-
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  pid_t pid() const { return pid_; }
-
-  std::string Stderr() {
-    std::lock_guard guard(mu_);
-    return stderr_;
-  }
-
-  // The port from "evs: serving http://127.0.0.1:PORT (data in DIR)", or 0 when the line does
-  // not come in time (or the child ends first).
-  int WaitForPort(const std::string& data_dir) {
-    const std::regex line("evs: serving http://127\\.0\\.0\\.1:([0-9]+) \\(data in (.*)\\)\n");
-    const auto deadline = Clock::now() + kStartTimeout;
-    while (Clock::now() < deadline) {
-      std::smatch match;
-      const std::string text = Stderr();
-      if (std::regex_search(text, match, line)) {
-        EXPECT_EQ(match[2].str(), data_dir);
-        return std::stoi(match[1].str());
-      }
-      if (Exited()) return 0;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return 0;
-  }
-
-  bool Exited() {
-    if (exit_status_) return true;
-    int status = 0;
-    if (pid_ > 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
-      exit_status_ = status;
-      return true;
-    }
-    return false;
-  }
-
-  // Waits, bounded, for the child to end; its wait status, or nullopt on a timeout (the child is
-  // then killed).
-  std::optional<int> WaitForExit(std::chrono::steady_clock::duration timeout = kExitTimeout) {
-    if (pid_ <= 0) return std::nullopt;  // never started: nothing to wait for, or to kill
-    const auto deadline = Clock::now() + timeout;
-    while (!Exited()) {
-      if (Clock::now() >= deadline) {
-        kill(pid_, SIGKILL);
-        int status = 0;
-        waitpid(pid_, &status, 0);
-        exit_status_ = status;
-        if (reader_.joinable()) reader_.join();
-        return std::nullopt;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (reader_.joinable()) reader_.join();  // the pipe closes with the child
-    return exit_status_;
-  }
-
-  // SIGTERM, then the exit must be clean (status 0) and in time.
-  void Terminate() {
-    ASSERT_GT(pid_, 0);
-    ASSERT_EQ(kill(pid_, SIGTERM), 0);
-    auto status = WaitForExit();
-    ASSERT_TRUE(status.has_value()) << "no exit within the timeout after SIGTERM\n" << Stderr();
-    ASSERT_TRUE(WIFEXITED(*status)) << "ended by signal " << WTERMSIG(*status) << "\n" << Stderr();
-    EXPECT_EQ(WEXITSTATUS(*status), 0) << Stderr();
-    EXPECT_NE(Stderr().find("SIGTERM received"), std::string::npos) << Stderr();
-    EXPECT_NE(Stderr().find("evs: stopped"), std::string::npos) << Stderr();
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::thread reader_;
-  std::mutex mu_;
-  std::string stderr_;
-  std::optional<int> exit_status_;
-};
+using testing::Child;
 
 std::unique_ptr<Child> StartServer(const std::string& data_dir, int& port) {
   auto child = std::make_unique<Child>(

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "common/clock.h"
 #include "evs/subscription.h"
 #include "store/sqlite.h"
 
@@ -37,12 +38,6 @@ CREATE TABLE IF NOT EXISTS parked (
   retry_requested INTEGER NOT NULL DEFAULT 0
 );
 )sql";
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 class SqliteCheckpointStore final : public CheckpointStore {
  public:

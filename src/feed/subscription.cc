@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/clock.h"
+
 namespace evs {
 
 const char* StateName(SubscriptionStatus::State state) {
@@ -36,12 +38,6 @@ uint64_t StableHash(std::string_view text) {
 }
 
 constexpr std::chrono::milliseconds kStopCheck{50};
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 class LogSubscription final : public Subscription {
  public:

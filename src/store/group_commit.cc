@@ -9,15 +9,11 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/clock.h"
+
 namespace evs::store {
 
 namespace {
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Error SystemError(const std::string& what) {
   return Error::Make(ErrorCode::kIOError, what + ": " + std::strerror(errno));
