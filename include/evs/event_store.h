@@ -131,4 +131,10 @@ struct SqliteStoreOptions {
 // with group commit. Only one process may open a file at a time; a second gets kUnavailable.
 Result<std::unique_ptr<EventStore>> OpenSqliteEventStore(const SqliteStoreOptions& options);
 
+// A read-only view of an embedded store's file for other processes, beside the one that owns
+// it (consumer-group members, live tails): no lock, Append() is kUnavailable, WaitForHead() is
+// woken when a commit writes the store's folder. It can see a commit a moment before its fsync
+// completes. kNotFound when there is no store at `path`.
+Result<std::unique_ptr<EventStore>> OpenSqliteEventStoreReader(const std::string& path);
+
 }  // namespace evs

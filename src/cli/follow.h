@@ -9,7 +9,7 @@ namespace evs::cli {
 
 // Prints the events after `after`, then each new one as it is committed, until interrupted or
 // stdout closes. Works beside a running `evs serve`: it reads the store's file without taking
-// its lock, and inotify on the data folder wakes it when a commit writes the file.
+// its lock (OpenSqliteEventStoreReader), woken when a commit writes the data folder.
 int FollowLog(const GlobalOptions& global, int64_t after);
 
 }  // namespace evs::cli

@@ -1,0 +1,189 @@
+// A read-only view of an embedded store's file for other processes (consumer-group members,
+// `evs log --follow`): no lock, no writer; every read asks SQLite, and WaitForHead() is woken by
+// inotify when a commit writes the folder. It may see a commit in the moment before its fsync.
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "evs/event_store.h"
+#include "store/sqlite.h"
+#include "store/sqlite_schema.h"
+
+namespace evs {
+namespace {
+
+using store::Database;
+using store::Statement;
+
+class SqliteReaderStore final : public EventStore {
+ public:
+  SqliteReaderStore(Database db, int watch) : db_(std::move(db)), watch_(watch) {}
+  ~SqliteReaderStore() override {
+    if (watch_ >= 0) close(watch_);
+  }
+
+  Status Prepare() {
+    const std::string stream_select(store::kSelectStreamEvents);
+    struct {
+      Statement* target;
+      std::string sql;
+    } statements[] = {
+        {&head_, "SELECT COALESCE(MAX(position), 0) FROM events"},
+        {&stream_,
+         "SELECT s.stream_no, (SELECT MAX(version) FROM events e WHERE e.stream_no = "
+         "s.stream_no) FROM streams s WHERE s.stream_id = ?"},
+        {&forward_, stream_select + "WHERE e.stream_no = ? AND e.version >= ? AND e.version <= ? "
+                                    "ORDER BY e.version LIMIT ?"},
+        {&backward_, stream_select + "WHERE e.stream_no = ? AND e.version <= ? AND e.version <= ? "
+                                     "ORDER BY e.version DESC LIMIT ?"},
+        {&log_,
+         std::string(store::kSelectEvents) + "WHERE e.position > ? ORDER BY e.position LIMIT ?"},
+        {&streams_,
+         "SELECT s.stream_id, (SELECT MAX(version) FROM events e WHERE e.stream_no = "
+         "s.stream_no) FROM streams s WHERE s.stream_id > ? ORDER BY s.stream_id "
+         "LIMIT ?"},
+    };
+    for (auto& s : statements) {
+      auto stmt = db_.Prepare(s.sql);
+      if (!stmt) return stmt.error();
+      *s.target = std::move(stmt).value();
+    }
+    return OkStatus();
+  }
+
+  Result<AppendResult> Append(std::string_view, ExpectedVersion, std::vector<EventData>) override {
+    return Error::Make(ErrorCode::kUnavailable,
+                       "this store is a read-only view; append through the process that owns it");
+  }
+
+  Result<StreamPage> ReadStream(std::string_view stream_id,
+                                const ReadStreamOptions& options) override {
+    std::lock_guard guard(mu_);
+    stream_.Bind(1, stream_id);
+    int rc = stream_.Step();
+    const int64_t number = rc == SQLITE_ROW ? stream_.Int(0) : 0;
+    StreamPage page;
+    page.stream_version = rc == SQLITE_ROW ? stream_.Int(1) : 0;
+    stream_.Reset();
+    if (page.stream_version == 0) {
+      return Error::Make(ErrorCode::kNotFound, "stream '" + std::string(stream_id) + "' not found");
+    }
+    const bool forward = options.direction == Direction::kForward;
+    int64_t from = options.from;
+    if (forward && from < 1) from = 1;
+    if (!forward && (from <= 0 || from > page.stream_version)) from = page.stream_version;
+    Statement& stmt = forward ? forward_ : backward_;
+    stmt.Bind(1, number);
+    stmt.Bind(2, from);
+    stmt.Bind(3, page.stream_version);
+    stmt.Bind(4, static_cast<int64_t>(options.limit));
+    auto events = store::ReadEvents(stmt, stream_id);
+    if (!events) return events.error();
+    page.events = std::move(events).value();
+    page.end_of_stream = page.events.empty() || page.events.size() < options.limit ||
+                         (forward ? page.events.back().version >= page.stream_version
+                                  : page.events.back().version <= 1);
+    return page;
+  }
+
+  Result<LogPage> ReadLog(int64_t after, size_t limit) override {
+    std::lock_guard guard(mu_);
+    log_.Bind(1, after);
+    log_.Bind(2, static_cast<int64_t>(limit));
+    auto events = store::ReadEvents(log_);
+    if (!events) return events.error();
+    LogPage page;
+    page.events = std::move(events).value();
+    page.next_position = page.events.empty() ? after : page.events.back().position;
+    auto head = Head();
+    if (!head.ok()) return head.error();
+    page.head_position = std::max(*head, page.next_position);
+    return page;
+  }
+
+  Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
+    std::lock_guard guard(mu_);
+    streams_.Bind(1, after);
+    streams_.Bind(2, static_cast<int64_t>(limit));
+    StreamsPage page;
+    int rc;
+    while ((rc = streams_.Step()) == SQLITE_ROW) {
+      page.streams.push_back(StreamInfo{std::string(streams_.Text(0)), streams_.Int(1)});
+    }
+    Error error = streams_.LastError("listing streams");
+    streams_.Reset();
+    if (rc != SQLITE_DONE) return error;
+    if (page.streams.size() == limit && limit > 0) page.next_after = page.streams.back().stream_id;
+    return page;
+  }
+
+  Result<int64_t> StreamVersion(std::string_view stream_id) override {
+    std::lock_guard guard(mu_);
+    stream_.Bind(1, stream_id);
+    int rc = stream_.Step();
+    const int64_t version = rc == SQLITE_ROW ? stream_.Int(1) : 0;
+    stream_.Reset();
+    return version;
+  }
+
+  Result<int64_t> HeadPosition() override {
+    std::lock_guard guard(mu_);
+    return Head();
+  }
+
+  Result<int64_t> WaitForHead(int64_t after, std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto head = HeadPosition();
+      if (!head.ok() || *head > after) return head;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return head;
+      pollfd p{watch_, POLLIN, 0};
+      poll(&p, 1, static_cast<int>(left.count()));  // a write in the folder, or the deadline
+      char buffer[4096];
+      while (::read(watch_, buffer, sizeof buffer) > 0) {
+      }
+    }
+  }
+
+ private:
+  Result<int64_t> Head() {  // with mu_ held
+    int rc = head_.Step();
+    const int64_t head = rc == SQLITE_ROW ? head_.Int(0) : 0;
+    Error error = head_.LastError("reading the head position");
+    head_.Reset();
+    if (rc != SQLITE_ROW) return error;
+    return head;
+  }
+
+  std::mutex mu_;
+  Database db_;
+  const int watch_;
+  Statement head_, stream_, forward_, backward_, log_, streams_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<EventStore>> OpenSqliteEventStoreReader(const std::string& path) {
+  if (!std::filesystem::exists(path)) {
+    return Error::Make(ErrorCode::kNotFound, "no store at " + path);
+  }
+  auto db = Database::Open(path, /*read_only=*/true);
+  if (!db) return db.error();
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const int watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (watch < 0 || inotify_add_watch(watch, dir.c_str(), IN_MODIFY | IN_CREATE) < 0) {
+    if (watch >= 0) close(watch);
+    return Error::Make(ErrorCode::kIOError, "cannot watch " + dir + " for commits");
+  }
+  auto store = std::make_unique<SqliteReaderStore>(std::move(db).value(), watch);
+  if (auto s = store->Prepare(); !s) return s.error();
+  return std::unique_ptr<EventStore>(std::move(store));
+}
+
+}  // namespace evs
