@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <thread>
+
 #include "evs/event_store.h"
 #include "temp_dir.h"
 
@@ -123,6 +126,46 @@ TEST_F(SqliteStoreTest, DamagedRowIsACorruptionErrorNotACrash) {
   EXPECT_NE(page.error().message.find("position 2"), std::string::npos) << page.error().message;
   auto reopened = Open();  // loading recent ids meets the damaged row too
   EXPECT_FALSE(reopened.ok());
+}
+
+TEST_F(SqliteStoreTest, ReaderViewSeesWhatTheOwnerCommits) {
+  auto owner = Open();
+  ASSERT_TRUE(owner.ok());
+  ASSERT_TRUE((*owner)->Append("a", ExpectedVersion::Any(), WithIds(5)).ok());
+  ASSERT_TRUE((*owner)->Append("b", ExpectedVersion::Any(), WithIds(2)).ok());
+  auto reader = OpenSqliteEventStoreReader(dir_.File("events.sqlite"));
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  EXPECT_EQ(*(*reader)->HeadPosition(), 7);
+  EXPECT_EQ(*(*reader)->StreamVersion("a"), 5);
+  ReadStreamOptions back;
+  back.direction = Direction::kBackward;
+  back.limit = 2;
+  auto page = (*reader)->ReadStream("a", back);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(page->events[0].version, 5);
+  EXPECT_EQ(page->events[0].stream_id, "a");
+  EXPECT_EQ((*reader)->ReadStream("nope", {}).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ((*reader)->ListStreams("", 10)->streams.size(), 2u);
+  EXPECT_EQ((*reader)->Append("a", ExpectedVersion::Any(), WithIds(1)).error().code,
+            ErrorCode::kUnavailable);
+  // Woken by the owner's commit, well before the timeout.
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE((*owner)->Append("a", ExpectedVersion::Any(), WithIds(1)).ok());
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto head = (*reader)->WaitForHead(7, std::chrono::seconds(20));
+  later.join();
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(*head, 8);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  auto log = (*reader)->ReadLog(6, 10);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->events.size(), 2u);
+  EXPECT_EQ(log->events[1].position, 8);
+  EXPECT_EQ(OpenSqliteEventStoreReader(dir_.File("missing.sqlite")).error().code,
+            ErrorCode::kNotFound);
 }
 
 TEST_F(SqliteStoreTest, NotADatabaseIsACorruptionError) {

@@ -52,33 +52,14 @@ class SqliteEventStore final : public EventStore {
 
   Result<StreamPage> ReadStream(std::string_view stream_id,
                                 const ReadStreamOptions& options) override {
-    StreamPage page;
     const store::StreamHead head = planner_.Heads().Find(stream_id);
-    page.stream_version = head.version;
-    if (page.stream_version == 0) {
+    if (head.version == 0) {
       return Error::Make(ErrorCode::kNotFound, "stream '" + std::string(stream_id) + "' not found");
     }
-    const bool forward = options.direction == Direction::kForward;
-    int64_t from = options.from;
-    if (forward && from < 1) from = 1;
-    if (!forward && (from <= 0 || from > page.stream_version)) from = page.stream_version;
-    auto events = WithReader([&](ReadConnection& conn) {
-      Statement& stmt = forward ? conn.stream_forward : conn.stream_backward;
-      stmt.Bind(1, head.number);
-      stmt.Bind(2, from);
-      stmt.Bind(3, page.stream_version);  // nothing that is not durable yet
-      stmt.Bind(4, static_cast<int64_t>(options.limit));
-      const int64_t available = forward ? page.stream_version - from + 1 : from;
-      return store::ReadEvents(
-          stmt, stream_id,
-          std::min(options.limit, static_cast<size_t>(std::max<int64_t>(available, 0))));
+    return WithReader([&](ReadConnection& conn) {
+      return store::ReadStreamPage(conn.stream_forward, conn.stream_backward, stream_id,
+                                   head.number, head.version, options);
     });
-    if (!events) return events.error();
-    page.events = std::move(events).value();
-    page.end_of_stream = page.events.empty() || page.events.size() < options.limit ||
-                         (forward ? page.events.back().version >= page.stream_version
-                                  : page.events.back().version <= 1);
-    return page;
   }
 
   Result<LogPage> ReadLog(int64_t after, size_t limit) override {

@@ -65,28 +65,12 @@ class SqliteReaderStore final : public EventStore {
     stream_.Bind(1, stream_id);
     int rc = stream_.Step();
     const int64_t number = rc == SQLITE_ROW ? stream_.Int(0) : 0;
-    StreamPage page;
-    page.stream_version = rc == SQLITE_ROW ? stream_.Int(1) : 0;
+    const int64_t version = rc == SQLITE_ROW ? stream_.Int(1) : 0;
     stream_.Reset();
-    if (page.stream_version == 0) {
+    if (version == 0) {
       return Error::Make(ErrorCode::kNotFound, "stream '" + std::string(stream_id) + "' not found");
     }
-    const bool forward = options.direction == Direction::kForward;
-    int64_t from = options.from;
-    if (forward && from < 1) from = 1;
-    if (!forward && (from <= 0 || from > page.stream_version)) from = page.stream_version;
-    Statement& stmt = forward ? forward_ : backward_;
-    stmt.Bind(1, number);
-    stmt.Bind(2, from);
-    stmt.Bind(3, page.stream_version);
-    stmt.Bind(4, static_cast<int64_t>(options.limit));
-    auto events = store::ReadEvents(stmt, stream_id);
-    if (!events) return events.error();
-    page.events = std::move(events).value();
-    page.end_of_stream = page.events.empty() || page.events.size() < options.limit ||
-                         (forward ? page.events.back().version >= page.stream_version
-                                  : page.events.back().version <= 1);
-    return page;
+    return store::ReadStreamPage(forward_, backward_, stream_id, number, version, options);
   }
 
   Result<LogPage> ReadLog(int64_t after, size_t limit) override {

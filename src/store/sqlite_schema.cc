@@ -1,5 +1,7 @@
 #include "store/sqlite_schema.h"
 
+#include <algorithm>
+
 namespace evs::store {
 
 Result<std::vector<RecordedEvent>> ReadEvents(Statement& stmt, std::string_view stream_id,
@@ -33,6 +35,32 @@ Result<std::vector<RecordedEvent>> ReadEvents(Statement& stmt, std::string_view 
   }
   stmt.Reset();
   return events;
+}
+
+Result<StreamPage> ReadStreamPage(Statement& forward_stmt, Statement& backward_stmt,
+                                  std::string_view stream_id, int64_t stream_number,
+                                  int64_t stream_version, const ReadStreamOptions& options) {
+  StreamPage page;
+  page.stream_version = stream_version;
+  const bool forward = options.direction == Direction::kForward;
+  int64_t from = options.from;
+  if (forward && from < 1) from = 1;
+  if (!forward && (from <= 0 || from > stream_version)) from = stream_version;
+  Statement& stmt = forward ? forward_stmt : backward_stmt;
+  stmt.Bind(1, stream_number);
+  stmt.Bind(2, from);
+  stmt.Bind(3, stream_version);  // nothing past the version the caller knows to be durable
+  stmt.Bind(4, static_cast<int64_t>(options.limit));
+  const int64_t available = forward ? stream_version - from + 1 : from;
+  auto events =
+      ReadEvents(stmt, stream_id,
+                 std::min(options.limit, static_cast<size_t>(std::max<int64_t>(available, 0))));
+  if (!events) return events.error();
+  page.events = std::move(events).value();
+  page.end_of_stream =
+      page.events.empty() || page.events.size() < options.limit ||
+      (forward ? page.events.back().version >= stream_version : page.events.back().version <= 1);
+  return page;
 }
 
 }  // namespace evs::store

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "evs/event.h"
+#include "evs/event_store.h"
 #include "evs/status.h"
 #include "store/sqlite.h"
 
@@ -60,5 +61,12 @@ inline constexpr std::string_view kSelectStreamEvents =
 // `expected_rows` sizes the result up front.
 Result<std::vector<RecordedEvent>> ReadEvents(Statement& stmt, std::string_view stream_id = {},
                                               size_t expected_rows = 0);
+
+// One page of a stream whose number and durable version the caller knows, read with prepared
+// statements of kSelectStreamEvents that bind (stream_no, from, max version, limit): `forward`
+// ordered by version, `backward` by version descending.
+Result<StreamPage> ReadStreamPage(Statement& forward, Statement& backward,
+                                  std::string_view stream_id, int64_t stream_number,
+                                  int64_t stream_version, const ReadStreamOptions& options);
 
 }  // namespace evs::store
