@@ -45,7 +45,10 @@ int main(int argc, char** argv) {
   auto checkpoints = evs::OpenSqliteCheckpointStore(argv[2]);
   FILE* out = std::fopen(argv[5], "a");
   if (!store.ok() || !checkpoints.ok() || out == nullptr) {
-    std::fprintf(stderr, "cannot open the store, the checkpoints or the output\n");
+    std::fprintf(stderr, "cannot open: %s\n",
+                 !store.ok()         ? store.error().message.c_str()
+                 : !checkpoints.ok() ? checkpoints.error().message.c_str()
+                                     : argv[5]);
     return 1;
   }
   FileHandler handler(out);

@@ -23,6 +23,7 @@
 #include "evs/event_store.h"
 #include "http/api.h"
 #include "http/server.h"
+#include "http_client.h"
 #include "temp_dir.h"
 
 namespace evs::http {
@@ -34,45 +35,9 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kJson = "application/json";
 constexpr const char* kProblem = "application/problem+json";
 
-std::unique_ptr<httplib::Client> NewClient(int port) {
-  auto client = std::make_unique<httplib::Client>("127.0.0.1", port);
-  client->set_keep_alive(true);
-  client->set_url_encode(false);  // the tests send targets already percent-encoded
-  client->set_connection_timeout(5);
-  client->set_read_timeout(30);
-  client->set_write_timeout(30);
-  return client;
-}
-
-// A response, or status -1 with the transport error in `body`.
-struct Reply {
-  int status = -1;
-  std::string body;
-  httplib::Headers headers;
-
-  std::string Header(const std::string& name) const {
-    auto it = headers.find(name);  // httplib compares header names case-insensitively
-    return it == headers.end() ? std::string() : it->second;
-  }
-  std::string ContentType() const { return Header("Content-Type"); }
-  json Json() const {
-    json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    EXPECT_FALSE(parsed.is_discarded()) << "not JSON: " << body;
-    return parsed;
-  }
-};
-
-Reply ToReply(const httplib::Result& result) {
-  Reply reply;
-  if (!result) {
-    reply.body = "transport error: " + httplib::to_string(result.error());
-    return reply;
-  }
-  reply.status = result->status;
-  reply.body = result->body;
-  reply.headers = result->headers;
-  return reply;
-}
+using testing::NewClient;
+using testing::Reply;
+using testing::ToReply;
 
 // Checks a problem document: its status, media type, stable code, and the RFC 9457 members.
 json ExpectProblem(const Reply& reply, int status, const std::string& code) {

@@ -10,6 +10,7 @@
 #include "cart/cart.h"
 #include "cart/cart_summary_projection.h"
 #include "evs/repository.h"
+#include "read_model_dump.h"
 #include "store_factory.h"
 
 namespace evs {
@@ -17,31 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Every row of the read model's views, as text, in a stable order.
-std::string Dump(const std::string& path) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  std::string out;
-  for (const char* sql :
-       {"SELECT cart_id, status, item_count, total_cents, version FROM cart_summaries ORDER BY 1",
-        "SELECT cart_id, name, quantity, unit_price_cents FROM cart_lines ORDER BY 1, 2",
-        "SELECT name, quantity_added, quantity_removed, times_added FROM item_totals ORDER BY 1"}) {
-    sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
-      for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
-        const unsigned char* text = sqlite3_column_text(stmt, i);
-        out += text ? reinterpret_cast<const char*>(text) : "NULL";
-        out += '|';
-      }
-      out += '\n';
-    }
-    sqlite3_finalize(stmt);
-    out += "--\n";
-  }
-  sqlite3_close(db);
-  return out;
-}
+using testing::DumpCartReadModel;
 
 class ProjectionTest : public ::testing::Test {
  protected:
@@ -141,7 +118,8 @@ TEST_F(ProjectionTest, StoppedAndRestartedEqualsAFreshBuild) {
   ASSERT_TRUE((*fresh)->WaitUntil(head, 20s));
   (*restarted)->Stop();
   (*fresh)->Stop();
-  EXPECT_EQ(Dump(dir_.File("live.sqlite")), Dump(dir_.File("fresh.sqlite")));
+  EXPECT_EQ(DumpCartReadModel(dir_.File("live.sqlite")),
+            DumpCartReadModel(dir_.File("fresh.sqlite")));
 }
 
 TEST_F(ProjectionTest, RebuildSwapsInANewGenerationThatMatches) {
@@ -150,13 +128,13 @@ TEST_F(ProjectionTest, RebuildSwapsInANewGenerationThatMatches) {
   ASSERT_TRUE(runner.ok());
   ASSERT_TRUE((*runner)->Start().ok());
   ASSERT_TRUE((*runner)->WaitUntil(*store_->HeadPosition(), 20s));
-  const std::string before = Dump(dir_.File("read.sqlite"));
+  const std::string before = DumpCartReadModel(dir_.File("read.sqlite"));
   EXPECT_EQ((*runner)->CheckpointName(), "projection:cart_summary_g1");
   int progress_calls = 0;
   ASSERT_TRUE((*runner)->Rebuild([&](int64_t, int64_t) { ++progress_calls; }).ok());
   EXPECT_GT(progress_calls, 0);
   EXPECT_EQ((*runner)->CheckpointName(), "projection:cart_summary_g2");
-  EXPECT_EQ(Dump(dir_.File("read.sqlite")), before);
+  EXPECT_EQ(DumpCartReadModel(dir_.File("read.sqlite")), before);
   Traffic(50, 5);  // the new generation follows the feed
   ASSERT_TRUE((*runner)->WaitUntil(*store_->HeadPosition(), 20s));
   (*runner)->Stop();
@@ -165,7 +143,8 @@ TEST_F(ProjectionTest, RebuildSwapsInANewGenerationThatMatches) {
   ASSERT_TRUE((*fresh)->Start().ok());
   ASSERT_TRUE((*fresh)->WaitUntil(*store_->HeadPosition(), 20s));
   (*fresh)->Stop();
-  EXPECT_EQ(Dump(dir_.File("read.sqlite")), Dump(dir_.File("fresh.sqlite")));
+  EXPECT_EQ(DumpCartReadModel(dir_.File("read.sqlite")),
+            DumpCartReadModel(dir_.File("fresh.sqlite")));
 }
 
 }  // namespace

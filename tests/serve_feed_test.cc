@@ -32,6 +32,8 @@
 #include "evs/event_store.h"
 #include "evs/projection.h"
 #include "evs_child.h"
+#include "http_client.h"
+#include "read_model_dump.h"
 #include "temp_dir.h"
 
 namespace evs {
@@ -42,20 +44,11 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 using testing::Child;
+using testing::DumpCartReadModel;
 using testing::kExitTimeout;
 constexpr auto kCatchUpTimeout = 60s;
 constexpr const char* kProjection = "projection:cart_summary_g1";
 constexpr const char* kJson = "application/json";
-
-std::unique_ptr<httplib::Client> NewClient(int port) {
-  auto client = std::make_unique<httplib::Client>("127.0.0.1", port);
-  client->set_keep_alive(true);
-  client->set_url_encode(false);
-  client->set_connection_timeout(5);
-  client->set_read_timeout(30);
-  client->set_write_timeout(30);
-  return client;
-}
 
 std::unique_ptr<Child> StartServer(const std::string& data_dir, int& port, bool quiet = false) {
   std::vector<std::string> args = {"--data", data_dir, "serve", "--listen", "127.0.0.1:0"};
@@ -66,28 +59,9 @@ std::unique_ptr<Child> StartServer(const std::string& data_dir, int& port, bool 
   return child;
 }
 
-struct Reply {
-  int status = -1;
-  std::string body;
-  std::string content_type;
-  json Json() const {
-    json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    EXPECT_FALSE(parsed.is_discarded()) << "not JSON: " << body;
-    return parsed;
-  }
-};
-
-Reply ToReply(const httplib::Result& result) {
-  Reply reply;
-  if (!result) {
-    reply.body = "transport error: " + httplib::to_string(result.error());
-    return reply;
-  }
-  reply.status = result->status;
-  reply.body = result->body;
-  reply.content_type = result->get_header_value("Content-Type");
-  return reply;
-}
+using testing::NewClient;
+using testing::Reply;
+using testing::ToReply;
 
 // The whole log through GET /log, in pages.
 std::vector<json> ReadWholeLog(httplib::Client& client) {
@@ -148,32 +122,6 @@ void AddItem(httplib::Client& client, const std::string& cart, const std::string
   json body = {{"name", name}, {"quantity", quantity}, {"unit_price_cents", price}};
   Reply reply = ToReply(client.Post("/carts/" + cart + "/items", body.dump(), kJson));
   EXPECT_EQ(reply.status, 200) << reply.body;
-}
-
-// Every row of the read model's views, as text, in a stable order (as in projection_test.cc).
-std::string Dump(const std::string& path) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  std::string out;
-  for (const char* sql :
-       {"SELECT cart_id, status, item_count, total_cents, version FROM cart_summaries ORDER BY 1",
-        "SELECT cart_id, name, quantity, unit_price_cents FROM cart_lines ORDER BY 1, 2",
-        "SELECT name, quantity_added, quantity_removed, times_added FROM item_totals ORDER BY 1"}) {
-    sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-    while (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
-      for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
-        const unsigned char* text = sqlite3_column_text(stmt, i);
-        out += text ? reinterpret_cast<const char*>(text) : "NULL";
-        out += '|';
-      }
-      out += '\n';
-    }
-    sqlite3_finalize(stmt);
-    out += "--\n";
-  }
-  sqlite3_close(db);
-  return out;
 }
 
 std::vector<std::string> Lines(const std::string& text) {
@@ -274,7 +222,7 @@ TEST(ServeFeed, ReadModelSubscriptionsAndEventLog) {
   // Status filters.
   Reply open = ToReply(client->Get("/carts?status=open"));
   ASSERT_EQ(open.status, 200) << open.body;
-  EXPECT_EQ(open.content_type, kJson);
+  EXPECT_EQ(open.ContentType(), kJson);
   EXPECT_EQ(CartIds(open.Json()), sorted({a, c, e}));
   EXPECT_TRUE(open.Json()["next_after"].is_null());
   Reply done = ToReply(client->Get("/carts?status=checked_out"));
@@ -328,7 +276,7 @@ TEST(ServeFeed, ReadModelSubscriptionsAndEventLog) {
         "/carts?limit=x", "/reports/top-items?limit=0", "/reports/top-items?limit=-1"}) {
     Reply bad = ToReply(client->Get(target));
     EXPECT_EQ(bad.status, 400) << target << " " << bad.body;
-    EXPECT_EQ(bad.content_type, "application/problem+json") << target;
+    EXPECT_EQ(bad.ContentType(), "application/problem+json") << target;
   }
   EXPECT_EQ(ToReply(client->Get("/carts?status=closed")).Json().value("code", ""),
             "invalid_parameter");
@@ -351,7 +299,7 @@ TEST(ServeFeed, ReadModelSubscriptionsAndEventLog) {
   {
     Reply reply = ToReply(client->Get("/subscriptions"));
     ASSERT_EQ(reply.status, 200) << reply.body;
-    EXPECT_EQ(reply.content_type, kJson);
+    EXPECT_EQ(reply.ContentType(), kJson);
     json list = reply.Json()["subscriptions"];
     ASSERT_EQ(list.size(), 2u) << list;
     std::set<std::string> names;
@@ -824,8 +772,8 @@ TEST(ServeFeedProjection, KilledMidTrafficThenRestartedEqualsAFreshBuild) {
     const int64_t head = *(*store)->HeadPosition();
     ASSERT_TRUE((*runner)->WaitUntil(head, std::chrono::milliseconds(kCatchUpTimeout)));
     (*runner)->Stop();
-    const std::string fresh = Dump(projection_options.path);
-    const std::string served = Dump(data + "/cart_summary.sqlite");
+    const std::string fresh = DumpCartReadModel(projection_options.path);
+    const std::string served = DumpCartReadModel(data + "/cart_summary.sqlite");
     EXPECT_GT(fresh.size(), 20u);
     EXPECT_EQ(served, fresh);
   }

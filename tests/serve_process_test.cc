@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "evs_child.h"
+#include "http_client.h"
 #include "temp_dir.h"
 
 namespace evs {
@@ -28,16 +29,6 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-std::unique_ptr<httplib::Client> NewClient(int port) {
-  auto client = std::make_unique<httplib::Client>("127.0.0.1", port);
-  client->set_keep_alive(true);
-  client->set_url_encode(false);
-  client->set_connection_timeout(5);
-  client->set_read_timeout(30);
-  client->set_write_timeout(30);
-  return client;
-}
 
 using testing::Child;
 
@@ -49,24 +40,9 @@ std::unique_ptr<Child> StartServer(const std::string& data_dir, int& port) {
   return child;
 }
 
-struct Reply {
-  int status = -1;
-  std::string body;
-  std::string etag;
-  json Json() const { return json::parse(body, nullptr, /*allow_exceptions=*/false); }
-};
-
-Reply ToReply(const httplib::Result& result) {
-  Reply reply;
-  if (!result) {
-    reply.body = "transport error: " + httplib::to_string(result.error());
-    return reply;
-  }
-  reply.status = result->status;
-  reply.body = result->body;
-  reply.etag = result->get_header_value("ETag");
-  return reply;
-}
+using testing::NewClient;
+using testing::Reply;
+using testing::ToReply;
 
 std::map<std::string, int64_t> Items(const json& cart) {
   std::map<std::string, int64_t> out;
@@ -132,7 +108,7 @@ TEST(ServeProcess, EverythingIsStillThereAfterARestart) {
     ASSERT_EQ(appended.status, 201) << appended.body;
     Reply cart = ToReply(client->Get("/carts/" + cart_id));
     ASSERT_EQ(cart.status, 200);
-    etag = cart.etag;
+    etag = cart.Header("ETag");
     EXPECT_EQ(etag, "\"5\"");
     head = ToReply(client->Get("/log")).Json().value("head_position", int64_t{0});
     EXPECT_EQ(head, 6);
@@ -146,7 +122,7 @@ TEST(ServeProcess, EverythingIsStillThereAfterARestart) {
     auto client = NewClient(port);
     Reply cart = ToReply(client->Get("/carts/" + cart_id));
     ASSERT_EQ(cart.status, 200) << cart.body;
-    EXPECT_EQ(cart.etag, etag);
+    EXPECT_EQ(cart.Header("ETag"), etag);
     json body = cart.Json();
     EXPECT_EQ(body.value("status", ""), "open");
     EXPECT_EQ(Items(body), (std::map<std::string, int64_t>{{"apple", 2}, {"green tea", 1}}));
@@ -159,7 +135,7 @@ TEST(ServeProcess, EverythingIsStillThereAfterARestart) {
     Reply more = ToReply(client->Post("/carts/" + cart_id + "/items", {{"If-Match", etag}},
                                       R"({"name":"apple"})", "application/json"));
     ASSERT_EQ(more.status, 200) << more.body;
-    EXPECT_EQ(more.etag, "\"6\"");
+    EXPECT_EQ(more.Header("ETag"), "\"6\"");
     ASSERT_EQ(ToReply(client->Post("/carts/" + cart_id + "/checkout", httplib::Headers{})).status,
               200);
     client.reset();
@@ -174,7 +150,7 @@ TEST(ServeProcess, EverythingIsStillThereAfterARestart) {
     ASSERT_EQ(cart.status, 200) << cart.body;
     EXPECT_EQ(cart.Json().value("status", ""), "checked_out");
     EXPECT_EQ(Items(cart.Json())["apple"], 3);
-    EXPECT_EQ(cart.etag, "\"7\"");
+    EXPECT_EQ(cart.Header("ETag"), "\"7\"");
     client.reset();
     server->Terminate();
   }

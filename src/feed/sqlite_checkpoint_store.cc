@@ -4,6 +4,7 @@
 // deliver some events again (at-least-once); it never skips one.
 #include <chrono>
 #include <mutex>
+#include <thread>
 
 #include "common/clock.h"
 #include "evs/subscription.h"
@@ -173,10 +174,16 @@ class SqliteCheckpointStore final : public CheckpointStore {
 Result<std::unique_ptr<CheckpointStore>> OpenSqliteCheckpointStore(const std::string& path) {
   auto db = Database::Open(path, /*read_only=*/false);
   if (!db) return db.error();
-  if (auto s = db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"); !s) {
-    return s.error();
+  // Several processes may open the file at once (group members): switching to WAL and creating
+  // the tables can meet a lock that SQLite's busy handler does not wait for, so try again.
+  Status ready = OkStatus();
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    ready = db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    if (ready.ok()) ready = db->Exec(kSchema);
+    if (ready.ok() || ready.error().code != ErrorCode::kUnavailable) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (auto s = db->Exec(kSchema); !s) return s.error();
+  if (!ready.ok()) return ready.error();
   auto store = std::make_unique<SqliteCheckpointStore>(std::move(db).value());
   if (auto s = store->Prepare(); !s) return s.error();
   return std::unique_ptr<CheckpointStore>(std::move(store));
