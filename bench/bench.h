@@ -25,7 +25,7 @@ struct BenchOptions {
   int connections = 64;                    // http: wrk's keep-alive connections
   int wrk_threads = 1;                     // http: wrk's threads (they share the server's cores)
   std::string wrk = "wrk";                 // http: the wrk program, looked up on PATH
-  int64_t feed_events = 1000000;           // feed: events in the catch-up log
+  int64_t feed_events = 1000000;           // feed, archive: events in the log
   std::vector<int> batch_sizes = {512};    // feed: subscription batch_size per catch-up row
   int feed_writers = 64;                   // feed: writer threads of the live row
   std::string dir;                         // scratch folder of this run (exists, empty)
@@ -37,6 +37,7 @@ Status RunAppendBench(const BenchOptions& options, Reporter& reporter);
 Status RunFetchBench(const BenchOptions& options, Reporter& reporter);
 Status RunHttpBench(const BenchOptions& options, Reporter& reporter);
 Status RunFeedBench(const BenchOptions& options, Reporter& reporter);
+Status RunArchiveBench(const BenchOptions& options, Reporter& reporter);
 
 // A fresh folder made with mkdtemp under `parent` (created when missing), removed with
 // everything in it by the destructor, and `parent` too when this created it and it is empty.

@@ -6,6 +6,8 @@
 //   evs-bench http            AddItem and GetCart over HTTP (wrk on loopback) vs GET /healthz
 //   evs-bench feed            subscription catch-up events/s vs a raw SQLite scan; live
 //                             append-to-handler latency under 64 durable writers
+//   evs-bench archive         archiving events/s vs reading the log; replay from the archive
+//                             vs feed catch-up from the store; archive size vs JSON lines
 //
 // Options go before or after the subcommand: --seconds, --warmup, --writers, --threads,
 // --carts, --connections, --wrk-threads, --wrk, --events, --batch-sizes, --feed-writers, --json,
@@ -63,7 +65,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--wrk", options.wrk, "http: the wrk program")->capture_default_str();
-  app.add_option("--events", options.feed_events, "feed: events in the catch-up log")
+  app.add_option("--events", options.feed_events, "feed, archive: events in the log")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--batch-sizes", options.batch_sizes,
@@ -87,8 +89,10 @@ int main(int argc, char** argv) {
       "http", "AddItem and GetCart over HTTP with wrk on loopback vs GET /healthz");
   CLI::App* feed = app.add_subcommand(
       "feed", "Subscription catch-up vs a raw SQLite scan, and live latency under writers");
+  CLI::App* archive = app.add_subcommand(
+      "archive", "Archiving the log into segments vs reading it; replay vs feed catch-up");
   CLI::App* all = app.add_subcommand("all", "Every benchmark (the default)");
-  for (CLI::App* sub : {append, fetch, http, feed, all}) sub->fallthrough();
+  for (CLI::App* sub : {append, fetch, http, feed, archive, all}) sub->fallthrough();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
   if (carts) options.carts = options.http_carts = *carts;
@@ -127,6 +131,7 @@ int main(int argc, char** argv) {
       {run_all || fetch->parsed(), "fetch", evs::bench::RunFetchBench},
       {run_all || http->parsed(), "http", evs::bench::RunHttpBench},
       {run_all || feed->parsed(), "feed", evs::bench::RunFeedBench},
+      {run_all || archive->parsed(), "archive", evs::bench::RunArchiveBench},
   };
   int exit_code = 0;
   for (const auto& bench : benches) {

@@ -1,8 +1,13 @@
 // The event store contract (DESIGN.md §3), run against every backend.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 
+#include "store/commit_planner.h"
+#include "store/group_commit.h"
+#include "store/sqlite_schema.h"
 #include "store_factory.h"
 
 namespace evs {
@@ -415,6 +420,92 @@ TEST_P(StoreContract, ReopenedStoreKeepsEventsHeadsAndRetries) {
   EXPECT_EQ(retry.first_position, 1);
   auto next = MustAppend("a", ExpectedVersion::Exact(2), Events(1));
   EXPECT_EQ(next.first_position, 4);
+}
+
+// --- Recorded times -----------------------------------------------------------------------------
+
+// Point-in-time replay ("every event recorded at or before T") is a prefix of the log only if
+// recorded times never decrease in position order.
+void ExpectTimesNonDecreasing(EventStore& store, size_t expected_events) {
+  auto page = store.ReadLog(0, expected_events + 1);
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->events.size(), expected_events);
+  for (size_t i = 1; i < page->events.size(); ++i) {
+    ASSERT_GE(page->events[i].recorded_at_us, page->events[i - 1].recorded_at_us)
+        << "at position " << page->events[i].position;
+  }
+}
+
+TEST_P(StoreContract, RecordedTimesNeverDecreaseInCommitOrder) {
+  // Concurrent appends, so that the embedded store commits them in batches of several.
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([this, t] {
+      for (int i = 0; i < 50; ++i) {
+        auto r =
+            store_->Append("s-" + std::to_string(t), ExpectedVersion::Any(), Events(1 + i % 3));
+        EXPECT_TRUE(r.ok()) << r.error().message;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  ExpectTimesNonDecreasing(*store_, 4 * (17 * 1 + 17 * 2 + 16 * 3));
+  if (!factory_->Persistent()) return;
+  store_.reset();
+  store_ = factory_->Open();
+  ASSERT_NE(store_, nullptr);
+  for (int i = 0; i < 20; ++i) MustAppend("after", ExpectedVersion::Any(), Events(1));
+  ExpectTimesNonDecreasing(*store_, 4 * 99 + 20);
+}
+
+std::atomic<int64_t> fake_clock_us{0};
+int64_t FakeClock() { return fake_clock_us.load(); }
+
+// The embedded store's writer, driven directly to step its clock back.
+TEST(EmbeddedWriter, RecordedTimesHoldWhenTheClockStepsBack) {
+  testing::TempDir dir;
+  const std::string path = dir.File("events.sqlite");
+  const store::GroupCommitOptions options{path, /*durable=*/false, 1024, &FakeClock};
+  auto append = [](store::GroupCommitWriter& writer, int64_t clock, ExpectedVersion expected,
+                   int count) {
+    fake_clock_us = clock;
+    return writer.Append("s", expected, Events(count));
+  };
+  {
+    auto db = store::Database::Open(path, /*read_only=*/false);
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    ASSERT_TRUE(db->Exec("PRAGMA journal_mode = WAL").ok());
+    ASSERT_TRUE(db->Exec(store::kSchema).ok());
+    store::CommitPlanner planner(1000);
+    std::atomic<int64_t> head{0};
+    store::GroupCommitWriter writer(options, std::move(db).value(), planner, head);
+    ASSERT_TRUE(writer.Start().ok());
+    ASSERT_TRUE(append(writer, 2000, ExpectedVersion::Any(), 2).ok());
+    ASSERT_TRUE(append(writer, 1000, ExpectedVersion::Any(), 1).ok());  // stepped back
+    // A failed append records nothing, and moves no time on.
+    ASSERT_FALSE(append(writer, 9000, ExpectedVersion::Exact(1), 1).ok());
+    ASSERT_TRUE(append(writer, 3000, ExpectedVersion::Exact(3), 1).ok());
+  }
+  {
+    // Reopened: the last recorded time comes from the file.
+    auto db = store::Database::Open(path, /*read_only=*/false);
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    store::CommitPlanner planner(1000);
+    planner.LoadHead("s", store::StreamHead{1, 4});
+    std::atomic<int64_t> head{4};
+    store::GroupCommitWriter writer(options, std::move(db).value(), planner, head);
+    ASSERT_TRUE(writer.Start().ok());
+    ASSERT_TRUE(append(writer, 1500, ExpectedVersion::Exact(4), 1).ok());
+  }
+  SqliteStoreOptions store_options;
+  store_options.path = path;
+  auto store = OpenSqliteEventStore(store_options);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  auto log = (*store)->ReadLog(0, 10);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  std::vector<int64_t> times;
+  for (const auto& e : log->events) times.push_back(e.recorded_at_us);
+  EXPECT_EQ(times, (std::vector<int64_t>{2000, 2000, 2000, 3000, 3000}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, testing::kBackends,

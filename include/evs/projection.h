@@ -63,6 +63,11 @@ class ProjectionRunner {
   // position reached and the head.
   virtual Status Rebuild(std::function<void(int64_t position, int64_t head)> progress) = 0;
 
+  // Rebuilds the read model into the next generation from the events `replay` hands to the
+  // handler it is given (e.g. ArchiveReader::Replay over an archive, from position 1), then swaps
+  // it in; the feed goes on from the last event replayed. On error the current generation stays.
+  virtual Status RebuildFrom(const std::function<Status(EventHandler&)>& replay) = 0;
+
   // The checkpoint's name in the read model's `checkpoints` table.
   virtual std::string CheckpointName() const = 0;
 };

@@ -8,6 +8,7 @@
 
 #include "cart/cart_summary_projection.h"
 #include "cli/output.h"
+#include "cli/progress.h"
 #include "common/event_json.h"
 #include "evs/projection.h"
 #include "evs/subscription.h"
@@ -129,40 +130,42 @@ struct RebuildArgs {
 };
 
 int RunRebuild(const GlobalOptions& global, const RebuildArgs& args) {
-  if (args.name != "cart_summary") {
-    return ReportInvalid(global, "unknown projection '" + args.name + "'; known: cart_summary");
-  }
-  auto store = OpenStore(global);
-  if (!store.ok()) return ReportError(global, store.error());
-  cart::CartSummaryProjection projection;
-  ProjectionOptions options;
-  options.path = global.data_dir + "/cart_summary.sqlite";
-  auto runner = ProjectionRunner::Open(**store, projection, options);
-  if (!runner.ok()) return ReportError(global, runner.error());
-  const bool tty = isatty(STDERR_FILENO);
-  auto start = std::chrono::steady_clock::now();
-  Status s = (*runner)->Rebuild([&](int64_t position, int64_t head) {
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    double rate = seconds > 0 ? static_cast<double>(position) / seconds : 0;
-    double eta = rate > 0 ? static_cast<double>(head - position) / rate : 0;
-    std::fprintf(stderr,
-                 tty ? "\rrebuild: %lld / %lld events, %.0f events/s, ETA %.0f s   "
-                     : "rebuild: %lld / %lld events, %.0f events/s, ETA %.0f s\n",
-                 static_cast<long long>(position), static_cast<long long>(head), rate, eta);
-  });
-  if (tty) std::fputc('\n', stderr);
+  auto opened = OpenProjection(global, args.name);
+  if (!opened.ok()) return ReportError(global, opened.error());
+  ProjectionRunner* runner = opened->runner.get();
+  Progress progress("rebuild", true);
+  Status s =
+      runner->Rebuild([&](int64_t position, int64_t head) { progress.Update(position, head); });
   if (!s.ok()) return ReportError(global, s.error());
-  (*runner)->Stop();
+  progress.Finish();
+  runner->Stop();
   if (global.json) {
-    PrintJson({{"projection", args.name}, {"checkpoint", (*runner)->CheckpointName()}});
+    PrintJson({{"projection", args.name}, {"checkpoint", runner->CheckpointName()}});
   } else {
-    std::cout << "rebuilt " << args.name << " (" << (*runner)->CheckpointName() << ")\n";
+    std::cout << "rebuilt " << args.name << " (" << runner->CheckpointName() << ")\n";
   }
   return kExitOk;
 }
 
 }  // namespace
+
+Result<OpenedProjection> OpenProjection(const GlobalOptions& global, const std::string& name) {
+  if (name != "cart_summary") {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "unknown projection '" + name + "'; known: cart_summary");
+  }
+  OpenedProjection opened;
+  auto store = OpenStore(global);
+  if (!store.ok()) return store.error();
+  opened.store = std::move(store).value();
+  opened.projection = std::make_unique<cart::CartSummaryProjection>();
+  ProjectionOptions options;
+  options.path = global.data_dir + "/" + name + ".sqlite";
+  auto runner = ProjectionRunner::Open(*opened.store, *opened.projection, options);
+  if (!runner.ok()) return runner.error();
+  opened.runner = std::move(runner).value();
+  return opened;
+}
 
 void AddFeedCommands(CLI::App& app, const GlobalOptions& global, Command& command) {
   auto no_args = std::make_shared<NoArgs>();

@@ -4,6 +4,7 @@
 #include <exception>
 #include <iostream>
 
+#include "cli/archive_commands.h"
 #include "cli/cart_commands.h"
 #include "cli/context.h"
 #include "cli/feed_commands.h"
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   AddStoreCommands(app, global, command);
   AddServeCommand(app, global, command);
   AddFeedCommands(app, global, command);
+  AddArchiveCommands(app, global, command);
 
   try {
     app.parse(argc, argv);

@@ -14,6 +14,19 @@ std::string DumpJson(const nlohmann::json& value) {
   return value.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
 }
 
+Status JsonLinesHandler::Handle(std::span<const RecordedEvent> batch) {
+  std::string lines;
+  for (const RecordedEvent& e : batch) {
+    lines += DumpJson(EventToJson(e));
+    lines += '\n';
+  }
+  if (std::fwrite(lines.data(), 1, lines.size(), stdout) != lines.size() ||
+      (flush_ && std::fflush(stdout) != 0)) {
+    return Error::Make(ErrorCode::kIOError, "cannot write events to stdout");
+  }
+  return OkStatus();
+}
+
 void PrintJson(const nlohmann::json& value) { std::cout << DumpJson(value) << '\n'; }
 
 int ReportError(const GlobalOptions& global, const Error& error) {

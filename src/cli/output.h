@@ -9,6 +9,7 @@
 #include "cli/context.h"
 #include "evs/event.h"
 #include "evs/status.h"
+#include "evs/subscription.h"
 
 namespace evs::cli {
 
@@ -29,6 +30,17 @@ std::string FormatCents(int64_t cents);
 // One line for an event: "version=3 position=17 type=ItemAdded time=2024-...Z data={...}",
 // preceded by "stream=<id> " when `with_stream`.
 std::string EventLine(const RecordedEvent& event, bool with_stream);
+
+// Writes each event it is handed to stdout as one JSON line (the shape of event_json.h);
+// with `flush`, stdout is flushed after every batch (for live logs).
+class JsonLinesHandler final : public EventHandler {
+ public:
+  explicit JsonLinesHandler(bool flush) : flush_(flush) {}
+  Status Handle(std::span<const RecordedEvent> batch) override;
+
+ private:
+  const bool flush_;
+};
 
 // Prints a list that arrives in pages without holding all of it: with --json one JSON array with
 // an element per line, otherwise one line per item and `empty_note` when there was none.

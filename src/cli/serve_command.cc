@@ -8,8 +8,10 @@
 #include <thread>
 
 #include "cart/cart_summary_projection.h"
+#include "cli/archive_commands.h"
 #include "cli/output.h"
 #include "common/event_json.h"
+#include "evs/archive.h"
 #include "evs/projection.h"
 #include "evs/subscription.h"
 #include "http/api.h"
@@ -19,28 +21,13 @@ namespace evs::cli {
 
 namespace {
 
-// The original's "simple event logging": one JSON line per committed event on stdout.
-class EventLogHandler : public EventHandler {
- public:
-  Status Handle(std::span<const RecordedEvent> batch) override {
-    std::string lines;
-    for (const RecordedEvent& e : batch) {
-      lines += EventToJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      lines += '\n';
-    }
-    if (std::fwrite(lines.data(), 1, lines.size(), stdout) != lines.size() ||
-        std::fflush(stdout) != 0) {
-      return Error::Make(ErrorCode::kIOError, "cannot write the event log to stdout");
-    }
-    return OkStatus();
-  }
-};
-
 struct ServeArgs {
   std::string listen = "127.0.0.1:8080";
   int threads = 256;
   size_t max_body_bytes = 1 << 20;
   bool quiet = false;
+  std::string archive;
+  SegmentArgs segments;
 };
 
 // "HOST:PORT" with PORT in 0..65535 (0 picks a free port).
@@ -92,7 +79,8 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   if (!reports.ok()) return ReportError(global, reports.error());
   auto checkpoints = OpenSqliteCheckpointStore(dir + "feed.sqlite");
   if (!checkpoints.ok()) return ReportError(global, checkpoints.error());
-  EventLogHandler event_log;
+  // The original's "simple event logging": one JSON line per committed event on stdout.
+  JsonLinesHandler event_log(/*flush=*/true);
   std::unique_ptr<Subscription> event_log_subscription;
   if (!args.quiet) {
     SubscriptionOptions o;
@@ -101,6 +89,18 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
     auto s = Subscription::Start(**store, **checkpoints, event_log, o);
     if (!s.ok()) return ReportError(global, s.error());
     event_log_subscription = std::move(s).value();
+  }
+  // The archiver, when asked for: a runner of its own (the archive is its checkpoint).
+  std::unique_ptr<ObjectStore> archive_objects;
+  std::unique_ptr<ArchiveRunner> archiver;
+  if (!args.archive.empty()) {
+    auto objects = OpenObjectStore(args.archive);
+    if (!objects.ok()) return ReportError(global, objects.error());
+    archive_objects = std::move(objects).value();
+    auto started =
+        ArchiveRunner::Start(**store, *archive_objects, ToArchiverOptions(args.segments));
+    if (!started.ok()) return ReportError(global, started.error());
+    archiver = std::move(started).value();
   }
   http::ApiFeeds feeds;
   feeds.cart_reports = reports->get();
@@ -132,6 +132,15 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   // Wake the signal thread if the server ended for another reason.
   pthread_kill(stopper.native_handle(), SIGUSR1);
   stopper.join();
+  if (archiver) {
+    std::fprintf(stderr, "evs: writing the archive's open segment\n");
+    if (auto s = archiver->Stop(); !s) {
+      std::fprintf(stderr,
+                   "evs: the archive's open segment was not written (%s); it is "
+                   "archived from the store on the next start\n",
+                   s.error().message.c_str());
+    }
+  }
   std::fprintf(stderr, "evs: stopped; closing the store\n");
   return kExitOk;
 }
@@ -158,6 +167,11 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global, Command& comman
   serve->add_flag("-q,--quiet", args->quiet,
                   "No access log (one JSON line per request on stderr) and no event log (one "
                   "JSON line per committed event on stdout)");
+  serve
+      ->add_option("--archive", args->archive,
+                   "Archive the log in the background into this folder or s3://bucket/prefix")
+      ->envname("EVS_ARCHIVE");
+  AddSegmentOptions(serve, args->segments);
   RunWhenSelected(serve, global, command, args, &RunServe);
 }
 

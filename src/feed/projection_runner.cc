@@ -87,14 +87,7 @@ class Runner final : public ProjectionRunner {
   Status Rebuild(std::function<void(int64_t, int64_t)> progress) override {
     std::lock_guard guard(run_mu_);
     const int64_t next = generation_ + 1;
-    {
-      std::lock_guard db_guard(db_mu_);
-      for (const auto& table : projection_.Tables()) {
-        if (auto s = db_.Exec("DROP TABLE IF EXISTS " + table + Suffix(next)); !s) return s;
-      }
-      if (auto s = projection_.CreateTables(db_.raw(), Suffix(next)); !s) return s;
-    }
-    if (auto s = checkpoints_->Save(NameFor(next), "0"); !s) return s;
+    if (auto s = PrepareGeneration(next); !s) return s;
     GenerationHandler handler(*this, next);
     SubscriptionOptions o;
     o.name = NameFor(next);
@@ -123,22 +116,17 @@ class Runner final : public ProjectionRunner {
     const int64_t reached = (*builder)->GetStatus().checkpoint;
     builder->reset();
     if (progress) progress(reached, reached);
-    {
-      std::lock_guard db_guard(db_mu_);
-      if (auto s = db_.Exec("BEGIN IMMEDIATE"); !s) return s;
-      Status swapped = PointViewsAt(next);
-      if (swapped.ok()) swapped = SaveGeneration(next);
-      for (const auto& table : projection_.Tables()) {
-        if (swapped.ok()) swapped = db_.Exec("DROP TABLE IF EXISTS " + table + Suffix(generation_));
-      }
-      if (!swapped.ok() || !(swapped = db_.Exec("COMMIT")).ok()) {
-        (void)db_.Exec("ROLLBACK");
-        StartLive().ok();
-        return swapped;
-      }
-    }
-    generation_ = next;
-    return StartLive();
+    return SwapTo(next);
+  }
+
+  Status RebuildFrom(const std::function<Status(EventHandler&)>& replay) override {
+    std::lock_guard guard(run_mu_);
+    const int64_t next = generation_ + 1;
+    if (auto s = PrepareGeneration(next); !s) return s;
+    GenerationHandler handler(*this, next);
+    if (auto s = replay(handler); !s) return s;
+    live_.reset();
+    return SwapTo(next);
   }
 
   // One batch, one transaction: the events and the checkpoint together.
@@ -178,6 +166,39 @@ class Runner final : public ProjectionRunner {
   }
 
  private:
+  // Empty tables and a zero checkpoint for `generation`.
+  Status PrepareGeneration(int64_t generation) {
+    {
+      std::lock_guard db_guard(db_mu_);
+      for (const auto& table : projection_.Tables()) {
+        if (auto s = db_.Exec("DROP TABLE IF EXISTS " + table + Suffix(generation)); !s) return s;
+      }
+      if (auto s = projection_.CreateTables(db_.raw(), Suffix(generation)); !s) return s;
+    }
+    return checkpoints_->Save(NameFor(generation), "0");
+  }
+
+  // Points the views at `next`, drops the current generation and goes live on `next`. Called
+  // with run_mu_ held and the live subscription stopped.
+  Status SwapTo(int64_t next) {
+    {
+      std::lock_guard db_guard(db_mu_);
+      if (auto s = db_.Exec("BEGIN IMMEDIATE"); !s) return s;
+      Status swapped = PointViewsAt(next);
+      if (swapped.ok()) swapped = SaveGeneration(next);
+      for (const auto& table : projection_.Tables()) {
+        if (swapped.ok()) swapped = db_.Exec("DROP TABLE IF EXISTS " + table + Suffix(generation_));
+      }
+      if (!swapped.ok() || !(swapped = db_.Exec("COMMIT")).ok()) {
+        (void)db_.Exec("ROLLBACK");
+        StartLive().ok();
+        return swapped;
+      }
+    }
+    generation_ = next;
+    return StartLive();
+  }
+
   std::string NameFor(int64_t generation) const {
     return "projection:" + projection_.Name() + Suffix(generation);
   }

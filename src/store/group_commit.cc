@@ -4,12 +4,11 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-
-#include "common/clock.h"
 
 namespace evs::store {
 
@@ -68,6 +67,19 @@ Status GroupCommitWriter::Start() {
   // Whatever opening wrote (the schema) is made durable before the first acknowledgement.
   if (auto s = SyncWal(); !s) return s;
   next_position_ = head_position_.load() + 1;
+  {
+    // The last event's time rather than the largest: that would be a full scan, and times
+    // committed from here on need only follow the last. Finalized before the threads start,
+    // since the connection is not shared.
+    auto last = db_.Prepare("SELECT recorded_at_us FROM events ORDER BY position DESC LIMIT 1");
+    if (!last) return last.error();
+    const int rc = last->Step();
+    if (rc == SQLITE_ROW) {
+      last_recorded_us_ = last->Int(0);
+    } else if (rc != SQLITE_DONE) {
+      return last->LastError("loading the last recorded time");
+    }
+  }
   writer_thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "evs-writer");
     WriterLoop();
@@ -130,7 +142,7 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
   auto ids_at = [this](std::string_view, int64_t stream_number, int64_t first, size_t count) {
     return IdsAt(stream_number, first, count);
   };
-  const int64_t now = NowMicros();
+  const int64_t now = std::max(options_.now_micros(), last_recorded_us_);
   int64_t next_position = next_position_;
   bool began = false;
   std::optional<Error> error;
@@ -212,6 +224,9 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
   }
   batch.last_position = next_position - 1;
   next_position_ = next_position;
+  // Only a committed batch moves the time on, like the position: what stays in memory is what
+  // a reopen would load.
+  if (began) last_recorded_us_ = now;
   return batch;
 }
 

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/histogram.h"
 #include "evs/event_store.h"
 #include "store/commit_planner.h"
@@ -31,6 +32,8 @@ struct GroupCommitOptions {
   std::string path;  // the database file; its WAL is path + "-wal"
   bool durable = true;
   size_t max_batch_appends = 1024;
+  // The wall clock, in microseconds since the Unix epoch; tests step it back.
+  int64_t (*now_micros)() = NowMicros;
 };
 
 class GroupCommitWriter {
@@ -92,7 +95,10 @@ class GroupCommitWriter {
   std::atomic<int64_t>& head_position_;
   Statement begin_, commit_, rollback_, insert_stream_, insert_, ids_at_;
   int64_t next_position_ = 0;  // writer thread
-  int wal_fd_ = -1;            // sync thread
+  // The recorded time of the last committed event (writer thread): batches are stamped no
+  // earlier, so that times never decrease in commit order even when the clock steps back.
+  int64_t last_recorded_us_ = 0;
+  int wal_fd_ = -1;  // sync thread
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

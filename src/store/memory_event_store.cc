@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/clock.h"
 #include "evs/event_store.h"
 #include "store/append_validation.h"
 #include "store/commit_planner.h"
@@ -28,9 +29,10 @@ class MemoryEventStore final : public EventStore {
         planner_.Plan(stream_id, expected, events, static_cast<int64_t>(log_.size()) + 1, ids_at);
     if (decision.kind == store::AppendDecision::Kind::kFail) return *decision.error;
     if (decision.kind == store::AppendDecision::Kind::kDuplicate) return decision.result;
-    const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    // Never before the last append's time: times follow commit order even if the clock steps
+    // back.
+    const int64_t now = std::max(NowMicros(), last_recorded_us_);
+    last_recorded_us_ = now;
     auto& stream = streams_[std::string(stream_id)];
     for (size_t i = 0; i < events.size(); ++i) {
       EventData& e = events[i];
@@ -132,6 +134,7 @@ class MemoryEventStore final : public EventStore {
   std::condition_variable head_cv_;  // with mu_: wakes WaitForHead() on each append
   store::CommitPlanner planner_;
   std::vector<RecordedEvent> log_;
+  int64_t last_recorded_us_ = 0;  // of the last event in log_
   std::map<std::string, std::vector<size_t>, std::less<>> streams_;
 };
 

@@ -1,0 +1,163 @@
+// The archive: the global log cut into immutable segments of consecutive positions, one object
+// each in an ObjectStore, and replay that verifies every segment before it hands on an event.
+//
+// A segment is zstd-compressed JSON Lines, readable with `zstdcat` and `jq`:
+//
+//   {"format":"evs-segment","version":1,"first_position":1,"last_position":3,"count":3,...}
+//   {"position":1,"stream_id":"cart-…","version":1,"id":"…","type":"CartOpened",
+//    "recorded_at_us":…,"data":{…},"metadata":{…}}
+//   …
+//   {"format":"evs-segment-end","count":3,"first_position":1,"last_position":3,
+//    "checksum":"xxh3-64:…"}
+//
+// The checksum covers every byte before the trailer line. Data and metadata are embedded as
+// JSON values, byte for byte as stored; a value that cannot sit on one line as it is (it holds
+// a line break, or space around it) is kept as a string in "data_text" / "metadata_text".
+// Keys are "segments/<first>-<last>.jsonl.zst" with 20-digit positions, so they sort by position.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "evs/event_store.h"
+#include "evs/object_store.h"
+#include "evs/status.h"
+#include "evs/subscription.h"
+
+namespace evs {
+
+// A segment object as its key describes it.
+struct SegmentInfo {
+  std::string key;
+  int64_t first_position = 0;
+  int64_t last_position = 0;
+  uint64_t size = 0;  // bytes of the object (compressed)
+};
+
+// The key of the segment holding positions [first, last].
+std::string SegmentKey(int64_t first_position, int64_t last_position);
+
+struct ArchiverOptions {
+  // A segment is cut when it holds this many events...
+  size_t segment_max_events = 100'000;
+  // ...or this many bytes of JSON lines (before compression)...
+  size_t segment_max_bytes = 64u << 20;
+  // ...or its first event has waited this long (checked as events arrive and by the runner).
+  std::chrono::milliseconds segment_max_age{std::chrono::minutes(5)};
+  // zstd's level: 1 (fastest) .. 19 (smallest).
+  int compression_level = 3;
+};
+
+struct ArchiverStats {
+  int64_t archived_up_to = 0;   // the last position in a written segment (0: none)
+  int64_t buffered_events = 0;  // events in the open segment, not yet written
+  int64_t segments_written = 0;
+  uint64_t bytes_written = 0;  // compressed, by this archiver
+};
+
+// Turns the feed into segments. It is an EventHandler, so it runs behind any feed; its progress
+// is the archive itself: after a restart it continues after the last segment written, and the
+// feed must deliver from ArchivedUpTo() + 1 (events of the open segment were not yet written and
+// come again). Thread-compatible: one feed at a time.
+class Archiver : public EventHandler {
+ public:
+  // Reads where the archive ends and removes what interrupted writes left behind; only one
+  // archiver may write to an archive at a time. kCorruption when the archive's segment keys do
+  // not form one run from position 1.
+  static Result<std::unique_ptr<Archiver>> Open(ObjectStore& objects, ArchiverOptions options);
+
+  // Events at or before what is archived or buffered are skipped (an at-least-once feed sends
+  // some again); the next one must follow on (kInvalidArgument names the gap otherwise). A full
+  // segment is written before Handle returns; an error leaves the archive as it was.
+  Status Handle(std::span<const RecordedEvent> batch) override = 0;
+
+  // Writes the open segment now, if it holds any event.
+  virtual Status Flush() = 0;
+  // Writes the open segment if its first event has waited segment_max_age or longer.
+  virtual Status FlushIfDue() = 0;
+
+  virtual int64_t ArchivedUpTo() const = 0;
+  virtual ArchiverStats Stats() const = 0;
+};
+
+struct ArchiveRunnerStatus {
+  enum class State { kRunning, kStopped, kFailed };
+  State state = State::kRunning;
+  ArchiverStats archiver;
+  int64_t head = 0;   // the log's head when last looked at
+  std::string error;  // the last error (the runner retries with backoff)
+};
+
+// Runs an Archiver from the embedded log on a thread of its own: reads after the archive's end,
+// waits for commits, cuts segments by age when the log is quiet. Errors are retried with
+// backoff and shown in the status. Stop() writes the open segment. Destroying it stops it.
+class ArchiveRunner {
+ public:
+  static Result<std::unique_ptr<ArchiveRunner>> Start(EventStore& store, ObjectStore& objects,
+                                                      ArchiverOptions options);
+  virtual ~ArchiveRunner() = default;
+  virtual Status Stop() = 0;
+  virtual ArchiveRunnerStatus GetStatus() const = 0;
+  // Waits until every position up to `position` is in a written segment, or `timeout` passes.
+  virtual bool WaitUntilArchived(int64_t position, std::chrono::milliseconds timeout) = 0;
+};
+
+struct ArchiveProgress {
+  int64_t position = 0;  // the last position handled
+  int64_t target = 0;    // the last position this run will reach (an estimate with `until`)
+  int64_t events = 0;    // events handled so far
+  uint64_t bytes = 0;    // object bytes read or written so far
+};
+using ArchiveProgressFn = std::function<void(const ArchiveProgress&)>;
+
+// Archives everything the log holds now, writes the open segment, and returns the position
+// archived up to.
+Result<int64_t> ArchiveOnce(EventStore& store, ObjectStore& objects, ArchiverOptions options,
+                            const ArchiveProgressFn& progress = {});
+
+struct ReplayOptions {
+  int64_t from = 1;                 // the first position to deliver
+  int64_t to = INT64_MAX;           // the last position to deliver
+  std::optional<int64_t> until_us;  // stop before the first event recorded after this
+  size_t batch_size = 4096;         // events per Handle() call
+  ArchiveProgressFn progress;       // called now and then (may be empty)
+};
+
+struct ReplayResult {
+  int64_t events = 0;
+  int64_t first_position = 0;  // 0 when nothing was delivered
+  int64_t last_position = 0;
+  int64_t segments = 0;  // segments read
+  uint64_t bytes = 0;    // object bytes read
+};
+
+// Reads an archive. Open() lists the segments and refuses an archive whose keys leave a gap,
+// overlap, or do not start at position 1; Replay() checks each segment (checksum, format
+// version, header, trailer and keys agree, positions dense) before any of its events is
+// delivered, and fails with kCorruption naming the object otherwise. Segments are fetched and
+// checked one ahead of delivery, on a second thread.
+class ArchiveReader {
+ public:
+  static Result<std::unique_ptr<ArchiveReader>> Open(ObjectStore& objects);
+  virtual ~ArchiveReader() = default;
+
+  virtual const std::vector<SegmentInfo>& Segments() const = 0;
+  virtual int64_t LastPosition() const = 0;  // 0 for an empty archive
+
+  // Delivers the events of [from, to] (and up to `until_us`) to `handler` in position order. A
+  // handler error stops the replay and is returned.
+  virtual Result<ReplayResult> Replay(const ReplayOptions& options, EventHandler& handler) = 0;
+};
+
+// Rebuilds an embedded store at `store_path` from the archive: the same stream ids, versions,
+// positions, event ids, data, metadata and times. The file must not exist; the store appears
+// there only once complete and durable. `options.from` must be 1.
+Result<ReplayResult> RestoreSqliteEventStore(ArchiveReader& archive, const ReplayOptions& options,
+                                             const std::string& store_path);
+
+}  // namespace evs

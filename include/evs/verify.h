@@ -1,0 +1,43 @@
+// Verification of a store and its archive: what `evs verify` runs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "evs/archive.h"
+#include "evs/event_store.h"
+#include "evs/object_store.h"
+#include "evs/status.h"
+
+namespace evs {
+
+struct VerifyOptions {
+  // Problems listed in full; past this many only counted.
+  size_t max_listed_problems = 100;
+  ArchiveProgressFn progress;  // called now and then (may be empty)
+};
+
+struct VerifyReport {
+  int64_t store_events = 0;           // events read from the store
+  int64_t store_streams = 0;          // streams seen in the store's log
+  int64_t archive_segments = 0;       // segments checked
+  int64_t archive_events = 0;         // events in them
+  int64_t compared_events = 0;        // events held by both and compared field by field
+  int64_t problem_count = 0;          // every problem found...
+  std::vector<std::string> problems;  // ...and the first max_listed_problems of them
+  bool ok() const { return problem_count == 0; }
+};
+
+// Checks, for what is given (either may be null):
+//  - the store: positions dense from 1 to the head; each stream's versions dense from 1;
+//  - the archive: segment keys form one run from position 1; every segment's checksum, format,
+//    header and trailer; positions dense inside and across segments;
+//  - both: every event held by both is the same in every field.
+// Problems found are in the report; an error result means verification itself could not run
+// (the store or the archive could not be read).
+Result<VerifyReport> Verify(EventStore* store, ObjectStore* archive,
+                            const VerifyOptions& options = {});
+
+}  // namespace evs

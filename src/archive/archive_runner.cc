@@ -1,0 +1,155 @@
+// Drives an Archiver from the embedded log: the archive is the checkpoint, so the runner reads
+// the log after ArchivedUpTo() rather than from a checkpoint store.
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "evs/archive.h"
+
+namespace evs {
+namespace {
+
+constexpr size_t kPageSize = 4096;
+constexpr std::chrono::milliseconds kIdleWait{200};
+constexpr std::chrono::milliseconds kFirstBackoff{50};
+constexpr std::chrono::milliseconds kMaxBackoff{5000};
+
+class Runner final : public ArchiveRunner {
+ public:
+  Runner(EventStore& store, std::unique_ptr<Archiver> archiver)
+      : store_(store), archiver_(std::move(archiver)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~Runner() override { (void)Stop(); }
+
+  Status Stop() override {
+    {
+      std::lock_guard guard(mu_);
+      if (stopped_) return final_;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    // What is buffered is written now rather than read again after the restart.
+    Status flushed = archiver_->Flush();
+    std::lock_guard guard(mu_);
+    stopped_ = true;
+    if (!flushed.ok()) error_ = flushed.error().message;
+    final_ = flushed;
+    archived_cv_.notify_all();
+    return flushed;
+  }
+
+  ArchiveRunnerStatus GetStatus() const override {
+    ArchiveRunnerStatus status;
+    status.archiver = archiver_->Stats();
+    std::lock_guard guard(mu_);
+    status.state = stopped_ ? ArchiveRunnerStatus::State::kStopped
+                            : (error_.empty() ? ArchiveRunnerStatus::State::kRunning
+                                              : ArchiveRunnerStatus::State::kFailed);
+    status.head = head_;
+    status.error = error_;
+    return status;
+  }
+
+  bool WaitUntilArchived(int64_t position, std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(mu_);
+    return archived_cv_.wait_for(lock, timeout, [&] {
+      return archiver_->ArchivedUpTo() >= position || stopped_;
+    }) && archiver_->ArchivedUpTo() >= position;
+  }
+
+ private:
+  void Run() {
+    int64_t after = archiver_->ArchivedUpTo();
+    std::chrono::milliseconds backoff = kFirstBackoff;
+    for (;;) {
+      {
+        std::lock_guard guard(mu_);
+        if (stopping_) return;
+      }
+      Status step = Step(after);
+      std::unique_lock lock(mu_);
+      archived_cv_.notify_all();
+      if (step.ok()) {
+        error_.clear();
+        backoff = kFirstBackoff;
+        continue;
+      }
+      error_ = step.error().message;
+      // Read again from what is archived: the archiver skips what it already holds.
+      after = archiver_->ArchivedUpTo();
+      cv_.wait_for(lock, backoff, [&] { return stopping_; });
+      backoff = std::min(backoff * 2, kMaxBackoff);
+    }
+  }
+
+  // Hands the next page to the archiver, or waits for one (cutting an old segment meanwhile).
+  Status Step(int64_t& after) {
+    auto page = store_.ReadLog(after, kPageSize);
+    if (!page.ok()) return page.error();
+    {
+      std::lock_guard guard(mu_);
+      head_ = page->head_position;
+    }
+    if (!page->events.empty()) {
+      if (auto s = archiver_->Handle(page->events); !s) return s;
+      after = page->events.back().position;
+      return OkStatus();
+    }
+    if (auto s = archiver_->FlushIfDue(); !s) return s;
+    auto head = store_.WaitForHead(after, kIdleWait);
+    if (!head.ok()) return head.error();
+    return OkStatus();
+  }
+
+  EventStore& store_;
+  std::unique_ptr<Archiver> archiver_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;           // wakes the backoff wait on Stop()
+  std::condition_variable archived_cv_;  // WaitUntilArchived
+  bool stopping_ = false;
+  bool stopped_ = false;
+  Status final_ = OkStatus();
+  int64_t head_ = 0;
+  std::string error_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ArchiveRunner>> ArchiveRunner::Start(EventStore& store, ObjectStore& objects,
+                                                            ArchiverOptions options) {
+  auto archiver = Archiver::Open(objects, options);
+  if (!archiver.ok()) return archiver.error();
+  return std::unique_ptr<ArchiveRunner>(
+      std::make_unique<Runner>(store, std::move(archiver).value()));
+}
+
+Result<int64_t> ArchiveOnce(EventStore& store, ObjectStore& objects, ArchiverOptions options,
+                            const ArchiveProgressFn& progress) {
+  auto archiver = Archiver::Open(objects, options);
+  if (!archiver.ok()) return archiver.error();
+  auto head = store.HeadPosition();
+  if (!head.ok()) return head.error();
+  ArchiveProgress report;
+  report.target = *head;
+  int64_t after = (*archiver)->ArchivedUpTo();
+  while (after < *head) {
+    auto page = store.ReadLog(after, kPageSize);
+    if (!page.ok()) return page.error();
+    if (page->events.empty()) break;
+    if (auto s = (*archiver)->Handle(page->events); !s) return s.error();
+    after = page->events.back().position;
+    report.position = after;
+    report.events += static_cast<int64_t>(page->events.size());
+    report.bytes = (*archiver)->Stats().bytes_written;
+    if (progress) progress(report);
+  }
+  if (auto s = (*archiver)->Flush(); !s) return s.error();
+  return (*archiver)->ArchivedUpTo();
+}
+
+}  // namespace evs

@@ -1,0 +1,37 @@
+// Restore: replay the archive into a new embedded store through the bulk importer, which keeps
+// every field as archived.
+#include "evs/archive.h"
+#include "store/sqlite_importer.h"
+
+namespace evs {
+namespace {
+
+class ImportHandler final : public EventHandler {
+ public:
+  explicit ImportHandler(store::SqliteImporter& importer) : importer_(importer) {}
+  Status Handle(std::span<const RecordedEvent> batch) override { return importer_.Add(batch); }
+
+ private:
+  store::SqliteImporter& importer_;
+};
+
+}  // namespace
+
+Result<ReplayResult> RestoreSqliteEventStore(ArchiveReader& archive, const ReplayOptions& options,
+                                             const std::string& store_path) {
+  if (options.from != 1) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "a restore starts at position 1 (a store's positions begin there); got "
+                       "--from " +
+                           std::to_string(options.from));
+  }
+  auto importer = store::SqliteImporter::Create(store_path);
+  if (!importer.ok()) return importer.error();
+  ImportHandler handler(**importer);
+  auto replayed = archive.Replay(options, handler);
+  if (!replayed.ok()) return replayed.error();
+  if (auto s = (*importer)->Finish(); !s) return s.error();
+  return replayed;
+}
+
+}  // namespace evs

@@ -1,0 +1,89 @@
+// The segment object: JSON Lines framed by a header and a trailer, compressed with zstd
+// (the format is described in include/evs/archive.h). Writing builds the lines as events come;
+// reading decompresses, checks the checksum and the frame, then parses the events.
+#pragma once
+
+#include <zstd.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "evs/archive.h"
+#include "evs/event.h"
+#include "evs/status.h"
+
+namespace evs::archive {
+
+inline constexpr int kSegmentFormatVersion = 1;
+inline constexpr std::string_view kSegmentKeyPrefix = "segments/";
+
+// [first, last] from a key written by SegmentKey(); nothing for any other key.
+std::optional<SegmentInfo> ParseSegmentKey(std::string_view key);
+
+// Collects events into the lines of one segment, then compresses them into its object.
+class SegmentBuilder {
+ public:
+  SegmentBuilder();
+  ~SegmentBuilder();
+  SegmentBuilder(const SegmentBuilder&) = delete;
+  SegmentBuilder& operator=(const SegmentBuilder&) = delete;
+
+  // Adds the event's line. Events must come in position order, each following the one before.
+  void Add(const RecordedEvent& event);
+
+  size_t events() const { return count_; }
+  size_t body_bytes() const { return body_.size(); }
+  int64_t first_position() const { return first_position_; }
+  int64_t last_position() const { return last_position_; }
+
+  // The segment object (header, lines, trailer, compressed at `level`), ready to put.
+  Result<std::string> Build(int level);
+  void Clear();
+
+ private:
+  std::string body_;
+  size_t count_ = 0;
+  int64_t first_position_ = 0;
+  int64_t last_position_ = 0;
+  int64_t first_recorded_at_us_ = 0;
+  int64_t last_recorded_at_us_ = 0;
+  ZSTD_CCtx* cctx_;
+};
+
+// What a segment's header says.
+struct SegmentHeader {
+  int64_t version = 0;
+  int64_t first_position = 0;
+  int64_t last_position = 0;
+  int64_t count = 0;
+  int64_t first_recorded_at_us = 0;
+  int64_t last_recorded_at_us = 0;
+};
+
+// A decompressed, checked segment: its text (with simdjson's padding after it) and where the
+// event lines are.
+struct CheckedSegment {
+  SegmentHeader header;
+  std::string text;
+  size_t body_begin = 0;  // the first event line
+  size_t body_end = 0;    // just after the last event line
+};
+
+// Decompresses `object` (the segment `segment` names) and checks: a complete zstd frame, a known
+// format version, the checksum, and that header, trailer and key agree. Errors are kCorruption
+// naming the object. Reuses `out`'s buffer.
+Status CheckSegment(const SegmentInfo& segment, std::string_view object, ZSTD_DCtx* dctx,
+                    CheckedSegment& out);
+
+// Parses the event lines of a checked segment into the first elements of `events` (grown when
+// needed, never shrunk, so their buffers are reused) and checks that positions run densely over
+// the header's range. Returns how many; kCorruption naming the object and the line on any
+// malformed line.
+Result<size_t> ParseSegmentEvents(const SegmentInfo& segment, const CheckedSegment& checked,
+                                  std::vector<RecordedEvent>& events);
+
+}  // namespace evs::archive
