@@ -1,8 +1,9 @@
-// Replay: a fetch thread gets, decompresses and checks the next segment while the caller's
-// thread parses the current one (all of it, before any event is delivered) and hands it to the
-// handler. Measured per event: decompression and checksum about as much CPU as parsing and a
-// small handler, so the two threads keep two cores busy. Buffers are reused: the steady state
-// allocates nothing per event.
+// Replay runs as a pipeline of three threads over a ring of segment slots: one fetches,
+// decompresses and checks segment n+2, one parses segment n+1 (all of it, so nothing of a bad
+// segment is delivered), and the caller's thread hands segment n to the handler. Measured per
+// event: decompression with the checksum and parsing take about the same CPU, the handler less,
+// so on two cores no stage waits long for another. Buffers stay with their slots: the steady
+// state allocates nothing per event.
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -16,37 +17,43 @@
 namespace evs {
 namespace {
 
+constexpr size_t kSlots = 3;  // one per stage
+
 struct Slot {
   const SegmentInfo* segment = nullptr;
   archive::CheckedSegment checked;
+  std::vector<RecordedEvent> events;  // grown, never shrunk: their buffers are reused
+  size_t count = 0;
   uint64_t bytes = 0;
   Status status = OkStatus();
 };
 
-// Fills slots with checked segments, in order, on its own thread.
-class Fetcher {
+class Pipeline {
  public:
-  Fetcher(ObjectStore& objects, std::vector<const SegmentInfo*> segments)
+  Pipeline(ObjectStore& objects, std::vector<const SegmentInfo*> segments)
       : objects_(objects), segments_(std::move(segments)) {
     for (Slot& slot : slots_) free_.push_back(&slot);
-    thread_ = std::thread([this] { Run(); });
+    fetcher_ = std::thread([this] { FetchLoop(); });
+    parser_ = std::thread([this] { ParseLoop(); });
   }
-  ~Fetcher() {
+  ~Pipeline() {
     {
       std::lock_guard guard(mu_);
       cancelled_ = true;
     }
     cv_.notify_all();
-    thread_.join();
+    fetcher_.join();
+    parser_.join();
   }
 
-  // The next segment in order (nullptr after the last); give it back with Release().
+  // The next segment in order, parsed (nullptr after the last); give it back with Release().
+  // A slot with an error status is the last one.
   Slot* Next() {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !ready_.empty() || done_; });
-    if (ready_.empty()) return nullptr;
-    Slot* slot = ready_.front();
-    ready_.pop_front();
+    cv_.wait(lock, [&] { return !parsed_.empty() || parse_done_; });
+    if (parsed_.empty()) return nullptr;
+    Slot* slot = parsed_.front();
+    parsed_.pop_front();
     return slot;
   }
 
@@ -59,36 +66,61 @@ class Fetcher {
   }
 
  private:
-  void Run() {
-    ZSTD_DCtx* dctx = ZSTD_createDCtx();
-    for (const SegmentInfo* segment : segments_) {
-      Slot* slot;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return !free_.empty() || cancelled_; });
-        if (cancelled_) break;
-        slot = free_.front();
-        free_.pop_front();
-      }
-      Fill(*segment, *slot, dctx);
-      const bool failed = !slot->status.ok();
-      {
-        std::lock_guard guard(mu_);
-        ready_.push_back(slot);
-      }
-      cv_.notify_all();
-      if (failed) break;  // nothing after a bad segment is delivered
-    }
-    ZSTD_freeDCtx(dctx);
+  // Takes the front of `queue` once there is one; nullptr when cancelled or when `done` says
+  // nothing more will come.
+  Slot* Take(std::deque<Slot*>& queue, const bool& done) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !queue.empty() || done || cancelled_; });
+    if (cancelled_ || queue.empty()) return nullptr;
+    Slot* slot = queue.front();
+    queue.pop_front();
+    return slot;
+  }
+
+  void Put(std::deque<Slot*>& queue, Slot* slot, bool& done, bool last) {
     {
       std::lock_guard guard(mu_);
-      done_ = true;
+      if (slot) queue.push_back(slot);
+      if (last) done = true;
     }
     cv_.notify_all();
   }
 
-  void Fill(const SegmentInfo& segment, Slot& slot, ZSTD_DCtx* dctx) {
+  void FetchLoop() {
+    ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    const bool never = false;
+    for (const SegmentInfo* segment : segments_) {
+      Slot* slot = Take(free_, never);
+      if (!slot) break;
+      Fetch(*segment, *slot, dctx);
+      const bool failed = !slot->status.ok();
+      Put(checked_, slot, fetch_done_, failed);
+      if (failed) break;  // nothing after a bad segment is read
+    }
+    ZSTD_freeDCtx(dctx);
+    Put(checked_, nullptr, fetch_done_, true);
+  }
+
+  void ParseLoop() {
+    while (Slot* slot = Take(checked_, fetch_done_)) {
+      if (slot->status.ok()) {
+        auto count = archive::ParseSegmentEvents(*slot->segment, slot->checked, slot->events);
+        if (count.ok()) {
+          slot->count = *count;
+        } else {
+          slot->status = count.error();
+        }
+      }
+      const bool failed = !slot->status.ok();
+      Put(parsed_, slot, parse_done_, failed);
+      if (failed) break;
+    }
+    Put(parsed_, nullptr, parse_done_, true);
+  }
+
+  void Fetch(const SegmentInfo& segment, Slot& slot, ZSTD_DCtx* dctx) {
     slot.segment = &segment;
+    slot.count = 0;
     auto object = objects_.Get(segment.key);
     if (!object.ok()) {
       Error error = object.error();
@@ -105,14 +137,17 @@ class Fetcher {
 
   ObjectStore& objects_;
   const std::vector<const SegmentInfo*> segments_;
-  Slot slots_[2];
+  Slot slots_[kSlots];
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Slot*> free_;
-  std::deque<Slot*> ready_;
-  bool done_ = false;
+  std::deque<Slot*> checked_;
+  std::deque<Slot*> parsed_;
+  bool fetch_done_ = false;
+  bool parse_done_ = false;
   bool cancelled_ = false;
-  std::thread thread_;
+  std::thread fetcher_;
+  std::thread parser_;
 };
 
 class Reader final : public ArchiveReader {
@@ -143,18 +178,15 @@ class Reader final : public ArchiveReader {
     ReplayResult result;
     ArchiveProgress progress;
     progress.target = std::min(options.to, LastPosition());
-    Fetcher fetcher(objects_, std::move(wanted));
-    std::vector<RecordedEvent> events;
-    while (Slot* slot = fetcher.Next()) {
+    Pipeline pipeline(objects_, std::move(wanted));
+    while (Slot* slot = pipeline.Next()) {
       if (!slot->status.ok()) return slot->status.error();
-      auto count = archive::ParseSegmentEvents(*slot->segment, slot->checked, events);
-      if (!count.ok()) return count.error();
       result.segments += 1;
       result.bytes += slot->bytes;
       progress.bytes = result.bytes;
       // Events of this segment inside [from, to], cut at the first one recorded after `until`.
-      auto begin = events.begin();
-      auto end = begin + static_cast<ptrdiff_t>(*count);
+      auto begin = slot->events.begin();
+      auto end = begin + static_cast<ptrdiff_t>(slot->count);
       const int64_t first = slot->segment->first_position;
       if (options.from > first) begin += options.from - first;
       if (options.to < slot->segment->last_position) {
@@ -182,7 +214,7 @@ class Reader final : public ArchiveReader {
         if (options.progress) options.progress(progress);
       }
       const bool last = reached_until || slot->segment->last_position >= options.to;
-      fetcher.Release(slot);
+      pipeline.Release(slot);
       if (last) break;
     }
     return result;

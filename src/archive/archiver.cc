@@ -2,7 +2,10 @@
 // full or old. The archive is its own checkpoint: what is in written segments is done, what is
 // buffered comes again from the feed after a restart.
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
+#include <optional>
+#include <thread>
 
 #include "archive/segment_format.h"
 #include "archive/segment_listing.h"
@@ -20,35 +23,51 @@ class ArchiverImpl final : public Archiver {
       : objects_(objects),
         options_(options),
         archived_up_to_(archived_up_to),
-        last_key_(std::move(last_key)) {}
+        next_position_(archived_up_to + 1),
+        last_key_(std::move(last_key)),
+        writer_([this] { WriterLoop(); }) {}
+
+  ~ArchiverImpl() override {
+    {
+      std::lock_guard guard(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    writer_.join();  // a write in flight is finished, not cut short
+  }
 
   Status Handle(std::span<const RecordedEvent> batch) override {
-    std::lock_guard guard(mu_);
+    std::unique_lock lock(mu_);
     for (const RecordedEvent& event : batch) {
-      if (auto s = WriteIfFull(); !s) return s;
-      const int64_t next = archived_up_to_ + static_cast<int64_t>(builder_.events()) + 1;
-      if (event.position < next) continue;  // delivered again: already archived or buffered
-      if (event.position > next) {
-        return Error::Make(ErrorCode::kInvalidArgument, "the archiver was handed position " +
-                                                            std::to_string(event.position) +
-                                                            " where " + std::to_string(next) +
-                                                            " comes next: the feed skipped events");
+      if (event.position < next_position_) continue;  // delivered again: archived or buffered
+      // Checked before adding, too: a segment left full by a failed hand-off gets no more.
+      if (Full()) {
+        if (auto s = HandOff(lock); !s) return s;
       }
-      if (builder_.events() == 0) opened_at_ = Clock::now();
-      builder_.Add(event);
+      if (event.position > next_position_) {
+        return Error::Make(ErrorCode::kInvalidArgument,
+                           "the archiver was handed position " + std::to_string(event.position) +
+                               " where " + std::to_string(next_position_) +
+                               " comes next: the feed skipped events");
+      }
+      if (open_.events() == 0) opened_at_ = Clock::now();
+      open_.Add(event);
+      next_position_ = event.position + 1;
     }
-    if (auto s = WriteIfFull(); !s) return s;
-    return WriteIfDue();
+    if (Full() || Due()) return HandOff(lock);
+    return OkStatus();
   }
 
   Status Flush() override {
-    std::lock_guard guard(mu_);
-    return builder_.events() == 0 ? OkStatus() : WriteSegment();
+    std::unique_lock lock(mu_);
+    if (auto s = FinishWriting(lock); !s) return s;
+    if (open_.events() == 0) return OkStatus();
+    return WriteLocked(open_);
   }
 
   Status FlushIfDue() override {
-    std::lock_guard guard(mu_);
-    return WriteIfDue();
+    std::unique_lock lock(mu_);
+    return Due() ? HandOff(lock) : OkStatus();
   }
 
   int64_t ArchivedUpTo() const override {
@@ -60,30 +79,71 @@ class ArchiverImpl final : public Archiver {
     std::lock_guard guard(mu_);
     ArchiverStats stats = stats_;
     stats.archived_up_to = archived_up_to_;
-    stats.buffered_events = static_cast<int64_t>(builder_.events());
+    stats.buffered_events = static_cast<int64_t>(open_.events() + writing_.events());
     return stats;
   }
 
  private:
-  Status WriteIfFull() {
-    if (builder_.events() >= options_.segment_max_events ||
-        (builder_.events() > 0 && builder_.body_bytes() >= options_.segment_max_bytes)) {
-      return WriteSegment();
-    }
+  bool Full() const {
+    return open_.events() >= options_.segment_max_events ||
+           (open_.events() > 0 && open_.body_bytes() >= options_.segment_max_bytes);
+  }
+  bool Due() const {
+    return open_.events() > 0 && Clock::now() - opened_at_ >= options_.segment_max_age;
+  }
+
+  // Waits for the segment in flight; one whose write failed is written again here, so that
+  // segments reach the archive in order, each only after the one before.
+  Status FinishWriting(std::unique_lock<std::mutex>& lock) {
+    cv_.wait(lock, [&] { return !in_flight_; });
+    if (!failed_) return OkStatus();
+    if (auto s = WriteLocked(writing_); !s) return s;
+    failed_.reset();
     return OkStatus();
   }
 
-  Status WriteIfDue() {
-    if (builder_.events() > 0 && Clock::now() - opened_at_ >= options_.segment_max_age) {
-      return WriteSegment();
-    }
+  // Hands the open segment to the writer thread, which compresses and puts it while the next
+  // one fills.
+  Status HandOff(std::unique_lock<std::mutex>& lock) {
+    if (auto s = FinishWriting(lock); !s) return s;
+    open_.Swap(writing_);
+    in_flight_ = true;
+    cv_.notify_all();
     return OkStatus();
   }
 
-  // Writes the open segment. On failure the events stay buffered and the archive unchanged.
-  Status WriteSegment() {
+  void WriterLoop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return in_flight_ || stopping_; });
+      if (!in_flight_) return;
+      // The segment is not touched by anyone else while in flight: write it unlocked.
+      lock.unlock();
+      auto object = Write(writing_);
+      lock.lock();
+      if (object.ok()) {
+        Written(writing_, *object);
+      } else {
+        failed_ = object.error();
+      }
+      in_flight_ = false;
+      cv_.notify_all();
+    }
+  }
+
+  // Writes `segment` in the caller's thread (mu_ held).
+  Status WriteLocked(archive::SegmentBuilder& segment) {
+    auto object = Write(segment);
+    if (!object.ok()) return object.error();
+    Written(segment, *object);
+    return OkStatus();
+  }
+
+  // Compresses and puts a segment; its size on success. The archive is unchanged on failure.
+  Result<uint64_t> Write(archive::SegmentBuilder& segment) {
     // Another writer on the same archive would make overlapping segments: make sure the archive
-    // still ends where this archiver left it.
+    // still ends where this archiver left it. Only this archiver's writes move last_key_, and
+    // they run one at a time.
     ListOptions list;
     list.prefix = archive::kSegmentKeyPrefix;
     list.start_after = last_key_;
@@ -95,26 +155,37 @@ class ArchiverImpl final : public Archiver {
                          "archive " + objects_.Location() + ": '" + after->objects.front().key +
                              "' was written by another archiver; only one may write at a time");
     }
-    auto object = builder_.Build(options_.compression_level);
+    auto object = segment.Build(options_.compression_level);
     if (!object.ok()) return object.error();
-    const std::string key = SegmentKey(builder_.first_position(), builder_.last_position());
-    if (auto s = objects_.Put(key, *object); !s) return s;
-    archived_up_to_ = builder_.last_position();
+    const std::string key = SegmentKey(segment.first_position(), segment.last_position());
+    if (auto s = objects_.Put(key, *object); !s) return s.error();
     last_key_ = key;
+    return static_cast<uint64_t>(object->size());
+  }
+
+  // Records a segment as archived (mu_ held).
+  void Written(archive::SegmentBuilder& segment, uint64_t size) {
+    archived_up_to_ = segment.last_position();
     stats_.segments_written += 1;
-    stats_.bytes_written += object->size();
-    builder_.Clear();
-    return OkStatus();
+    stats_.bytes_written += size;
+    segment.Clear();
   }
 
   ObjectStore& objects_;
   const ArchiverOptions options_;
-  mutable std::mutex mu_;  // Stats() may be called from any thread
-  archive::SegmentBuilder builder_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  archive::SegmentBuilder open_;     // filling
+  archive::SegmentBuilder writing_;  // full, being written (in_flight_) or failed to (failed_)
+  bool in_flight_ = false;
+  std::optional<Error> failed_;
+  bool stopping_ = false;
   int64_t archived_up_to_;
-  std::string last_key_;  // the archive's last segment ("" when empty)
+  int64_t next_position_;  // the position the feed must hand over next
+  std::string last_key_;   // the archive's last segment ("" when empty)
   Clock::time_point opened_at_;
   ArchiverStats stats_;
+  std::thread writer_;  // last: starts once everything above is set up
 };
 
 }  // namespace

@@ -70,7 +70,9 @@ bool EmbeddableAsIs(std::string_view json) {
   if (json.empty()) return false;
   auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
   if (is_space(json.front()) || is_space(json.back())) return false;
-  return json.find_first_of("\n\r") == std::string_view::npos;
+  // Two memchr passes: string_view::find_first_of calls memchr on its needle per byte.
+  return std::memchr(json.data(), '\n', json.size()) == nullptr &&
+         std::memchr(json.data(), '\r', json.size()) == nullptr;
 }
 
 void AppendJsonField(std::string& out, std::string_view name, std::string_view json) {
@@ -335,6 +337,16 @@ void SegmentBuilder::Clear() {
   count_ = 0;
   first_position_ = last_position_ = 0;
   first_recorded_at_us_ = last_recorded_at_us_ = 0;
+}
+
+void SegmentBuilder::Swap(SegmentBuilder& other) {
+  std::swap(body_, other.body_);
+  std::swap(count_, other.count_);
+  std::swap(first_position_, other.first_position_);
+  std::swap(last_position_, other.last_position_);
+  std::swap(first_recorded_at_us_, other.first_recorded_at_us_);
+  std::swap(last_recorded_at_us_, other.last_recorded_at_us_);
+  std::swap(cctx_, other.cctx_);
 }
 
 Result<std::string> SegmentBuilder::Build(int level) {

@@ -43,6 +43,7 @@ class SegmentBuilder {
   // The segment object (header, lines, trailer, compressed at `level`), ready to put.
   Result<std::string> Build(int level);
   void Clear();
+  void Swap(SegmentBuilder& other);
 
  private:
   std::string body_;

@@ -40,21 +40,23 @@ Uuid Uuid::Random() {
 }
 
 std::optional<Uuid> Uuid::Parse(std::string_view text) {
-  if (text.size() != 36) return std::nullopt;
-  Uuid u;
-  size_t byte = 0;
-  for (size_t i = 0; i < 36;) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (text[i] != '-') return std::nullopt;
-      ++i;
-      continue;
-    }
-    int hi = HexValue(text[i]);
-    int lo = HexValue(text[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    u.bytes[byte++] = static_cast<uint8_t>(hi << 4 | lo);
-    i += 2;
+  // Where each byte's two digits start; the dashes sit at 8, 13, 18 and 23. Straight-line code
+  // with one check at the end: ids are parsed for every event read (replay parses millions/s).
+  static constexpr uint8_t kDigitsAt[16] = {0,  2,  4,  6,  9,  11, 14, 16,
+                                            19, 21, 24, 26, 28, 30, 32, 34};
+  if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' ||
+      text[23] != '-') {
+    return std::nullopt;
   }
+  Uuid u;
+  int invalid = 0;
+  for (size_t i = 0; i < 16; ++i) {
+    const int hi = HexValue(text[kDigitsAt[i]]);
+    const int lo = HexValue(text[kDigitsAt[i] + 1]);
+    invalid |= hi | lo;  // -1 sets the sign bit
+    u.bytes[i] = static_cast<uint8_t>((hi & 0xf) << 4 | (lo & 0xf));
+  }
+  if (invalid < 0) return std::nullopt;
   return u;
 }
 
