@@ -255,6 +255,12 @@ TEST_F(ArchiveTest, TheRunnerCutsAQuietSegmentByAgeAndFlushesOnStop) {
   ASSERT_TRUE((*second)->Stop().ok());
   EXPECT_EQ(Keys(*objects_), (std::vector<std::string>{SegmentKey(1, 3), SegmentKey(4, 5)}));
   EXPECT_EQ((*second)->GetStatus().state, ArchiveRunnerStatus::State::kStopped);
+  // Stopped right after a commit, before its thread could read it: Stop() still archives it.
+  auto third = ArchiveRunner::Start(*store_, *objects_, patient);
+  ASSERT_TRUE(third.ok());
+  Fill(*store_, 1, 1);
+  ASSERT_TRUE((*third)->Stop().ok());
+  EXPECT_EQ(Keys(*objects_).back(), SegmentKey(6, 6));
 }
 
 TEST_F(ArchiveTest, ResumesAfterACrashWithNoGapAndNoDuplicate) {

@@ -98,7 +98,8 @@ struct ArchiveRunnerStatus {
 
 // Runs an Archiver from the embedded log on a thread of its own: reads after the archive's end,
 // waits for commits, cuts segments by age when the log is quiet. Errors are retried with
-// backoff and shown in the status. Stop() writes the open segment. Destroying it stops it.
+// backoff and shown in the status. Stop() archives what the log holds then, writing the open
+// segment. Destroying it stops it.
 class ArchiveRunner {
  public:
   static Result<std::unique_ptr<ArchiveRunner>> Start(EventStore& store, ObjectStore& objects,

@@ -22,8 +22,7 @@ constexpr size_t kSlots = 3;  // one per stage
 struct Slot {
   const SegmentInfo* segment = nullptr;
   archive::CheckedSegment checked;
-  std::vector<RecordedEvent> events;  // grown, never shrunk: their buffers are reused
-  size_t count = 0;
+  archive::ParsedEvents parsed;  // views into `checked`
   uint64_t bytes = 0;
   Status status = OkStatus();
 };
@@ -104,12 +103,8 @@ class Pipeline {
   void ParseLoop() {
     while (Slot* slot = Take(checked_, fetch_done_)) {
       if (slot->status.ok()) {
-        auto count = archive::ParseSegmentEvents(*slot->segment, slot->checked, slot->events);
-        if (count.ok()) {
-          slot->count = *count;
-        } else {
-          slot->status = count.error();
-        }
+        auto count = archive::ParseSegmentEvents(*slot->segment, slot->checked, slot->parsed);
+        if (!count.ok()) slot->status = count.error();
       }
       const bool failed = !slot->status.ok();
       Put(parsed_, slot, parse_done_, failed);
@@ -120,7 +115,7 @@ class Pipeline {
 
   void Fetch(const SegmentInfo& segment, Slot& slot, ZSTD_DCtx* dctx) {
     slot.segment = &segment;
-    slot.count = 0;
+    slot.parsed.count = 0;
     auto object = objects_.Get(segment.key);
     if (!object.ok()) {
       Error error = object.error();
@@ -179,14 +174,15 @@ class Reader final : public ArchiveReader {
     ArchiveProgress progress;
     progress.target = std::min(options.to, LastPosition());
     Pipeline pipeline(objects_, std::move(wanted));
+    std::vector<RecordedEvent> batch;
     while (Slot* slot = pipeline.Next()) {
       if (!slot->status.ok()) return slot->status.error();
       result.segments += 1;
       result.bytes += slot->bytes;
       progress.bytes = result.bytes;
       // Events of this segment inside [from, to], cut at the first one recorded after `until`.
-      auto begin = slot->events.begin();
-      auto end = begin + static_cast<ptrdiff_t>(slot->count);
+      const archive::EventView* begin = slot->parsed.events.data();
+      const archive::EventView* end = begin + slot->parsed.count;
       const int64_t first = slot->segment->first_position;
       if (options.from > first) begin += options.from - first;
       if (options.to < slot->segment->last_position) {
@@ -194,19 +190,22 @@ class Reader final : public ArchiveReader {
       }
       bool reached_until = false;
       if (options.until_us) {
-        auto late = std::find_if(begin, end, [&](const RecordedEvent& e) {
+        const archive::EventView* late = std::find_if(begin, end, [&](const archive::EventView& e) {
           return e.recorded_at_us > *options.until_us;
         });
         reached_until = late != end;
         end = late;
       }
-      for (auto it = begin; it != end;) {
-        const size_t n = std::min(options.batch_size, static_cast<size_t>(std::distance(it, end)));
-        if (auto s = handler.Handle(std::span<const RecordedEvent>(&*it, n)); !s) {
+      for (const archive::EventView* it = begin; it < end;) {
+        const size_t n = std::min(options.batch_size, static_cast<size_t>(end - it));
+        // Copied into a batch whose buffers are reused from one batch to the next.
+        if (batch.size() < n) batch.resize(n);
+        for (size_t i = 0; i < n; ++i) archive::CopyEvent(it[i], batch[i]);
+        if (auto s = handler.Handle(std::span<const RecordedEvent>(batch.data(), n)); !s) {
           return s.error();
         }
         if (result.events == 0) result.first_position = it->position;
-        it += static_cast<ptrdiff_t>(n);
+        it += n;
         result.events += static_cast<int64_t>(n);
         result.last_position = (it - 1)->position;
         progress.position = result.last_position;

@@ -32,8 +32,10 @@ class Runner final : public ArchiveRunner {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
-    // What is buffered is written now rather than read again after the restart.
-    Status flushed = archiver_->Flush();
+    // A graceful stop leaves nothing behind: what the log holds now is archived, and the open
+    // segment written, rather than read again after the restart.
+    Status flushed = CatchUp();
+    if (flushed.ok()) flushed = archiver_->Flush();
     std::lock_guard guard(mu_);
     stopped_ = true;
     if (!flushed.ok()) error_ = flushed.error().message;
@@ -83,6 +85,17 @@ class Runner final : public ArchiveRunner {
       after = archiver_->ArchivedUpTo();
       cv_.wait_for(lock, backoff, [&] { return stopping_; });
       backoff = std::min(backoff * 2, kMaxBackoff);
+    }
+  }
+
+  // Hands the archiver every event up to the log's head (those it holds are skipped).
+  Status CatchUp() {
+    for (int64_t after = archiver_->ArchivedUpTo();;) {
+      auto page = store_.ReadLog(after, kPageSize);
+      if (!page.ok()) return page.error();
+      if (page->events.empty()) return OkStatus();
+      if (auto s = archiver_->Handle(page->events); !s) return s;
+      after = page->events.back().position;
     }
   }
 

@@ -7,6 +7,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 
 #include "common/clock.h"
 
@@ -208,9 +209,26 @@ simdjson::error_code RawValue(simdjson::ondemand::value value, std::string_view&
   }
 }
 
+// A JSON string's text: a view into the line when it holds no escape (the usual case), else the
+// unescaped text kept in `unescaped` (simdjson's own buffer is reused by later lines).
+simdjson::error_code StringValue(simdjson::ondemand::value value,
+                                 std::deque<std::string>& unescaped, std::string_view& out) {
+  std::string_view token = value.raw_json_token();  // peeks: `"..."`, maybe with space after
+  std::string_view text;
+  if (auto error = value.get_string().get(text)) return error;
+  while (!token.empty() && token.back() != '"') token.remove_suffix(1);
+  if (token.size() >= 2 && token.size() - 2 == text.size() &&
+      std::memchr(token.data(), '\\', token.size()) == nullptr) {
+    out = token.substr(1, text.size());
+  } else {
+    out = unescaped.emplace_back(text);
+  }
+  return simdjson::SUCCESS;
+}
+
 // Parses one event object into `event`; the problem otherwise.
 std::optional<std::string> ParseEventObject(simdjson::ondemand::object object,
-                                            RecordedEvent& event) {
+                                            std::deque<std::string>& unescaped, EventView& event) {
   enum : unsigned {
     kPosition = 1,
     kStream = 2,
@@ -234,7 +252,7 @@ std::optional<std::string> ParseEventObject(simdjson::ondemand::object object,
       error = value.get_int64().get(event.position);
       seen |= kPosition;
     } else if (key == "stream_id") {
-      if (!(error = value.get_string().get(text))) event.stream_id.assign(text);
+      error = StringValue(value, unescaped, event.stream_id);
       seen |= kStream;
     } else if (key == "version") {
       error = value.get_int64().get(event.version);
@@ -247,22 +265,22 @@ std::optional<std::string> ParseEventObject(simdjson::ondemand::object object,
       }
       seen |= kId;
     } else if (key == "type") {
-      if (!(error = value.get_string().get(text))) event.type.assign(text);
+      error = StringValue(value, unescaped, event.type);
       seen |= kType;
     } else if (key == "recorded_at_us") {
       error = value.get_int64().get(event.recorded_at_us);
       seen |= kTime;
     } else if (key == "data") {
-      if (!(error = RawValue(value, text))) event.data.assign(text);
+      error = RawValue(value, event.data);
       seen |= kData;
     } else if (key == "data_text") {
-      if (!(error = value.get_string().get(text))) event.data.assign(text);
+      error = StringValue(value, unescaped, event.data);
       seen |= kData;
     } else if (key == "metadata") {
-      if (!(error = RawValue(value, text))) event.metadata.assign(text);
+      error = RawValue(value, event.metadata);
       seen |= kMetadata;
     } else if (key == "metadata_text") {
-      if (!(error = value.get_string().get(text))) event.metadata.assign(text);
+      error = StringValue(value, unescaped, event.metadata);
       seen |= kMetadata;
     }
     if (error) return std::string("a field is malformed (") + simdjson::error_message(error) + ")";
@@ -337,6 +355,17 @@ void SegmentBuilder::Clear() {
   count_ = 0;
   first_position_ = last_position_ = 0;
   first_recorded_at_us_ = last_recorded_at_us_ = 0;
+}
+
+void CopyEvent(const EventView& view, RecordedEvent& out) {
+  out.stream_id.assign(view.stream_id);
+  out.version = view.version;
+  out.position = view.position;
+  out.id = view.id;
+  out.type.assign(view.type);
+  out.data.assign(view.data);
+  out.metadata.assign(view.metadata);
+  out.recorded_at_us = view.recorded_at_us;
 }
 
 void SegmentBuilder::Swap(SegmentBuilder& other) {
@@ -465,10 +494,13 @@ Status CheckSegment(const SegmentInfo& segment, std::string_view object, ZSTD_DC
 }
 
 Result<size_t> ParseSegmentEvents(const SegmentInfo& segment, const CheckedSegment& checked,
-                                  std::vector<RecordedEvent>& events) {
+                                  ParsedEvents& parsed) {
   thread_local simdjson::ondemand::parser parser;
   const size_t count = static_cast<size_t>(checked.header.count);
+  std::vector<EventView>& events = parsed.events;
   if (events.size() < count) events.resize(count);
+  parsed.unescaped.clear();
+  parsed.count = 0;
   if (checked.body_end == checked.body_begin) {
     if (count != 0)
       return Corrupt(segment, "holds no event lines, its header counts " + std::to_string(count));
@@ -494,8 +526,8 @@ Result<size_t> ParseSegmentEvents(const SegmentInfo& segment, const CheckedSegme
     if ((*it).get(doc) || doc.get_object().get(object)) {
       return Corrupt(segment, "line " + std::to_string(n + 2) + ": not a JSON object");
     }
-    RecordedEvent& event = events[n];
-    if (auto problem = ParseEventObject(object, event)) {
+    EventView& event = events[n];
+    if (auto problem = ParseEventObject(object, parsed.unescaped, event)) {
       return Corrupt(segment, "line " + std::to_string(n + 2) + ": " + *problem);
     }
     if (event.position != expected) {
@@ -512,6 +544,7 @@ Result<size_t> ParseSegmentEvents(const SegmentInfo& segment, const CheckedSegme
     return Corrupt(segment, "holds " + std::to_string(n) + " event lines, its header counts " +
                                 std::to_string(count));
   }
+  parsed.count = count;
   return count;
 }
 

@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -80,11 +81,32 @@ struct CheckedSegment {
 Status CheckSegment(const SegmentInfo& segment, std::string_view object, ZSTD_DCtx* dctx,
                     CheckedSegment& out);
 
-// Parses the event lines of a checked segment into the first elements of `events` (grown when
-// needed, never shrunk, so their buffers are reused) and checks that positions run densely over
-// the header's range. Returns how many; kCorruption naming the object and the line on any
-// malformed line.
+// One parsed event line. The text fields point into the segment's text, or into
+// ParsedEvents::unescaped where the line escaped them: valid while both are unchanged.
+struct EventView {
+  int64_t position = 0;
+  int64_t version = 0;
+  int64_t recorded_at_us = 0;
+  Uuid id;
+  std::string_view stream_id;
+  std::string_view type;
+  std::string_view data;
+  std::string_view metadata;
+};
+
+struct ParsedEvents {
+  std::vector<EventView> events;  // the first `count` are the segment's; grown, never shrunk
+  size_t count = 0;
+  std::deque<std::string> unescaped;  // texts that needed unescaping (stable addresses)
+};
+
+// Parses the event lines of a checked segment into `parsed` and checks that positions run
+// densely over the header's range. Views, not copies: parsing allocates next to nothing.
+// Returns how many; kCorruption naming the object and the line on any malformed line.
 Result<size_t> ParseSegmentEvents(const SegmentInfo& segment, const CheckedSegment& checked,
-                                  std::vector<RecordedEvent>& events);
+                                  ParsedEvents& parsed);
+
+// Copies a view into a recorded event, reusing `out`'s buffers.
+void CopyEvent(const EventView& view, RecordedEvent& out);
 
 }  // namespace evs::archive

@@ -95,7 +95,7 @@ class StoreCursor {
   std::unordered_map<std::string, int64_t> versions_;
 };
 
-std::string Differences(const RecordedEvent& a, const RecordedEvent& s) {
+std::string Differences(const archive::EventView& a, const RecordedEvent& s) {
   std::string fields;
   auto note = [&](bool differ, const char* name) {
     if (!differ) return;
@@ -139,7 +139,7 @@ Result<VerifyReport> Verify(EventStore* store, ObjectStore* archive, const Verif
     }
     ZSTD_DCtx* dctx = ZSTD_createDCtx();
     archive::CheckedSegment checked;
-    std::vector<RecordedEvent> events;
+    archive::ParsedEvents events;
     Status failed = OkStatus();
     for (const SegmentInfo& segment : listing->segments) {
       ++report.archive_segments;
@@ -162,7 +162,7 @@ Result<VerifyReport> Verify(EventStore* store, ObjectStore* archive, const Verif
       }
       report.archive_events += static_cast<int64_t>(*count);
       for (size_t i = 0; cursor && i < *count; ++i) {
-        const RecordedEvent& archived = events[i];
+        const archive::EventView& archived = events.events[i];
         auto stored = cursor->SeekTo(archived.position);
         if (!stored.ok()) {
           failed = stored.error();
