@@ -189,6 +189,26 @@ TEST_F(ArchiveTest, RoundTripRestoresAnIdenticalStore) {
   EXPECT_EQ(report->store_streams, 7);
 }
 
+TEST_F(ArchiveTest, EventsLargerThanTheParsersBatchRoundTrip) {
+  // Limits raised past the archive parser's 4 MiB batch: such lines are parsed in a second pass.
+  Limits limits;
+  limits.max_event_bytes = 12u << 20;
+  auto store = NewMemoryEventStore(limits);
+  const std::string big = "{\"blob\":\"" + std::string(5u << 20, 'x') + "\"}";
+  const std::string big_lines = "{\n\"blob\":\"" + std::string(3u << 20, 'y') + "\"\n}";
+  for (const std::string* data : {&kOddData[1], &big, &kOddData[5], &big_lines, &kOddData[2]}) {
+    ASSERT_TRUE(store->Append("big", ExpectedVersion::Any(), {Event("T", *data)}).ok());
+  }
+  ASSERT_TRUE(ArchiveOnce(*store, *objects_, {}).ok());
+  auto reader = ArchiveReader::Open(*objects_);
+  ASSERT_TRUE(reader.ok());
+  Collector all;
+  ASSERT_TRUE((*reader)->Replay({}, all).ok());
+  const auto log = WholeLog(*store);
+  ASSERT_EQ(all.events.size(), log.size());
+  for (size_t i = 0; i < log.size(); ++i) ExpectSameEvent(all.events[i], log[i]);
+}
+
 TEST_F(ArchiveTest, RestoreRefusesAnExistingStoreAndAStartAfterOne) {
   Fill(*store_, 2, 2);
   ASSERT_TRUE(ArchiveOnce(*store_, *objects_, {}).ok());

@@ -493,26 +493,28 @@ Status CheckSegment(const SegmentInfo& segment, std::string_view object, ZSTD_DC
   return OkStatus();
 }
 
-Result<size_t> ParseSegmentEvents(const SegmentInfo& segment, const CheckedSegment& checked,
-                                  ParsedEvents& parsed) {
-  thread_local simdjson::ondemand::parser parser;
+namespace {
+
+// simdjson's batch: stage 1 indexes this many bytes at a time, and no line may be longer. A
+// fixed size lets each thread's parser keep its buffers (it reallocates on every other size);
+// lines longer than this (events near the 1 MiB limit with escapes, or raised limits) are
+// parsed again with a batch as large as the segment.
+constexpr size_t kParseBatchBytes = 4u << 20;
+
+// Parses the lines with `parser` in batches of `batch_bytes`; simdjson::CAPACITY in `capacity`
+// when a line does not fit a batch.
+Result<size_t> ParseLines(const SegmentInfo& segment, const CheckedSegment& checked,
+                          ParsedEvents& parsed, simdjson::ondemand::parser& parser,
+                          size_t batch_bytes, bool& too_long) {
+  too_long = false;
   const size_t count = static_cast<size_t>(checked.header.count);
   std::vector<EventView>& events = parsed.events;
   if (events.size() < count) events.resize(count);
   parsed.unescaped.clear();
   parsed.count = 0;
-  if (checked.body_end == checked.body_begin) {
-    if (count != 0)
-      return Corrupt(segment, "holds no event lines, its header counts " + std::to_string(count));
-    return size_t{0};
-  }
-  // One pass of simdjson's stage 1 over all the lines, rather than one per line: the whole body
-  // is one batch, so no event can straddle two.
   const size_t body = checked.body_end - checked.body_begin;
   simdjson::ondemand::document_stream stream;
-  if (auto error = parser
-                       .iterate_many(checked.text.data() + checked.body_begin, body,
-                                     std::max<size_t>(body, simdjson::dom::MINIMAL_BATCH_SIZE))
+  if (auto error = parser.iterate_many(checked.text.data() + checked.body_begin, body, batch_bytes)
                        .get(stream)) {
     return Corrupt(segment, std::string("its event lines cannot be parsed (") +
                                 simdjson::error_message(error) + ")");
@@ -523,7 +525,12 @@ Result<size_t> ParseSegmentEvents(const SegmentInfo& segment, const CheckedSegme
     if (n == count) return Corrupt(segment, "holds more event lines than its header counts");
     simdjson::ondemand::document_reference doc;
     simdjson::ondemand::object object;
-    if ((*it).get(doc) || doc.get_object().get(object)) {
+    const simdjson::error_code error = (*it).get(doc);
+    if (error == simdjson::CAPACITY) {
+      too_long = true;
+      return Corrupt(segment, "line " + std::to_string(n + 2) + " is too long");
+    }
+    if (error || doc.get_object().get(object)) {
       return Corrupt(segment, "line " + std::to_string(n + 2) + ": not a JSON object");
     }
     EventView& event = events[n];
@@ -546,6 +553,28 @@ Result<size_t> ParseSegmentEvents(const SegmentInfo& segment, const CheckedSegme
   }
   parsed.count = count;
   return count;
+}
+
+}  // namespace
+
+Result<size_t> ParseSegmentEvents(const SegmentInfo& segment, const CheckedSegment& checked,
+                                  ParsedEvents& parsed) {
+  const size_t body = checked.body_end - checked.body_begin;
+  if (body == 0) {
+    parsed.count = 0;
+    if (checked.header.count != 0) {
+      return Corrupt(segment, "holds no event lines, its header counts " +
+                                  std::to_string(checked.header.count));
+    }
+    return size_t{0};
+  }
+  thread_local simdjson::ondemand::parser parser;
+  bool too_long = false;
+  auto parsed_count = ParseLines(segment, checked, parsed, parser, kParseBatchBytes, too_long);
+  if (!too_long) return parsed_count;
+  simdjson::ondemand::parser large;
+  return ParseLines(segment, checked, parsed, large,
+                    std::max<size_t>(body, simdjson::dom::MINIMAL_BATCH_SIZE), too_long);
 }
 
 }  // namespace evs::archive
