@@ -107,6 +107,20 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   feeds.subscriptions = [&] {
     std::vector<SubscriptionStatus> all{(*runner)->GetStatus()};
     if (event_log_subscription) all.push_back(event_log_subscription->GetStatus());
+    if (archiver) {
+      // The archiver's checkpoint is the archive's end: what is in written segments.
+      const ArchiveRunnerStatus a = archiver->GetStatus();
+      SubscriptionStatus s;
+      s.name = "archive";
+      s.state = a.state == ArchiveRunnerStatus::State::kRunning ? SubscriptionStatus::State::kLive
+                : a.state == ArchiveRunnerStatus::State::kFailed
+                    ? SubscriptionStatus::State::kFailed
+                    : SubscriptionStatus::State::kStopped;
+      s.checkpoint = a.archiver.archived_up_to;
+      s.head = a.head;
+      s.error = a.error;
+      all.push_back(s);
+    }
     return all;
   };
 
