@@ -101,7 +101,7 @@ Error Corrupt(const SegmentInfo& segment, const std::string& what) {
 
 // simdjson reads up to SIMDJSON_PADDING bytes past a document; the segment text keeps that much
 // spare capacity, so any line inside it can be parsed in place.
-simdjson::padded_string_view PaddedLine(const std::string& text, size_t begin, size_t end) {
+simdjson::padded_string_view PaddedLine(const SegmentText& text, size_t begin, size_t end) {
   return simdjson::padded_string_view(text.data() + begin, end - begin, text.capacity() - begin);
 }
 
@@ -357,6 +357,16 @@ void SegmentBuilder::Clear() {
   first_recorded_at_us_ = last_recorded_at_us_ = 0;
 }
 
+void SegmentText::Resize(size_t size) {
+  if (size + simdjson::SIMDJSON_PADDING > capacity_) {
+    capacity_ = size + simdjson::SIMDJSON_PADDING;
+    buffer_.reset(new char[capacity_]);
+  }
+  size_ = size;
+  // simdjson reads into the padding; defined bytes keep that well-defined (and valgrind quiet).
+  std::memset(buffer_.get() + size, 0, simdjson::SIMDJSON_PADDING);
+}
+
 void CopyEvent(const EventView& view, RecordedEvent& out) {
   out.stream_id.assign(view.stream_id);
   out.version = view.version;
@@ -447,31 +457,31 @@ Status CheckSegment(const SegmentInfo& segment, std::string_view object, ZSTD_DC
   if (size > kMaxSegmentText) {
     return Corrupt(segment, "claims " + std::to_string(size) + " bytes of text, over the limit");
   }
-  std::string& text = out.text;
-  text.reserve(size + simdjson::SIMDJSON_PADDING);
-  text.resize(size);
+  SegmentText& buffer = out.text;
+  buffer.Resize(size);
   const size_t got =
-      ZSTD_decompressDCtx(dctx, text.data(), text.size(), object.data(), object.size());
+      ZSTD_decompressDCtx(dctx, buffer.data(), buffer.size(), object.data(), object.size());
   if (ZSTD_isError(got)) {
     return Corrupt(segment, std::string("cannot be decompressed (") + ZSTD_getErrorName(got) +
                                 "): truncated or damaged");
   }
   if (got != size) return Corrupt(segment, "decompressed to fewer bytes than its frame says");
 
+  const std::string_view text = buffer.view();
   const size_t header_end = text.find('\n');
   if (header_end == std::string::npos || text.empty() || text.back() != '\n') {
     return Corrupt(segment, "does not end with a complete line");
   }
   thread_local simdjson::ondemand::parser parser;
   out.header = SegmentHeader{};
-  if (auto problem = ParseHeader(parser, PaddedLine(text, 0, header_end), out.header)) {
+  if (auto problem = ParseHeader(parser, PaddedLine(buffer, 0, header_end), out.header)) {
     return Corrupt(segment, *problem);
   }
   const size_t trailer_begin = text.rfind('\n', text.size() - 2) + 1;
   if (trailer_begin <= header_end) return Corrupt(segment, "has no trailer line");
   Trailer trailer;
   if (auto problem =
-          ParseTrailer(parser, PaddedLine(text, trailer_begin, text.size() - 1), trailer)) {
+          ParseTrailer(parser, PaddedLine(buffer, trailer_begin, text.size() - 1), trailer)) {
     return Corrupt(segment, *problem);
   }
   const std::string checksum = ChecksumText(XXH3_64bits(text.data(), trailer_begin));

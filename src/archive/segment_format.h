@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -66,11 +67,28 @@ struct SegmentHeader {
   int64_t last_recorded_at_us = 0;
 };
 
+// A segment's decompressed text, with room for simdjson's padding after it. Never zero-filled
+// (decompression writes every byte), and kept when a later segment fits.
+class SegmentText {
+ public:
+  void Resize(size_t size);
+  char* data() { return buffer_.get(); }
+  const char* data() const { return buffer_.get(); }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }  // readable bytes from data(), padding included
+  std::string_view view() const { return {buffer_.get(), size_}; }
+
+ private:
+  std::unique_ptr<char[]> buffer_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
 // A decompressed, checked segment: its text (with simdjson's padding after it) and where the
 // event lines are.
 struct CheckedSegment {
   SegmentHeader header;
-  std::string text;
+  SegmentText text;
   size_t body_begin = 0;  // the first event line
   size_t body_end = 0;    // just after the last event line
 };
