@@ -15,8 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include "cart/cart_summary_projection.h"
 #include "evs/event_store.h"
 #include "evs/object_store.h"
+#include "evs/projection.h"
 #include "evs/verify.h"
 #include "temp_dir.h"
 
@@ -146,7 +148,7 @@ TEST_F(ArchiveTest, RoundTripRestoresAnIdenticalStore) {
   ASSERT_EQ(head, 63);
   auto archived = ArchiveOnce(*store_, *objects_, Segments(10));
   ASSERT_TRUE(archived.ok()) << archived.error().message;
-  EXPECT_EQ(*archived, head);
+  EXPECT_EQ(archived->archived_up_to, head);
   EXPECT_EQ(Keys(*objects_).size(), 7u);  // 6 full segments of 10 and one of 3
 
   auto reader = ArchiveReader::Open(*objects_);
@@ -386,6 +388,122 @@ TEST_F(ArchiveTest, TheRunnerRetriesAFailingArchiveAndCatchesUp) {
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok()) << (report->problems.empty() ? "" : report->problems[0]);
   EXPECT_EQ(report->archive_events, 10);
+}
+
+// A folder store whose puts land but report failure, as after a lost answer or a failed fsync
+// of the folder.
+class LostAnswerObjects final : public ObjectStore {
+ public:
+  explicit LostAnswerObjects(ObjectStore& inner) : inner_(inner) {}
+  Status Put(std::string_view key, std::string_view bytes) override {
+    Status s = inner_.Put(key, bytes);
+    if (s.ok() && lose_next.exchange(false)) {
+      return Error::Make(ErrorCode::kIOError, "injected: the answer was lost");
+    }
+    return s;
+  }
+  Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override {
+    return inner_.Get(key, range);
+  }
+  Result<ObjectInfo> Head(std::string_view key) override { return inner_.Head(key); }
+  Result<ObjectList> List(const ListOptions& options) override { return inner_.List(options); }
+  Status Delete(std::string_view key) override { return inner_.Delete(key); }
+  Result<size_t> RemoveIncompleteWrites() override { return inner_.RemoveIncompleteWrites(); }
+  std::string Location() const override { return inner_.Location(); }
+  std::atomic<bool> lose_next{false};
+
+ private:
+  ObjectStore& inner_;
+};
+
+TEST_F(ArchiveTest, ASegmentWhosePutAnswerWasLostIsAdoptedNotRewritten) {
+  Fill(*store_, 3, 3);  // 9 events
+  const auto log = WholeLog(*store_);
+  LostAnswerObjects lossy(*objects_);
+  auto archiver = Archiver::Open(lossy, Segments(3));
+  ASSERT_TRUE(archiver.ok());
+  lossy.lose_next = true;
+  ASSERT_TRUE((*archiver)->Handle(std::span(log).subspan(0, 3)).ok());
+  // The writer's put landed but reported failure; the retry finds that very segment and adopts
+  // it (before, it took it for another archiver's and stalled).
+  ASSERT_TRUE((*archiver)->Flush().ok());
+  EXPECT_FALSE(lossy.lose_next);
+  EXPECT_EQ((*archiver)->ArchivedUpTo(), 3);
+  ASSERT_TRUE((*archiver)->Handle(std::span(log)).ok());
+  ASSERT_TRUE((*archiver)->Flush().ok());
+  EXPECT_EQ(Keys(*objects_),
+            (std::vector<std::string>{SegmentKey(1, 3), SegmentKey(4, 6), SegmentKey(7, 9)}));
+  EXPECT_EQ((*archiver)->LastArchivedEventId(), log.back().id);
+}
+
+TEST_F(ArchiveTest, AnArchiveOfAnotherHistoryIsRefused) {
+  Fill(*store_, 2, 5);  // 10 events
+  ASSERT_TRUE(ArchiveOnce(*store_, *objects_, Segments(4)).ok());
+  // The store restored to position 5, then new events: positions 6.. hold another history.
+  auto reader = ArchiveReader::Open(*objects_);
+  ASSERT_TRUE(reader.ok());
+  ReplayOptions upto5;
+  upto5.to = 5;
+  std::filesystem::create_directories(dir_.File("restored"));
+  ASSERT_TRUE(RestoreSqliteEventStore(**reader, upto5, dir_.File("restored/events.sqlite")).ok());
+  auto restored = OpenStore(dir_.File("restored/events.sqlite"));
+  Status refused = ArchiveOnce(*restored, *objects_, Segments(4)).ok()
+                       ? Status(OkStatus())
+                       : ArchiveOnce(*restored, *objects_, Segments(4)).error();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("past the store's head 5"), std::string::npos)
+      << refused.error().message;
+  Fill(*restored, 2, 5);
+  auto moved_on = ArchiveOnce(*restored, *objects_, Segments(4));
+  ASSERT_FALSE(moved_on.ok());
+  EXPECT_NE(moved_on.error().message.find("belongs to another history"), std::string::npos)
+      << moved_on.error().message;
+  auto runner = ArchiveRunner::Start(*restored, *objects_, {});
+  ASSERT_FALSE(runner.ok());
+  // A fresh archive for the restored store works.
+  auto fresh = OpenFolder(dir_.File("fresh"));
+  ASSERT_TRUE(ArchiveOnce(*restored, *fresh, {}).ok());
+}
+
+TEST_F(ArchiveTest, AProjectionIsRebuiltOnlyFromItsOwnStoresWholeHistory) {
+  Fill(*store_, 3, 3);
+  ASSERT_TRUE(ArchiveOnce(*store_, *objects_, Segments(4)).ok());
+  auto reader = ArchiveReader::Open(*objects_);
+  ASSERT_TRUE(reader.ok());
+  cart::CartSummaryProjection projection;
+  ProjectionOptions options;
+  options.path = dir_.File("cart_summary.sqlite");
+  auto runner = ProjectionRunner::Open(*store_, projection, options);
+  ASSERT_TRUE(runner.ok());
+  const std::string before = (*runner)->CheckpointName();
+  auto replay = [&](ReplayOptions o) {
+    return [&, o](EventHandler& h) -> Status {
+      auto r = (*reader)->Replay(o, h);
+      return r.ok() ? Status(OkStatus()) : Status(r.error());
+    };
+  };
+  // Not from the start: refused, the read model untouched.
+  ReplayOptions later;
+  later.from = 3;
+  Status partial = (*runner)->RebuildFrom(replay(later));
+  ASSERT_FALSE(partial.ok());
+  EXPECT_NE(partial.error().message.find("from position 1"), std::string::npos);
+  EXPECT_EQ((*runner)->CheckpointName(), before);
+  // Another store's history: refused.
+  TempDir other_dir;
+  auto other = OpenStore(other_dir.File("events.sqlite"));
+  Fill(*other, 3, 3);
+  ProjectionOptions other_options;
+  other_options.path = other_dir.File("p.sqlite");
+  auto other_runner = ProjectionRunner::Open(*other, projection, other_options);
+  ASSERT_TRUE(other_runner.ok());
+  Status foreign = (*other_runner)->RebuildFrom(replay({}));
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_NE(foreign.error().message.find("another history"), std::string::npos)
+      << foreign.error().message;
+  // Its own: swapped in.
+  ASSERT_TRUE((*runner)->RebuildFrom(replay({})).ok());
+  EXPECT_NE((*runner)->CheckpointName(), before);
 }
 
 TEST_F(ArchiveTest, AFeedThatSkipsEventsIsRefused) {

@@ -642,6 +642,9 @@ expect_err_has "needs an empty folder"
 run replay --into cart_summary
 expect_rc 0
 expect_out_has "replayed into cart_summary: 5 events"
+run replay --into cart_summary --from 2
+expect_rc 1
+expect_err_has "--from must be 1"
 run replay --into nope
 expect_rc 1
 expect_err_has "unknown projection 'nope'"

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include "evs/event_store.h"
@@ -60,7 +61,7 @@ std::vector<RecordedEvent> History(int count, int streams) {
         break;
       default:
         e.data = "\"\"";
-        e.recorded_at_us = 5;  // times are kept as they are, even when out of order
+        e.recorded_at_us = 1'700'000'000'000'000 + i;  // the same time as the event before
         break;
     }
     events.push_back(std::move(e));
@@ -354,6 +355,45 @@ TEST_F(SqliteImporterTest, RepeatedPositionIsRefused) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(s.error().message.find("position 2"), std::string::npos) << s.error().message;
+}
+
+TEST_F(SqliteImporterTest, WhatTheStoreWouldRefuseIsRefused) {
+  struct Case {
+    const char* name;
+    std::function<void(RecordedEvent&)> damage;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"time going back", [](RecordedEvent& e) { e.recorded_at_us = 1; }, "recorded before"},
+      {"data not JSON", [](RecordedEvent& e) { e.data = "{nope"; }, "not JSON"},
+      {"metadata not JSON", [](RecordedEvent& e) { e.metadata = ""; }, "not JSON"},
+      {"empty type", [](RecordedEvent& e) { e.type.clear(); }, "event type"},
+      {"stream id with a control character", [](RecordedEvent& e) { e.stream_id = "a\x01"; },
+       "stream id"},
+      {"stream id not UTF-8", [](RecordedEvent& e) { e.stream_id = "a\xff"; }, "stream id"},
+  };
+  for (const Case& c : cases) {
+    testing::TempDir dir;
+    auto importer = SqliteImporter::Create(dir.File("events.sqlite"));
+    ASSERT_TRUE(importer.ok());
+    std::vector<RecordedEvent> events = {Recorded("s", 1, 1), Recorded("t", 1, 2)};
+    c.damage(events[1]);
+    Status added = (*importer)->Add(events);
+    ASSERT_FALSE(added.ok()) << c.name;
+    EXPECT_NE(added.error().message.find(c.message), std::string::npos)
+        << c.name << ": " << added.error().message;
+    EXPECT_NE(added.error().message.find("position 2"), std::string::npos) << c.name;
+  }
+}
+
+TEST_F(SqliteImporterTest, OneImportIntoAPathAtATime) {
+  auto first = SqliteImporter::Create(dir_.File("events.sqlite"));
+  ASSERT_TRUE(first.ok());
+  auto second = SqliteImporter::Create(dir_.File("events.sqlite"));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::kUnavailable);
+  first->reset();
+  EXPECT_TRUE(SqliteImporter::Create(dir_.File("events.sqlite")).ok());
 }
 
 TEST_F(SqliteImporterTest, VersionGapIsRefused) {

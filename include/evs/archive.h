@@ -85,8 +85,19 @@ class Archiver : public EventHandler {
   virtual Status FlushIfDue() = 0;
 
   virtual int64_t ArchivedUpTo() const = 0;
+  // The id of the event at ArchivedUpTo() (nil for an empty archive): what ties the archive to
+  // the history it was made from (see CheckArchiveFollowsStore).
+  virtual Uuid LastArchivedEventId() const = 0;
   virtual ArchiverStats Stats() const = 0;
 };
+
+// OK when the archive can go on from `store`: it is empty, or the store holds the archive's last
+// event at its position. kInvalidArgument otherwise, saying why: the archive goes past the
+// store's head, or it holds another event there (it was made from another store, or this store
+// was restored to an earlier point and has moved on since); such a store needs a new archive.
+// ArchiveRunner::Start and ArchiveOnce check this first.
+Status CheckArchiveFollowsStore(EventStore& store, const Archiver& archiver,
+                                const ObjectStore& objects);
 
 struct ArchiveRunnerStatus {
   enum class State { kRunning, kStopped, kFailed };
@@ -119,10 +130,10 @@ struct ArchiveProgress {
 };
 using ArchiveProgressFn = std::function<void(const ArchiveProgress&)>;
 
-// Archives everything the log holds now, writes the open segment, and returns the position
-// archived up to.
-Result<int64_t> ArchiveOnce(EventStore& store, ObjectStore& objects, ArchiverOptions options,
-                            const ArchiveProgressFn& progress = {});
+// Archives everything the log holds now, writes the open segment, and returns the archiver's
+// figures (archived up to, segments and bytes written).
+Result<ArchiverStats> ArchiveOnce(EventStore& store, ObjectStore& objects, ArchiverOptions options,
+                                  const ArchiveProgressFn& progress = {});
 
 struct ReplayOptions {
   int64_t from = 1;                 // the first position to deliver

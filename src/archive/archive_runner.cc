@@ -25,6 +25,7 @@ class Runner final : public ArchiveRunner {
   ~Runner() override { (void)Stop(); }
 
   Status Stop() override {
+    std::lock_guard stop_guard(stop_mu_);  // one Stop() at a time: a second waits for the first
     {
       std::lock_guard guard(mu_);
       if (stopped_) return final_;
@@ -120,6 +121,7 @@ class Runner final : public ArchiveRunner {
 
   EventStore& store_;
   std::unique_ptr<Archiver> archiver_;
+  std::mutex stop_mu_;
   mutable std::mutex mu_;
   std::condition_variable cv_;           // wakes the backoff wait on Stop()
   std::condition_variable archived_cv_;  // WaitUntilArchived
@@ -133,18 +135,45 @@ class Runner final : public ArchiveRunner {
 
 }  // namespace
 
+Status CheckArchiveFollowsStore(EventStore& store, const Archiver& archiver,
+                                const ObjectStore& objects) {
+  const int64_t end = archiver.ArchivedUpTo();
+  if (end == 0) return OkStatus();
+  auto page = store.ReadLog(end - 1, 1);
+  if (!page.ok()) return page.error();
+  const std::string where =
+      "archive " + objects.Location() + " ends at position " + std::to_string(end);
+  if (page->events.empty() || page->events.front().position != end) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       where + ", past the store's head " + std::to_string(page->head_position) +
+                           ": it was made from another store, or from this one before it was "
+                           "restored to an earlier point; archive into a new location");
+  }
+  if (page->events.front().id != archiver.LastArchivedEventId()) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       where + " with event " + archiver.LastArchivedEventId().ToString() +
+                           ", but the store holds event " + page->events.front().id.ToString() +
+                           " there: the archive belongs to another history (another store, or "
+                           "this one before a restore to an earlier point); archive into a new "
+                           "location");
+  }
+  return OkStatus();
+}
+
 Result<std::unique_ptr<ArchiveRunner>> ArchiveRunner::Start(EventStore& store, ObjectStore& objects,
                                                             ArchiverOptions options) {
   auto archiver = Archiver::Open(objects, options);
   if (!archiver.ok()) return archiver.error();
+  if (auto s = CheckArchiveFollowsStore(store, **archiver, objects); !s) return s.error();
   return std::unique_ptr<ArchiveRunner>(
       std::make_unique<Runner>(store, std::move(archiver).value()));
 }
 
-Result<int64_t> ArchiveOnce(EventStore& store, ObjectStore& objects, ArchiverOptions options,
-                            const ArchiveProgressFn& progress) {
+Result<ArchiverStats> ArchiveOnce(EventStore& store, ObjectStore& objects, ArchiverOptions options,
+                                  const ArchiveProgressFn& progress) {
   auto archiver = Archiver::Open(objects, options);
   if (!archiver.ok()) return archiver.error();
+  if (auto s = CheckArchiveFollowsStore(store, **archiver, objects); !s) return s.error();
   auto head = store.HeadPosition();
   if (!head.ok()) return head.error();
   ArchiveProgress report;
@@ -162,7 +191,7 @@ Result<int64_t> ArchiveOnce(EventStore& store, ObjectStore& objects, ArchiverOpt
     if (progress) progress(report);
   }
   if (auto s = (*archiver)->Flush(); !s) return s.error();
-  return (*archiver)->ArchivedUpTo();
+  return (*archiver)->Stats();
 }
 
 }  // namespace evs

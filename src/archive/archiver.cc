@@ -19,10 +19,11 @@ using Clock = std::chrono::steady_clock;
 class ArchiverImpl final : public Archiver {
  public:
   ArchiverImpl(ObjectStore& objects, ArchiverOptions options, int64_t archived_up_to,
-               std::string last_key)
+               std::string last_key, Uuid last_id)
       : objects_(objects),
         options_(options),
         archived_up_to_(archived_up_to),
+        last_id_(last_id),
         next_position_(archived_up_to + 1),
         last_key_(std::move(last_key)),
         writer_([this] { WriterLoop(); }) {}
@@ -73,6 +74,11 @@ class ArchiverImpl final : public Archiver {
   int64_t ArchivedUpTo() const override {
     std::lock_guard guard(mu_);
     return archived_up_to_;
+  }
+
+  Uuid LastArchivedEventId() const override {
+    std::lock_guard guard(mu_);
+    return last_id_;
   }
 
   ArchiverStats Stats() const override {
@@ -150,22 +156,43 @@ class ArchiverImpl final : public Archiver {
     list.max_keys = 1;
     auto after = objects_.List(list);
     if (!after.ok()) return after.error();
+    const std::string key = SegmentKey(segment.first_position(), segment.last_position());
     if (!after->objects.empty()) {
+      // A put that failed after its object landed (a lost answer, a failed folder fsync) left
+      // this very segment: adopt it rather than stall.
+      if (after->objects.front().key == key && Holds(key, segment)) {
+        last_key_ = key;
+        return after->objects.front().size;
+      }
       return Error::Make(ErrorCode::kUnavailable,
                          "archive " + objects_.Location() + ": '" + after->objects.front().key +
                              "' was written by another archiver; only one may write at a time");
     }
     auto object = segment.Build(options_.compression_level);
     if (!object.ok()) return object.error();
-    const std::string key = SegmentKey(segment.first_position(), segment.last_position());
     if (auto s = objects_.Put(key, *object); !s) return s.error();
     last_key_ = key;
     return static_cast<uint64_t>(object->size());
   }
 
+  // Whether the object at `key` is a sound segment with exactly `segment`'s event lines.
+  bool Holds(const std::string& key, const archive::SegmentBuilder& segment) {
+    auto object = objects_.Get(key);
+    std::optional<SegmentInfo> info = archive::ParseSegmentKey(key);
+    if (!object.ok() || !info) return false;
+    ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    archive::CheckedSegment checked;
+    const bool sound = archive::CheckSegment(*info, *object, dctx, checked).ok();
+    ZSTD_freeDCtx(dctx);
+    return sound &&
+           checked.text.view().substr(checked.body_begin, checked.body_end - checked.body_begin) ==
+               segment.body();
+  }
+
   // Records a segment as archived (mu_ held).
   void Written(archive::SegmentBuilder& segment, uint64_t size) {
     archived_up_to_ = segment.last_position();
+    last_id_ = segment.last_id();
     stats_.segments_written += 1;
     stats_.bytes_written += size;
     segment.Clear();
@@ -181,6 +208,7 @@ class ArchiverImpl final : public Archiver {
   std::optional<Error> failed_;
   bool stopping_ = false;
   int64_t archived_up_to_;
+  Uuid last_id_;           // the id of the event at archived_up_to_
   int64_t next_position_;  // the position the feed must hand over next
   std::string last_key_;   // the archive's last segment ("" when empty)
   Clock::time_point opened_at_;
@@ -195,6 +223,14 @@ Result<std::unique_ptr<Archiver>> Archiver::Open(ObjectStore& objects, ArchiverO
     return Error::Make(ErrorCode::kInvalidArgument,
                        "segments must be allowed at least one event and one byte");
   }
+  if (options.segment_max_bytes > archive::kMaxSegmentBytes) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "segments may hold at most " + std::to_string(archive::kMaxSegmentBytes) +
+                           " bytes, got " + std::to_string(options.segment_max_bytes));
+  }
+  if (options.segment_max_age > archive::kMaxSegmentAge)
+    options.segment_max_age = archive::kMaxSegmentAge;
+  if (options.segment_max_age.count() < 0) options.segment_max_age = {};
   if (options.compression_level < 1 || options.compression_level > 19) {
     return Error::Make(ErrorCode::kInvalidArgument, "the compression level must be 1..19, got " +
                                                         std::to_string(options.compression_level));
@@ -205,12 +241,34 @@ Result<std::unique_ptr<Archiver>> Archiver::Open(ObjectStore& objects, ArchiverO
   if (auto s = archive::RequireContinuous(objects, *listing); !s) return s.error();
   int64_t archived_up_to = 0;
   std::string last_key;
+  Uuid last_id;
   if (!listing->segments.empty()) {
-    archived_up_to = listing->segments.back().last_position;
-    last_key = listing->segments.back().key;
+    // The last segment is read whole: it must be sound to be built on, and its last event's id
+    // ties the archive to the history it came from.
+    const SegmentInfo& last = listing->segments.back();
+    auto object = objects.Get(last.key);
+    if (!object.ok()) return object.error();
+    ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    archive::CheckedSegment checked;
+    archive::ParsedEvents parsed;
+    Status sound = archive::CheckSegment(last, *object, dctx, checked);
+    ZSTD_freeDCtx(dctx);
+    if (sound.ok()) {
+      auto count = archive::ParseSegmentEvents(last, checked, parsed);
+      if (!count.ok()) sound = count.error();
+    }
+    if (!sound.ok()) {
+      return Error::Make(ErrorCode::kCorruption,
+                         sound.error().message +
+                             "; the archive's last segment must be sound to "
+                             "archive after it (see evs verify)");
+    }
+    archived_up_to = last.last_position;
+    last_key = last.key;
+    last_id = parsed.events[parsed.count - 1].id;
   }
-  return std::unique_ptr<Archiver>(
-      std::make_unique<ArchiverImpl>(objects, options, archived_up_to, std::move(last_key)));
+  return std::unique_ptr<Archiver>(std::make_unique<ArchiverImpl>(objects, options, archived_up_to,
+                                                                  std::move(last_key), last_id));
 }
 
 }  // namespace evs

@@ -73,8 +73,8 @@ std::string ParentOf(const std::string& path) {
   return path.substr(0, slash);
 }
 
-// Creates `base`/`parts` one level at a time (`base` must exist). With `durable`, each new
-// folder's parent is fsynced so that the folder survives a crash along with what is put in it.
+// Creates `base`/`parts` one level at a time (`base` must exist). With `durable`, each folder's
+// parent is fsynced so that the folder survives a crash along with what is put in it.
 // Returns 0 or an errno value, and in `failed` the folder that could not be made.
 int MakeFolders(const std::string& base, std::string_view parts, bool durable,
                 std::string* failed) {
@@ -88,9 +88,10 @@ int MakeFolders(const std::string& base, std::string_view parts, bool durable,
     if (!path.empty() && path.back() != '/') path += '/';
     path.append(parts.substr(start, end - start));
     start = end + 1;
-    if (::mkdir(path.c_str(), 0755) == 0) {
-      created_in.push_back(parent);
-    } else if (errno != EEXIST) {
+    // Every parent is synced, not only those of new folders: an earlier put whose sync failed
+    // may have left an entry that is not yet durable.
+    created_in.push_back(parent);
+    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
       *failed = path;
       return errno;
     }

@@ -19,8 +19,13 @@ namespace {
 
 constexpr size_t kPositionDigits = 20;
 // A decompressed segment larger than this is refused rather than allocated: the archiver cuts
-// segments at 64 MiB by default, and a corrupted size field must not exhaust memory.
-constexpr uint64_t kMaxSegmentText = uint64_t{4} << 30;
+// segments at 64 MiB by default and at most at kMaxSegmentBytes (plus one event), and a corrupted
+// size field must not exhaust memory. (The buffer is not zero-filled, so a false claim below
+// this costs address space, not memory.)
+constexpr uint64_t kMaxSegmentText = kMaxSegmentBytes + (uint64_t{64} << 20);
+// The shortest event line the writer can produce is longer than this: a header count above
+// body / kMinLineBytes is a lie, refused before anything is sized by it.
+constexpr size_t kMinLineBytes = 64;
 
 void AppendInt(std::string& out, int64_t value) {
   char buffer[24];
@@ -313,7 +318,7 @@ std::optional<SegmentInfo> ParseSegmentKey(std::string_view key) {
   };
   if (!number(key.substr(0, kPositionDigits), info.first_position) ||
       !number(key.substr(kPositionDigits + 1), info.last_position) || info.first_position < 1 ||
-      info.last_position < info.first_position) {
+      info.last_position < info.first_position || info.last_position == INT64_MAX) {
     return std::nullopt;
   }
   return info;
@@ -329,6 +334,7 @@ void SegmentBuilder::Add(const RecordedEvent& e) {
   }
   last_position_ = e.position;
   last_recorded_at_us_ = e.recorded_at_us;
+  last_id_ = e.id;
   ++count_;
   std::string& out = body_;
   out.append("{\"position\":");
@@ -385,6 +391,7 @@ void SegmentBuilder::Swap(SegmentBuilder& other) {
   std::swap(last_position_, other.last_position_);
   std::swap(first_recorded_at_us_, other.first_recorded_at_us_);
   std::swap(last_recorded_at_us_, other.last_recorded_at_us_);
+  std::swap(last_id_, other.last_id_);
   std::swap(cctx_, other.cctx_);
 }
 
@@ -577,6 +584,11 @@ Result<size_t> ParseSegmentEvents(const SegmentInfo& segment, const CheckedSegme
                                   std::to_string(checked.header.count));
     }
     return size_t{0};
+  }
+  if (static_cast<uint64_t>(checked.header.count) > body / kMinLineBytes + 1) {
+    return Corrupt(segment, "its header counts " + std::to_string(checked.header.count) +
+                                " events, more than its " + std::to_string(body) +
+                                " bytes of lines can hold");
   }
   thread_local simdjson::ondemand::parser parser;
   bool too_long = false;

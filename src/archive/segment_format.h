@@ -5,6 +5,7 @@
 
 #include <zstd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -21,6 +22,11 @@
 namespace evs::archive {
 
 inline constexpr int kSegmentFormatVersion = 1;
+// The largest segment_max_bytes an archiver takes: readers refuse segments much larger.
+inline constexpr uint64_t kMaxSegmentBytes = uint64_t{1} << 30;
+// The longest segment_max_age an archiver takes (longer ones mean "never" in practice, and
+// would overflow clock arithmetic).
+inline constexpr std::chrono::hours kMaxSegmentAge{24 * 365 * 10};
 inline constexpr std::string_view kSegmentKeyPrefix = "segments/";
 
 // [first, last] from a key written by SegmentKey(); nothing for any other key.
@@ -39,8 +45,10 @@ class SegmentBuilder {
 
   size_t events() const { return count_; }
   size_t body_bytes() const { return body_.size(); }
+  std::string_view body() const { return body_; }  // the event lines
   int64_t first_position() const { return first_position_; }
   int64_t last_position() const { return last_position_; }
+  const Uuid& last_id() const { return last_id_; }
 
   // The segment object (header, lines, trailer, compressed at `level`), ready to put.
   Result<std::string> Build(int level);
@@ -54,6 +62,7 @@ class SegmentBuilder {
   int64_t last_position_ = 0;
   int64_t first_recorded_at_us_ = 0;
   int64_t last_recorded_at_us_ = 0;
+  Uuid last_id_;
   ZSTD_CCtx* cctx_;
 };
 

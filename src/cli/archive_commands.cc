@@ -24,12 +24,13 @@ void AddSegmentOptions(CLI::App* app, SegmentArgs& args) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app->add_option("--segment-bytes", args.bytes,
-                  "Cut a segment at this many bytes of JSON lines (before compression)")
-      ->check(CLI::PositiveNumber)
+                  "Cut a segment at this many bytes of JSON lines (before compression; at most "
+                  "1 GiB)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 30))
       ->capture_default_str();
   app->add_option("--segment-age", args.age_seconds,
                   "Cut a segment when its first event has waited this many seconds")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(0.001, 3.0e8))
       ->capture_default_str();
   app->add_option("--level", args.level, "zstd compression level, 1 (fastest) to 19 (smallest)")
       ->check(CLI::Range(1, 19))
@@ -92,24 +93,13 @@ int PrintArchiveSummary(const GlobalOptions& global, int64_t archived_up_to, int
 int RunArchiveOnce(const GlobalOptions& global, const ArchiveArgs& args, EventStore& store,
                    ObjectStore& objects) {
   Progress progress("archive", !args.quiet);
-  auto archiver = Archiver::Open(objects, ToArchiverOptions(args.segments));
-  if (!archiver.ok()) return ReportError(global, archiver.error());
-  auto head = store.HeadPosition();
-  if (!head.ok()) return ReportError(global, head.error());
-  const int64_t start = (*archiver)->ArchivedUpTo();
-  for (int64_t after = start; after < *head;) {
-    auto page = store.ReadLog(after, 4096);
-    if (!page.ok()) return ReportError(global, page.error());
-    if (page->events.empty()) break;
-    if (auto s = (*archiver)->Handle(page->events); !s) return ReportError(global, s.error());
-    after = page->events.back().position;
-    progress.Update(after - start, *head - start);
-  }
-  if (auto s = (*archiver)->Flush(); !s) return ReportError(global, s.error());
+  auto stats =
+      ArchiveOnce(store, objects, ToArchiverOptions(args.segments),
+                  [&](const ArchiveProgress& p) { progress.Update(p.position, p.target); });
+  if (!stats.ok()) return ReportError(global, stats.error());
   progress.Finish();
-  const ArchiverStats stats = (*archiver)->Stats();
-  return PrintArchiveSummary(global, stats.archived_up_to, stats.segments_written,
-                             stats.bytes_written);
+  return PrintArchiveSummary(global, stats->archived_up_to, stats->segments_written,
+                             stats->bytes_written);
 }
 
 int RunArchiveFollow(const GlobalOptions& global, const ArchiveArgs& args, EventStore& store,
@@ -345,6 +335,9 @@ int RunReplay(const GlobalOptions& global, const ReplayArgs& args) {
     if (!result.ok()) return ReportError(global, result.error());
     progress.Finish();
     return PrintReplaySummary(global, "restored into " + args.restore, *result, false);
+  }
+  if (options.from != 1) {
+    return ReportInvalid(global, "--into rebuilds a read model from the start: --from must be 1");
   }
   auto opened = OpenProjection(global, args.into);
   if (!opened.ok()) return ReportError(global, opened.error());

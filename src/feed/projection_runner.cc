@@ -21,6 +21,32 @@ std::string Suffix(int64_t generation) { return "_g" + std::to_string(generation
 
 class Runner;
 
+// Passes events on while they run densely from position 1, and remembers the last.
+class DenseFromStart final : public EventHandler {
+ public:
+  explicit DenseFromStart(EventHandler& next) : next_(next) {}
+  Status Handle(std::span<const RecordedEvent> batch) override {
+    for (const RecordedEvent& e : batch) {
+      if (e.position != last_position_ + 1) {
+        return Error::Make(ErrorCode::kInvalidArgument,
+                           "a rebuild needs every event from position 1; got position " +
+                               std::to_string(e.position) + " where " +
+                               std::to_string(last_position_ + 1) + " belongs");
+      }
+      last_position_ = e.position;
+      last_id_ = e.id;
+    }
+    return next_.Handle(batch);
+  }
+  int64_t last_position() const { return last_position_; }
+  const Uuid& last_id() const { return last_id_; }
+
+ private:
+  EventHandler& next_;
+  int64_t last_position_ = 0;
+  Uuid last_id_;
+};
+
 // Applies batches to one generation of the read model.
 class GenerationHandler final : public EventHandler {
  public:
@@ -123,8 +149,24 @@ class Runner final : public ProjectionRunner {
     std::lock_guard guard(run_mu_);
     const int64_t next = generation_ + 1;
     if (auto s = PrepareGeneration(next); !s) return s;
-    GenerationHandler handler(*this, next);
+    GenerationHandler generation(*this, next);
+    DenseFromStart handler(generation);
     if (auto s = replay(handler); !s) return s;
+    // The feed goes on from the last event replayed: the store must hold that very event, or the
+    // read model would mix two histories (an archive of another store, or of an earlier one).
+    if (handler.last_position() > 0) {
+      auto page = store_.ReadLog(handler.last_position() - 1, 1);
+      if (!page.ok()) return page.error();
+      if (page->events.empty() || page->events.front().position != handler.last_position() ||
+          page->events.front().id != handler.last_id()) {
+        return Error::Make(ErrorCode::kInvalidArgument,
+                           "the replayed events end at position " +
+                               std::to_string(handler.last_position()) + " with event " +
+                               handler.last_id().ToString() +
+                               ", which the store does not hold there: they come from another "
+                               "history; the read model was left as it was");
+      }
+    }
     live_.reset();
     return SwapTo(next);
   }

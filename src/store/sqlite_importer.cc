@@ -10,6 +10,9 @@
 #include <optional>
 #include <unordered_map>
 
+#include "evs/text.h"
+#include "store/append_validation.h"
+#include "store/file_lock.h"
 #include "store/sqlite.h"
 #include "store/sqlite_schema.h"
 
@@ -68,15 +71,25 @@ Status RenameNoReplace(const std::string& from, const std::string& to) {
   return OkStatus();
 }
 
+// Names are checked like the store checks them (non-empty, UTF-8, no control characters), with a
+// bound generous enough for stores whose limits were raised.
+constexpr size_t kMaxNameBytes = 1 << 20;
+
 class Importer final : public SqliteImporter {
  public:
-  Importer(std::string path, std::string temp, Database db)
-      : path_(std::move(path)), temp_(std::move(temp)), db_(std::move(db)) {}
+  Importer(std::string path, std::string temp, Database db, FileLock lock)
+      : path_(std::move(path)),
+        temp_(std::move(temp)),
+        db_(std::move(db)),
+        lock_(std::move(lock)) {}
 
   ~Importer() override {
-    if (finished_) return;
-    Close();
-    (void)RemoveDatabaseFiles(temp_);  // nothing to report to from a destructor
+    if (!finished_) {
+      Close();
+      (void)RemoveDatabaseFiles(temp_);  // nothing to report to from a destructor
+    }
+    // The lock file goes with the import (a new one is made by the next).
+    ::unlink((path_ + ".importing.lock").c_str());
   }
 
   Status Init() {
@@ -159,8 +172,23 @@ class Importer final : public SqliteImporter {
                                    std::to_string(last_position_) + " (expected position " +
                                    std::to_string(last_position_ + 1) + ")");
     }
-    if (e.stream_id.empty())
-      return Error::Make(ErrorCode::kInvalidArgument, at() + " has no stream");
+    // What the store checks on append holds for imported events too: an archive can be damaged
+    // or made by hand.
+    if (auto s = ValidateName("stream id", e.stream_id, kMaxNameBytes); !s) {
+      return Error::Make(ErrorCode::kInvalidArgument, at() + ": " + s.error().message);
+    }
+    if (auto s = ValidateName("event type", e.type, kMaxNameBytes); !s) {
+      return Error::Make(ErrorCode::kInvalidArgument, at() + ": " + s.error().message);
+    }
+    if (!IsValidJson(e.data) || !IsValidJson(e.metadata)) {
+      return Error::Make(ErrorCode::kInvalidArgument,
+                         at() + " has data or metadata that is not JSON");
+    }
+    // Point-in-time reads rely on times that never go back in commit order.
+    if (e.recorded_at_us < last_recorded_at_us_) {
+      return Error::Make(ErrorCode::kInvalidArgument,
+                         at() + " was recorded before the event ahead of it");
+    }
     auto it = streams_.find(e.stream_id);
     const int64_t expected = it == streams_.end() ? 1 : it->second.version + 1;
     if (e.version != expected) {
@@ -197,6 +225,7 @@ class Importer final : public SqliteImporter {
     if (rc != SQLITE_DONE) return insert_.LastError("cannot write the " + at());
     it->second.version = e.version;
     last_position_ = e.position;
+    last_recorded_at_us_ = e.recorded_at_us;
     if (++uncommitted_ >= kEventsPerCommit) return Commit();
     return OkStatus();
   }
@@ -252,6 +281,8 @@ class Importer final : public SqliteImporter {
   const std::string path_;
   const std::string temp_;
   Database db_;
+  FileLock lock_;  // one import into a path at a time: they share the temporary file
+  int64_t last_recorded_at_us_ = INT64_MIN;
   Statement begin_, commit_, insert_stream_, insert_;
   std::unordered_map<std::string, Stream> streams_;
   int64_t next_stream_number_ = 1;  // in order of first appearance, as the store numbers them
@@ -273,6 +304,15 @@ Result<std::unique_ptr<SqliteImporter>> SqliteImporter::Create(const std::string
                            "; an import makes a new store, so move it away or choose another path");
   }
   const std::string temp = path + ".importing";
+  // Held until the importer is gone, so a second import into the same path cannot take over the
+  // temporary file of the first.
+  auto lock = FileLock::Acquire(path + ".importing.lock");
+  if (!lock.ok()) {
+    if (lock.error().code == ErrorCode::kUnavailable) {
+      return Error::Make(ErrorCode::kUnavailable, "another import into " + path + " is running");
+    }
+    return lock.error();
+  }
   if (auto s = RemoveDatabaseFiles(temp); !s) return s.error();
   auto db = Database::Open(temp, /*read_only=*/false);
   if (!db) {
@@ -280,7 +320,8 @@ Result<std::unique_ptr<SqliteImporter>> SqliteImporter::Create(const std::string
     return db.error();
   }
   // From here on the importer removes the file if anything fails.
-  auto importer = std::make_unique<Importer>(path, temp, std::move(db).value());
+  auto importer =
+      std::make_unique<Importer>(path, temp, std::move(db).value(), std::move(lock).value());
   if (auto s = importer->Init(); !s) return s.error();
   return std::unique_ptr<SqliteImporter>(std::move(importer));
 }
