@@ -506,11 +506,11 @@ TEST(DirectoryObjectStoreOpen, RegularFileIsInvalidArgument) {
   EXPECT_EQ(empty.error().code, ErrorCode::kInvalidArgument);
 }
 
-TEST(ObjectStoreOpen, S3IsUnsupportedForNow) {
-  auto store = OpenObjectStore("s3://b/p");
+TEST(ObjectStoreOpen, S3LocationsAreCheckedBeforeAnyRequest) {
+  // A malformed bucket is refused whatever the environment holds (with credentials or without).
+  auto store = OpenObjectStore("s3://B/p");
   ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.error().code, ErrorCode::kUnsupported);
-  EXPECT_NE(store.error().message.find("S3"), std::string::npos) << store.error().message;
+  EXPECT_EQ(store.error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST(ObjectStoreOpen, FileUrlAndPlainPathOpenFolders) {

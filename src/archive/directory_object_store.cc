@@ -448,32 +448,4 @@ Result<std::unique_ptr<ObjectStore>> OpenDirectoryObjectStore(
       std::make_unique<DirectoryObjectStore>(std::move(path), options.durable));
 }
 
-Result<std::unique_ptr<ObjectStore>> OpenObjectStore(std::string_view location) {
-  if (location.empty()) {
-    return Error::Make(ErrorCode::kInvalidArgument,
-                       "the object store location is empty; give a folder path, "
-                       "\"file:///absolute/path\" or \"s3://bucket/prefix\"");
-  }
-  if (location.starts_with("s3://")) {
-    return Error::Make(ErrorCode::kUnsupported,
-                       "object store " + std::string(location) +
-                           ": the S3 backend is not built in yet; use a folder path");
-  }
-  std::string path(location);
-  if (location.starts_with("file://")) {
-    path = std::string(location.substr(7));
-    if (!path.starts_with('/')) {
-      return Error::Make(ErrorCode::kInvalidArgument,
-                         "object store location " + std::string(location) +
-                             ": after \"file://\" an absolute path is needed, as in "
-                             "\"file:///var/lib/evs/archive\"");
-    }
-  }
-  DirectoryObjectStoreOptions options;
-  options.path = std::move(path);
-  options.create_if_missing = true;
-  options.durable = true;
-  return OpenDirectoryObjectStore(options);
-}
-
 }  // namespace evs
