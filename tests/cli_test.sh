@@ -665,4 +665,39 @@ expect_out_has '"ok":false'
 expect_out_has "gap: positions 3..4 are in no segment"
 unset EVS_ARCHIVE
 
+if [[ ${EVS_TEST_AWS:-} == 1 ]]; then
+  step "the same commands on DynamoDB (the dynalite stand-in)"
+  TABLE="cli-$$-$RANDOM"
+  run aws init --table "$TABLE"
+  expect_rc 0
+  expect_out_has "table $TABLE is ready"
+  run aws init --table "$TABLE"  # idempotent
+  expect_rc 0
+  export EVS_STORE="dynamodb:$TABLE"
+  run cart open
+  expect_rc 0
+  CART=$OUT
+  run cart add "$CART" pear --quantity 2 --price 120
+  expect_rc 0
+  run cart show "$CART" --json
+  expect_rc 0
+  expect_out_has '"version":2'
+  run append "s-$TABLE" --type T --data '{"x":1}' --expected no-stream
+  expect_rc 0
+  run append "s-$TABLE" --type T --data '{"x":2}' --expected no-stream
+  expect_rc 3
+  run read "s-$TABLE" --json
+  expect_rc 0
+  expect_out_has '"data":{"x":1}'
+  run log
+  expect_rc 1
+  expect_err_has "DynamoDB has no global log"
+  run --store nosuch cart open
+  expect_rc 1
+  expect_err_has "--store 'nosuch' is not a store"
+  unset EVS_STORE
+else
+  echo "cli_test: EVS_TEST_AWS is not 1: the DynamoDB part is skipped (scripts/test runs it)"
+fi
+
 echo "cli_test: all $CHECKS checks passed"

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "aws/dynamodb_event_store.h"
+#include "aws_test_env.h"
 #include "evs/event_store.h"
 #include "temp_dir.h"
 
@@ -18,6 +20,13 @@ class StoreFactory {
   virtual std::unique_ptr<EventStore> Open(const Limits& limits = {}) = 0;
   // Whether a store opened again sees what an earlier one committed.
   virtual bool Persistent() const = 0;
+  // Whether the backend has a global log: positions, ReadLog, HeadPosition, WaitForHead.
+  virtual bool HasGlobalLog() const { return true; }
+  // Whether an event id committed anywhere (another stream, an older commit) is refused, or
+  // only where the append lands (DynamoDB: see evs/dynamodb.h).
+  virtual bool ChecksEventIdsEverywhere() const { return true; }
+  // Non-empty when the backend cannot run here: its tests skip with this reason.
+  virtual std::string SkipReason() const { return ""; }
 };
 
 class MemoryFactory : public StoreFactory {
@@ -44,11 +53,50 @@ class SqliteFactory : public StoreFactory {
   TempDir dir_;
 };
 
+// A fresh table on the DynamoDB stand-in (dynalite) per test, deleted at the end. Runs only with
+// EVS_TEST_AWS=1 (scripts/standins start DIR; source DIR/env); see aws_test_env.h.
+class DynamoDbFactory : public StoreFactory {
+ public:
+  DynamoDbFactory() : table_(UniqueTableName("evs-contract")) {}
+  ~DynamoDbFactory() override {
+    if (client_ != nullptr) DeleteTable(*client_, table_);
+  }
+
+  std::unique_ptr<EventStore> Open(const Limits& limits) override {
+    if (client_ == nullptr) {
+      client_ = DynamoDbTestClient();
+      if (client_ == nullptr) return nullptr;  // DynamoDbTestClient() reported why
+      if (auto s = aws::CreateEventTable(*client_, table_, /*with_stream=*/false); !s) {
+        ADD_FAILURE() << "creating table " << table_ << ": " << s.error().message;
+        return nullptr;
+      }
+    }
+    DynamoDbStoreOptions options;
+    options.table = table_;
+    options.limits = limits;
+    auto store = aws::NewDynamoDbEventStore(client_, options);
+    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+  bool Persistent() const override { return true; }
+  bool HasGlobalLog() const override { return false; }
+  bool ChecksEventIdsEverywhere() const override { return false; }
+  std::string SkipReason() const override { return AwsTestSkipReason(); }
+
+ private:
+  std::string table_;
+  std::shared_ptr<aws::AwsClient> client_;
+};
+
 inline std::unique_ptr<StoreFactory> MakeFactory(const std::string& name) {
   if (name == "memory") return std::make_unique<MemoryFactory>();
+  if (name == "dynamodb") return std::make_unique<DynamoDbFactory>();
   return std::make_unique<SqliteFactory>();
 }
 
 inline const auto kBackends = ::testing::Values(std::string("memory"), std::string("sqlite"));
+// The contract suite also runs on DynamoDB (its tests skip unless EVS_TEST_AWS=1).
+inline const auto kContractBackends =
+    ::testing::Values(std::string("memory"), std::string("sqlite"), std::string("dynamodb"));
 
 }  // namespace evs::testing

@@ -5,9 +5,26 @@
 #include <system_error>
 #include <thread>
 
+#include "evs/dynamodb.h"
+
 namespace evs::cli {
 
+std::string DynamoDbTable(const GlobalOptions& global) {
+  constexpr std::string_view kPrefix = "dynamodb:";
+  return global.store.starts_with(kPrefix) ? global.store.substr(kPrefix.size()) : "";
+}
+
 Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
+  if (global.store.starts_with("dynamodb:")) {
+    DynamoDbStoreOptions options;
+    options.table = DynamoDbTable(global);
+    return OpenDynamoDbEventStore(options);
+  }
+  if (global.store != "sqlite") {
+    return Error::Make(
+        ErrorCode::kInvalidArgument,
+        "--store '" + global.store + "' is not a store; use sqlite or dynamodb:TABLE");
+  }
   if (global.data_dir.empty()) {
     return Error::Make(ErrorCode::kInvalidArgument, "the data folder (--data) is empty");
   }

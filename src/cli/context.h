@@ -20,8 +20,13 @@ inline constexpr int kExitConflict = 3;  // kWrongExpectedVersion
 // Options that apply to every command.
 struct GlobalOptions {
   std::string data_dir = "./evs-data";  // --data / EVS_DATA
-  bool json = false;                    // --json: one JSON document on stdout
+  // --store / EVS_STORE: "sqlite" (the embedded store in the data folder) or "dynamodb:TABLE".
+  std::string store = "sqlite";
+  bool json = false;  // --json: one JSON document on stdout
 };
+
+// The DynamoDB table `global.store` names, or "" for the embedded store.
+std::string DynamoDbTable(const GlobalOptions& global);
 
 // The command that parsing selected; main runs it once the whole command line is parsed and
 // exits with what it returns.
@@ -40,8 +45,9 @@ void RunWhenSelected(CLI::App* sub, const GlobalOptions& global, Command& comman
   });
 }
 
-// Opens the embedded store at <data_dir>/events.sqlite, creating the folder if it is missing.
-// Waits up to kStoreBusyWait while another process has the store open.
+// Opens the store --store names: the embedded store at <data_dir>/events.sqlite (creating the
+// folder if it is missing; waits up to kStoreBusyWait while another process has it open), or the
+// DynamoDB table of "dynamodb:TABLE" (settings from the AWS environment variables).
 Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global);
 
 }  // namespace evs::cli

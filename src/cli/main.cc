@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/archive_commands.h"
+#include "cli/aws_commands.h"
 #include "cli/cart_commands.h"
 #include "cli/context.h"
 #include "cli/feed_commands.h"
@@ -27,12 +28,18 @@ int main(int argc, char** argv) {
                  "The data folder; the store is <folder>/events.sqlite (created when missing)")
       ->envname("EVS_DATA")
       ->capture_default_str();
+  app.add_option("--store", global.store,
+                 "The event store: sqlite (in the data folder) or dynamodb:TABLE (AWS settings "
+                 "from AWS_* variables)")
+      ->envname("EVS_STORE")
+      ->capture_default_str();
   app.add_flag("--json", global.json, "Print one JSON document on stdout instead of text");
   AddCartCommands(app, global, command);
   AddStoreCommands(app, global, command);
   AddServeCommand(app, global, command);
   AddFeedCommands(app, global, command);
   AddArchiveCommands(app, global, command);
+  AddAwsCommands(app, global, command);
 
   try {
     app.parse(argc, argv);

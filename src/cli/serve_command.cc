@@ -67,62 +67,81 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   auto store = OpenStore(global);
   if (!store.ok()) return ReportError(global, store.error());
 
-  // The read side: the cart-summary projection and the event log, each a subscription.
+  // The read side runs on the embedded log: the cart-summary projection, the event log and the
+  // archiver, each a subscriber. DynamoDB has no global log: there the read side runs behind
+  // DynamoDB Streams and Kinesis (the relay and the Kinesis consumer), and this server serves
+  // the write side and stream reads only.
+  const bool embedded = DynamoDbTable(global).empty();
+  if (!embedded && !args.archive.empty()) {
+    return ReportInvalid(global,
+                         "--archive needs the embedded store's log; on DynamoDB the "
+                         "archiver runs behind the Kinesis consumer");
+  }
   const std::string dir = global.data_dir + "/";
   cart::CartSummaryProjection projection;
-  ProjectionOptions projection_options;
-  projection_options.path = dir + "cart_summary.sqlite";
-  auto runner = ProjectionRunner::Open(**store, projection, projection_options);
-  if (!runner.ok()) return ReportError(global, runner.error());
-  if (auto s = (*runner)->Start(); !s) return ReportError(global, s.error());
-  auto reports = http::CartReports::Open(dir + "cart_summary.sqlite");
-  if (!reports.ok()) return ReportError(global, reports.error());
-  auto checkpoints = OpenSqliteCheckpointStore(dir + "feed.sqlite");
-  if (!checkpoints.ok()) return ReportError(global, checkpoints.error());
+  std::unique_ptr<ProjectionRunner> runner;
+  std::unique_ptr<http::CartReports> reports;
+  std::unique_ptr<CheckpointStore> checkpoints;
   // The original's "simple event logging": one JSON line per committed event on stdout.
   JsonLinesHandler event_log(/*flush=*/true);
   std::unique_ptr<Subscription> event_log_subscription;
-  if (!args.quiet) {
-    SubscriptionOptions o;
-    o.name = "event-log";
-    o.start_after = *(*store)->HeadPosition();  // a new log starts from now
-    auto s = Subscription::Start(**store, **checkpoints, event_log, o);
-    if (!s.ok()) return ReportError(global, s.error());
-    event_log_subscription = std::move(s).value();
-  }
-  // The archiver, when asked for: a runner of its own (the archive is its checkpoint).
   std::unique_ptr<ObjectStore> archive_objects;
   std::unique_ptr<ArchiveRunner> archiver;
-  if (!args.archive.empty()) {
-    auto objects = OpenObjectStore(args.archive);
-    if (!objects.ok()) return ReportError(global, objects.error());
-    archive_objects = std::move(objects).value();
-    auto started =
-        ArchiveRunner::Start(**store, *archive_objects, ToArchiverOptions(args.segments));
-    if (!started.ok()) return ReportError(global, started.error());
-    archiver = std::move(started).value();
+  if (embedded) {
+    ProjectionOptions projection_options;
+    projection_options.path = dir + "cart_summary.sqlite";
+    auto opened = ProjectionRunner::Open(**store, projection, projection_options);
+    if (!opened.ok()) return ReportError(global, opened.error());
+    runner = std::move(opened).value();
+    if (auto s = runner->Start(); !s) return ReportError(global, s.error());
+    auto opened_reports = http::CartReports::Open(dir + "cart_summary.sqlite");
+    if (!opened_reports.ok()) return ReportError(global, opened_reports.error());
+    reports = std::move(opened_reports).value();
+    auto opened_checkpoints = OpenSqliteCheckpointStore(dir + "feed.sqlite");
+    if (!opened_checkpoints.ok()) return ReportError(global, opened_checkpoints.error());
+    checkpoints = std::move(opened_checkpoints).value();
+    if (!args.quiet) {
+      SubscriptionOptions o;
+      o.name = "event-log";
+      o.start_after = *(*store)->HeadPosition();  // a new log starts from now
+      auto s = Subscription::Start(**store, *checkpoints, event_log, o);
+      if (!s.ok()) return ReportError(global, s.error());
+      event_log_subscription = std::move(s).value();
+    }
+    // The archiver, when asked for: a runner of its own (the archive is its checkpoint).
+    if (!args.archive.empty()) {
+      auto objects = OpenObjectStore(args.archive);
+      if (!objects.ok()) return ReportError(global, objects.error());
+      archive_objects = std::move(objects).value();
+      auto started =
+          ArchiveRunner::Start(**store, *archive_objects, ToArchiverOptions(args.segments));
+      if (!started.ok()) return ReportError(global, started.error());
+      archiver = std::move(started).value();
+    }
   }
   http::ApiFeeds feeds;
-  feeds.cart_reports = reports->get();
-  feeds.subscriptions = [&] {
-    std::vector<SubscriptionStatus> all{(*runner)->GetStatus()};
-    if (event_log_subscription) all.push_back(event_log_subscription->GetStatus());
-    if (archiver) {
-      // The archiver's checkpoint is the archive's end: what is in written segments.
-      const ArchiveRunnerStatus a = archiver->GetStatus();
-      SubscriptionStatus s;
-      s.name = "archive";
-      s.state = a.state == ArchiveRunnerStatus::State::kRunning ? SubscriptionStatus::State::kLive
-                : a.state == ArchiveRunnerStatus::State::kFailed
-                    ? SubscriptionStatus::State::kFailed
-                    : SubscriptionStatus::State::kStopped;
-      s.checkpoint = a.archiver.archived_up_to;
-      s.head = a.head;
-      s.error = a.error;
-      all.push_back(s);
-    }
-    return all;
-  };
+  if (embedded) {
+    feeds.cart_reports = reports.get();
+    feeds.subscriptions = [&] {
+      std::vector<SubscriptionStatus> all{runner->GetStatus()};
+      if (event_log_subscription) all.push_back(event_log_subscription->GetStatus());
+      if (archiver) {
+        // The archiver's checkpoint is the archive's end: what is in written segments.
+        const ArchiveRunnerStatus a = archiver->GetStatus();
+        SubscriptionStatus s;
+        s.name = "archive";
+        s.state = a.state == ArchiveRunnerStatus::State::kRunning ? SubscriptionStatus::State::kLive
+                  : a.state == ArchiveRunnerStatus::State::kFailed
+                      ? SubscriptionStatus::State::kFailed
+                      : SubscriptionStatus::State::kStopped;
+        s.checkpoint = a.archiver.archived_up_to;
+        s.head = a.head;
+        s.error = a.error;
+        all.push_back(s);
+      }
+      return all;
+    };
+  }
 
   http::ApiOptions api_options;
   api_options.max_body_bytes = args.max_body_bytes;
@@ -130,8 +149,9 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   http::Server server(api, server_options);
   auto port = server.Bind();
   if (!port.ok()) return ReportError(global, port.error());
-  std::fprintf(stderr, "evs: serving http://%s:%d (data in %s)\n", server_options.host.c_str(),
-               *port, global.data_dir.c_str());
+  std::fprintf(stderr, "evs: serving http://%s:%d (%s %s)\n", server_options.host.c_str(), *port,
+               embedded ? "data in" : "store",
+               embedded ? global.data_dir.c_str() : global.store.c_str());
   std::fflush(stderr);
 
   std::thread stopper([&] {

@@ -24,6 +24,8 @@ const char* TitleFor(int status) {
       return "Unsupported Media Type";
     case 422:
       return "Unprocessable Content";
+    case 501:
+      return "Not Implemented";
     case 503:
       return "Service Unavailable";
     default:

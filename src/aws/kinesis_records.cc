@@ -1,0 +1,171 @@
+#include "aws/kinesis_records.h"
+
+#include <array>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+namespace evs::aws {
+namespace {
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// 0-63 for an alphabet character, -1 otherwise.
+constexpr std::array<int8_t, 256> MakeReverse() {
+  std::array<int8_t, 256> table{};
+  for (auto& v : table) v = -1;
+  for (int i = 0; i < 64; ++i)
+    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+  return table;
+}
+constexpr std::array<int8_t, 256> kReverse = MakeReverse();
+
+Error Corrupt(const std::string& what) {
+  return Error::Make(ErrorCode::kCorruption, "not an evs commit record: " + what);
+}
+
+// The integer at `key`, when it is one.
+bool GetInt(const nlohmann::json& object, const char* key, int64_t& out) {
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_number_integer()) return false;
+  out = it->get<int64_t>();
+  return true;
+}
+
+bool GetString(const nlohmann::json& object, const char* key, std::string& out) {
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return false;
+  out = it->get<std::string>();
+  return true;
+}
+
+}  // namespace
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
+                 (static_cast<uint8_t>(bytes[i + 1]) << 8) | static_cast<uint8_t>(bytes[i + 2]);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += kAlphabet[n & 63];
+  }
+  if (size_t rest = bytes.size() - i; rest > 0) {
+    uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
+    if (rest == 2) n |= static_cast<uint8_t>(bytes[i + 1]) << 8;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+Result<std::string> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) {
+    return Error::Make(
+        ErrorCode::kInvalidArgument,
+        "base64: the length " + std::to_string(text.size()) + " is not a multiple of 4");
+  }
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    bool last = i + 4 == text.size();
+    int pad = 0;
+    uint32_t n = 0;
+    for (size_t j = 0; j < 4; ++j) {
+      char c = text[i + j];
+      int value = kReverse[static_cast<unsigned char>(c)];
+      if (c == '=' && last && j >= 2 && (j == 3 || text[i + 3] == '=')) {
+        ++pad;
+        value = 0;
+      } else if (value < 0 || pad > 0) {
+        return Error::Make(ErrorCode::kInvalidArgument,
+                           "base64: unexpected character at offset " + std::to_string(i + j));
+      }
+      n = (n << 6) | static_cast<uint32_t>(value);
+    }
+    out += static_cast<char>((n >> 16) & 0xff);
+    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
+    if (pad < 1) out += static_cast<char>(n & 0xff);
+  }
+  return out;
+}
+
+Result<std::string> EncodeCommitRecord(std::span<const RecordedEvent> events) {
+  if (events.empty()) {
+    return Error::Make(ErrorCode::kInvalidArgument, "a commit record needs at least one event");
+  }
+  nlohmann::json record = {{"stream_id", events[0].stream_id},
+                           {"first_version", events[0].version},
+                           {"events", nlohmann::json::array()}};
+  nlohmann::json& list = record["events"];
+  for (size_t i = 0; i < events.size(); ++i) {
+    const RecordedEvent& e = events[i];
+    if (e.stream_id != events[0].stream_id || e.version != events[0].version + int64_t(i)) {
+      return Error::Make(ErrorCode::kInvalidArgument,
+                         "a commit record holds consecutive versions of one stream; got " +
+                             e.stream_id + "@" + std::to_string(e.version) + " after " +
+                             events[0].stream_id + "@" + std::to_string(events[0].version));
+    }
+    list.push_back({{"version", e.version},
+                    {"id", e.id.ToString()},
+                    {"type", e.type},
+                    {"data", e.data},
+                    {"metadata", e.metadata},
+                    {"recorded_at_us", e.recorded_at_us}});
+  }
+  try {
+    return record.dump();  // strict: invalid UTF-8 throws rather than being sent garbled
+  } catch (const nlohmann::json::exception& e) {
+    return Error::Make(ErrorCode::kInvalidArgument, "the commit of " + events[0].stream_id + "@" +
+                                                        std::to_string(events[0].version) +
+                                                        " is not valid UTF-8: " + e.what());
+  }
+}
+
+Result<std::vector<RecordedEvent>> DecodeCommitRecord(std::string_view data) {
+  nlohmann::json record = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (record.is_discarded() || !record.is_object()) return Corrupt("the data is not a JSON object");
+  std::string stream_id;
+  int64_t first_version = 0;
+  if (!GetString(record, "stream_id", stream_id) || stream_id.empty()) {
+    return Corrupt("no stream_id");
+  }
+  if (!GetInt(record, "first_version", first_version) || first_version < 1) {
+    return Corrupt("no first_version >= 1 (stream " + stream_id + ")");
+  }
+  auto list = record.find("events");
+  if (list == record.end() || !list->is_array() || list->empty()) {
+    return Corrupt("no events (stream " + stream_id + ")");
+  }
+  std::vector<RecordedEvent> events;
+  events.reserve(list->size());
+  for (const nlohmann::json& item : *list) {
+    std::string where = stream_id + "@" + std::to_string(first_version + int64_t(events.size()));
+    if (!item.is_object()) return Corrupt("an event is not an object (" + where + ")");
+    RecordedEvent e;
+    e.stream_id = stream_id;
+    std::string id;
+    if (!GetInt(item, "version", e.version) || !GetString(item, "id", id) ||
+        !GetString(item, "type", e.type) || !GetString(item, "data", e.data) ||
+        !GetString(item, "metadata", e.metadata) ||
+        !GetInt(item, "recorded_at_us", e.recorded_at_us)) {
+      return Corrupt("an event lacks version, id, type, data, metadata or recorded_at_us (" +
+                     where + ")");
+    }
+    if (e.version != first_version + int64_t(events.size())) {
+      return Corrupt("version " + std::to_string(e.version) + " where " + where + " belongs");
+    }
+    auto uuid = Uuid::Parse(id);
+    if (!uuid) return Corrupt("the id \"" + id + "\" is not a UUID (" + where + ")");
+    e.id = *uuid;
+    events.push_back(std::move(e));
+  }
+  return events;
+}
+
+}  // namespace evs::aws
