@@ -26,8 +26,10 @@ namespace evs::aws {
 namespace {
 
 // any/exists: how many times an append re-reads the stream's end after losing the race for the
-// next key to another writer, before it gives up with kUnavailable.
-constexpr int kMaxAppendAttempts = 10;
+// next key to another writer, before it gives up with kUnavailable. With jittered backoff (up to
+// 64 ms) a writer is all but sure to win within this many tries (10 was too few for 8 writers on
+// one stream on a loaded machine).
+constexpr int kMaxAppendAttempts = 40;
 // Bound on the pages of one read (Query, Scan); far above any real table.
 constexpr int kMaxPages = 1'000'000;
 // Items asked for per Query page: each commit holds at least one event, so a read of n events
