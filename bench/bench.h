@@ -38,6 +38,8 @@ Status RunFetchBench(const BenchOptions& options, Reporter& reporter);
 Status RunHttpBench(const BenchOptions& options, Reporter& reporter);
 Status RunFeedBench(const BenchOptions& options, Reporter& reporter);
 Status RunArchiveBench(const BenchOptions& options, Reporter& reporter);
+// Needs a DynamoDB endpoint (dynalite) from the environment; says how to start one when missing.
+Status RunDynamoDbBench(const BenchOptions& options, Reporter& reporter);
 
 // A fresh folder made with mkdtemp under `parent` (created when missing), removed with
 // everything in it by the destructor, and `parent` too when this created it and it is empty.

@@ -8,6 +8,10 @@
 //                             append-to-handler latency under 64 durable writers
 //   evs-bench archive         archiving events/s vs reading the log; replay from the archive
 //                             vs feed catch-up from the store; archive size vs JSON lines
+//   evs-bench dynamodb        the DynamoDB store vs the original design (one item per aggregate,
+//                             list_append) at 20 and 2,000 events per stream, on the endpoint
+//                             of the environment (dynalite: scripts/standins start DIR; source
+//                             DIR/env); `all` runs it only when such an endpoint is set
 //
 // Options go before or after the subcommand: --seconds, --warmup, --writers, --threads,
 // --carts, --connections, --wrk-threads, --wrk, --events, --batch-sizes, --feed-writers, --json,
@@ -18,6 +22,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <thread>
@@ -91,8 +96,10 @@ int main(int argc, char** argv) {
       "feed", "Subscription catch-up vs a raw SQLite scan, and live latency under writers");
   CLI::App* archive = app.add_subcommand(
       "archive", "Archiving the log into segments vs reading it; replay vs feed catch-up");
+  CLI::App* dynamodb = app.add_subcommand(
+      "dynamodb", "The DynamoDB store vs the original one-item-per-aggregate design (dynalite)");
   CLI::App* all = app.add_subcommand("all", "Every benchmark (the default)");
-  for (CLI::App* sub : {append, fetch, http, feed, archive, all}) sub->fallthrough();
+  for (CLI::App* sub : {append, fetch, http, feed, archive, dynamodb, all}) sub->fallthrough();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
   if (carts) options.carts = options.http_carts = *carts;
@@ -102,6 +109,14 @@ int main(int argc, char** argv) {
   }
 
   const bool run_all = app.get_subcommands().empty() || all->parsed();
+  // `all` includes dynamodb only when a DynamoDB endpoint (a local stand-in) is configured.
+  const bool dynamodb_configured = std::getenv("AWS_ENDPOINT_URL_DYNAMODB") != nullptr ||
+                                   std::getenv("AWS_ENDPOINT_URL") != nullptr;
+  if (run_all && !dynamodb_configured) {
+    std::fprintf(stderr,
+                 "evs-bench: skipping dynamodb (no AWS_ENDPOINT_URL_DYNAMODB; `evs-bench dynamodb` "
+                 "says how to start the stand-ins)\n");
+  }
   evs::bench::ScratchDir scratch(dir);
   if (!scratch.ok()) {
     std::fprintf(stderr, "evs-bench: cannot make a scratch folder under %s\n",
@@ -132,6 +147,8 @@ int main(int argc, char** argv) {
       {run_all || http->parsed(), "http", evs::bench::RunHttpBench},
       {run_all || feed->parsed(), "feed", evs::bench::RunFeedBench},
       {run_all || archive->parsed(), "archive", evs::bench::RunArchiveBench},
+      {(run_all && dynamodb_configured) || dynamodb->parsed(), "dynamodb",
+       evs::bench::RunDynamoDbBench},
   };
   int exit_code = 0;
   for (const auto& bench : benches) {

@@ -271,6 +271,35 @@ TEST_F(DynamoDbStoreTest, PagesAcrossCommitsOfManySizes) {
   EXPECT_EQ(page->events[0].version, version);
 }
 
+// ListStreams scans for each stream's first commit and pages by id.
+TEST_F(DynamoDbStoreTest, ListStreamsPagesThroughEveryStream) {
+  std::map<std::string, int64_t> expected;
+  for (int i = 0; i < 25; ++i) {
+    const std::string stream = "s-" + std::to_string((i * 7) % 25);  // not in id order
+    expected[stream] = MustAppend(stream, ExpectedVersion::Any(), Events(1 + i % 3)).last_version;
+  }
+  MustAppend("s-3", ExpectedVersion::Any(), Events(2));
+  expected["s-3"] += 2;
+  std::map<std::string, int64_t> listed;
+  std::string after;
+  for (int pages = 0; pages < 100; ++pages) {
+    auto page = store_->ListStreams(after, 4);
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    EXPECT_LE(page->streams.size(), 4u);
+    for (const StreamInfo& info : page->streams) {
+      EXPECT_GT(info.stream_id, after);
+      EXPECT_TRUE(listed.emplace(info.stream_id, info.version).second) << info.stream_id;
+    }
+    if (page->next_after.empty()) break;
+    after = page->next_after;
+  }
+  EXPECT_EQ(listed, expected);
+  auto none = store_->ListStreams("s-99", 10);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->streams.empty());
+  EXPECT_TRUE(none->next_after.empty());
+}
+
 TEST_F(DynamoDbStoreTest, ExpectedVersionInsideACommitIsRefused) {
   MustAppend("s", ExpectedVersion::NoStream(), Events(3));  // versions 1-3: one commit
   MustAppend("s", ExpectedVersion::Exact(3), Events(2));    // 4-5
