@@ -43,7 +43,7 @@ std::string Micros(double us) {
 
 double Round(double value, double scale) { return std::round(value * scale) / scale; }
 
-constexpr const char* kTableFormat = "%-12s %-13s %-12s %13s %10s %10s %10s %8s  %s\n";
+constexpr const char* kTableFormat = "%-15s %-13s %-12s %13s %10s %10s %10s %8s  %s\n";
 
 }  // namespace
 
