@@ -265,6 +265,19 @@ TEST(ArchiveProcess, ArchiverKilledMidSegmentAndRestartedKeepsContinuityAndLoses
       ASSERT_LT(Clock::now(), deadline) << "the archiver did not catch up: " << status->dump();
       std::this_thread::sleep_for(50ms);
     }
+    // The server shows its archiver among its subscriptions, caught up with the head.
+    auto client = NewClient(port);
+    Reply subscriptions = ToReply(client->Get("/subscriptions"));
+    ASSERT_EQ(subscriptions.status, 200) << subscriptions.body;
+    const json listed = json::parse(subscriptions.body, nullptr, false);
+    bool shown = false;
+    for (const json& s : listed.value("subscriptions", json::array())) {
+      if (s.value("name", "") != "archive") continue;
+      shown = true;
+      EXPECT_EQ(s.value("state", ""), "live") << s.dump();
+      EXPECT_EQ(s.value("lag", int64_t{-1}), 0) << s.dump();
+    }
+    EXPECT_TRUE(shown) << subscriptions.body;
     server->Terminate();
     if (::testing::Test::HasFatalFailure()) return;
   }
