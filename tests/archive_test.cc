@@ -318,13 +318,19 @@ TEST_F(ArchiveTest, ResumesAfterACrashWithNoGapAndNoDuplicate) {
   for (size_t i = 0; i < log.size(); ++i) ExpectSameEvent(all.events[i], log[i]);
 }
 
-// A folder store whose puts fail while `failing` is set, as a full disk or a network outage would.
-class FlakyObjects final : public ObjectStore {
+// A folder store with injected put faults: while `failing` is set puts fail (a full disk, a
+// network outage); with `lose_next` the next put lands but reports failure (a lost answer, a
+// failed fsync of the folder).
+class FaultyObjects final : public ObjectStore {
  public:
-  explicit FlakyObjects(ObjectStore& inner) : inner_(inner) {}
+  explicit FaultyObjects(ObjectStore& inner) : inner_(inner) {}
   Status Put(std::string_view key, std::string_view bytes) override {
     if (failing) return Error::Make(ErrorCode::kIOError, "injected: no space left on device");
-    return inner_.Put(key, bytes);
+    Status s = inner_.Put(key, bytes);
+    if (s.ok() && lose_next.exchange(false)) {
+      return Error::Make(ErrorCode::kIOError, "injected: the answer was lost");
+    }
+    return s;
   }
   Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override {
     return inner_.Get(key, range);
@@ -335,6 +341,7 @@ class FlakyObjects final : public ObjectStore {
   Result<size_t> RemoveIncompleteWrites() override { return inner_.RemoveIncompleteWrites(); }
   std::string Location() const override { return inner_.Location(); }
   std::atomic<bool> failing{false};
+  std::atomic<bool> lose_next{false};
 
  private:
   ObjectStore& inner_;
@@ -343,7 +350,7 @@ class FlakyObjects final : public ObjectStore {
 TEST_F(ArchiveTest, AFailedWriteIsReportedAndWrittenAgainInOrder) {
   Fill(*store_, 4, 5);  // 20 events
   const auto log = WholeLog(*store_);
-  FlakyObjects flaky(*objects_);
+  FaultyObjects flaky(*objects_);
   auto archiver = Archiver::Open(flaky, Segments(5));
   ASSERT_TRUE(archiver.ok());
   ASSERT_TRUE((*archiver)->Handle(std::span(log).subspan(0, 5)).ok());
@@ -368,7 +375,7 @@ TEST_F(ArchiveTest, AFailedWriteIsReportedAndWrittenAgainInOrder) {
 }
 
 TEST_F(ArchiveTest, TheRunnerRetriesAFailingArchiveAndCatchesUp) {
-  FlakyObjects flaky(*objects_);
+  FaultyObjects flaky(*objects_);
   flaky.failing = true;
   ArchiverOptions options = Segments(3);
   options.segment_max_age = std::chrono::milliseconds(20);
@@ -390,36 +397,10 @@ TEST_F(ArchiveTest, TheRunnerRetriesAFailingArchiveAndCatchesUp) {
   EXPECT_EQ(report->archive_events, 10);
 }
 
-// A folder store whose puts land but report failure, as after a lost answer or a failed fsync
-// of the folder.
-class LostAnswerObjects final : public ObjectStore {
- public:
-  explicit LostAnswerObjects(ObjectStore& inner) : inner_(inner) {}
-  Status Put(std::string_view key, std::string_view bytes) override {
-    Status s = inner_.Put(key, bytes);
-    if (s.ok() && lose_next.exchange(false)) {
-      return Error::Make(ErrorCode::kIOError, "injected: the answer was lost");
-    }
-    return s;
-  }
-  Result<std::string> Get(std::string_view key, std::optional<ByteRange> range) override {
-    return inner_.Get(key, range);
-  }
-  Result<ObjectInfo> Head(std::string_view key) override { return inner_.Head(key); }
-  Result<ObjectList> List(const ListOptions& options) override { return inner_.List(options); }
-  Status Delete(std::string_view key) override { return inner_.Delete(key); }
-  Result<size_t> RemoveIncompleteWrites() override { return inner_.RemoveIncompleteWrites(); }
-  std::string Location() const override { return inner_.Location(); }
-  std::atomic<bool> lose_next{false};
-
- private:
-  ObjectStore& inner_;
-};
-
 TEST_F(ArchiveTest, ASegmentWhosePutAnswerWasLostIsAdoptedNotRewritten) {
   Fill(*store_, 3, 3);  // 9 events
   const auto log = WholeLog(*store_);
-  LostAnswerObjects lossy(*objects_);
+  FaultyObjects lossy(*objects_);
   auto archiver = Archiver::Open(lossy, Segments(3));
   ASSERT_TRUE(archiver.ok());
   lossy.lose_next = true;

@@ -15,6 +15,28 @@ constexpr std::chrono::milliseconds kIdleWait{200};
 constexpr std::chrono::milliseconds kFirstBackoff{50};
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 
+// Hands `archiver` the log from what it has archived up to `up_to` (or the log's end), page by
+// page (events it already holds are skipped), reporting progress.
+Status HandOverLog(EventStore& store, Archiver& archiver, int64_t up_to,
+                   const ArchiveProgressFn& progress) {
+  ArchiveProgress report;
+  report.target = up_to;
+  for (int64_t after = archiver.ArchivedUpTo(); after < up_to;) {
+    auto page = store.ReadLog(after, kPageSize);
+    if (!page.ok()) return page.error();
+    if (page->events.empty()) break;
+    if (auto s = archiver.Handle(page->events); !s) return s;
+    after = page->events.back().position;
+    report.position = after;
+    report.events += static_cast<int64_t>(page->events.size());
+    if (progress) {
+      report.bytes = archiver.Stats().bytes_written;
+      progress(report);
+    }
+  }
+  return OkStatus();
+}
+
 class Runner final : public ArchiveRunner {
  public:
   Runner(EventStore& store, std::unique_ptr<Archiver> archiver)
@@ -35,7 +57,7 @@ class Runner final : public ArchiveRunner {
     if (thread_.joinable()) thread_.join();
     // A graceful stop leaves nothing behind: what the log holds now is archived, and the open
     // segment written, rather than read again after the restart.
-    Status flushed = CatchUp();
+    Status flushed = HandOverLog(store_, *archiver_, INT64_MAX, {});
     if (flushed.ok()) flushed = archiver_->Flush();
     std::lock_guard guard(mu_);
     stopped_ = true;
@@ -86,17 +108,6 @@ class Runner final : public ArchiveRunner {
       after = archiver_->ArchivedUpTo();
       cv_.wait_for(lock, backoff, [&] { return stopping_; });
       backoff = std::min(backoff * 2, kMaxBackoff);
-    }
-  }
-
-  // Hands the archiver every event up to the log's head (those it holds are skipped).
-  Status CatchUp() {
-    for (int64_t after = archiver_->ArchivedUpTo();;) {
-      auto page = store_.ReadLog(after, kPageSize);
-      if (!page.ok()) return page.error();
-      if (page->events.empty()) return OkStatus();
-      if (auto s = archiver_->Handle(page->events); !s) return s;
-      after = page->events.back().position;
     }
   }
 
@@ -176,20 +187,7 @@ Result<ArchiverStats> ArchiveOnce(EventStore& store, ObjectStore& objects, Archi
   if (auto s = CheckArchiveFollowsStore(store, **archiver, objects); !s) return s.error();
   auto head = store.HeadPosition();
   if (!head.ok()) return head.error();
-  ArchiveProgress report;
-  report.target = *head;
-  int64_t after = (*archiver)->ArchivedUpTo();
-  while (after < *head) {
-    auto page = store.ReadLog(after, kPageSize);
-    if (!page.ok()) return page.error();
-    if (page->events.empty()) break;
-    if (auto s = (*archiver)->Handle(page->events); !s) return s.error();
-    after = page->events.back().position;
-    report.position = after;
-    report.events += static_cast<int64_t>(page->events.size());
-    report.bytes = (*archiver)->Stats().bytes_written;
-    if (progress) progress(report);
-  }
+  if (auto s = HandOverLog(store, **archiver, *head, progress); !s) return s.error();
   if (auto s = (*archiver)->Flush(); !s) return s.error();
   return (*archiver)->Stats();
 }

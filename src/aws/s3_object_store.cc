@@ -146,24 +146,11 @@ class S3ObjectStore final : public ObjectStore {
     return "/" + bucket_ + "/" + UriEncode(prefix_ + std::string(key), true);
   }
 
-  // An error for an S3 answer that is not the one wanted: the service's code and message.
+  // An error for an S3 answer that is not the one wanted: the service's code and message, with
+  // the object it was about.
   Status Failure(const char* operation, std::string_view key, const HttpResponse& response) {
-    std::string code, message;
-    pugi::xml_document doc;
-    if (doc.load_buffer(response.body.data(), response.body.size())) {
-      code = doc.child("Error").child_value("Code");
-      message = doc.child("Error").child_value("Message");
-    }
-    if (code.empty()) code = "HTTP " + std::to_string(response.status);
-    ErrorCode mapped = ErrorCode::kIOError;
-    if (response.status == 404 || code == "NoSuchKey") mapped = ErrorCode::kNotFound;
-    if (code == "NoSuchBucket") mapped = ErrorCode::kNotFound;
-    if (response.status == 400 || response.status == 403) mapped = ErrorCode::kInvalidArgument;
-    if (response.status >= 500) mapped = ErrorCode::kUnavailable;
-    std::string text =
-        "s3://" + bucket_ + "/" + prefix_ + std::string(key) + ": " + operation + ": " + code;
-    if (!message.empty()) text += ": " + message;
-    return Error::Make(mapped, text);
+    return AwsErrorFromResponse(Service::kS3, operation, response,
+                                "s3://" + bucket_ + "/" + prefix_ + std::string(key));
   }
 
   std::shared_ptr<AwsClient> client_;
