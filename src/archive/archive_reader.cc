@@ -116,18 +116,7 @@ class Pipeline {
   void Fetch(const SegmentInfo& segment, Slot& slot, ZSTD_DCtx* dctx) {
     slot.segment = &segment;
     slot.parsed.count = 0;
-    auto object = objects_.Get(segment.key);
-    if (!object.ok()) {
-      Error error = object.error();
-      if (error.code == ErrorCode::kNotFound) {
-        error = Error::Make(ErrorCode::kCorruption,
-                            "archive object '" + segment.key + "' was listed but is gone");
-      }
-      slot.status = error;
-      return;
-    }
-    slot.bytes = object->size();
-    slot.status = archive::CheckSegment(segment, *object, dctx, slot.checked);
+    slot.status = archive::FetchSegment(objects_, segment, dctx, slot.checked, &slot.bytes);
   }
 
   ObjectStore& objects_;

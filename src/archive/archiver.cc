@@ -177,12 +177,11 @@ class ArchiverImpl final : public Archiver {
 
   // Whether the object at `key` is a sound segment with exactly `segment`'s event lines.
   bool Holds(const std::string& key, const archive::SegmentBuilder& segment) {
-    auto object = objects_.Get(key);
     std::optional<SegmentInfo> info = archive::ParseSegmentKey(key);
-    if (!object.ok() || !info) return false;
+    if (!info) return false;
     ZSTD_DCtx* dctx = ZSTD_createDCtx();
     archive::CheckedSegment checked;
-    const bool sound = archive::CheckSegment(*info, *object, dctx, checked).ok();
+    const bool sound = archive::FetchSegment(objects_, *info, dctx, checked).ok();
     ZSTD_freeDCtx(dctx);
     return sound &&
            checked.text.view().substr(checked.body_begin, checked.body_end - checked.body_begin) ==
@@ -246,12 +245,14 @@ Result<std::unique_ptr<Archiver>> Archiver::Open(ObjectStore& objects, ArchiverO
     // The last segment is read whole: it must be sound to be built on, and its last event's id
     // ties the archive to the history it came from.
     const SegmentInfo& last = listing->segments.back();
-    auto object = objects.Get(last.key);
-    if (!object.ok()) return object.error();
     ZSTD_DCtx* dctx = ZSTD_createDCtx();
     archive::CheckedSegment checked;
     archive::ParsedEvents parsed;
-    Status sound = archive::CheckSegment(last, *object, dctx, checked);
+    Status sound = archive::FetchSegment(objects, last, dctx, checked);
+    if (!sound.ok() && sound.error().code != ErrorCode::kCorruption) {
+      ZSTD_freeDCtx(dctx);
+      return sound.error();
+    }
     ZSTD_freeDCtx(dctx);
     if (sound.ok()) {
       auto count = archive::ParseSegmentEvents(last, checked, parsed);

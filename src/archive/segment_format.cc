@@ -363,6 +363,18 @@ void SegmentBuilder::Clear() {
   first_recorded_at_us_ = last_recorded_at_us_ = 0;
 }
 
+Status FetchSegment(ObjectStore& objects, const SegmentInfo& segment, ZSTD_DCtx* dctx,
+                    CheckedSegment& out, uint64_t* bytes) {
+  auto object = objects.Get(segment.key);
+  if (!object.ok()) {
+    if (object.error().code == ErrorCode::kNotFound)
+      return Corrupt(segment, "was listed but is gone");
+    return object.error();
+  }
+  if (bytes) *bytes = object->size();
+  return CheckSegment(segment, *object, dctx, out);
+}
+
 void SegmentText::Resize(size_t size) {
   if (size + simdjson::SIMDJSON_PADDING > capacity_) {
     capacity_ = size + simdjson::SIMDJSON_PADDING;

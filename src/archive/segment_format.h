@@ -17,6 +17,7 @@
 
 #include "evs/archive.h"
 #include "evs/event.h"
+#include "evs/object_store.h"
 #include "evs/status.h"
 
 namespace evs::archive {
@@ -107,6 +108,12 @@ struct CheckedSegment {
 // naming the object. Reuses `out`'s buffer.
 Status CheckSegment(const SegmentInfo& segment, std::string_view object, ZSTD_DCtx* dctx,
                     CheckedSegment& out);
+
+// Gets the segment's object from `objects` and checks it (CheckSegment); the object's size in
+// `bytes`. An object that was listed but is gone is kCorruption naming it; other failures of the
+// object store are passed on as they are.
+Status FetchSegment(ObjectStore& objects, const SegmentInfo& segment, ZSTD_DCtx* dctx,
+                    CheckedSegment& out, uint64_t* bytes = nullptr);
 
 // One parsed event line. The text fields point into the segment's text, or into
 // ParsedEvents::unescaped where the line escaped them: valid while both are unchanged.
