@@ -417,6 +417,143 @@ TEST_F(ArchiveTest, ASegmentWhosePutAnswerWasLostIsAdoptedNotRewritten) {
   EXPECT_EQ((*archiver)->LastArchivedEventId(), log.back().id);
 }
 
+// ---------------------------------------------------------------------------------------------
+// A feed without global positions that keeps checkpoints of its own (a Kinesis consumer).
+
+// The log's events with position 0, as a Kinesis consumer hands them.
+std::vector<RecordedEvent> WithoutPositions(std::vector<RecordedEvent> events) {
+  for (RecordedEvent& e : events) e.position = 0;
+  return events;
+}
+
+TEST_F(ArchiveTest, ACheckpointedArchiveNumbersEventsAndKeepsTheFeedsCheckpoints) {
+  Fill(*store_, 4, 6);  // 24 events
+  const auto feed = WithoutPositions(WholeLog(*store_));
+  {
+    auto archiver = CheckpointedArchiver::Open(*objects_, Segments(5));
+    ASSERT_TRUE(archiver.ok()) << archiver.error().message;
+    CheckpointStore& checkpoints = **archiver;
+    EXPECT_FALSE(*checkpoints.Load("c/s/shard-1"));
+    // Batches of 3 from two "shards"; segments are cut only where a checkpoint was saved, so
+    // each holds whole batches (6, one batch past the 5 asked for).
+    for (size_t at = 0; at < 18; at += 3) {
+      const std::string shard = (at / 3) % 2 ? "c/s/shard-2" : "c/s/shard-1";
+      ASSERT_TRUE((*archiver)->Handle(std::span(feed).subspan(at, 3)).ok());
+      ASSERT_TRUE(checkpoints.Save(shard, "seq-" + std::to_string(at + 3)).ok());
+    }
+    // A batch handed over without its checkpoint saved (the consumer stopped in between) is not
+    // archived: it comes again.
+    ASSERT_TRUE((*archiver)->Handle(std::span(feed).subspan(18, 3)).ok());
+    ASSERT_TRUE((*archiver)->Flush().ok());
+    EXPECT_EQ((*archiver)->ArchivedUpTo(), 18);
+    EXPECT_EQ(*checkpoints.Load("c/s/shard-2"), "seq-18");
+    EXPECT_EQ(checkpoints.Park(ParkedEvent{}).error().code, ErrorCode::kUnsupported);
+  }
+  EXPECT_EQ(Keys(*objects_),
+            (std::vector<std::string>{SegmentKey(1, 6), SegmentKey(7, 12), SegmentKey(13, 18)}));
+  {
+    // Reopened: the checkpoints are those of the last segment; the feed resumes after them.
+    auto archiver = CheckpointedArchiver::Open(*objects_, Segments(5));
+    ASSERT_TRUE(archiver.ok()) << archiver.error().message;
+    EXPECT_EQ(*(*archiver)->Load("c/s/shard-1"), "seq-15");
+    EXPECT_EQ(*(*archiver)->Load("c/s/shard-2"), "seq-18");
+    ASSERT_TRUE((*archiver)->Handle(std::span(feed).subspan(18)).ok());
+    ASSERT_TRUE((*archiver)->Save("c/s/shard-1", "seq-24").ok());
+    ASSERT_TRUE((*archiver)->Flush().ok());
+    EXPECT_EQ((*archiver)->ArchivedUpTo(), 24);
+  }
+  // Every event exactly once, numbered in arrival order, and the archive verifies on its own.
+  auto reader = ArchiveReader::Open(*objects_);
+  ASSERT_TRUE(reader.ok());
+  Collector got;
+  ASSERT_TRUE((*reader)->Replay({}, got).ok());
+  ASSERT_EQ(got.events.size(), feed.size());
+  for (size_t i = 0; i < feed.size(); ++i) {
+    RecordedEvent want = feed[i];
+    want.position = static_cast<int64_t>(i) + 1;
+    ExpectSameEvent(got.events[i], want);
+  }
+  auto report = Verify(nullptr, objects_.get());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok()) << (report->problems.empty() ? "" : report->problems[0]);
+}
+
+TEST_F(ArchiveTest, ACheckpointedArchiveRetriesAFailedWriteThroughTheFeed) {
+  Fill(*store_, 3, 4);  // 12 events
+  const auto feed = WithoutPositions(WholeLog(*store_));
+  FaultyObjects flaky(*objects_);
+  auto archiver = CheckpointedArchiver::Open(flaky, Segments(3));
+  ASSERT_TRUE(archiver.ok());
+  flaky.failing = true;
+  ASSERT_TRUE((*archiver)->Handle(std::span(feed).subspan(0, 3)).ok());
+  // The full segment is handed to the writer; its failure is not the checkpoint's...
+  ASSERT_TRUE((*archiver)->Save("k", "3").ok());
+  Status flushed = (*archiver)->Flush();
+  ASSERT_FALSE(flushed.ok());
+  EXPECT_NE(flushed.error().message.find("injected"), std::string::npos);
+  // ...and the next batch is refused while the segment cannot be written: the feed retries.
+  Status refused = (*archiver)->Handle(std::span(feed).subspan(3, 3));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("injected"), std::string::npos);
+  flaky.failing = false;
+  ASSERT_TRUE((*archiver)->Handle(std::span(feed).subspan(3, 3)).ok());
+  ASSERT_TRUE((*archiver)->Save("k", "6").ok());
+  ASSERT_TRUE((*archiver)->Flush().ok());
+  EXPECT_EQ(Keys(*objects_), (std::vector<std::string>{SegmentKey(1, 3), SegmentKey(4, 6)}));
+  auto reopened = CheckpointedArchiver::Open(*objects_, Segments(3));
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(*(*reopened)->Load("k"), "6");
+}
+
+TEST_F(ArchiveTest, VerifyFindsAnEventTwiceOrMissingInAFeedsArchive) {
+  Fill(*store_, 2, 3);  // 6 events: s0 and s1, versions 1..3 each
+  const auto feed = WithoutPositions(WholeLog(*store_));
+  auto archiver = CheckpointedArchiver::Open(*objects_, Segments(100));
+  ASSERT_TRUE(archiver.ok());
+  // A broken feed: s0@1..2 and s1@1..2, s0@2 again, then s0@3 and s1@3, skipping nothing else;
+  // and a third stream that starts at version 2.
+  std::vector<RecordedEvent> broken(feed.begin(), feed.begin() + 4);
+  broken.push_back(feed[2]);
+  broken.insert(broken.end(), feed.begin() + 4, feed.end());
+  RecordedEvent late = feed[0];
+  late.stream_id = "late";
+  late.version = 2;
+  broken.push_back(late);
+  ASSERT_TRUE((*archiver)->Handle(broken).ok());
+  ASSERT_TRUE((*archiver)->Save("k", "1").ok());
+  ASSERT_TRUE((*archiver)->Flush().ok());
+  auto report = Verify(store_.get(), objects_.get());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->feed_archive);
+  EXPECT_EQ(report->compared_events, 0) << "a feed's archive is not compared with the log";
+  ASSERT_EQ(report->problem_count, 2) << ::testing::PrintToString(report->problems);
+  EXPECT_NE(report->problems[0].find("has version 2 after 2 (at position 5"), std::string::npos)
+      << report->problems[0];
+  EXPECT_NE(report->problems[1].find("stream 'late' has version 2 after 0"), std::string::npos)
+      << report->problems[1];
+}
+
+TEST_F(ArchiveTest, AnArchiveOfTheLogAndOneOfACheckpointedFeedAreNotMixed) {
+  Fill(*store_, 2, 2);
+  ASSERT_TRUE(ArchiveOnce(*store_, *objects_, Segments(10)).ok());
+  auto checkpointed = CheckpointedArchiver::Open(*objects_, Segments(10));
+  ASSERT_FALSE(checkpointed.ok());
+  EXPECT_NE(checkpointed.error().message.find("needs an archive of its own"), std::string::npos);
+
+  auto other = OpenFolder(dir_.File("kinesis-archive"));
+  {
+    auto archiver = CheckpointedArchiver::Open(*other, Segments(10));
+    ASSERT_TRUE(archiver.ok());
+    const auto feed = WithoutPositions(WholeLog(*store_));
+    ASSERT_TRUE((*archiver)->Handle(feed).ok());
+    ASSERT_TRUE((*archiver)->Save("k", "1").ok());
+    ASSERT_TRUE((*archiver)->Flush().ok());
+  }
+  auto plain = Archiver::Open(*other, Segments(10));
+  ASSERT_FALSE(plain.ok());
+  EXPECT_NE(plain.error().message.find("needs an archive of its own"), std::string::npos);
+}
+
 TEST_F(ArchiveTest, AnArchiveOfAnotherHistoryIsRefused) {
   Fill(*store_, 2, 5);  // 10 events
   ASSERT_TRUE(ArchiveOnce(*store_, *objects_, Segments(4)).ok());

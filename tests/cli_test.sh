@@ -696,6 +696,44 @@ if [[ ${EVS_TEST_AWS:-} == 1 ]]; then
   expect_rc 1
   expect_err_has "--store 'nosuch' is not a store"
   unset EVS_STORE
+
+  step "change capture: a DynamoDB Streams event relayed to Kinesis, consumed into the read model and an archive"
+  KINESIS="cli-$$-$RANDOM"
+  run aws init --kinesis "$KINESIS" --shards 2
+  expect_rc 0
+  expect_out_has "Kinesis stream $KINESIS is ready (2 shards)"
+  run aws init
+  expect_rc 1
+  expect_err_has "nothing to create"
+  run relay --kinesis "$KINESIS" <"$(dirname "$0")/data/dynamodb_stream_event.json"
+  expect_rc 0
+  expect_out "published 2 commits (3 events), ignored 1, failed 0"
+  run relay --kinesis "$KINESIS" <<<"not json"
+  expect_rc 1
+  expect_err_has "stdin is not JSON"
+  run consume --kinesis "$KINESIS" --once --into cart_summary --archive "$TMP/karch" \
+    --segment-events 2
+  expect_rc 0
+  expect_lines 3
+  expect_out_has '"type":"CartOpened"'
+  expect_err_has "(event log, projection cart_summary, archiver) until every shard is read to its tip"
+  run consume --kinesis "$KINESIS" --once --quiet --into cart_summary --archive "$TMP/karch"
+  expect_rc 0
+  expect_out ""
+  run replay --archive "$TMP/karch" --print
+  expect_rc 0
+  expect_lines 3
+  expect_out_has '"position":3,"recorded_at":"2025-11-25T19:46:41.000000Z","stream_id":"cart-5f0c2a4e-1b7d-4c39-9a61-0d8e4b2f7c13","type":"ItemAdded","version":3'
+  run verify --archive "$TMP/karch"
+  expect_rc 0
+  expect_out_has "checked on its own, each stream once and in order"
+  expect_out_has "verify: OK"
+  run consume --kinesis "$KINESIS" --quiet
+  expect_rc 1
+  expect_err_has "--quiet leaves nothing to do"
+  run consume --kinesis "no-such-$KINESIS" --once
+  expect_rc 1
+  expect_err_has "no-such-$KINESIS"
 else
   echo "cli_test: EVS_TEST_AWS is not 1: the DynamoDB part is skipped (scripts/test runs it)"
 fi

@@ -30,10 +30,18 @@
 #include "aws/kinesis_consumer.h"
 #include "aws/kinesis_records.h"
 #include "aws/kinesis_relay.h"
+#include "aws/s3_object_store.h"
 #include "aws_test_env.h"
+#include "cart/cart.h"
+#include "cart/cart_summary_projection.h"
+#include "evs/archive.h"
 #include "evs/dynamodb.h"
+#include "evs/projection.h"
+#include "evs/repository.h"
 #include "evs/subscription.h"
 #include "evs/uuid.h"
+#include "evs/verify.h"
+#include "read_model_dump.h"
 #include "temp_dir.h"
 
 namespace evs {
@@ -617,6 +625,50 @@ class KinesisTest : public ::testing::Test {
     return out;
   }
 
+  // The commit items the DynamoDB store wrote for `stream_id`, in version order.
+  std::vector<nlohmann::json> StoredItems(aws::AwsClient& dynamodb, const std::string& table,
+                                          const std::string& stream_id) {
+    std::vector<nlohmann::json> items;
+    nlohmann::json request = {{"TableName", table},
+                              {"KeyConditionExpression", "StreamId = :s"},
+                              {"ExpressionAttributeValues", {{":s", {{"S", stream_id}}}}},
+                              {"ConsistentRead", true}};
+    for (int page = 0; page < 100; ++page) {
+      auto got = dynamodb.CallJson(aws::Service::kDynamoDb, "Query", request);
+      EXPECT_TRUE(got.ok()) << got.error().message;
+      if (!got.ok()) break;
+      for (const auto& item : (*got)["Items"]) items.push_back(item);
+      if (!got->contains("LastEvaluatedKey")) break;
+      request["ExclusiveStartKey"] = (*got)["LastEvaluatedKey"];
+    }
+    return items;
+  }
+
+  // A DynamoDB event store on a table of its own in dynalite, deleted when the test ends.
+  struct DynamoDbTable {
+    std::shared_ptr<aws::AwsClient> client;
+    std::string table;
+    std::unique_ptr<EventStore> store;
+    DynamoDbTable() = default;
+    DynamoDbTable(DynamoDbTable&&) = default;
+    ~DynamoDbTable() {
+      if (client) testing::DeleteTable(*client, table);
+    }
+  };
+  DynamoDbTable OpenDynamoDbStore(const std::string& prefix) {
+    DynamoDbTable made;
+    made.client = testing::DynamoDbTestClient();
+    if (!made.client) return made;
+    made.table = testing::UniqueTableName(prefix);
+    DynamoDbStoreOptions options;
+    options.table = made.table;
+    options.create_table_if_missing = true;
+    auto opened = aws::NewDynamoDbEventStore(made.client, options);
+    EXPECT_TRUE(opened.ok()) << opened.error().message;
+    if (opened.ok()) made.store = std::move(opened).value();
+    return made;
+  }
+
   testing::TempDir dir_;
   aws::AwsConfig config_;
   std::shared_ptr<aws::AwsClient> client_;
@@ -628,20 +680,11 @@ class KinesisTest : public ::testing::Test {
 // stream record DynamoDB Streams would deliver; the relay publishes them; the consumer hands
 // the handler exactly what the store reads back, in each stream's order.
 TEST_F(KinesisTest, CommitsWrittenByTheDynamoDbStoreArriveThroughRelayAndConsumer) {
-  auto dynamodb = testing::DynamoDbTestClient();
-  ASSERT_NE(dynamodb, nullptr);
-  const std::string table = testing::UniqueTableName("evs-kin");
-  DynamoDbStoreOptions store_options;
-  store_options.table = table;
-  store_options.create_table_if_missing = true;
-  auto opened = aws::NewDynamoDbEventStore(dynamodb, store_options);
-  ASSERT_TRUE(opened.ok()) << opened.error().message;
-  std::unique_ptr<EventStore> store = std::move(opened).value();
-  struct DropTable {
-    aws::AwsClient& client;
-    std::string table;
-    ~DropTable() { testing::DeleteTable(client, table); }
-  } drop{*dynamodb, table};
+  DynamoDbTable dynamo = OpenDynamoDbStore("evs-kin");
+  ASSERT_NE(dynamo.store, nullptr);
+  EventStore* store = dynamo.store.get();
+  aws::AwsClient* dynamodb = dynamo.client.get();
+  const std::string& table = dynamo.table;
 
   // Appends of 1-3 events, round-robin over the streams: the order the table's stream has them.
   std::mt19937 random(8);
@@ -666,20 +709,10 @@ TEST_F(KinesisTest, CommitsWrittenByTheDynamoDbStoreArriveThroughRelayAndConsume
   std::map<std::string, std::vector<RecordedEvent>> want;
   for (int s = 0; s < 5; ++s) {
     std::string stream_id = "cart-" + std::to_string(s);
-    nlohmann::json request = {{"TableName", table},
-                              {"KeyConditionExpression", "StreamId = :s"},
-                              {"ExpressionAttributeValues", {{":s", {{"S", stream_id}}}}},
-                              {"ConsistentRead", true}};
-    for (int page = 0; page < 100; ++page) {
-      auto got = dynamodb->CallJson(aws::Service::kDynamoDb, "Query", request);
-      ASSERT_TRUE(got.ok()) << got.error().message;
-      for (const auto& item : (*got)["Items"]) {
-        auto first = aws::NumberAttribute(item, aws::kVersionAttribute);
-        ASSERT_TRUE(first.ok()) << first.error().message;
-        items[{stream_id, *first}] = item;
-      }
-      if (!got->contains("LastEvaluatedKey")) break;
-      request["ExclusiveStartKey"] = (*got)["LastEvaluatedKey"];
+    for (const auto& item : StoredItems(*dynamodb, table, stream_id)) {
+      auto first = aws::NumberAttribute(item, aws::kVersionAttribute);
+      ASSERT_TRUE(first.ok()) << first.error().message;
+      items[{stream_id, *first}] = item;
     }
     ReadStreamOptions read;
     read.from = 1;
@@ -705,6 +738,129 @@ TEST_F(KinesisTest, CommitsWrittenByTheDynamoDbStoreArriveThroughRelayAndConsume
       << (*consumer)->GetStatus().last_error;
   (*consumer)->Stop();
   ExpectExactlyOnceInStreamOrder(handler.events(), want);
+}
+
+// The original's whole AWS path, and beyond it: carts written through the public Repository on
+// the DynamoDB store (dynalite); each commit item becomes the record DynamoDB Streams would
+// deliver; the relay publishes them to Kinesis (kinesalite, two shards); two consumers, each with
+// checkpoints of its own, keep the cart-summary projection and an archive on S3 (s3rver). Both
+// stop half way and start again, as after a deployment. Then the read model is compared with the
+// aggregates, and the archive, replayed from S3, with what the store holds: every event exactly
+// once, in its stream's order.
+TEST_F(KinesisTest, CartsOnDynamoDbAreProjectedAndArchivedToS3ThroughKinesis) {
+  DynamoDbTable dynamo = OpenDynamoDbStore("evs-cart");
+  ASSERT_NE(dynamo.store, nullptr);
+  Repository<cart::Cart> repo(*dynamo.store);
+  std::mt19937 random(11);
+  std::vector<std::string> carts;
+  const char* names[] = {"apple", "pear", "plum"};
+  for (int i = 0; i < 60; ++i) {
+    if (carts.size() < 6 && (carts.empty() || random() % 4 == 0)) {
+      carts.push_back(Uuid::Random().ToString());
+      ASSERT_TRUE(repo.Create(carts.back(), [](cart::Cart& c) { return c.Open(); }).ok());
+      continue;
+    }
+    const std::string& id = carts[random() % carts.size()];
+    const std::string item = names[random() % 3];
+    (void)repo.Execute(id, [&](cart::Cart& c) {
+      if (random() % 7 == 0) return c.RemoveItem(item, 1);
+      if (random() % 15 == 0) return c.Checkout();
+      return c.AddItem(item, 1 + static_cast<int64_t>(random() % 3), 100 * (1 + item.size()));
+    });
+  }
+  // What the store holds, and its commit items in an order DynamoDB Streams could deliver them
+  // (each stream's in version order).
+  std::map<std::string, std::vector<RecordedEvent>> want;
+  std::vector<std::pair<int64_t, nlohmann::json>> timed_items;
+  for (const std::string& id : carts) {
+    const std::string stream_id = cart::Cart::StreamIdFor(id);
+    auto page = dynamo.store->ReadStream(stream_id, ReadStreamOptions{});
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    want[stream_id] = page->events;
+    for (auto& item : StoredItems(*dynamo.client, dynamo.table, stream_id)) {
+      auto recorded = aws::NumberAttribute(item, "RecordedAt");
+      ASSERT_TRUE(recorded.ok()) << recorded.error().message;
+      timed_items.emplace_back(*recorded, std::move(item));
+    }
+  }
+  std::stable_sort(timed_items.begin(), timed_items.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<nlohmann::json> records;
+  for (const auto& [time, item] : timed_items) records.push_back(StreamRecord(item));
+  size_t total = 0;
+  for (const auto& [stream_id, events] : want) total += events.size();
+
+  const std::string stream = CreateStream(2);
+  aws::KinesisRelay relay(client_, RelayOptionsFor(stream));
+  auto objects = aws::NewS3ObjectStore(
+      client_, "s3://evs-test/kinesis-" + Uuid::Random().ToString().substr(0, 8));
+  ASSERT_TRUE(objects.ok()) << objects.error().message;
+  cart::CartSummaryProjection projection;
+  ProjectionOptions read_model;
+  read_model.path = dir_.File("cart_summary.sqlite");
+  ArchiverOptions segments;
+  segments.segment_max_events = 7;
+
+  // Two runs: the first half of the records, then the rest after a restart.
+  const size_t half = records.size() / 2;
+  int64_t applied = 0, skipped = 0, handed = 0;
+  for (auto [from, to] : {std::pair<size_t, size_t>{0, half}, {half, records.size()}}) {
+    RelayAll(relay, {StreamEvent({records.begin() + static_cast<std::ptrdiff_t>(from),
+                                  records.begin() + static_cast<std::ptrdiff_t>(to)})});
+    int64_t events = 0;
+    for (size_t i = from; i < to; ++i) {
+      events += static_cast<int64_t>(records[i]["dynamodb"]["NewImage"]["Events"]["L"].size());
+    }
+    auto projector = StreamProjectionHandler::Open(projection, read_model);
+    ASSERT_TRUE(projector.ok()) << projector.error().message;
+    auto projection_checkpoints = OpenSqliteCheckpointStore(read_model.path);
+    ASSERT_TRUE(projection_checkpoints.ok());
+    auto archiver = CheckpointedArchiver::Open(**objects, segments);
+    ASSERT_TRUE(archiver.ok()) << archiver.error().message;
+    {
+      auto projecting =
+          aws::KinesisConsumer::Start(client_, **projection_checkpoints, **projector,
+                                      ConsumerOptions("projection:cart_summary", stream));
+      ASSERT_TRUE(projecting.ok()) << projecting.error().message;
+      auto archiving = aws::KinesisConsumer::Start(client_, **archiver, **archiver,
+                                                   ConsumerOptions("archive", stream));
+      ASSERT_TRUE(archiving.ok()) << archiving.error().message;
+      ASSERT_TRUE((*projecting)->WaitForEvents(events, kWait))
+          << (*projecting)->GetStatus().last_error;
+      ASSERT_TRUE((*archiving)->WaitForEvents(events, kWait))
+          << (*archiving)->GetStatus().last_error;
+      (*projecting)->Stop();
+      (*archiving)->Stop();
+      handed += (*archiving)->GetStatus().events_handled;
+    }
+    ASSERT_TRUE((*archiver)->Flush().ok());
+    applied += (*projector)->Stats().applied;
+    skipped += (*projector)->Stats().skipped;
+  }
+  EXPECT_EQ(applied, static_cast<int64_t>(total));
+  EXPECT_EQ(skipped, 0) << "each consumer resumed right after its checkpoints";
+  EXPECT_EQ(handed, static_cast<int64_t>(total));
+
+  // The read model agrees with every aggregate.
+  testing::ExpectReadModelMatchesCarts(read_model.path, repo, carts);
+
+  // The archive, replayed from S3: numbered 1..N in arrival order, each event once, as stored.
+  auto reader = ArchiveReader::Open(**objects);
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  EXPECT_GE((*reader)->Segments().size(), 2u);
+  RecordingHandler replayed;
+  auto replay = (*reader)->Replay(ReplayOptions{}, replayed);
+  ASSERT_TRUE(replay.ok()) << replay.error().message;
+  std::vector<RecordedEvent> got = replayed.events();
+  ASSERT_EQ(got.size(), total);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].position, static_cast<int64_t>(i) + 1);
+    got[i].position = 0;  // the source has none
+  }
+  ExpectExactlyOnceInStreamOrder(got, want);
+  auto report = Verify(nullptr, objects->get());
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(report->ok()) << (report->problems.empty() ? "" : report->problems.front());
 }
 
 TEST_F(KinesisTest, RelayPublishesOneRecordPerCommitKeyedByStreamAndIgnoresModifyAndRemove) {

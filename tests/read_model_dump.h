@@ -1,10 +1,14 @@
-// Compares read models of the cart-summary projection by their content.
+// Compares read models of the cart-summary projection by their content, and with the carts.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <string>
+#include <vector>
+
+#include "cart/cart.h"
+#include "evs/repository.h"
 
 namespace evs::testing {
 
@@ -33,6 +37,33 @@ inline std::string DumpCartReadModel(const std::string& path) {
   }
   sqlite3_close(db);
   return out;
+}
+
+// Each cart's row in the read model at `path` has the status, total and version of the cart as
+// `repo` fetches it.
+inline void ExpectReadModelMatchesCarts(const std::string& path, Repository<cart::Cart>& repo,
+                                        const std::vector<std::string>& ids) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(
+                db, "SELECT status, total_cents, version FROM cart_summaries WHERE cart_id = ?", -1,
+                &stmt, nullptr),
+            SQLITE_OK);
+  for (const std::string& id : ids) {
+    auto cart = repo.Fetch(id);
+    ASSERT_TRUE(cart.ok()) << cart.error().message;
+    sqlite3_bind_text(stmt, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW) << "no row for cart " << id;
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))),
+              cart::StatusName(cart->status()))
+        << id;
+    EXPECT_EQ(sqlite3_column_int64(stmt, 1), cart->total_cents()) << id;
+    EXPECT_EQ(sqlite3_column_int64(stmt, 2), cart->version()) << id;
+    sqlite3_reset(stmt);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
 }
 
 }  // namespace evs::testing

@@ -91,6 +91,24 @@ class Archiver : public EventHandler {
   virtual ArchiverStats Stats() const = 0;
 };
 
+// Archives a feed without global positions that keeps checkpoints of its own (a Kinesis
+// consumer keeps one per shard): it is the feed's handler and its CheckpointStore at once. It
+// numbers events 1, 2, ... in the order they arrive (only each stream's order is meaningful in
+// such an archive, so point-in-time replay does not apply to it) and keeps the feed's
+// checkpoints in the archive itself: a batch handed over becomes part of the archive with the
+// next Save(), segments are cut only there, and each segment's header records every checkpoint
+// as it stood after its last batch. After a restart Load() answers from the last segment, so the
+// feed resumes right after what was archived: each event is archived exactly once. A segment may
+// run past segment_max_events / segment_max_bytes by one batch. A segment whose write failed is
+// written again by the next Handle(), which fails (keeping nothing of its batch) while it still
+// cannot be written, so the feed backs off and retries. Parked events are not kept here
+// (kUnsupported). Thread-safe.
+class CheckpointedArchiver : public Archiver, public CheckpointStore {
+ public:
+  static Result<std::unique_ptr<CheckpointedArchiver>> Open(ObjectStore& objects,
+                                                            ArchiverOptions options);
+};
+
 // OK when the archive can go on from `store`: it is empty, or the store holds the archive's last
 // event at its position. kInvalidArgument otherwise, saying why: the archive goes past the
 // store's head, or it holds another event there (it was made from another store, or this store

@@ -72,4 +72,29 @@ class ProjectionRunner {
   virtual std::string CheckpointName() const = 0;
 };
 
+struct StreamProjectionStats {
+  int64_t applied = 0;  // events applied to the read model
+  int64_t skipped = 0;  // events delivered again, already applied
+};
+
+// Applies a feed without global positions (a Kinesis consumer, a Lambda batch: only each
+// stream's order holds) to a projection's read model, with exactly-once effect: the read model
+// keeps the last version applied of each stream, updated in the same transaction as the batch,
+// so an event delivered again is skipped, and an event that does not follow its stream's last
+// applied version refuses the whole batch (kInvalidArgument: the feed lost events, e.g. it
+// started after some were trimmed). The read model is the same one a ProjectionRunner keeps
+// (generations behind views), so the same queries read it. Thread-safe.
+class StreamProjectionHandler : public EventHandler {
+ public:
+  // Opens (or creates) the read model at `options.path`; batch_size and failure are not used
+  // (the feed decides both).
+  static Result<std::unique_ptr<StreamProjectionHandler>> Open(SqliteProjection& projection,
+                                                               ProjectionOptions options);
+  // One transaction per call: every event of the batch applied, or none.
+  Status Handle(std::span<const RecordedEvent> batch) override = 0;
+  virtual StreamProjectionStats Stats() const = 0;
+  // The last version of `stream_id` applied (0 when none).
+  virtual Result<int64_t> AppliedVersion(const std::string& stream_id) = 0;
+};
+
 }  // namespace evs

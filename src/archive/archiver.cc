@@ -3,6 +3,7 @@
 // buffered comes again from the feed after a restart.
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -16,16 +17,26 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class ArchiverImpl final : public Archiver {
+// Where an archive ends, as Open() found it.
+struct ArchiveEnd {
+  int64_t archived_up_to = 0;
+  std::string last_key;  // "" when empty
+  Uuid last_id;
+  std::map<std::string, std::string> checkpoints;  // of the last segment
+};
+
+class ArchiverImpl final : public CheckpointedArchiver {
  public:
-  ArchiverImpl(ObjectStore& objects, ArchiverOptions options, int64_t archived_up_to,
-               std::string last_key, Uuid last_id)
+  // `checkpointed`: numbers events itself and keeps the feed's checkpoints (CheckpointedArchiver).
+  ArchiverImpl(ObjectStore& objects, ArchiverOptions options, ArchiveEnd end, bool checkpointed)
       : objects_(objects),
         options_(options),
-        archived_up_to_(archived_up_to),
-        last_id_(last_id),
-        next_position_(archived_up_to + 1),
-        last_key_(std::move(last_key)),
+        checkpointed_(checkpointed),
+        archived_up_to_(end.archived_up_to),
+        last_id_(end.last_id),
+        next_position_(end.archived_up_to + 1),
+        last_key_(std::move(end.last_key)),
+        checkpoints_(std::move(end.checkpoints)),
         writer_([this] { WriterLoop(); }) {}
 
   ~ArchiverImpl() override {
@@ -39,6 +50,7 @@ class ArchiverImpl final : public Archiver {
 
   Status Handle(std::span<const RecordedEvent> batch) override {
     std::unique_lock lock(mu_);
+    if (checkpointed_) return HoldUntilSave(lock, batch);
     for (const RecordedEvent& event : batch) {
       if (event.position < next_position_) continue;  // delivered again: archived or buffered
       // Checked before adding, too: a segment left full by a failed hand-off gets no more.
@@ -71,6 +83,40 @@ class ArchiverImpl final : public Archiver {
     return Due() ? HandOff(lock) : OkStatus();
   }
 
+  // CheckpointStore: the feed's checkpoints, kept in the archive.
+  Result<std::optional<std::string>> Load(const std::string& name) override {
+    std::lock_guard guard(mu_);
+    auto it = checkpoints_.find(name);
+    if (it == checkpoints_.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+
+  // The batches held since the last Save() join the open segment with this checkpoint; the
+  // segment is handed to the writer when full or due. A failed hand-off is not this checkpoint's
+  // failure: the segment stays open and the next Handle() reports the write.
+  Status Save(const std::string& name, const std::string& checkpoint) override {
+    std::unique_lock lock(mu_);
+    if (!checkpointed_) {
+      return Error::Make(ErrorCode::kUnsupported,
+                         "this archiver follows the embedded log and keeps no feed checkpoints");
+    }
+    for (RecordedEvent& event : held_) {
+      if (open_.events() == 0) opened_at_ = Clock::now();
+      event.position = next_position_++;
+      open_.Add(event);
+    }
+    held_.clear();
+    checkpoints_[name] = checkpoint;
+    open_.SetCheckpoints(checkpoints_);
+    if (Full() || Due()) (void)HandOff(lock);
+    return OkStatus();
+  }
+
+  Status Park(const ParkedEvent&) override { return NoParking(); }
+  Result<std::vector<ParkedEvent>> ListParked(const std::string&) override { return NoParking(); }
+  Status RequestRetry(int64_t) override { return NoParking(); }
+  Status Unpark(int64_t) override { return NoParking(); }
+
   int64_t ArchivedUpTo() const override {
     std::lock_guard guard(mu_);
     return archived_up_to_;
@@ -90,6 +136,20 @@ class ArchiverImpl final : public Archiver {
   }
 
  private:
+  static Error NoParking() {
+    return Error::Make(ErrorCode::kUnsupported, "an archive keeps no parked events");
+  }
+
+  // A checkpointed archiver's Handle(): keeps copies of the batch until the feed saves the
+  // checkpoint after it. A segment whose write failed must be written first.
+  Status HoldUntilSave(std::unique_lock<std::mutex>& lock, std::span<const RecordedEvent> batch) {
+    if (failed_) {
+      if (auto s = FinishWriting(lock); !s) return s;
+    }
+    held_.insert(held_.end(), batch.begin(), batch.end());
+    return OkStatus();
+  }
+
   bool Full() const {
     return open_.events() >= options_.segment_max_events ||
            (open_.events() > 0 && open_.body_bytes() >= options_.segment_max_bytes);
@@ -199,6 +259,7 @@ class ArchiverImpl final : public Archiver {
 
   ObjectStore& objects_;
   const ArchiverOptions options_;
+  const bool checkpointed_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   archive::SegmentBuilder open_;     // filling
@@ -210,14 +271,16 @@ class ArchiverImpl final : public Archiver {
   Uuid last_id_;           // the id of the event at archived_up_to_
   int64_t next_position_;  // the position the feed must hand over next
   std::string last_key_;   // the archive's last segment ("" when empty)
+  // Checkpointed: batches handed over since the last Save(), and the checkpoints as of it.
+  std::vector<RecordedEvent> held_;
+  std::map<std::string, std::string> checkpoints_;
   Clock::time_point opened_at_;
   ArchiverStats stats_;
   std::thread writer_;  // last: starts once everything above is set up
 };
 
-}  // namespace
-
-Result<std::unique_ptr<Archiver>> Archiver::Open(ObjectStore& objects, ArchiverOptions options) {
+// Checks the options and finds where the archive ends, removing what interrupted writes left.
+Result<ArchiveEnd> OpenArchive(ObjectStore& objects, ArchiverOptions& options) {
   if (options.segment_max_events == 0 || options.segment_max_bytes == 0) {
     return Error::Make(ErrorCode::kInvalidArgument,
                        "segments must be allowed at least one event and one byte");
@@ -238,38 +301,62 @@ Result<std::unique_ptr<Archiver>> Archiver::Open(ObjectStore& objects, ArchiverO
   auto listing = archive::ListSegments(objects);
   if (!listing.ok()) return listing.error();
   if (auto s = archive::RequireContinuous(objects, *listing); !s) return s.error();
-  int64_t archived_up_to = 0;
-  std::string last_key;
-  Uuid last_id;
-  if (!listing->segments.empty()) {
-    // The last segment is read whole: it must be sound to be built on, and its last event's id
-    // ties the archive to the history it came from.
-    const SegmentInfo& last = listing->segments.back();
-    ZSTD_DCtx* dctx = ZSTD_createDCtx();
-    archive::CheckedSegment checked;
-    archive::ParsedEvents parsed;
-    Status sound = archive::FetchSegment(objects, last, dctx, checked);
-    if (!sound.ok() && sound.error().code != ErrorCode::kCorruption) {
-      ZSTD_freeDCtx(dctx);
-      return sound.error();
-    }
-    ZSTD_freeDCtx(dctx);
-    if (sound.ok()) {
-      auto count = archive::ParseSegmentEvents(last, checked, parsed);
-      if (!count.ok()) sound = count.error();
-    }
-    if (!sound.ok()) {
-      return Error::Make(ErrorCode::kCorruption,
-                         sound.error().message +
-                             "; the archive's last segment must be sound to "
-                             "archive after it (see evs verify)");
-    }
-    archived_up_to = last.last_position;
-    last_key = last.key;
-    last_id = parsed.events[parsed.count - 1].id;
+  ArchiveEnd end;
+  if (listing->segments.empty()) return end;
+  // The last segment is read whole: it must be sound to be built on, and its last event's id
+  // ties the archive to the history it came from.
+  const SegmentInfo& last = listing->segments.back();
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  archive::CheckedSegment checked;
+  archive::ParsedEvents parsed;
+  Status sound = archive::FetchSegment(objects, last, dctx, checked);
+  ZSTD_freeDCtx(dctx);
+  if (!sound.ok() && sound.error().code != ErrorCode::kCorruption) return sound.error();
+  if (sound.ok()) {
+    auto count = archive::ParseSegmentEvents(last, checked, parsed);
+    if (!count.ok()) sound = count.error();
   }
-  return std::unique_ptr<Archiver>(std::make_unique<ArchiverImpl>(objects, options, archived_up_to,
-                                                                  std::move(last_key), last_id));
+  if (!sound.ok()) {
+    return Error::Make(ErrorCode::kCorruption, sound.error().message +
+                                                   "; the archive's last segment must be sound to "
+                                                   "archive after it (see evs verify)");
+  }
+  end.archived_up_to = last.last_position;
+  end.last_key = last.key;
+  end.last_id = parsed.events[parsed.count - 1].id;
+  end.checkpoints = std::move(checked.header.checkpoints);
+  return end;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Archiver>> Archiver::Open(ObjectStore& objects, ArchiverOptions options) {
+  auto end = OpenArchive(objects, options);
+  if (!end.ok()) return end.error();
+  if (!end->checkpoints.empty()) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "archive " + objects.Location() +
+                           " holds a feed without global positions (its segments keep the "
+                           "feed's checkpoints, e.g. a Kinesis consumer's): the embedded log needs "
+                           "an archive of its own");
+  }
+  return std::unique_ptr<Archiver>(
+      std::make_unique<ArchiverImpl>(objects, options, std::move(end).value(), false));
+}
+
+Result<std::unique_ptr<CheckpointedArchiver>> CheckpointedArchiver::Open(ObjectStore& objects,
+                                                                         ArchiverOptions options) {
+  auto end = OpenArchive(objects, options);
+  if (!end.ok()) return end.error();
+  if (end->archived_up_to > 0 && end->checkpoints.empty()) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "archive " + objects.Location() +
+                           " holds the embedded log (its segments keep no feed checkpoints): a "
+                           "feed without global positions, such as a Kinesis consumer, needs an "
+                           "archive of its own");
+  }
+  return std::unique_ptr<CheckpointedArchiver>(
+      std::make_unique<ArchiverImpl>(objects, options, std::move(end).value(), true));
 }
 
 }  // namespace evs

@@ -117,6 +117,21 @@ struct Trailer {
   std::string_view checksum;
 };
 
+// A JSON object of strings into `out`.
+simdjson::error_code ParseCheckpoints(simdjson::ondemand::value value,
+                                      std::map<std::string, std::string>& out) {
+  simdjson::ondemand::object object;
+  if (auto error = value.get_object().get(object)) return error;
+  for (auto field : object) {
+    std::string_view key;
+    std::string_view text;
+    if (auto error = field.unescaped_key().get(key)) return error;
+    if (auto error = field.value().get_string().get(text)) return error;
+    out.emplace(key, text);
+  }
+  return simdjson::SUCCESS;
+}
+
 // Parses the header line; a header that is not one, or of a version this build does not read,
 // is an error.
 std::optional<std::string> ParseHeader(simdjson::ondemand::parser& parser,
@@ -148,6 +163,8 @@ std::optional<std::string> ParseHeader(simdjson::ondemand::parser& parser,
       error = value.get_int64().get(header.first_recorded_at_us);
     } else if (key == "last_recorded_at_us") {
       error = value.get_int64().get(header.last_recorded_at_us);
+    } else if (key == "checkpoints") {
+      error = ParseCheckpoints(value, header.checkpoints);
     }
     if (error) return "the header's \"" + std::string(key) + "\" is malformed";
   }
@@ -361,6 +378,7 @@ void SegmentBuilder::Clear() {
   count_ = 0;
   first_position_ = last_position_ = 0;
   first_recorded_at_us_ = last_recorded_at_us_ = 0;
+  checkpoints_.clear();
 }
 
 Status FetchSegment(ObjectStore& objects, const SegmentInfo& segment, ZSTD_DCtx* dctx,
@@ -404,6 +422,7 @@ void SegmentBuilder::Swap(SegmentBuilder& other) {
   std::swap(first_recorded_at_us_, other.first_recorded_at_us_);
   std::swap(last_recorded_at_us_, other.last_recorded_at_us_);
   std::swap(last_id_, other.last_id_);
+  std::swap(checkpoints_, other.checkpoints_);
   std::swap(cctx_, other.cctx_);
 }
 
@@ -422,6 +441,16 @@ Result<std::string> SegmentBuilder::Build(int level) {
   AppendInt(header, last_recorded_at_us_);
   header.append(",\"created_at_us\":");
   AppendInt(header, NowMicros());
+  if (!checkpoints_.empty()) {
+    header.append(",\"checkpoints\":{");
+    for (const auto& [name, checkpoint] : checkpoints_) {
+      if (header.back() != '{') header.push_back(',');
+      AppendJsonString(header, name);
+      header.push_back(':');
+      AppendJsonString(header, checkpoint);
+    }
+    header.push_back('}');
+  }
   header.append("}\n");
 
   XXH3_state_t* hash = XXH3_createState();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -50,6 +51,11 @@ class SegmentBuilder {
   int64_t first_position() const { return first_position_; }
   int64_t last_position() const { return last_position_; }
   const Uuid& last_id() const { return last_id_; }
+  // The feed's checkpoints as they stood after the segment's last event (archives of a feed
+  // without global positions; see CheckpointedArchiver), recorded in the header.
+  void SetCheckpoints(const std::map<std::string, std::string>& checkpoints) {
+    checkpoints_ = checkpoints;
+  }
 
   // The segment object (header, lines, trailer, compressed at `level`), ready to put.
   Result<std::string> Build(int level);
@@ -64,6 +70,7 @@ class SegmentBuilder {
   int64_t first_recorded_at_us_ = 0;
   int64_t last_recorded_at_us_ = 0;
   Uuid last_id_;
+  std::map<std::string, std::string> checkpoints_;
   ZSTD_CCtx* cctx_;
 };
 
@@ -75,6 +82,7 @@ struct SegmentHeader {
   int64_t count = 0;
   int64_t first_recorded_at_us = 0;
   int64_t last_recorded_at_us = 0;
+  std::map<std::string, std::string> checkpoints;  // empty for archives of the embedded log
 };
 
 // A segment's decompressed text, with room for simdjson's padding after it. Never zero-filled

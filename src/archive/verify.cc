@@ -141,6 +141,8 @@ Result<VerifyReport> Verify(EventStore* store, ObjectStore* archive, const Verif
     archive::CheckedSegment checked;
     archive::ParsedEvents events;
     Status failed = OkStatus();
+    std::optional<bool> feed;  // whether the archive is a checkpointed feed's (first segment says)
+    std::unordered_map<std::string, int64_t> feed_versions;
     for (const SegmentInfo& segment : listing->segments) {
       ++report.archive_segments;
       uint64_t bytes = 0;
@@ -157,7 +159,27 @@ Result<VerifyReport> Verify(EventStore* store, ObjectStore* archive, const Verif
         continue;
       }
       report.archive_events += static_cast<int64_t>(*count);
-      for (size_t i = 0; cursor && i < *count; ++i) {
+      const bool segment_of_feed = !checked.header.checkpoints.empty();
+      if (!feed) feed = report.feed_archive = segment_of_feed;
+      if (*feed != segment_of_feed) {
+        problems.Add("archive: '" + segment.key + "' " +
+                     (segment_of_feed ? "keeps feed checkpoints in an archive of the log"
+                                      : "keeps no feed checkpoints in an archive of a feed"));
+      }
+      // A feed's archive has its own numbering: it is checked on its own, not against the
+      // store's log, and each stream must be in it once, in order, from version 1.
+      for (size_t i = 0; *feed && i < *count; ++i) {
+        const archive::EventView& archived = events.events[i];
+        auto [it, inserted] = feed_versions.try_emplace(std::string(archived.stream_id), 0);
+        if (archived.version != it->second + 1) {
+          problems.Add("archive: stream '" + it->first + "' has version " +
+                       std::to_string(archived.version) + " after " + std::to_string(it->second) +
+                       " (at position " + std::to_string(archived.position) + " in '" +
+                       segment.key + "')");
+        }
+        it->second = std::max(it->second, archived.version);
+      }
+      for (size_t i = 0; cursor && !*feed && i < *count; ++i) {
         const archive::EventView& archived = events.events[i];
         auto stored = cursor->SeekTo(archived.position);
         if (!stored.ok()) {

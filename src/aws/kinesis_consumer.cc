@@ -126,8 +126,11 @@ class Consumer final : public KinesisConsumer {
   void PublishStatus(int64_t records = 0, int64_t events = 0) {
     std::vector<KinesisShardStatus> shards;
     int64_t behind = -1;
+    bool caught_up = !shards_.empty();
     for (const auto& [id, shard] : shards_) {
       shards.push_back(shard.status);
+      caught_up = caught_up && (shard.status.state == KinesisShardStatus::State::kFinished ||
+                                shard.status.caught_up);
       if (shard.status.state == KinesisShardStatus::State::kReading) {
         behind = std::max(behind, shard.status.millis_behind_latest);
       }
@@ -136,6 +139,7 @@ class Consumer final : public KinesisConsumer {
       std::lock_guard guard(mu_);
       status_.shards = std::move(shards);
       status_.millis_behind_latest = behind;
+      status_.caught_up = caught_up;
       status_.records_handled += records;
       status_.events_handled += events;
       if (events > 0) ++status_.batches_handled;
@@ -343,6 +347,7 @@ class Consumer final : public KinesisConsumer {
     shard.iterator = std::move(next);
     // An empty answer from a shard that is behind means more is coming: read again soon.
     bool idle = records->empty() && shard.status.millis_behind_latest <= 0;
+    shard.status.caught_up = idle;
     shard.next_read = Clock::now() + (idle ? options_.idle_wait : options_.min_read_interval);
     return OkStatus();
   }

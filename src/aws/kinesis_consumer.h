@@ -65,6 +65,8 @@ struct KinesisShardStatus {
   std::string checkpoint;             // as stored: a sequence number, "finished", or "" (none)
   int64_t records_handled = 0;        // in this run
   int64_t millis_behind_latest = -1;  // from the last read; -1 before the first
+  // The last read found nothing new and nothing behind: the shard is read to its tip.
+  bool caught_up = false;
 };
 
 struct KinesisConsumerStatus {
@@ -81,6 +83,8 @@ struct KinesisConsumerStatus {
   // The largest MillisBehindLatest of the shards being read: how far the consumer trails the
   // stream's tip; -1 when not yet known.
   int64_t millis_behind_latest = -1;
+  // Every shard is finished or caught up: everything the stream held is handled.
+  bool caught_up = false;
   std::string last_error;  // the last error met, also one that was retried
   std::string error;       // why it stopped, when kFailed
 };

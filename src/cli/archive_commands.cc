@@ -226,7 +226,8 @@ int RunVerify(const GlobalOptions& global, const VerifyArgs& args) {
     if (objects) {
       out["archive"] = {{"location", objects->Location()},
                         {"segments", r.archive_segments},
-                        {"events", r.archive_events}};
+                        {"events", r.archive_events},
+                        {"feed", r.feed_archive}};
     }
     PrintJson(out);
   } else {
@@ -238,8 +239,12 @@ int RunVerify(const GlobalOptions& global, const VerifyArgs& args) {
       std::cout << "archive " << objects->Location() << ": " << r.archive_segments << " segments, "
                 << r.archive_events << " events\n";
     }
-    if (*store && objects)
+    if (r.feed_archive) {
+      std::cout << "the archive is a Kinesis feed's (numbered in arrival order): checked on its "
+                   "own, each stream once and in order\n";
+    } else if (*store && objects) {
       std::cout << "compared " << r.compared_events << " events held by both\n";
+    }
     for (const std::string& problem : r.problems) std::cout << "PROBLEM: " << problem << "\n";
     if (r.problem_count > static_cast<int64_t>(r.problems.size())) {
       std::cout << "... and " << r.problem_count - static_cast<int64_t>(r.problems.size())

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "evs/projection.h"
+#include "feed/read_model.h"
 #include "store/sqlite.h"
 
 namespace evs {
@@ -10,14 +11,7 @@ namespace {
 
 using store::Database;
 
-constexpr std::string_view kMetaSchema = R"sql(
-CREATE TABLE IF NOT EXISTS projection_meta (
-  name       TEXT PRIMARY KEY,
-  generation INTEGER NOT NULL
-);
-)sql";
-
-std::string Suffix(int64_t generation) { return "_g" + std::to_string(generation); }
+using feed::GenerationSuffix;
 
 class Runner;
 
@@ -73,15 +67,10 @@ class Runner final : public ProjectionRunner {
 
   Status Init() {
     std::lock_guard guard(db_mu_);
-    if (auto s = db_.Exec(kMetaSchema); !s) return s;
-    auto get = db_.Prepare("SELECT generation FROM projection_meta WHERE name = ?");
-    if (!get) return get.error();
-    const std::string name = projection_.Name();
-    get->Bind(1, name);
-    generation_ = get->Step() == SQLITE_ROW ? get->Int(0) : 1;
-    get->Reset();
-    if (auto s = projection_.CreateTables(db_.raw(), Suffix(generation_)); !s) return s;
-    return PointViewsAt(generation_);
+    auto generation = feed::OpenCurrentGeneration(db_, projection_);
+    if (!generation.ok()) return generation.error();
+    generation_ = *generation;
+    return OkStatus();
   }
 
   Status Start() override {
@@ -175,7 +164,7 @@ class Runner final : public ProjectionRunner {
   Status ApplyBatch(int64_t generation, std::span<const RecordedEvent> batch) {
     std::lock_guard guard(db_mu_);
     if (auto s = db_.Exec("BEGIN IMMEDIATE"); !s) return s;
-    const std::string suffix = Suffix(generation);
+    const std::string suffix = GenerationSuffix(generation);
     for (const RecordedEvent& e : batch) {
       if (Status s = projection_.Apply(db_.raw(), suffix, e); !s.ok()) {
         (void)db_.Exec("ROLLBACK");
@@ -213,9 +202,10 @@ class Runner final : public ProjectionRunner {
     {
       std::lock_guard db_guard(db_mu_);
       for (const auto& table : projection_.Tables()) {
-        if (auto s = db_.Exec("DROP TABLE IF EXISTS " + table + Suffix(generation)); !s) return s;
+        if (auto s = db_.Exec("DROP TABLE IF EXISTS " + table + GenerationSuffix(generation)); !s)
+          return s;
       }
-      if (auto s = projection_.CreateTables(db_.raw(), Suffix(generation)); !s) return s;
+      if (auto s = projection_.CreateTables(db_.raw(), GenerationSuffix(generation)); !s) return s;
     }
     return checkpoints_->Save(NameFor(generation), "0");
   }
@@ -226,10 +216,10 @@ class Runner final : public ProjectionRunner {
     {
       std::lock_guard db_guard(db_mu_);
       if (auto s = db_.Exec("BEGIN IMMEDIATE"); !s) return s;
-      Status swapped = PointViewsAt(next);
-      if (swapped.ok()) swapped = SaveGeneration(next);
+      Status swapped = feed::PointViewsAt(db_, projection_, next);
       for (const auto& table : projection_.Tables()) {
-        if (swapped.ok()) swapped = db_.Exec("DROP TABLE IF EXISTS " + table + Suffix(generation_));
+        if (swapped.ok())
+          swapped = db_.Exec("DROP TABLE IF EXISTS " + table + GenerationSuffix(generation_));
       }
       if (!swapped.ok() || !(swapped = db_.Exec("COMMIT")).ok()) {
         (void)db_.Exec("ROLLBACK");
@@ -242,7 +232,7 @@ class Runner final : public ProjectionRunner {
   }
 
   std::string NameFor(int64_t generation) const {
-    return "projection:" + projection_.Name() + Suffix(generation);
+    return "projection:" + projection_.Name() + GenerationSuffix(generation);
   }
 
   // Called with run_mu_ held.
@@ -256,34 +246,6 @@ class Runner final : public ProjectionRunner {
     auto s = Subscription::Start(store_, *checkpoints_, *handler_, o);
     if (!s.ok()) return s.error();
     live_ = std::move(s).value();
-    return OkStatus();
-  }
-
-  // Called with db_mu_ held.
-  Status PointViewsAt(int64_t generation) {
-    for (const auto& table : projection_.Tables()) {
-      if (auto s = db_.Exec("DROP VIEW IF EXISTS " + table); !s) return s;
-      if (auto s =
-              db_.Exec("CREATE VIEW " + table + " AS SELECT * FROM " + table + Suffix(generation));
-          !s) {
-        return s;
-      }
-    }
-    return SaveGeneration(generation);
-  }
-
-  Status SaveGeneration(int64_t generation) {
-    auto set = db_.Prepare(
-        "INSERT INTO projection_meta(name, generation) VALUES (?, ?) "
-        "ON CONFLICT(name) DO UPDATE SET generation = excluded.generation");
-    if (!set) return set.error();
-    const std::string name = projection_.Name();
-    set->Bind(1, name);
-    set->Bind(2, generation);
-    int rc = set->Step();
-    Error error = set->LastError("saving the projection's generation");
-    set->Reset();
-    if (rc != SQLITE_DONE) return error;
     return OkStatus();
   }
 
