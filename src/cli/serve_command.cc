@@ -15,6 +15,7 @@
 #include "evs/projection.h"
 #include "evs/subscription.h"
 #include "http/api.h"
+#include "http/auth.h"
 #include "http/server.h"
 
 namespace evs::cli {
@@ -24,7 +25,9 @@ namespace {
 struct ServeArgs {
   std::string listen = "127.0.0.1:8080";
   int threads = 256;
-  size_t max_body_bytes = 1 << 20;
+  int max_connections = http::ServerOptions().max_connections;
+  size_t max_body_bytes = http::ServerOptions().max_body_bytes;
+  std::string token_file;
   bool quiet = false;
   std::string archive;
   SegmentArgs segments;
@@ -51,9 +54,22 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
         global, "--listen must be HOST:PORT, like 127.0.0.1:8080, got '" + args.listen + "'");
   }
   if (args.threads < 1) return ReportInvalid(global, "--threads must be at least 1");
+  if (args.max_connections < 1)
+    return ReportInvalid(global, "--max-connections must be at least 1");
+  if (args.max_body_bytes < 1) return ReportInvalid(global, "--max-body-bytes must be at least 1");
   server_options.threads = args.threads;
+  server_options.max_connections = args.max_connections;
   server_options.max_body_bytes = args.max_body_bytes;
   server_options.access_log = !args.quiet;
+  // The token is read before anything else starts, so that a bad file stops the start.
+  std::string token;
+  if (!args.token_file.empty()) {
+    std::string warning;
+    auto read = http::ReadTokenFile(args.token_file, &warning);
+    if (!read.ok()) return ReportError(global, read.error());
+    token = std::move(read).value();
+    if (!warning.empty()) std::fprintf(stderr, "evs: warning: %s\n", warning.c_str());
+  }
 
   // SIGINT and SIGTERM are taken by one thread with sigwait(); every other thread (the store's,
   // the server's) is created after this and inherits the mask.
@@ -145,6 +161,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
 
   http::ApiOptions api_options;
   api_options.max_body_bytes = args.max_body_bytes;
+  api_options.bearer_token = token;
   http::Api api(**store, api_options, feeds);
   http::Server server(api, server_options);
   auto port = server.Bind();
@@ -152,6 +169,10 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   std::fprintf(stderr, "evs: serving http://%s:%d (%s %s)\n", server_options.host.c_str(), *port,
                embedded ? "data in" : "store",
                embedded ? global.data_dir.c_str() : global.store.c_str());
+  if (!token.empty()) {
+    std::fprintf(stderr, "evs: writes need the bearer token from %s; reads are open\n",
+                 args.token_file.c_str());
+  }
   std::fflush(stderr);
 
   std::thread stopper([&] {
@@ -189,15 +210,33 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global, Command& comman
       "Endpoints: POST /carts; GET /carts/{id}; POST /carts/{id}/items; "
       "DELETE /carts/{id}/items/{name}; POST /carts/{id}/checkout; GET /streams; "
       "GET|POST /streams/{id}; GET /log; GET /log/live (Server-Sent Events); GET /carts?status=; "
-      "GET /reports/top-items; GET /subscriptions; GET /healthz; GET /metrics. See README.md.");
+      "GET /reports/top-items; GET /subscriptions; GET /healthz; GET /metrics. See README.md.\n\n"
+      "With --token-file, every request other than GET and HEAD needs 'Authorization: Bearer "
+      "<token>' (401 otherwise); reads stay open. The file holds one token of at least 16 bytes "
+      "of visible ASCII (trailing whitespace is ignored), e.g. made by: umask 077; openssl rand "
+      "-hex 32 > token. The server refuses to start on an empty, unreadable or short token, and "
+      "warns when the file is readable by its group or others.\n\n"
+      "Limits: bodies over --max-body-bytes get 413, request lines over 8192 bytes 414, header "
+      "lines over 8192 bytes or headers over 32 KiB in all 431, appends over the store's "
+      "events-per-append limit 413, and connections past --max-connections 503.");
   serve->add_option("-l,--listen", args->listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   serve
       ->add_option("--threads", args->threads,
                    "Worker threads; each open connection holds one while it lasts")
       ->capture_default_str();
-  serve->add_option("--max-body", args->max_body_bytes, "The largest request body, in bytes")
+  serve
+      ->add_option("--max-body-bytes,--max-body", args->max_body_bytes,
+                   "The largest request body, in bytes (also once decompressed); larger: 413")
       ->capture_default_str();
+  serve
+      ->add_option("--max-connections", args->max_connections,
+                   "Open connections at most (served or waiting for a worker thread); a "
+                   "connection past it is answered 503")
+      ->capture_default_str();
+  serve->add_option("--token-file", args->token_file,
+                    "A file holding the bearer token that writes (every request but GET and "
+                    "HEAD) must carry: 'Authorization: Bearer <token>'");
   serve->add_flag("-q,--quiet", args->quiet,
                   "No access log (one JSON line per request on stderr) and no event log (one "
                   "JSON line per committed event on stdout)");

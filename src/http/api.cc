@@ -36,14 +36,19 @@ Api::Api(EventStore& store, ApiOptions options, ApiFeeds feeds)
       carts_(store, options.repository),
       cart_bodies_(options.repository.cache_capacity),
       feeds_(std::move(feeds)),
-      metrics_(kRoutes) {}
+      metrics_(kRoutes) {
+  if (!options_.bearer_token.empty()) auth_.emplace(options_.bearer_token);
+}
 
 Response Api::Handle(const Request& request) {
   const auto start = std::chrono::steady_clock::now();
   std::string route = "other";
   Response response;
   try {
-    if (request.body.size() > options_.max_body_bytes) {
+    std::optional<Response> unauthorized = auth_ ? auth_->Check(request) : std::nullopt;
+    if (unauthorized) {
+      response = std::move(*unauthorized);
+    } else if (request.body.size() > options_.max_body_bytes) {
       response = Problem(413, "body_too_large",
                          "the body is " + std::to_string(request.body.size()) +
                              " bytes; the limit is " + std::to_string(options_.max_body_bytes));
@@ -51,7 +56,8 @@ Response Api::Handle(const Request& request) {
       response = Route(request, *target, route);
     } else {
       response = Problem(400, "malformed_target",
-                         "the request target is not a path with valid percent escapes");
+                         "the request target is not a path with valid percent escapes and "
+                         "without '.' or '..' segments");
     }
   } catch (const std::exception& e) {
     response = Problem(500, "internal", std::string("unexpected failure: ") + e.what());
@@ -137,6 +143,7 @@ Response Api::Route(const Request& request, const Target& target, std::string& r
   }
   if (is({"streams", nullptr})) {
     route = "/streams/{id}";
+    if (auto invalid = CheckPathStreamId(s[1])) return std::move(*invalid);
     if (m == "GET") return ReadStream(target, s[1]);
     if (m == "POST") return AppendToStream(request, s[1]);
     return MethodNotAllowed(m, "GET, POST");

@@ -18,6 +18,10 @@
 // Cart writes with If-Match: "<version>" are conditional (412 when the cart is elsewhere);
 // without it, conflicts are retried. Errors are problem documents (problem.h).
 //
+// With a bearer token (ApiOptions::bearer_token), every request other than GET and HEAD needs
+// "Authorization: Bearer <token>" (401 otherwise); reads stay open. Path segments are never "."
+// or "..", and stream ids in paths never look like paths that leave a folder (400).
+//
 // Transport-neutral: Handle() serves the embedded HTTP server and Lambda alike. Thread-safe.
 #pragma once
 
@@ -25,12 +29,14 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cart/cart.h"
 #include "evs/event_store.h"
 #include "evs/repository.h"
 #include "evs/subscription.h"
+#include "http/auth.h"
 #include "http/cart_reports.h"
 #include "http/message.h"
 #include "http/metrics.h"
@@ -49,6 +55,9 @@ struct ApiOptions {
   size_t max_body_bytes = 1 << 20;  // larger bodies get 413
   size_t max_page = 1000;           // the largest `limit` a list accepts
   size_t default_page = 100;        // `limit` when absent
+  // When not empty, requests other than GET and HEAD need "Authorization: Bearer <token>" and
+  // get 401 without it (or with another token). Empty: no authentication.
+  std::string bearer_token;
   RepositoryOptions repository{.cache_capacity = 100000,
                                .max_conflict_retries = 10,
                                .read_page_size = 1000,
@@ -106,6 +115,7 @@ class Api {
   Repository<cart::Cart> carts_;
   AggregateCache<CartBody> cart_bodies_;
   ApiFeeds feeds_;
+  std::optional<BearerAuth> auth_;  // when a token is set
   Metrics metrics_;
   std::atomic<bool> stopping_{false};
 };

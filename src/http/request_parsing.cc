@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "http/problem.h"
@@ -26,6 +27,30 @@ std::optional<std::string> Decode(std::string_view text, bool plus_is_space) {
 
 }  // namespace
 
+size_t NestingDepth(std::string_view text, size_t limit) {
+  size_t depth = 0;
+  size_t deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, a quote included
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 std::optional<std::string_view> Request::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (key.size() == name.size() &&
@@ -47,7 +72,7 @@ std::optional<Target> ParseTarget(std::string_view target) {
     size_t end = path.find('/', start);
     if (end == std::string_view::npos) end = path.size();
     auto segment = Decode(path.substr(start, end - start), /*plus_is_space=*/false);
-    if (!segment) return std::nullopt;
+    if (!segment || *segment == "." || *segment == "..") return std::nullopt;
     if (!segment->empty() || end < path.size()) out.segments.push_back(std::move(*segment));
     start = end + 1;
   }
@@ -68,6 +93,35 @@ std::optional<Target> ParseTarget(std::string_view target) {
   return out;
 }
 
+std::optional<Response> CheckPathStreamId(std::string_view id) {
+  std::string problem;
+  for (unsigned char c : id) {
+    if (c < 0x20 || c == 0x7f) {
+      problem = c == 0 ? "has a NUL byte" : "has a control character";
+      break;
+    }
+  }
+  if (problem.empty() && !id.empty() && (id.front() == '/' || id.front() == '\\')) {
+    problem = std::string("starts with '") + id.front() + "'";
+  }
+  for (size_t start = 0; problem.empty() && start <= id.size();) {
+    size_t end = id.find_first_of("/\\", start);
+    if (end == std::string_view::npos) end = id.size();
+    const std::string_view part = id.substr(start, end - start);
+    if (part == "." || part == "..") problem = "has a '" + std::string(part) + "' part";
+    start = end + 1;
+  }
+  if (problem.empty()) return std::nullopt;
+  nlohmann::json shown = std::string(id.substr(0, 200));
+  return Problem(400, "invalid_stream_id",
+                 "stream id " +
+                     shown.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + " " +
+                     problem +
+                     "; a stream id in a URL may not look like a path that leaves a folder (no "
+                     "'.' or '..' parts between '/' or '\\', no leading '/' or '\\') nor hold "
+                     "control characters");
+}
+
 std::variant<nlohmann::json, Response> JsonBody(const Request& request) {
   auto type = request.Header("Content-Type");
   std::string_view media = type ? type->substr(0, type->find(';')) : std::string_view();
@@ -76,6 +130,13 @@ std::variant<nlohmann::json, Response> JsonBody(const Request& request) {
     return Problem(415, "unsupported_media_type",
                    "the body must be JSON with Content-Type: application/json" +
                        (type ? std::string(", not ") + std::string(*type) : std::string()));
+  }
+  // Checked before parsing: nlohmann::json recurses once per level when it writes (and frees)
+  // a value, so a body of a million '[' would overflow a worker's stack and end the server.
+  if (NestingDepth(request.body, kMaxJsonDepth) > kMaxJsonDepth) {
+    return Problem(400, "json_too_deep",
+                   "the body nests arrays and objects more than " + std::to_string(kMaxJsonDepth) +
+                       " levels deep");
   }
   nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) return Problem(400, "malformed_json", "the body is not valid JSON");

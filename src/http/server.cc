@@ -3,8 +3,11 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -15,14 +18,21 @@ namespace evs::http {
 
 namespace {
 
-Request ToRequest(const httplib::Request& in) {
+// A problem response that also ends the connection: the rest of the request was not read (or
+// not understood), so what follows on the connection cannot be read as the next request.
+Response Closing(Response response) {
+  response.headers.emplace_back("Connection", "close");
+  return response;
+}
+
+Request ToRequest(const httplib::Request& in, std::string body) {
   Request out;
   // HEAD is GET without the body (RFC 9110 9.3.2); httplib leaves the body out of the reply.
   out.method = in.method == "HEAD" ? "GET" : in.method;
   out.target = in.target;
   out.headers.reserve(in.headers.size());
   for (const auto& [name, value] : in.headers) out.headers.emplace_back(name, value);
-  out.body = in.body;
+  out.body = std::move(body);
   return out;
 }
 
@@ -40,6 +50,20 @@ void ToResponse(Response&& in, httplib::Response& out) {
     return;
   }
   out.set_content(std::move(in.body), in.content_type.c_str());
+}
+
+// The bytes of the header lines the client sent ("Name: value\r\n"), without the ones httplib
+// adds itself.
+size_t HeaderBytes(const httplib::Request& req) {
+  size_t bytes = 0;
+  for (const auto& [name, value] : req.headers) {
+    if (name == "REMOTE_ADDR" || name == "REMOTE_PORT" || name == "LOCAL_ADDR" ||
+        name == "LOCAL_PORT") {
+      continue;
+    }
+    bytes += name.size() + value.size() + 4;
+  }
+  return bytes;
 }
 
 // The access log: one JSON object per line on stderr.
@@ -60,13 +84,63 @@ void LogRequest(const httplib::Request& req, const httplib::Response& res, doubl
   std::fwrite(text.data(), 1, text.size(), stderr);
 }
 
+// True on the threads that answer connections over ServerOptions::max_connections.
+thread_local bool t_over_connection_limit = false;
+
+// httplib's task queue gets one task per accepted connection, which serves the connection until
+// it closes. Up to `max_connections` of them run on (or wait for) the workers; past that, a
+// connection goes to a few threads of its own that answer each of its requests 503, so that a
+// flood of connections neither waits in an endless queue nor holds the workers. (httplib gives
+// a task no way to reach its socket, so a refused connection is still read like any other: its
+// request is answered 503 with Connection: close, and the connection ends when the client
+// closes it or after keep_alive_seconds.)
+class ConnectionQueue : public httplib::TaskQueue {
+ public:
+  ConnectionQueue(size_t threads, size_t max_connections)
+      : max_connections_(max_connections), workers_(threads), refusers_(kRefuserThreads) {}
+
+  void enqueue(std::function<void()> fn) override {
+    if (open_.fetch_add(1) >= max_connections_) {
+      open_.fetch_sub(1);
+      refusers_.enqueue([fn = std::move(fn)] {
+        t_over_connection_limit = true;
+        fn();
+        t_over_connection_limit = false;
+      });
+      return;
+    }
+    workers_.enqueue([this, fn = std::move(fn)] {
+      struct Release {
+        std::atomic<size_t>& open;
+        ~Release() { open.fetch_sub(1); }
+      } release{open_};
+      fn();
+    });
+  }
+
+  void shutdown() override {
+    workers_.shutdown();
+    refusers_.shutdown();
+  }
+
+ private:
+  static constexpr size_t kRefuserThreads = 4;
+  const size_t max_connections_;
+  std::atomic<size_t> open_{0};
+  httplib::ThreadPool workers_;
+  httplib::ThreadPool refusers_;
+};
+
 }  // namespace
 
 Server::Server(Api& api, ServerOptions options)
     : api_(api), options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
   httplib::Server& s = *server_;
-  const int threads = options_.threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  const auto threads = static_cast<size_t>(std::max(1, options_.threads));
+  const auto max_connections = static_cast<size_t>(std::max(1, options_.max_connections));
+  s.new_task_queue = [threads, max_connections] {
+    return new ConnectionQueue(threads, max_connections);
+  };
   s.set_tcp_nodelay(true);
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let a second server
   // bind the same port and take half of the connections. The socket is kept to raise its
@@ -79,46 +153,132 @@ Server::Server(Api& api, ServerOptions options)
   });
   s.set_keep_alive_max_count(1'000'000);
   s.set_keep_alive_timeout(options_.keep_alive_seconds);
+  // httplib checks a declared Content-Length against this before it reads the body (and then
+  // skips the body, so the connection stays usable); bodies without one are bounded as they
+  // are read, below.
   s.set_payload_max_length(options_.max_body_bytes);
-  // Every request goes to the Api, which routes it; httplib only reads it (a pre-routing handler
-  // would run before the body is read).
-  auto handle = [this](const httplib::Request& req, httplib::Response& res) {
-    const auto start = std::chrono::steady_clock::now();
-    ToResponse(api_.Handle(ToRequest(req)), res);
-    if (options_.access_log) {
-      LogRequest(req, res,
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
+
+  // Sends a response, counts it (the Api counts what it answers) and logs it.
+  auto respond = [this](const httplib::Request& req, Response response, httplib::Response& res,
+                        std::chrono::steady_clock::time_point start) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (response.route.empty())
+      api_.metrics().Record("other", req.method, response.status, seconds);
+    ToResponse(std::move(response), res);
+    if (options_.access_log) LogRequest(req, res, seconds);
   };
-  const std::string any = ".*";
-  s.Get(any, handle);
-  s.Post(any, handle);
-  s.Put(any, handle);
-  s.Patch(any, handle);
-  s.Delete(any, handle);
-  s.Options(any, handle);
+  // Every request with its body goes to the Api, which routes it, unless a server limit refuses
+  // it first.
+  auto serve = [this, respond](const httplib::Request& req, std::string body,
+                               httplib::Response& res) {
+    const auto start = std::chrono::steady_clock::now();
+    if (t_over_connection_limit) {
+      Response refused = Closing(Problem(503, "too_many_connections",
+                                         "the server has its limit of " +
+                                             std::to_string(options_.max_connections) +
+                                             " connections open; try again in a moment"));
+      refused.headers.emplace_back("Retry-After", "1");
+      return respond(req, std::move(refused), res, start);
+    }
+    if (const size_t bytes = HeaderBytes(req); bytes > options_.max_header_bytes) {
+      return respond(
+          req,
+          Problem(431, "header_too_large",
+                  "the request headers are " + std::to_string(bytes) + " bytes; the limit is " +
+                      std::to_string(options_.max_header_bytes)),
+          res, start);
+    }
+    respond(req, api_.Handle(ToRequest(req, std::move(body))), res, start);
+  };
+  // POST, PUT, PATCH and DELETE read their bodies here rather than in httplib: httplib 0.11
+  // bounds only a declared Content-Length, and would take a chunked body, or a compressed one
+  // once inflated, however large. Here no more than max_body_bytes is ever held.
+  auto read_and_serve = [this, serve, respond](const httplib::Request& req, httplib::Response& res,
+                                               const httplib::ContentReader& reader) {
+    const auto start = std::chrono::steady_clock::now();
+    // httplib inflates gzip, deflate and br, and passes any other encoding through as if the
+    // body were plain: refuse those before reading anything.
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    if (!encoding.empty() && encoding != "identity" && encoding != "gzip" &&
+        encoding != "deflate" && encoding != "br") {
+      return respond(
+          req,
+          Closing(Problem(415, "unsupported_content_encoding",
+                          "Content-Encoding '" + encoding +
+                              "' is not supported; send the body as is, or gzip, deflate or "
+                              "br it")),
+          res, start);
+    }
+    std::string body;
+    bool over = false;
+    const bool read = reader([&](const char* data, size_t size) {
+      if (size > options_.max_body_bytes - body.size()) {
+        over = true;
+        return false;
+      }
+      body.append(data, size);
+      return true;
+    });
+    if (read) return serve(req, std::move(body), res);
+    Response problem;
+    if (over || res.status == 413) {
+      problem = Problem(413, "body_too_large",
+                        "the body is over the limit of " + std::to_string(options_.max_body_bytes) +
+                            " bytes" +
+                            (req.has_header("Content-Encoding") ? " (once decompressed)" : ""));
+      // A declared Content-Length over the limit was skipped by httplib: the connection can go
+      // on. Otherwise the rest of the body is still on it.
+      if (over) problem = Closing(std::move(problem));
+    } else {
+      problem = Closing(Problem(400, "bad_request",
+                                "the body could not be read: malformed chunked encoding or "
+                                "compressed data, or the client stopped sending"));
+    }
+    respond(req, std::move(problem), res, start);
+  };
+  auto serve_without_body = [serve](const httplib::Request& req, httplib::Response& res) {
+    serve(req, std::string(), res);
+  };
+  const std::string any = R"([\s\S]*)";  // any path, also one with a (decoded) newline
+  s.Get(any, serve_without_body);        // and HEAD
+  s.Options(any, serve_without_body);
+  s.Post(any, httplib::Server::HandlerWithContentReader(read_and_serve));
+  s.Put(any, httplib::Server::HandlerWithContentReader(read_and_serve));
+  s.Patch(any, httplib::Server::HandlerWithContentReader(read_and_serve));
+  s.Delete(any, httplib::Server::HandlerWithContentReader(read_and_serve));
   // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 6.3), but
   // httplib would read a POST, PUT or PATCH body until the client closes the connection or the
   // read times out (then a 400): answer those here, before httplib reads anything.
-  s.set_pre_routing_handler([handle](const httplib::Request& req, httplib::Response& res) {
+  s.set_pre_routing_handler([serve](const httplib::Request& req, httplib::Response& res) {
     if ((req.method == "POST" || req.method == "PUT" || req.method == "PATCH") &&
         !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
-      handle(req, res);
+      serve(req, std::string(), res);
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  // Failures httplib detects itself (a body over the limit, a malformed request) get a problem
-  // document like every other error.
-  s.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
+  // Failures httplib detects itself, before any handler runs, get a problem document like every
+  // other error. The connection closes after them: httplib has lost its place in the request.
+  s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    Response problem =
-        res.status == 413
-            ? Problem(413, "body_too_large",
-                      "the body is over the limit of " + std::to_string(options_.max_body_bytes) +
-                          " bytes")
-            : Problem(res.status, "bad_request", "the request could not be read as HTTP");
-    ToResponse(std::move(problem), res);
+    Response problem;
+    if (res.status == 413) {
+      problem = Problem(
+          413, "body_too_large",
+          "the body is over the limit of " + std::to_string(options_.max_body_bytes) + " bytes");
+    } else if (res.status == 414) {
+      problem = Problem(414, "uri_too_long",
+                        "the request line is over 8192 bytes; use a shorter target (path and "
+                        "query)");
+    } else if (res.status == 400 && !req.path.empty() && req.remote_addr.empty()) {
+      // The request line was read (httplib sets the path only then) but the headers were not
+      // (it sets remote_addr right after them): a header line over httplib's 8192 bytes.
+      problem = Problem(431, "header_too_large", "a header line is over 8192 bytes");
+    } else {
+      problem = Problem(res.status, "bad_request", "the request could not be read as HTTP");
+    }
+    ToResponse(Closing(std::move(problem)), res);
   });
 }
 
