@@ -125,10 +125,25 @@ struct SqliteStoreOptions {
   size_t recent_event_ids = 100000;
   // Connections kept open for concurrent reads.
   size_t read_connections = 8;
+  // For tests: the sqlite3 VFS name (see sqlite3_vfs_register) that every file of the store is
+  // opened, written and synced through, the writer's own WAL fsync included; tests register one
+  // that injects fsync failures, a full disk and short writes. Empty: SQLite's default VFS.
+  std::string vfs;
 };
 
 // Opens (or creates) the embedded store: one SQLite file in WAL mode, a single writer thread
 // with group commit. Only one process may open a file at a time; a second gets kUnavailable.
+//
+// When the disk fails:
+// * A failed fsync fails every append not yet acknowledged (kIOError; after a reopen each such
+//   commit is either wholly there or absent), and from then on the store refuses appends
+//   (kUnavailable, "... fsync failure ...; reopen the store") until it is closed and opened
+//   again: after a failed fsync what the OS kept of the file is unknown, so only recovery from
+//   what is on disk can go on. Reads go on meanwhile. Acknowledged events are never lost.
+// * A full disk (ENOSPC, or a short write, which SQLite reports the same way) fails the appends
+//   of that commit with kIOError "disk full ..."; nothing of them was written, and the store
+//   takes appends again as soon as there is space, without a reopen.
+// * Any other write error fails that commit and makes the store refuse appends until reopened.
 Result<std::unique_ptr<EventStore>> OpenSqliteEventStore(const SqliteStoreOptions& options);
 
 // A read-only view of an embedded store's file for other processes, beside the one that owns

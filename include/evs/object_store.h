@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "evs/file_system.h"
 #include "evs/status.h"
 
 namespace evs {
@@ -82,11 +83,20 @@ struct DirectoryObjectStoreOptions {
   // fsync each object and its folder before Put returns. Off only for tests and benchmarks
   // that measure something else.
   bool durable = true;
+  // For tests: the file calls that puts, deletes and opens go through, to inject faults (a
+  // failed fsync, a full disk, short writes). Null: RealFileSystem().
+  std::shared_ptr<FileSystem> file_system;
 };
 
 // Objects as files under a folder: key "a/b" is the file <path>/a/b. A put writes a temporary
 // file beside the target (".evs-tmp-*", never listed), fsyncs it, renames it over the target and
 // fsyncs the folder.
+//
+// A put that fails before its rename (a failed write or fsync, a full disk) removes its
+// temporary file: no object appears, and an object it would have replaced stays as it was. A
+// failed fsync of the folder after the rename is reported too, but the new object, whole, is in
+// place then (undoing the rename would lose the old one as well): put it again to make it
+// durable.
 Result<std::unique_ptr<ObjectStore>> OpenDirectoryObjectStore(
     const DirectoryObjectStoreOptions& options);
 

@@ -2,7 +2,9 @@
 //
 // Atomic puts come from rename(2) over the target; temporary files are named ".evs-tmp-*" so
 // that they are never listed and can be swept by RemoveIncompleteWrites. Keys are checked before
-// any path is built from them, so no key can name a file outside the root.
+// any path is built from them, so no key can name a file outside the root. Every open, write,
+// fsync, rename, unlink and mkdir goes through the FileSystem seam (tests inject faults there);
+// reads, stats and listings do not.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,30 +41,31 @@ std::string ErrnoText(int err) { return std::strerror(err); }
 // Closes a descriptor on every path out of a function.
 class Fd {
  public:
-  explicit Fd(int fd) : fd_(fd) {}
+  Fd(FileSystem& fs, int fd) : fs_(fs), fd_(fd) {}
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) fs_.Close(fd_);
   }
   int get() const { return fd_; }
   // Closes now and reports close's own error (which can be a delayed write error).
   int Close() {
-    int rc = ::close(fd_);
+    int rc = fs_.Close(fd_);
     fd_ = -1;
     return rc;
   }
 
  private:
+  FileSystem& fs_;
   int fd_;
 };
 
 // 0 or an errno value.
-int SyncFolder(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+int SyncFolder(FileSystem& fs, const std::string& path) {
+  int fd = fs.Open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd < 0) return errno;
-  Fd closer(fd);
-  if (::fsync(fd) != 0) return errno;
+  Fd closer(fs, fd);
+  if (fs.Fsync(fd) != 0) return errno;
   return 0;
 }
 
@@ -76,7 +79,7 @@ std::string ParentOf(const std::string& path) {
 // Creates `base`/`parts` one level at a time (`base` must exist). With `durable`, each folder's
 // parent is fsynced so that the folder survives a crash along with what is put in it.
 // Returns 0 or an errno value, and in `failed` the folder that could not be made.
-int MakeFolders(const std::string& base, std::string_view parts, bool durable,
+int MakeFolders(FileSystem& fs, const std::string& base, std::string_view parts, bool durable,
                 std::string* failed) {
   std::string path = base;
   std::vector<std::string> created_in;
@@ -91,7 +94,7 @@ int MakeFolders(const std::string& base, std::string_view parts, bool durable,
     // Every parent is synced, not only those of new folders: an earlier put whose sync failed
     // may have left an entry that is not yet durable.
     created_in.push_back(parent);
-    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    if (fs.Mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
       *failed = path;
       return errno;
     }
@@ -99,7 +102,7 @@ int MakeFolders(const std::string& base, std::string_view parts, bool durable,
   }
   if (durable) {
     for (const std::string& parent : created_in) {
-      if (int err = SyncFolder(parent); err != 0) {
+      if (int err = SyncFolder(fs, parent); err != 0) {
         *failed = parent;
         return err;
       }
@@ -126,8 +129,8 @@ bool HasDotDotPart(std::string_view prefix) {
 
 class DirectoryObjectStore final : public ObjectStore {
  public:
-  DirectoryObjectStore(std::string root, bool durable)
-      : root_(std::move(root)), durable_(durable) {}
+  DirectoryObjectStore(std::string root, bool durable, std::shared_ptr<FileSystem> fs)
+      : root_(std::move(root)), durable_(durable), fs_(std::move(fs)) {}
 
   Status Put(std::string_view key, std::string_view bytes) override {
     if (auto s = CheckKey(key, "key"); !s) return s;
@@ -137,41 +140,46 @@ class DirectoryObjectStore final : public ObjectStore {
     size_t slash = key.find_last_of('/');
     if (slash != std::string_view::npos) {
       std::string failed;
-      if (int err = MakeFolders(root_, key.substr(0, slash), durable_, &failed); err != 0) {
+      if (int err = MakeFolders(*fs_, root_, key.substr(0, slash), durable_, &failed); err != 0) {
         return IOError("cannot create folder " + failed + " for object", key, err);
       }
     }
 
     std::string temp = folder + "/" + std::string(kTempPrefix) + Uuid::Random().ToString();
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = fs_->Open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return IOError("cannot create temporary file " + temp + " for", key, errno);
-    Fd file(fd);
+    Fd file(*fs_, fd);
 
     // From here on a failure must not leave the temporary file behind.
     auto fail = [&](const std::string& what, int err) {
       if (file.get() >= 0) file.Close();
-      ::unlink(temp.c_str());
+      fs_->Unlink(temp.c_str());
       return IOError(what, key, err);
     };
     size_t done = 0;
     while (done < bytes.size()) {
-      ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      // A short write is legal; a full disk shows on the next call (ENOSPC).
+      ssize_t n = fs_->Write(fd, bytes.data() + done, bytes.size() - done);
       if (n < 0) {
         if (errno == EINTR) continue;
         return fail("cannot write " + temp + " for", errno);
       }
+      if (n == 0) return fail("cannot write " + temp + " (no progress) for", EIO);
       done += static_cast<size_t>(n);
     }
-    if (durable_ && ::fsync(fd) != 0) return fail("cannot fsync " + temp + " for", errno);
+    // After a failed fsync what the file holds is unknown (the OS may have dropped the pages it
+    // could not write): the put fails and its file goes, never to be renamed into place.
+    if (durable_ && fs_->Fsync(fd) != 0) return fail("cannot fsync " + temp + " for", errno);
     if (file.Close() != 0) return fail("cannot close " + temp + " for", errno);
-    if (::rename(temp.c_str(), target.c_str()) != 0) {
+    if (fs_->Rename(temp.c_str(), target.c_str()) != 0) {
       int err = errno;
       return fail(err == EISDIR ? "cannot replace a folder with" : "cannot rename " + temp + " to",
                   err);
     }
     if (durable_) {
-      if (int err = SyncFolder(folder); err != 0) {
-        // The object is in place but may not survive a crash; the caller should put it again.
+      if (int err = SyncFolder(*fs_, folder); err != 0) {
+        // The object is in place, whole, but may not survive a crash; the caller should put it
+        // again. Removing it would not help: it replaced whatever was there.
         return IOError("cannot fsync folder " + folder + " after writing", key, err);
       }
     }
@@ -182,12 +190,12 @@ class DirectoryObjectStore final : public ObjectStore {
     if (auto s = CheckKey(key, "key"); !s) return s.error();
     std::string path = PathOf(key);
     // O_NONBLOCK so that a FIFO placed in the folder cannot hang the open.
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = fs_->Open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
     if (fd < 0) {
       if (errno == ENOENT || errno == ENOTDIR) return NotFound(key);
       return IOError("cannot open", key, errno);
     }
-    Fd file(fd);
+    Fd file(*fs_, fd);
     struct stat st;
     if (::fstat(fd, &st) != 0) return IOError("cannot stat", key, errno);
     if (!S_ISREG(st.st_mode)) return NotFound(key);
@@ -284,7 +292,7 @@ class DirectoryObjectStore final : public ObjectStore {
   Status Delete(std::string_view key) override {
     if (auto s = CheckKey(key, "key"); !s) return s;
     std::string path = PathOf(key);
-    if (::unlink(path.c_str()) != 0) {
+    if (fs_->Unlink(path.c_str()) != 0) {
       // No such object; a folder is not an object either (EISDIR on Linux, EPERM per POSIX).
       if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR) return OkStatus();
       if (errno == EPERM) {
@@ -296,7 +304,7 @@ class DirectoryObjectStore final : public ObjectStore {
     }
     if (durable_) {
       std::string folder = ParentOf(path);
-      if (int err = SyncFolder(folder); err != 0) {
+      if (int err = SyncFolder(*fs_, folder); err != 0) {
         return IOError("cannot fsync folder " + folder + " after deleting", key, err);
       }
     }
@@ -314,7 +322,7 @@ class DirectoryObjectStore final : public ObjectStore {
         it.disable_recursion_pending();  // evs never makes such folders; leave them be
         continue;
       }
-      if (::unlink(it->path().c_str()) != 0) {
+      if (fs_->Unlink(it->path().c_str()) != 0) {
         if (errno == ENOENT) continue;
         return Error::Make(ErrorCode::kIOError, "cannot remove temporary file " +
                                                     it->path().string() + ": " + ErrnoText(errno));
@@ -384,10 +392,11 @@ class DirectoryObjectStore final : public ObjectStore {
 
   const std::string root_;
   const bool durable_;
+  const std::shared_ptr<FileSystem> fs_;
 };
 
 // Creates `path` and its missing parents; with `durable`, fsyncs the parent of each new folder.
-int MakeRoot(const std::string& path, bool durable, std::string* failed) {
+int MakeRoot(FileSystem& fs, const std::string& path, bool durable, std::string* failed) {
   bool absolute = path.front() == '/';
   std::string rest = absolute ? path.substr(1) : path;
   // Collapse "//" so that MakeFolders never sees an empty part.
@@ -398,13 +407,14 @@ int MakeRoot(const std::string& path, bool durable, std::string* failed) {
   }
   if (!clean.empty() && clean.back() == '/') clean.pop_back();
   if (clean.empty()) return 0;
-  return MakeFolders(absolute ? "/" : ".", clean, durable, failed);
+  return MakeFolders(fs, absolute ? "/" : ".", clean, durable, failed);
 }
 
 }  // namespace
 
 Result<std::unique_ptr<ObjectStore>> OpenDirectoryObjectStore(
     const DirectoryObjectStoreOptions& options) {
+  std::shared_ptr<FileSystem> fs = options.file_system ? options.file_system : RealFileSystem();
   std::string path = options.path;
   if (path.empty()) {
     return Error::Make(ErrorCode::kInvalidArgument, "the object store folder path is empty");
@@ -431,7 +441,7 @@ Result<std::unique_ptr<ObjectStore>> OpenDirectoryObjectStore(
                              " does not exist; create it, or open with create_if_missing");
     }
     std::string failed;
-    if (int e = MakeRoot(path, options.durable, &failed); e != 0) {
+    if (int e = MakeRoot(*fs, path, options.durable, &failed); e != 0) {
       return Error::Make(ErrorCode::kIOError, "cannot create object store folder " + path +
                                                   " (at " + failed + "): " + ErrnoText(e));
     }
@@ -445,7 +455,7 @@ Result<std::unique_ptr<ObjectStore>> OpenDirectoryObjectStore(
                        "object store path " + path + " exists but is not a folder");
   }
   return std::unique_ptr<ObjectStore>(
-      std::make_unique<DirectoryObjectStore>(std::move(path), options.durable));
+      std::make_unique<DirectoryObjectStore>(std::move(path), options.durable, std::move(fs)));
 }
 
 }  // namespace evs

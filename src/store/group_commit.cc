@@ -14,8 +14,27 @@ namespace evs::store {
 
 namespace {
 
+// SQLite's auto-checkpoint threshold, kept: the WAL is copied into the database file once a commit
+// leaves it this many frames (pages) long.
+constexpr int kCheckpointFrames = 1000;
+
 Error SystemError(const std::string& what) {
   return Error::Make(ErrorCode::kIOError, what + ": " + std::strerror(errno));
+}
+
+// The SQLite result code of a failed step that only a reopen can judge: a failed write (but
+// not a full disk, which SQLite rolls back cleanly), a failed fsync, a damaged file.
+bool NeedsReopen(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_IOERR:
+      return rc != SQLITE_IOERR_READ && rc != SQLITE_IOERR_SHORT_READ && rc != SQLITE_IOERR_NOMEM;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_CANTOPEN:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -40,7 +59,15 @@ GroupCommitWriter::~GroupCommitWriter() {
   }
   sync_cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
-  if (wal_fd_ >= 0) ::close(wal_fd_);
+  if (wal_) {
+    if (wal_->pMethods) wal_->pMethods->xClose(wal_);
+    sqlite3_free(wal_);
+  }
+  // After a failed write or fsync, closing must not copy the WAL into the database file from a
+  // cache whose state is unknown: the next open recovers from what the WAL holds on disk.
+  if (commit_failure_ || sync_failure_) {
+    sqlite3_db_config(db_.raw(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  }
 }
 
 Status GroupCommitWriter::Start() {
@@ -64,6 +91,8 @@ Status GroupCommitWriter::Start() {
     if (!stmt) return stmt.error();
     *s.target = std::move(stmt).value();
   }
+  // Replaces SQLite's auto-checkpoint (see Checkpoint()).
+  sqlite3_wal_hook(db_.raw(), &GroupCommitWriter::OnWalCommit, this);
   // Whatever opening wrote (the schema) is made durable before the first acknowledgement.
   if (auto s = SyncWal(); !s) return s;
   next_position_ = head_position_.load() + 1;
@@ -136,6 +165,7 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
       for (size_t i = 0; i < batch.appends.size(); ++i) {
         batch.decisions.push_back(AppendDecision{AppendDecision::Kind::kFail, {}, refused});
       }
+      batch.refused = true;
       return batch;
     }
   }
@@ -172,25 +202,41 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
     }
     next_position = d.result.last_position + 1;
   }
+  bool commit_failed = false;
   if (began && !error) {
     int rc = commit_.Step();
     commit_.Reset();
     if (rc != SQLITE_DONE) {
       error = commit_.LastError("cannot commit");
-      // A failed commit other than a full disk may leave what only recovery can judge: refuse
-      // writes until the store is reopened rather than guess.
-      if ((rc & 0xff) != SQLITE_FULL) {
-        std::lock_guard guard(sync_mu_);
-        commit_failure_ =
-            Error::Make(ErrorCode::kIOError, "the store failed to commit (" + error->message +
-                                                 ") and refuses writes until it is reopened");
-      }
+      commit_failed = true;
     }
   }
   if (error) {
+    const int rc = sqlite3_extended_errcode(db_.raw());  // the failed step's, before the rollback
     if (began) {
       rollback_.Step();
       rollback_.Reset();
+    }
+    if ((rc & 0xff) == SQLITE_FULL) {
+      // SQLite rolled the transaction back (a full WAL or a short write of it): nothing of the
+      // batch is in the store, and the next batch is written as usual.
+      error = Error::Make(ErrorCode::kIOError,
+                          "disk full: " + error->message +
+                              "; nothing of this commit was written, and the store takes appends "
+                              "again once there is space");
+    } else if (IsSyncFailure(rc)) {
+      RecordSyncFailure(error->message);
+      std::lock_guard guard(sync_mu_);
+      error = *sync_failure_;
+    } else if (commit_failed || NeedsReopen(rc)) {
+      // A failed commit or write other than a full disk may leave what only recovery can judge:
+      // refuse writes until the store is reopened rather than guess.
+      std::lock_guard guard(sync_mu_);
+      commit_failure_ =
+          Error::Make(ErrorCode::kIOError, "the store failed to commit (" + error->message +
+                                               ") and refuses writes until it is reopened (events "
+                                               "acknowledged before are safe)");
+      error = *commit_failure_;
     }
     planner_.Discard();
     for (auto& d : batch.decisions) d = AppendDecision{AppendDecision::Kind::kFail, {}, *error};
@@ -227,7 +273,35 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
   // Only a committed batch moves the time on, like the position: what stays in memory is what
   // a reopen would load.
   if (began) last_recorded_us_ = now;
+  if (began && wal_frames_ >= kCheckpointFrames) Checkpoint();
   return batch;
+}
+
+int GroupCommitWriter::OnWalCommit(void* self, sqlite3*, const char*, int frames) {
+  static_cast<GroupCommitWriter*>(self)->wal_frames_ = frames;
+  return SQLITE_OK;
+}
+
+void GroupCommitWriter::Checkpoint() {
+  // Passive, as SQLite's auto-checkpoint: it copies what no reader still needs and never waits.
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  // Any other failure (a full disk, a failed write) leaves the WAL as it was, holding every
+  // commit: the checkpoint is tried again after the next commit. A failed fsync leaves unknown
+  // what the WAL or the database file hold, and with them the batches not yet acknowledged
+  // (the batch just committed among them: it fails when it is taken to be synced).
+  if (IsSyncFailure(rc)) RecordSyncFailure(db_.LastError("checkpoint of the WAL").message);
+}
+
+void GroupCommitWriter::RecordSyncFailure(const std::string& what) {
+  const int64_t durable = head_position_.load(std::memory_order_acquire);
+  std::lock_guard guard(sync_mu_);
+  if (sync_failure_) return;
+  sync_failure_ = Error::Make(
+      ErrorCode::kIOError,
+      "the store hit an fsync failure after position " + std::to_string(durable) + " (" + what +
+          ") and refuses writes until it is reopened; events acknowledged before are safe, and "
+          "an append that was not acknowledged is either wholly there or absent after the reopen");
 }
 
 Status GroupCommitWriter::InsertEvents(const PendingAppend& p, const AppendDecision& d,
@@ -330,10 +404,12 @@ void GroupCommitWriter::SyncLoop() {
 void GroupCommitWriter::SyncAndDeliver(Batch& batch, std::optional<Error> failure) {
   if (!failure && batch.wrote) {
     if (auto s = SyncWal(); !s) {
-      failure = Error::Make(ErrorCode::kIOError, "the store could not make a commit durable (" +
-                                                     s.error().message +
-                                                     "); it refuses writes until it is reopened");
+      RecordSyncFailure(s.error().message);
     }
+    // Also when a checkpoint's fsync failed on the writer's thread meanwhile: what this batch
+    // wrote may have been lost with it.
+    std::lock_guard guard(sync_mu_);
+    failure = sync_failure_;
   }
   if (!failure && batch.wrote) {
     planner_.Publish(batch.heads);
@@ -345,21 +421,40 @@ void GroupCommitWriter::SyncAndDeliver(Batch& batch, std::optional<Error> failur
   }
   {
     std::lock_guard guard(sync_mu_);
-    if (failure && !sync_failure_) sync_failure_ = failure;
     synced_heads_.insert(synced_heads_.end(), std::make_move_iterator(batch.heads.begin()),
                          std::make_move_iterator(batch.heads.end()));
     sync_busy_ = false;
   }
   sync_cv_.notify_all();
+  if (batch.refused) failure.reset();  // kUnavailable, not the failure's own kIOError
   Deliver(batch, failure);
 }
 
 Status GroupCommitWriter::SyncWal() {
   if (!options_.durable) return OkStatus();
-  if (wal_fd_ < 0) {
-    const std::string wal = options_.path + "-wal";
-    wal_fd_ = ::open(wal.c_str(), O_RDWR | O_CLOEXEC);
-    if (wal_fd_ < 0) return SystemError("cannot open " + wal);
+  if (!wal_) {
+    // SQLite's name for the WAL, owned by the connection.
+    wal_name_ = sqlite3_filename_wal(sqlite3_db_filename(db_.raw(), "main"));
+    // Through the VFS the connection uses, as SQLite opens the WAL itself.
+    sqlite3_vfs* vfs = nullptr;
+    if (sqlite3_file_control(db_.raw(), "main", SQLITE_FCNTL_VFS_POINTER, &vfs) != SQLITE_OK ||
+        !vfs) {
+      return Error::Make(ErrorCode::kIOError, "cannot find the VFS of " + options_.path);
+    }
+    auto* file = static_cast<sqlite3_file*>(sqlite3_malloc64(static_cast<uint64_t>(vfs->szOsFile)));
+    if (!file) return Error::Make(ErrorCode::kIOError, "out of memory opening the WAL");
+    std::memset(file, 0, static_cast<size_t>(vfs->szOsFile));
+    int out_flags = 0;
+    const int opened =
+        vfs->xOpen(vfs, wal_name_, file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_WAL, &out_flags);
+    if (opened != SQLITE_OK) {
+      if (file->pMethods) file->pMethods->xClose(file);
+      sqlite3_free(file);
+      return Error::Make(ErrorCode::kIOError, std::string("cannot open ") + wal_name_ + ": " +
+                                                  sqlite3_errstr(opened) + " (sqlite code " +
+                                                  std::to_string(opened) + ")");
+    }
+    wal_ = file;
     // The WAL's directory entry must be durable too, once.
     std::string dir = std::filesystem::path(options_.path).parent_path().string();
     int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -369,7 +464,12 @@ Status GroupCommitWriter::SyncWal() {
     if (rc != 0) return SystemError("fsync of folder " + dir + " failed");
   }
   const auto start = std::chrono::steady_clock::now();
-  if (::fdatasync(wal_fd_) != 0) return SystemError("fdatasync of the WAL failed");
+  // fdatasync(2) with SQLite's default VFS.
+  if (int rc = wal_->pMethods->xSync(wal_, SQLITE_SYNC_NORMAL); rc != SQLITE_OK) {
+    return Error::Make(ErrorCode::kIOError, std::string("fsync of ") + wal_name_ +
+                                                " failed: " + sqlite3_errstr(rc) +
+                                                " (sqlite code " + std::to_string(rc) + ")");
+  }
   fsync_seconds_.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return OkStatus();

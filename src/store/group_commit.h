@@ -9,6 +9,21 @@
 // Acknowledged means durable: every result, even a conflict decided against a batch that is not
 // durable yet, is delivered after the batches before it are. If an fsync fails, the batch and
 // everything after it fail and the writer refuses writes until the store is reopened.
+//
+// Every file access goes through the connection's sqlite3 VFS, the writer's own fsyncs of the
+// WAL included (all but one fsync of the folder at start), so that a VFS that injects faults
+// (tests) sees them. The writer checkpoints the WAL itself after a commit, in place of SQLite's
+// auto-checkpoint, which ignores how its checkpoint went: a failed fsync there must not go
+// unnoticed.
+// Failures, by kind:
+// * fsync (of the WAL by the writer, of the WAL or the database file by a checkpoint): every
+//   batch not yet acknowledged fails, writes are refused until the store is reopened, and the
+//   connection is closed without a checkpoint, so that the reopen recovers from what the WAL
+//   holds on disk rather than from an OS cache whose state is unknown (PostgreSQL's fsyncgate).
+// * a full disk (SQLITE_FULL: ENOSPC, or a short write): SQLite rolls the transaction back; its
+//   batch fails and the next one is written as usual. A checkpoint that runs out of space is
+//   tried again after a later commit; the commits stay in the WAL meanwhile.
+// * any other failed write or commit: the batch fails and writes are refused until reopened.
 #pragma once
 
 #include <atomic>
@@ -74,6 +89,7 @@ class GroupCommitWriter {
     BatchHeads heads;
     int64_t last_position = 0;
     bool wrote = false;
+    bool refused = false;  // taken after a failure: each append already holds its refusal
   };
 
   void WriterLoop();
@@ -87,6 +103,12 @@ class GroupCommitWriter {
   void SyncAndDeliver(Batch& batch, std::optional<Error> failure);
   bool QueueEmpty();
   Status SyncWal();
+  // Copies the WAL into the database file once it holds enough frames (writer thread).
+  void Checkpoint();
+  // sqlite3_wal_hook: remembers the WAL's size after each commit instead of checkpointing.
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int frames);
+  // Makes the store refuse writes after a failed fsync: `what` says which one, in words.
+  void RecordSyncFailure(const std::string& what);
   static void Deliver(Batch& batch, const std::optional<Error>& failure);
 
   const GroupCommitOptions options_;
@@ -98,7 +120,12 @@ class GroupCommitWriter {
   // The recorded time of the last committed event (writer thread): batches are stamped no
   // earlier, so that times never decrease in commit order even when the clock steps back.
   int64_t last_recorded_us_ = 0;
-  int wal_fd_ = -1;  // sync thread
+  int wal_frames_ = 0;  // the WAL's frames after the last commit (writer thread)
+  // The WAL, opened through the connection's VFS for the writer's own fsyncs: by whichever
+  // thread is syncing a batch (sync_busy_); opened by Start(). Its name belongs to the
+  // connection, which outlives it.
+  sqlite3_file* wal_ = nullptr;
+  const char* wal_name_ = nullptr;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

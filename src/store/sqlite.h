@@ -63,7 +63,10 @@ class Database {
   Database& operator=(const Database&) = delete;
   ~Database();
 
-  static Result<Database> Open(const std::string& path, bool read_only);
+  // `vfs` names the sqlite3 VFS to open the file through (tests register one that injects
+  // faults); empty for SQLite's default.
+  static Result<Database> Open(const std::string& path, bool read_only,
+                               const std::string& vfs = {});
 
   Status Exec(std::string_view sql);
   Result<Statement> Prepare(std::string_view sql);
@@ -76,5 +79,10 @@ class Database {
 
 // Maps a SQLite result code to the evs error code that tells a caller what to do about it.
 ErrorCode ErrorCodeForSqlite(int rc);
+
+// True for an extended result code that says an fsync failed (of a file or of its folder).
+inline bool IsSyncFailure(int rc) {
+  return rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_DIR_FSYNC;
+}
 
 }  // namespace evs::store

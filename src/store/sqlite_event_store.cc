@@ -177,7 +177,7 @@ class SqliteEventStore final : public EventStore {
         return conn;
       }
     }
-    auto db = Database::Open(options_.path, /*read_only=*/true);
+    auto db = Database::Open(options_.path, /*read_only=*/true, options_.vfs);
     if (!db) return db.error();
     auto conn = std::make_unique<ReadConnection>();
     conn->db = std::move(db).value();
@@ -225,7 +225,7 @@ Result<std::unique_ptr<EventStore>> OpenSqliteEventStore(const SqliteStoreOption
   }
   auto lock = FileLock::Acquire(options.path + ".lock");
   if (!lock) return lock.error();
-  auto db = Database::Open(options.path, /*read_only=*/false);
+  auto db = Database::Open(options.path, /*read_only=*/false, options.vfs);
   if (!db) return db.error();
   // Commits are made durable by the sync thread's fdatasync of the WAL (group_commit.h);
   // synchronous=NORMAL keeps SQLite's own syncs around checkpoints.
