@@ -40,6 +40,9 @@ Status RunFeedBench(const BenchOptions& options, Reporter& reporter);
 Status RunArchiveBench(const BenchOptions& options, Reporter& reporter);
 // Needs a DynamoDB endpoint (dynalite) from the environment; says how to start one when missing.
 Status RunDynamoDbBench(const BenchOptions& options, Reporter& reporter);
+// The Lambda runtime (bootstrap, handler api) beside evs serve on one DynamoDB table: cold
+// start and warm GetCart / AddItem. Needs the DynamoDB endpoint too.
+Status RunLambdaBench(const BenchOptions& options, Reporter& reporter);
 
 // A fresh folder made with mkdtemp under `parent` (created when missing), removed with
 // everything in it by the destructor, and `parent` too when this created it and it is empty.

@@ -12,6 +12,9 @@
 //                             list_append) at 20 and 2,000 events per stream, on the endpoint
 //                             of the environment (dynalite: scripts/standins start DIR; source
 //                             DIR/env); `all` runs it only when such an endpoint is set
+//   evs-bench lambda          the Lambda runtime (bootstrap, api) vs evs serve on one DynamoDB
+//                             table: cold start (median of 20), warm GetCart and AddItem; like
+//                             dynamodb, in `all` only with an endpoint set
 //
 // Options go before or after the subcommand: --seconds, --warmup, --writers, --threads,
 // --carts, --connections, --wrk-threads, --wrk, --events, --batch-sizes, --feed-writers, --json,
@@ -98,8 +101,12 @@ int main(int argc, char** argv) {
       "archive", "Archiving the log into segments vs reading it; replay vs feed catch-up");
   CLI::App* dynamodb = app.add_subcommand(
       "dynamodb", "The DynamoDB store vs the original one-item-per-aggregate design (dynalite)");
+  CLI::App* lambda = app.add_subcommand(
+      "lambda", "The Lambda runtime (bootstrap) vs evs serve: cold start, warm GetCart/AddItem");
   CLI::App* all = app.add_subcommand("all", "Every benchmark (the default)");
-  for (CLI::App* sub : {append, fetch, http, feed, archive, dynamodb, all}) sub->fallthrough();
+  for (CLI::App* sub : {append, fetch, http, feed, archive, dynamodb, lambda, all}) {
+    sub->fallthrough();
+  }
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
   if (carts) options.carts = options.http_carts = *carts;
@@ -149,6 +156,7 @@ int main(int argc, char** argv) {
       {run_all || archive->parsed(), "archive", evs::bench::RunArchiveBench},
       {(run_all && dynamodb_configured) || dynamodb->parsed(), "dynamodb",
        evs::bench::RunDynamoDbBench},
+      {(run_all && dynamodb_configured) || lambda->parsed(), "lambda", evs::bench::RunLambdaBench},
   };
   int exit_code = 0;
   for (const auto& bench : benches) {

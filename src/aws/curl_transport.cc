@@ -1,6 +1,7 @@
 // The production HttpTransport: libcurl, one easy handle per thread.
 #include <curl/curl.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -128,6 +129,11 @@ class CurlTransport : public HttpTransport {
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "evs");
+    // The CA bundle where the image keeps it, when not where this libcurl was built to look
+    // (the Lambda zip carries Debian's libcurl onto Amazon Linux: its bootstrap sets this).
+    if (const char* ca = std::getenv("EVS_CA_BUNDLE"); ca != nullptr && *ca != '\0') {
+      curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
+    }
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_text);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);

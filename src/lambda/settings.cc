@@ -1,0 +1,58 @@
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "lambda/functions.h"
+
+namespace evs::lambda {
+namespace {
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+Error Invalid(const std::string& message) {
+  return Error::Make(ErrorCode::kInvalidArgument, message);
+}
+
+}  // namespace
+
+Result<FunctionSettings> SettingsFromEnvironment() {
+  FunctionSettings settings;
+  settings.handler = Env("_HANDLER");
+  settings.kinesis_stream = Env("EVS_KINESIS_STREAM");
+  settings.archive = Env("EVS_ARCHIVE");
+  settings.read_model = Env("EVS_READ_MODEL");
+  const std::string store = Env("EVS_STORE");
+  if (settings.handler != "api" && settings.handler != "relay" && settings.handler != "consume") {
+    return Invalid("_HANDLER (the function's handler setting) is '" + settings.handler +
+                   "'; expected api, relay or consume");
+  }
+  if (settings.handler == "api") {
+    constexpr std::string_view kPrefix = "dynamodb:";
+    if (!store.starts_with(kPrefix) || store.size() == kPrefix.size()) {
+      return Invalid("EVS_STORE is '" + store +
+                     "'; the api function needs the DynamoDB store: EVS_STORE=dynamodb:TABLE");
+    }
+    settings.table = store.substr(kPrefix.size());
+  }
+  if (settings.handler == "relay" && settings.kinesis_stream.empty()) {
+    return Invalid("EVS_KINESIS_STREAM is not set; the relay function publishes to that stream");
+  }
+  if (settings.handler == "consume" && settings.archive.empty() && settings.read_model.empty()) {
+    // Allowed: the event log alone. Said here so that a forgotten setting is not silent.
+    std::fprintf(stderr,
+                 "evs: consume runs the event log only (no EVS_ARCHIVE, no EVS_READ_MODEL)\n");
+  }
+  return settings;
+}
+
+int64_t MillisecondsLeft(int64_t deadline_ms) {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  return deadline_ms - now;
+}
+
+}  // namespace evs::lambda
