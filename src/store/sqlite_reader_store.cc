@@ -5,6 +5,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 
@@ -126,8 +127,10 @@ class SqliteReaderStore final : public EventStore {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return head;
+      // A write in the folder, or at most 50 ms: the write that wakes us can come just before
+      // SQLite makes its commit visible, and the next write may be long in coming.
       pollfd p{watch_, POLLIN, 0};
-      poll(&p, 1, static_cast<int>(left.count()));  // a write in the folder, or the deadline
+      poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 50)));
       char buffer[4096];
       while (::read(watch_, buffer, sizeof buffer) > 0) {
       }
