@@ -119,5 +119,62 @@ TEST(Cart, EventsRoundTripThroughJson) {
   EXPECT_EQ(CartEvents::Decode(recorded).error().code, evs::ErrorCode::kCorruption);
 }
 
+// Found while writing fuzz/fuzz_cart_commands: 93 lines at the largest quantity and price
+// overflowed the total (undefined behaviour) through the API; the total has a limit now.
+TEST(Cart, TotalPastTheLimitIsRefused) {
+  Cart c = OpenCart();
+  const int64_t line = kMaxQuantity * kMaxUnitPriceCents;
+  int64_t added = 0;
+  for (int i = 0; added + line <= kMaxTotalCents; ++i, added += line) {
+    ASSERT_TRUE(c.AddItem("gold " + std::to_string(i), kMaxQuantity, kMaxUnitPriceCents).ok());
+  }
+  EXPECT_EQ(c.total_cents(), added);
+  EXPECT_EQ(CodeOf(c.AddItem("one more", kMaxQuantity, kMaxUnitPriceCents)),
+            evs::ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(c.AddItem("free", 1, 0).ok());
+  EXPECT_EQ(c.total_cents(), added);
+}
+
+// Found by fuzz/fuzz_stored_event: a stored ItemAdded with a quantity and price no command
+// allows overflowed the line total when the cart was rebuilt. Such events are corruption now.
+TEST(Cart, StoredEventsOutsideTheLimitsAreCorruption) {
+  evs::RecordedEvent recorded;
+  recorded.stream_id = "cart-c1";
+  recorded.version = 2;
+  recorded.type = "ItemAdded";
+  for (const char* data : {
+           R"({"name":"gold","quantity":4203169,"unit_price_cents":1000000333300000})",
+           R"({"name":"gold","quantity":0,"unit_price_cents":1})",
+           R"({"name":"gold","quantity":-1,"unit_price_cents":1})",
+           R"({"name":"gold","quantity":1,"unit_price_cents":-1})",
+           R"({"name":"gold","quantity":18446744073709551615,"unit_price_cents":1})",
+           R"({"name":"gold","quantity":1.5,"unit_price_cents":1})",
+           R"({"name":"gold","quantity":1e300,"unit_price_cents":1})",
+       }) {
+    recorded.data = data;
+    auto decoded = CartEvents::Decode(recorded);
+    ASSERT_FALSE(decoded.ok()) << data;
+    EXPECT_EQ(decoded.error().code, evs::ErrorCode::kCorruption) << data;
+  }
+  recorded.type = "ItemRemoved";
+  recorded.data = R"({"name":"gold","quantity":0})";
+  EXPECT_FALSE(CartEvents::Decode(recorded).ok());
+  recorded.type = "ItemAdded";
+  recorded.data = R"({"name":"gold","quantity":1000000,"unit_price_cents":100000000000})";
+  EXPECT_TRUE(CartEvents::Decode(recorded).ok());
+}
+
+// A stream that the commands did not write (each event within the limits, but too many of
+// them) saturates instead of overflowing.
+TEST(Cart, RebuildingAStreamPastTheLimitsSaturates) {
+  Cart c = OpenCart();
+  const CartEvents::Event gold = ItemAdded{"gold", kMaxQuantity, kMaxUnitPriceCents};
+  for (int i = 0; i < 200; ++i) c.Apply(gold);
+  EXPECT_EQ(c.items().at("gold").quantity, 200 * kMaxQuantity);
+  EXPECT_EQ(c.total_cents(), INT64_MAX);
+  EXPECT_EQ(c.ToJson()["items"][0]["line_total_cents"], INT64_MAX);
+  EXPECT_EQ(CodeOf(c.AddItem("pear", 1, 1)), evs::ErrorCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace cart

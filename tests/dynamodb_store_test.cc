@@ -627,5 +627,28 @@ TEST(DynamoDbItems, RoundTripAndCorruption) {
   corrupt([](nlohmann::json& i) { i = nlohmann::json::array(); });
 }
 
+// Found by fuzz/fuzz_stored_event: a Version near INT64_MAX overflowed the check of LastVersion
+// and the version count (undefined behaviour) instead of being refused.
+TEST(DynamoDbItems, VersionsPastTheLargestAreCorruption) {
+  nlohmann::json item = CommitItem("s", 1, 0, Events(1));
+  item["Version"]["N"] = "9223372036854775807";
+  item["LastVersion"]["N"] = "9223372036854775807";
+  auto decoded = DecodeCommitItem(item);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.error().code, ErrorCode::kCorruption);
+  item = CommitItem("s", 1, 0, Events(2));
+  item["Version"]["N"] = "9223372036854775806";
+  item["LastVersion"]["N"] = "9223372036854775807";
+  decoded = DecodeCommitItem(item);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.error().code, ErrorCode::kCorruption);
+  item = CommitItem("s", 1, 0, Events(1));
+  item["Version"]["N"] = "9223372036854775806";
+  item["LastVersion"]["N"] = "9223372036854775806";
+  decoded = DecodeCommitItem(item);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded->events[0].version, 9223372036854775806);
+}
+
 }  // namespace
 }  // namespace evs::aws

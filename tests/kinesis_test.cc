@@ -310,6 +310,14 @@ TEST(KinesisRecordsTest, DecodeRejectsWhatIsNotACommitRecord) {
          j["events"][0]["data"] = nlohmann::json::object();
          return j.dump();
        }()},
+      // Found by fuzz/fuzz_stored_event: versions counted past INT64_MAX overflowed.
+      {"versions past the largest",
+       [&] {
+         auto j = good;
+         j["first_version"] = INT64_MAX;
+         j["events"][0]["version"] = INT64_MAX;
+         return j.dump();
+       }()},
   };
   for (const auto& [name, text] : cases) {
     auto got = aws::DecodeCommitRecord(text);

@@ -11,17 +11,40 @@ void from_json(const nlohmann::json&, CartOpened&) {}
 void to_json(nlohmann::json& j, const ItemAdded& e) {
   j = {{"name", e.name}, {"quantity", e.quantity}, {"unit_price_cents", e.unit_price_cents}};
 }
+
+namespace {
+
+// The integer `name` of `j` when it is within [min, max]; otherwise throws as nlohmann::json does
+// for data that does not fit, so that decoding the event is kCorruption.
+int64_t InRange(const nlohmann::json& j, const char* name, int64_t min, int64_t max) {
+  const nlohmann::json& value = j.at(name);
+  if (!value.is_number_integer()) {
+    throw nlohmann::json::type_error::create(302, std::string(name) + " is not an integer", &j);
+  }
+  // Non-negative integers parse as unsigned: those past INT64_MAX must not wrap.
+  const bool too_large =
+      value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(max);
+  const int64_t number = too_large ? max : value.get<int64_t>();
+  if (too_large || number < min || number > max) {
+    throw nlohmann::json::out_of_range::create(
+        406, std::string(name) + " " + value.dump() + " is outside the cart's limits", &j);
+  }
+  return number;
+}
+
+}  // namespace
+
 void from_json(const nlohmann::json& j, ItemAdded& e) {
   j.at("name").get_to(e.name);
-  j.at("quantity").get_to(e.quantity);
-  j.at("unit_price_cents").get_to(e.unit_price_cents);
+  e.quantity = InRange(j, "quantity", 1, kMaxQuantity);
+  e.unit_price_cents = InRange(j, "unit_price_cents", 0, kMaxUnitPriceCents);
 }
 void to_json(nlohmann::json& j, const ItemRemoved& e) {
   j = {{"name", e.name}, {"quantity", e.quantity}};
 }
 void from_json(const nlohmann::json& j, ItemRemoved& e) {
   j.at("name").get_to(e.name);
-  j.at("quantity").get_to(e.quantity);
+  e.quantity = InRange(j, "quantity", 1, kMaxQuantity);
 }
 void to_json(nlohmann::json& j, const CartCheckedOut&) { j = nlohmann::json::object(); }
 void from_json(const nlohmann::json&, CartCheckedOut&) {}
@@ -46,6 +69,20 @@ evs::Status CheckItemName(const std::string& name) {
                    std::to_string(kMaxItemNameBytes));
   }
   return evs::OkStatus();
+}
+
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return sum;
+}
+
+int64_t SaturatingLineTotal(const Line& line) {
+  int64_t total;
+  if (__builtin_mul_overflow(line.quantity, line.unit_price_cents, &total)) {
+    return (line.quantity < 0) != (line.unit_price_cents < 0) ? INT64_MIN : INT64_MAX;
+  }
+  return total;
 }
 
 evs::Status CheckQuantity(int64_t quantity) {
@@ -101,10 +138,18 @@ evs::Status Cart::AddItem(const std::string& name, int64_t quantity,
                   std::to_string(it->second.unit_price_cents) +
                   " cents; remove it first to change its price");
     }
-    if (it->second.quantity + quantity > kMaxQuantity) {
+    if (quantity > kMaxQuantity - it->second.quantity) {
       return Invalid("item '" + name + "' would exceed the quantity limit of " +
                      std::to_string(kMaxQuantity));
     }
+  }
+  // At most kMaxQuantity * kMaxUnitPriceCents (checked above), below kMaxTotalCents: neither the
+  // product nor the difference can overflow.
+  const int64_t added = quantity * price;
+  if (const int64_t total = total_cents(); total > kMaxTotalCents - added) {
+    return Invalid("adding " + std::to_string(quantity) + " of '" + name +
+                   "' would take the cart's total past the limit of " +
+                   std::to_string(kMaxTotalCents) + " cents");
   }
   Raise(ItemAdded{name, quantity, price});
   return evs::OkStatus();
@@ -140,7 +185,7 @@ void Cart::Apply(const Event& event) {
           status_ = Status::kOpen;
         } else if constexpr (std::is_same_v<E, ItemAdded>) {
           Line& line = items_[e.name];
-          line.quantity += e.quantity;
+          line.quantity = SaturatingAdd(line.quantity, e.quantity);
           line.unit_price_cents = e.unit_price_cents;
         } else if constexpr (std::is_same_v<E, ItemRemoved>) {
           auto it = items_.find(e.name);
@@ -154,7 +199,7 @@ void Cart::Apply(const Event& event) {
 
 int64_t Cart::total_cents() const {
   int64_t total = 0;
-  for (const auto& [name, line] : items_) total += line.quantity * line.unit_price_cents;
+  for (const auto& [name, line] : items_) total = SaturatingAdd(total, SaturatingLineTotal(line));
   return total;
 }
 
@@ -164,7 +209,7 @@ nlohmann::ordered_json Cart::ToJson() const {
     items.push_back({{"name", name},
                      {"quantity", line.quantity},
                      {"unit_price_cents", line.unit_price_cents},
-                     {"line_total_cents", line.quantity * line.unit_price_cents}});
+                     {"line_total_cents", SaturatingLineTotal(line)}});
   }
   return {{"cart_id", id()},
           {"status", StatusName(status_)},

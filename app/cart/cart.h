@@ -54,6 +54,9 @@ enum class Status { kNew, kOpen, kCheckedOut };
 inline constexpr size_t kMaxItemNameBytes = 200;
 inline constexpr int64_t kMaxQuantity = 1'000'000;
 inline constexpr int64_t kMaxUnitPriceCents = 100'000'000'000;  // a billion in currency units
+// The largest total of a cart (ten quadrillion currency units): with it no sum of lines, each at
+// most kMaxQuantity * kMaxUnitPriceCents, can overflow.
+inline constexpr int64_t kMaxTotalCents = 1'000'000'000'000'000'000;
 
 class Cart : public evs::Aggregate<Cart, CartEvents> {
  public:
@@ -65,12 +68,16 @@ class Cart : public evs::Aggregate<Cart, CartEvents> {
   // for malformed input) with nothing raised.
   evs::Status Open();
   // Adds `quantity` of an item. `unit_price_cents` may be omitted for an item already in the
-  // cart (its price stays); a different price for an item in the cart is refused.
+  // cart (its price stays); a different price for an item in the cart is refused, and so is a
+  // total past kMaxTotalCents.
   evs::Status AddItem(const std::string& name, int64_t quantity,
                       std::optional<int64_t> unit_price_cents);
   evs::Status RemoveItem(const std::string& name, int64_t quantity);
   evs::Status Checkout();
 
+  // Events decode only with the quantities and prices that the commands allow (kCorruption
+  // otherwise). Arithmetic on a stream that the commands did not write saturates: quantities and
+  // totals that would pass INT64_MAX stay at it.
   void Apply(const Event& event);
 
   Status status() const { return status_; }

@@ -1,6 +1,7 @@
 #include "aws/dynamodb_items.h"
 
 #include <charconv>
+#include <limits>
 #include <optional>
 
 namespace evs::aws {
@@ -115,7 +116,9 @@ Result<Commit> DecodeCommitItem(const nlohmann::json& item) {
   const nlohmann::json* list = Typed(item, kEvents, "L");
   if (list == nullptr || !list->is_array())
     return Corrupt(where, "Events is missing or not a list");
+  // Versions run first_version ... first_version + count - 1, and stay below INT64_MAX.
   if (commit.first_version < 1 || *count < 1 || static_cast<size_t>(*count) != list->size() ||
+      *count > std::numeric_limits<int64_t>::max() - commit.first_version ||
       commit.last_version != commit.first_version + *count - 1) {
     return Corrupt(where, "Version, LastVersion, Count and Events disagree (last version " +
                               std::to_string(commit.last_version) + ", count " +

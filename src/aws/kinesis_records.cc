@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -141,6 +142,10 @@ Result<std::vector<RecordedEvent>> DecodeCommitRecord(std::string_view data) {
   auto list = record.find("events");
   if (list == record.end() || !list->is_array() || list->empty()) {
     return Corrupt("no events (stream " + stream_id + ")");
+  }
+  if (list->size() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max() - first_version)) {
+    return Corrupt("versions from first_version " + std::to_string(first_version) +
+                   " run past the largest version (stream " + stream_id + ")");
   }
   std::vector<RecordedEvent> events;
   events.reserve(list->size());
