@@ -371,7 +371,7 @@ TEST_F(LambdaTest, ApiRelayAndConsumeCarryCartsIntoTheReadModelAndTheArchive) {
   // The read model agrees with the carts; the archive holds every event once, in order.
   Repository<cart::Cart> repo(*store);
   testing::ExpectReadModelMatchesCarts(read_model, repo, carts);
-  auto objects = OpenObjectStore(location);
+  auto objects = OpenObjectStore(location + "/shardId-000000000000");  // the shard's archive
   ASSERT_TRUE(objects.ok()) << objects.error().message;
   auto report = Verify(nullptr, objects->get());
   ASSERT_TRUE(report.ok()) << report.error().message;

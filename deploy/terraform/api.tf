@@ -15,10 +15,13 @@ resource "aws_apigatewayv2_integration" "api" {
   payload_format_version = "2.0"
 }
 
+# Callers sign their requests (SigV4, IAM) unless api_authorization_type is NONE: the function
+# itself takes every request it is given, writes included.
 resource "aws_apigatewayv2_route" "default" {
-  api_id    = aws_apigatewayv2_api.http.id
-  route_key = "$default"
-  target    = "integrations/${aws_apigatewayv2_integration.api.id}"
+  api_id             = aws_apigatewayv2_api.http.id
+  route_key          = "$default"
+  target             = "integrations/${aws_apigatewayv2_integration.api.id}"
+  authorization_type = var.api_authorization_type
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {

@@ -36,8 +36,9 @@ resource "aws_lambda_function" "fn" {
   }
 
   # Only with the optional read model: the EFS access point at /mnt/evs, which needs the function
-  # in the VPC of the file system's mount targets. SQLite's file locks work on EFS (NFSv4); with
-  # several shards, several consume invocations write the file and SQLite serialises them.
+  # in the VPC of the file system's mount targets. Experimental: the read model is SQLite in WAL
+  # mode, whose shared-memory index is not kept consistent across hosts on a network file system;
+  # keep consume to one shard (one writer) and expect api reads to lag.
   dynamic "file_system_config" {
     for_each = contains(local.read_model_functions, each.key) ? [var.read_model_efs_access_point_arn] : []
     content {

@@ -394,3 +394,13 @@ variable "api_throttling_rate_limit" {
     error_message = "api_throttling_rate_limit is at least 0."
   }
 }
+
+variable "api_authorization_type" {
+  description = "How the HTTP API authorizes callers: AWS_IAM (SigV4-signed requests, the default) or NONE (anyone may read and write carts: only behind another guard)."
+  type        = string
+  default     = "AWS_IAM"
+  validation {
+    condition     = contains(["AWS_IAM", "NONE"], var.api_authorization_type)
+    error_message = "api_authorization_type must be AWS_IAM or NONE."
+  }
+}

@@ -98,7 +98,10 @@ class Archiver : public EventHandler {
 // checkpoints in the archive itself: a batch handed over becomes part of the archive with the
 // next Save(), segments are cut only there, and each segment's header records every checkpoint
 // as it stood after its last batch. After a restart Load() answers from the last segment, so the
-// feed resumes right after what was archived: each event is archived exactly once. A segment may
+// feed resumes right after what was archived. An event at or below the last version of its stream
+// taken in this run is skipped (an at-least-once producer, e.g. a relay retrying, can put a commit
+// on the feed twice); one repeated across a restart of the archiver would be archived again,
+// which Verify reports by stream and version. A segment may
 // run past segment_max_events / segment_max_bytes by one batch. A segment whose write failed is
 // written again by the next Handle(), which fails (keeping nothing of its batch) while it still
 // cannot be written, so the feed backs off and retries. Parked events are not kept here

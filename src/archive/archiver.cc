@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "archive/segment_format.h"
 #include "archive/segment_listing.h"
@@ -106,6 +107,10 @@ class ArchiverImpl final : public CheckpointedArchiver {
       open_.Add(event);
     }
     held_.clear();
+    // Bounded memory: past a million streams, repeats are caught only from then on.
+    if (taken_versions_.size() > kMaxRememberedStreams) taken_versions_.clear();
+    for (auto& [stream, version] : held_versions_) taken_versions_[stream] = version;
+    held_versions_.clear();
     checkpoints_[name] = checkpoint;
     open_.SetCheckpoints(checkpoints_);
     if (Full() || Due()) (void)HandOff(lock);
@@ -141,12 +146,23 @@ class ArchiverImpl final : public CheckpointedArchiver {
   }
 
   // A checkpointed archiver's Handle(): keeps copies of the batch until the feed saves the
-  // checkpoint after it. A segment whose write failed must be written first.
+  // checkpoint after it. A segment whose write failed must be written first. An event at or
+  // below the last version of its stream that this archiver took is skipped: an at-least-once
+  // producer (the change-capture relay retrying a batch) can put a commit on the feed twice.
   Status HoldUntilSave(std::unique_lock<std::mutex>& lock, std::span<const RecordedEvent> batch) {
     if (failed_) {
       if (auto s = FinishWriting(lock); !s) return s;
     }
-    held_.insert(held_.end(), batch.begin(), batch.end());
+    for (const RecordedEvent& event : batch) {
+      auto [held, inserted] = held_versions_.try_emplace(event.stream_id, 0);
+      if (inserted) {
+        auto taken = taken_versions_.find(event.stream_id);
+        if (taken != taken_versions_.end()) held->second = taken->second;
+      }
+      if (event.version <= held->second) continue;
+      held->second = event.version;
+      held_.push_back(event);
+    }
     return OkStatus();
   }
 
@@ -274,6 +290,10 @@ class ArchiverImpl final : public CheckpointedArchiver {
   // Checkpointed: batches handed over since the last Save(), and the checkpoints as of it.
   std::vector<RecordedEvent> held_;
   std::map<std::string, std::string> checkpoints_;
+  // Checkpointed: each stream's last version taken (saved) in this run, and held (not yet).
+  static constexpr size_t kMaxRememberedStreams = 1'000'000;
+  std::unordered_map<std::string, int64_t> taken_versions_;
+  std::unordered_map<std::string, int64_t> held_versions_;
   Clock::time_point opened_at_;
   ArchiverStats stats_;
   std::thread writer_;  // last: starts once everything above is set up

@@ -5,7 +5,13 @@
 // deadline close, a handler failing) is answered in batchItemFailures, and Lambda retries from
 // it. Retried records are harmless: the projection skips versions it applied, and the archive
 // keeps each shard's last sequence number archived in its segments (CheckpointedArchiver).
+//
+// Each shard has an archive of its own, EVS_ARCHIVE/<shard id>: Lambda runs one invocation per
+// shard at a time, so each archive has one writer (one archive for all shards would have as
+// many writers as shards, racing for the same segment keys). A warm function keeps each shard's
+// archiver open: only a cold start lists the archive.
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "aws/kinesis_records.h"
@@ -75,8 +81,7 @@ Result<KinesisRecord> DecodeRecord(const json& record) {
 
 class ConsumeFunction final : public Function {
  public:
-  ConsumeFunction(const FunctionSettings& settings, std::unique_ptr<ObjectStore> archive)
-      : settings_(settings), archive_(std::move(archive)) {}
+  explicit ConsumeFunction(const FunctionSettings& settings) : settings_(settings) {}
 
   // Opens the read model, when there is one.
   Status Init() {
@@ -119,7 +124,7 @@ class ConsumeFunction final : public Function {
     if (first_failed.empty() && handled.size() < records.size()) {
       return Outcome::Failed("InvalidEvent", "a record without a sequence number");
     }
-    if (archive_ && !handled.empty()) {
+    if (!settings_.archive.empty() && !handled.empty()) {
       if (Status archived = Archive(handled); !archived.ok()) {
         std::fprintf(stderr, "evs consume: archiving failed, the batch comes again: %s\n",
                      archived.error().message.c_str());
@@ -150,39 +155,70 @@ class ConsumeFunction final : public Function {
     return OkStatus();
   }
 
-  // The handled records into the archive as one segment, skipping those it already holds (a
-  // retried batch), with the shard's checkpoint in the segment's header.
+  // The handled records (of one shard: a Lambda batch is) into the shard's archive as one
+  // segment, skipping those it already holds (a retried batch), with the shard's checkpoint in
+  // the segment's header.
   Status Archive(const std::vector<KinesisRecord>& records) {
-    // One segment per invocation (a batch is far below the default segment size).
-    auto archiver = CheckpointedArchiver::Open(*archive_, ArchiverOptions{});
+    const std::string& checkpoint_name = records.front().checkpoint_name;
+    auto archiver = ArchiverFor(checkpoint_name);
     if (!archiver.ok()) return archiver.error();
+    Status written = OkStatus();
     for (const KinesisRecord& record : records) {
       auto archived = (*archiver)->Load(record.checkpoint_name);
-      if (!archived.ok()) return archived.error();
+      if (!archived.ok()) {
+        written = archived.error();
+        break;
+      }
       if (*archived && !SequenceAfter(record.sequence_number, **archived)) continue;
-      if (auto s = (*archiver)->Handle(record.events); !s) return s;
-      if (auto s = (*archiver)->Save(record.checkpoint_name, record.sequence_number); !s) return s;
+      written = (*archiver)->Handle(record.events);
+      if (written.ok()) written = (*archiver)->Save(record.checkpoint_name, record.sequence_number);
+      if (!written.ok()) break;
     }
-    return (*archiver)->Flush();
+    if (written.ok()) written = (*archiver)->Flush();
+    // After a failure the archiver is opened afresh: the retry starts from what is archived.
+    if (!written.ok()) archivers_.erase(checkpoint_name);
+    return written;
   }
+
+  // The open archiver of the shard that `checkpoint_name` ("lambda/<stream>/<shard>") names.
+  Result<CheckpointedArchiver*> ArchiverFor(const std::string& checkpoint_name) {
+    auto it = archivers_.find(checkpoint_name);
+    if (it != archivers_.end()) return it->second.archiver.get();
+    const std::string shard = checkpoint_name.substr(checkpoint_name.rfind('/') + 1);
+    ShardArchive opened;
+    auto objects = OpenObjectStore(settings_.archive + "/" + shard);
+    if (!objects.ok()) return objects.error();
+    opened.objects = std::move(objects).value();
+    auto archiver = CheckpointedArchiver::Open(*opened.objects, ArchiverOptions{});
+    if (!archiver.ok()) return archiver.error();
+    opened.archiver = std::move(archiver).value();
+    CheckpointedArchiver* result = opened.archiver.get();
+    archivers_.emplace(checkpoint_name, std::move(opened));
+    return result;
+  }
+
+  struct ShardArchive {
+    std::unique_ptr<ObjectStore> objects;
+    std::unique_ptr<CheckpointedArchiver> archiver;  // destroyed first
+  };
 
   const FunctionSettings settings_;
   cart::CartSummaryProjection projection_;
   std::unique_ptr<StreamProjectionHandler> projector_;
-  std::unique_ptr<ObjectStore> archive_;
+  std::map<std::string, ShardArchive> archivers_;  // by checkpoint name
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Function>> NewConsumeFunction(const FunctionSettings& settings,
                                                      std::shared_ptr<aws::AwsClient>) {
-  std::unique_ptr<ObjectStore> archive;
   if (!settings.archive.empty()) {
+    // Checked at start, so that a wrong setting is an init error (each shard's archive is a
+    // folder of it, opened when the shard's first batch comes).
     auto opened = OpenObjectStore(settings.archive);
     if (!opened.ok()) return opened.error();
-    archive = std::move(opened).value();
   }
-  auto function = std::make_unique<ConsumeFunction>(settings, std::move(archive));
+  auto function = std::make_unique<ConsumeFunction>(settings);
   if (auto s = function->Init(); !s) return s.error();
   return std::unique_ptr<Function>(std::move(function));
 }

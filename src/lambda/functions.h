@@ -59,7 +59,8 @@ class Function {
 Result<std::unique_ptr<Function>> NewFunction(const FunctionSettings& settings,
                                               std::shared_ptr<aws::AwsClient> client);
 
-// Milliseconds from now until `deadline_ms` (Unix ms); negative when past.
+// Milliseconds from now until `deadline_ms` (Unix ms); negative when past; 15 minutes (Lambda's
+// longest timeout) when the Runtime API gave none (0).
 int64_t MillisecondsLeft(int64_t deadline_ms);
 
 }  // namespace evs::lambda

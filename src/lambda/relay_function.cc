@@ -19,7 +19,7 @@ class RelayFunction final : public Function {
 
   Outcome Invoke(const Invocation& invocation) override {
     const int64_t left = MillisecondsLeft(invocation.deadline_ms);
-    if (left < settings_.deadline_margin.count()) {
+    if (left <= settings_.deadline_margin.count()) {
       return Outcome::Failed("DeadlineTooClose", "the invocation's deadline is " +
                                                      std::to_string(left) +
                                                      " ms away: nothing was published");

@@ -49,6 +49,8 @@ Result<FunctionSettings> SettingsFromEnvironment() {
 }
 
 int64_t MillisecondsLeft(int64_t deadline_ms) {
+  // No deadline given: Lambda's longest timeout.
+  if (deadline_ms <= 0) return 15 * 60 * 1000;
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
