@@ -110,17 +110,6 @@ class Process {
   int err_ = -1;
 };
 
-json ApiEvent(const std::string& method, const std::string& path, const std::string& body = "") {
-  json event = {{"version", "2.0"},
-                {"rawPath", path},
-                {"rawQueryString", ""},
-                {"headers", {{"content-type", "application/json"}}},
-                {"requestContext", {{"http", {{"method", method}, {"path", path}}}}},
-                {"isBase64Encoded", false}};
-  if (!body.empty()) event["body"] = body;
-  return event;
-}
-
 // The status code of an answer through the Runtime API, or an error.
 Result<int> Invoke(testing::FakeRuntimeApi& runtime, const std::string& event) {
   auto answer = runtime.WaitForAnswer(runtime.Invoke(event), std::chrono::seconds(30));
@@ -204,8 +193,9 @@ Status RunLambdaBench(const BenchOptions& options, Reporter& reporter) {
     std::vector<std::string> env = function_env;
     env.push_back("AWS_LAMBDA_RUNTIME_API=" + runtime.endpoint());
     Process function(bootstrap, {}, env);
-    auto answer = runtime.WaitForAnswer(runtime.Invoke(ApiEvent("POST", "/carts").dump()),
-                                        std::chrono::seconds(30));
+    auto answer =
+        runtime.WaitForAnswer(runtime.Invoke(testing::ApiGatewayEvent("POST", "/carts").dump()),
+                              std::chrono::seconds(30));
     if (!answer || !answer->ok) {
       return Error::Make(ErrorCode::kIOError,
                          "bootstrap did not open a cart: " + (answer ? answer->body : "no answer"));
@@ -238,7 +228,7 @@ Status RunLambdaBench(const BenchOptions& options, Reporter& reporter) {
       testing::FakeRuntimeApi runtime;
       std::vector<std::string> env = function_env;
       env.push_back("AWS_LAMBDA_RUNTIME_API=" + runtime.endpoint());
-      const std::string id = runtime.Invoke(ApiEvent("GET", get_path).dump());
+      const std::string id = runtime.Invoke(testing::ApiGatewayEvent("GET", get_path).dump());
       const auto start = Clock::now();
       Process function(bootstrap, {}, env);
       auto answer = runtime.WaitForAnswer(id, std::chrono::seconds(30));
@@ -265,8 +255,8 @@ Status RunLambdaBench(const BenchOptions& options, Reporter& reporter) {
   Process server(evs, serve_args, {});
   const int port = server.WaitForPort();
   if (port <= 0) return Error::Make(ErrorCode::kUnavailable, "evs serve did not start");
-  const std::string get_event = ApiEvent("GET", get_path).dump();
-  const std::string add_event = ApiEvent("POST", add_path, add_body).dump();
+  const std::string get_event = testing::ApiGatewayEvent("GET", get_path).dump();
+  const std::string add_event = testing::ApiGatewayEvent("POST", add_path, add_body).dump();
   TimedRunOptions timed;
   timed.threads = 1;
   timed.seconds = options.seconds;

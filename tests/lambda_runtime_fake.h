@@ -11,11 +11,33 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 
 namespace evs::testing {
+
+// An API Gateway HTTP API event (payload format 2.0) for `method` and `path`, with a JSON body.
+inline nlohmann::json ApiGatewayEvent(const std::string& method, const std::string& path,
+                                      const std::string& body = "") {
+  nlohmann::json event = {
+      {"version", "2.0"},
+      {"routeKey", "$default"},
+      {"rawPath", path},
+      {"rawQueryString", ""},
+      {"headers", {{"content-type", "application/json"}, {"host", "example"}}},
+      {"requestContext",
+       {{"accountId", "000000000000"},
+        {"apiId", "evs"},
+        {"http",
+         {{"method", method}, {"path", path}, {"protocol", "HTTP/1.1"}, {"sourceIp", "127.0.0.1"}}},
+        {"requestId", "r"},
+        {"stage", "$default"}}},
+      {"isBase64Encoded", false}};
+  if (!body.empty()) event["body"] = body;
+  return event;
+}
 
 struct RuntimeAnswer {
   bool ok = false;         // a response (true) or an error (false)

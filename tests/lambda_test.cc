@@ -59,27 +59,6 @@ class FunctionEnvironment {
   std::map<std::string, std::string> values_;
 };
 
-// An API Gateway HTTP API event, payload format 2.0.
-json ApiEvent(const std::string& method, const std::string& path, const std::string& body = "",
-              const std::string& query = "") {
-  json event = {
-      {"version", "2.0"},
-      {"routeKey", "$default"},
-      {"rawPath", path},
-      {"rawQueryString", query},
-      {"headers", {{"content-type", "application/json"}, {"host", "example"}}},
-      {"requestContext",
-       {{"accountId", "000000000000"},
-        {"apiId", "evs"},
-        {"http",
-         {{"method", method}, {"path", path}, {"protocol", "HTTP/1.1"}, {"sourceIp", "127.0.0.1"}}},
-        {"requestId", "r"},
-        {"stage", "$default"}}},
-      {"isBase64Encoded", false}};
-  if (!body.empty()) event["body"] = body;
-  return event;
-}
-
 // The proxy answer of a successful api invocation.
 json ProxyAnswer(const std::optional<RuntimeAnswer>& answer) {
   EXPECT_TRUE(answer.has_value()) << "no answer from the runtime";
@@ -229,8 +208,8 @@ TEST_F(LambdaTest, ApiServesCartsAndReportsBadEventsWithoutStopping) {
   FunctionEnvironment environment({{"_HANDLER", "api"}, {"EVS_STORE", "dynamodb:" + table_}});
   auto child = StartRuntime(runtime);
 
-  json opened = ProxyAnswer(
-      runtime.WaitForAnswer(runtime.Invoke(ApiEvent("POST", "/carts").dump()), kAnswerWait));
+  json opened = ProxyAnswer(runtime.WaitForAnswer(
+      runtime.Invoke(testing::ApiGatewayEvent("POST", "/carts").dump()), kAnswerWait));
   ASSERT_EQ(opened.value("statusCode", 0), 201) << opened.dump() << child->Stderr();
   const std::string cart = json::parse(opened["body"].get<std::string>())["cart_id"];
   EXPECT_EQ(opened["headers"]["location"], "/carts/" + cart);
@@ -250,21 +229,23 @@ TEST_F(LambdaTest, ApiServesCartsAndReportsBadEventsWithoutStopping) {
     EXPECT_NE(json::parse(answer->body, nullptr, false).value("errorMessage", ""), "");
   }
   auto late = runtime.WaitForAnswer(
-      runtime.Invoke(ApiEvent("POST", "/carts/" + cart + "/items", R"({"name":"fig"})").dump(),
-                     100ms),
+      runtime.Invoke(
+          testing::ApiGatewayEvent("POST", "/carts/" + cart + "/items", R"({"name":"fig"})").dump(),
+          100ms),
       kAnswerWait);
   ASSERT_TRUE(late.has_value());
   EXPECT_FALSE(late->ok);
   EXPECT_EQ(late->error_type, "DeadlineTooClose");
 
   json added = ProxyAnswer(runtime.WaitForAnswer(
-      runtime.Invoke(ApiEvent("POST", "/carts/" + cart + "/items",
-                              R"({"name":"pear","quantity":2,"unit_price_cents":120})")
-                         .dump()),
+      runtime.Invoke(
+          testing::ApiGatewayEvent("POST", "/carts/" + cart + "/items",
+                                   R"({"name":"pear","quantity":2,"unit_price_cents":120})")
+              .dump()),
       kAnswerWait));
   EXPECT_EQ(added.value("statusCode", 0), 200) << added.dump();
-  json got = ProxyAnswer(
-      runtime.WaitForAnswer(runtime.Invoke(ApiEvent("GET", "/carts/" + cart).dump()), kAnswerWait));
+  json got = ProxyAnswer(runtime.WaitForAnswer(
+      runtime.Invoke(testing::ApiGatewayEvent("GET", "/carts/" + cart).dump()), kAnswerWait));
   ASSERT_EQ(got.value("statusCode", 0), 200) << got.dump();
   json body = json::parse(got["body"].get<std::string>());
   EXPECT_EQ(body["total_cents"], 240);
@@ -272,12 +253,13 @@ TEST_F(LambdaTest, ApiServesCartsAndReportsBadEventsWithoutStopping) {
   EXPECT_EQ(got["headers"]["etag"], "\"2\"");
   // The same error mapping as evs serve: a domain error is a problem document, not an error.
   json refused = ProxyAnswer(runtime.WaitForAnswer(
-      runtime.Invoke(ApiEvent("POST", "/carts/" + cart + "/items", R"({"name":""})").dump()),
+      runtime.Invoke(
+          testing::ApiGatewayEvent("POST", "/carts/" + cart + "/items", R"({"name":""})").dump()),
       kAnswerWait));
   EXPECT_EQ(refused.value("statusCode", 0), 400) << refused.dump();
   EXPECT_EQ(refused["headers"]["content-type"], "application/problem+json");
-  json log = ProxyAnswer(
-      runtime.WaitForAnswer(runtime.Invoke(ApiEvent("GET", "/log").dump()), kAnswerWait));
+  json log = ProxyAnswer(runtime.WaitForAnswer(
+      runtime.Invoke(testing::ApiGatewayEvent("GET", "/log").dump()), kAnswerWait));
   EXPECT_EQ(log.value("statusCode", 0), 501) << log.dump();
 }
 
@@ -294,17 +276,17 @@ TEST_F(LambdaTest, ApiRelayAndConsumeCarryCartsIntoTheReadModelAndTheArchive) {
     FunctionEnvironment environment({{"_HANDLER", "api"}, {"EVS_STORE", "dynamodb:" + table_}});
     auto child = StartRuntime(runtime);
     for (int c = 0; c < 3; ++c) {
-      json opened = ProxyAnswer(
-          runtime.WaitForAnswer(runtime.Invoke(ApiEvent("POST", "/carts").dump()), kAnswerWait));
+      json opened = ProxyAnswer(runtime.WaitForAnswer(
+          runtime.Invoke(testing::ApiGatewayEvent("POST", "/carts").dump()), kAnswerWait));
       ASSERT_EQ(opened.value("statusCode", 0), 201) << opened.dump() << child->Stderr();
       carts.push_back(json::parse(opened["body"].get<std::string>())["cart_id"]);
       for (int i = 0; i <= c; ++i) {
         json added = ProxyAnswer(runtime.WaitForAnswer(
-            runtime.Invoke(ApiEvent("POST", "/carts/" + carts.back() + "/items",
-                                    json{{"name", "item-" + std::to_string(i)},
-                                         {"quantity", 1 + i},
-                                         {"unit_price_cents", 100}}
-                                        .dump())
+            runtime.Invoke(testing::ApiGatewayEvent("POST", "/carts/" + carts.back() + "/items",
+                                                    json{{"name", "item-" + std::to_string(i)},
+                                                         {"quantity", 1 + i},
+                                                         {"unit_price_cents", 100}}
+                                                        .dump())
                                .dump()),
             kAnswerWait));
         ASSERT_EQ(added.value("statusCode", 0), 200) << added.dump();

@@ -105,9 +105,7 @@ class ConsumeFunction final : public Function {
     std::string first_failed;  // the sequence number Lambda retries from ("" when none)
     for (const json& record : records) {
       if (MillisecondsLeft(invocation.deadline_ms) < settings_.deadline_margin.count()) {
-        first_failed = record.is_object() && record.contains("kinesis")
-                           ? StringAt(record["kinesis"], "sequenceNumber")
-                           : "";
+        first_failed = RecordSequence(record);
         std::fprintf(stderr, "evs consume: the deadline is close; records from %s come again\n",
                      first_failed.c_str());
         break;
