@@ -1,10 +1,16 @@
 #include "fault_vfs.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -30,8 +36,18 @@ struct FaultVfs::Impl {
   int short_writes = 0;
   int short_write_code = SQLITE_FULL;
   unsigned short_write_kinds = 0;
-  std::map<std::string, Undo> undo;  // by file name, while lose_writes is planned
-  int64_t syncs[4] = {0, 0, 0, 0};   // by kind bit
+  std::map<std::string, Undo> undo;  // by file name, while lose_writes or tracking is on
+  bool track_unsynced = false;
+  bool powered_off = false;
+  // The last tracked write, for a torn write at a power loss.
+  std::string last_write_path;
+  int64_t last_write_offset = 0;
+  std::string last_write_bytes;
+  // Syncs held for a test (HoldSyncs).
+  unsigned hold_sync_kinds = 0;
+  int held_syncs = 0;
+  std::condition_variable held_cv;
+  int64_t syncs[4] = {0, 0, 0, 0};  // by kind bit
   int64_t faults = 0;
 };
 
@@ -76,7 +92,7 @@ int KindIndex(unsigned kind) {
 // With `mu` held: remembers what [offset, offset + amount) holds now, if faults may take it back.
 void Track(FaultFile* f, int64_t offset, int64_t amount) {
   Impl& impl = *f->owner;
-  if (!impl.lose_writes || f->path->empty()) return;
+  if ((!impl.lose_writes && !impl.track_unsynced) || f->path->empty()) return;
   sqlite3_int64 size = 0;
   if (f->real->pMethods->xFileSize(f->real, &size) != SQLITE_OK) return;
   auto [it, fresh] = impl.undo.try_emplace(*f->path);
@@ -121,6 +137,7 @@ int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset
   FaultFile* f = Of(file);
   Impl& impl = *f->owner;
   std::lock_guard guard(impl.mu);
+  if (impl.powered_off) return SQLITE_IOERR_WRITE;
   int allowed = amount;
   int fault = SQLITE_OK;
   if (impl.short_writes > 0 && (impl.short_write_kinds & f->kind)) {
@@ -139,6 +156,11 @@ int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset
   if (fault != SQLITE_OK) ++impl.faults;
   if (allowed > 0) {
     Track(f, offset, allowed);
+    if (impl.track_unsynced && !f->path->empty()) {
+      impl.last_write_path = *f->path;
+      impl.last_write_offset = offset;
+      impl.last_write_bytes.assign(static_cast<const char*>(data), static_cast<size_t>(allowed));
+    }
     int rc = f->real->pMethods->xWrite(f->real, data, allowed, offset);
     if (rc != SQLITE_OK) return rc;
   }
@@ -148,6 +170,7 @@ int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset
 int Truncate(sqlite3_file* file, sqlite3_int64 size) {
   FaultFile* f = Of(file);
   std::lock_guard guard(f->owner->mu);
+  if (f->owner->powered_off) return SQLITE_IOERR_TRUNCATE;
   sqlite3_int64 now = 0;
   if (f->real->pMethods->xFileSize(f->real, &now) == SQLITE_OK && now > size) {
     Track(f, size, now - size);
@@ -158,7 +181,14 @@ int Truncate(sqlite3_file* file, sqlite3_int64 size) {
 int Sync(sqlite3_file* file, int flags) {
   FaultFile* f = Of(file);
   Impl& impl = *f->owner;
-  std::lock_guard guard(impl.mu);
+  std::unique_lock guard(impl.mu);
+  if (impl.hold_sync_kinds & f->kind) {
+    ++impl.held_syncs;
+    impl.held_cv.notify_all();
+    impl.held_cv.wait(guard, [&] { return !(impl.hold_sync_kinds & f->kind); });
+    --impl.held_syncs;
+  }
+  if (impl.powered_off) return SQLITE_IOERR_FSYNC;
   ++impl.syncs[KindIndex(f->kind)];
   if (impl.fail_syncs > 0 && (impl.fail_sync_kinds & f->kind)) {
     --impl.fail_syncs;
@@ -282,6 +312,7 @@ int Delete(sqlite3_vfs* vfs, const char* name, int sync_dir) {
   Impl* impl = Of(vfs);
   {
     std::lock_guard guard(impl->mu);
+    if (impl->powered_off) return SQLITE_IOERR_DELETE;
     impl->undo.erase(name);
   }
   return impl->base->xDelete(impl->base, name, sync_dir);
@@ -343,7 +374,7 @@ std::atomic<int> next_id{0};
 
 }  // namespace
 
-FaultVfs::FaultVfs() : impl_(std::make_unique<Impl>()) {
+FaultVfs::FaultVfs(bool make_default) : impl_(std::make_unique<Impl>()) {
   impl_->base = sqlite3_vfs_find(nullptr);
   impl_->name = "evs-faults-" + std::to_string(next_id.fetch_add(1));
   sqlite3_vfs& v = impl_->vfs;
@@ -368,7 +399,7 @@ FaultVfs::FaultVfs() : impl_(std::make_unique<Impl>()) {
   v.xSetSystemCall = SetSystemCall;
   v.xGetSystemCall = GetSystemCall;
   v.xNextSystemCall = NextSystemCall;
-  sqlite3_vfs_register(&v, /*makeDflt=*/0);
+  sqlite3_vfs_register(&v, make_default ? 1 : 0);
 }
 
 FaultVfs::~FaultVfs() { sqlite3_vfs_unregister(&impl_->vfs); }
@@ -400,9 +431,77 @@ void FaultVfs::Clear() {
   std::lock_guard guard(impl_->mu);
   impl_->fail_syncs = 0;
   impl_->lose_writes = false;
-  impl_->undo.clear();
+  if (!impl_->track_unsynced) impl_->undo.clear();
   impl_->write_budget.reset();
   impl_->short_writes = 0;
+}
+
+void FaultVfs::TrackUnsynced() {
+  std::lock_guard guard(impl_->mu);
+  impl_->track_unsynced = true;
+  impl_->undo.clear();
+}
+
+FaultVfs::PowerLossReport FaultVfs::PowerLoss(uint64_t seed, bool tear) {
+  std::lock_guard guard(impl_->mu);
+  PowerLossReport report;
+  impl_->powered_off = true;
+  // Straight to the files by name, not through SQLite's handles: some may be closed by now.
+  for (auto& [path, undo] : impl_->undo) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) continue;  // deleted since: a delete is a folder operation, kept
+    ++report.files_reverted;
+    for (auto old = undo.old_bytes.rbegin(); old != undo.old_bytes.rend(); ++old) {
+      report.bytes_lost += static_cast<int64_t>(old->second.size());
+      if (::pwrite(fd, old->second.data(), old->second.size(), old->first) < 0) break;
+    }
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && st.st_size > undo.size_at_sync) {
+      report.bytes_lost += st.st_size - undo.size_at_sync;
+      if (::ftruncate(fd, undo.size_at_sync) != 0) {
+      }
+    }
+    ::close(fd);
+  }
+  // A torn write: the first sectors of the last write made it to the disk, the rest did not.
+  const size_t sectors = impl_->last_write_bytes.size() / 512;
+  if (tear && sectors > 1 && impl_->undo.count(impl_->last_write_path)) {
+    std::mt19937_64 random(seed);
+    const size_t keep = 512 * (1 + random() % (sectors - 1));
+    const int fd = ::open(impl_->last_write_path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+      if (::pwrite(fd, impl_->last_write_bytes.data(), keep, impl_->last_write_offset) > 0) {
+        report.torn_bytes = static_cast<int64_t>(keep);
+      }
+      ::close(fd);
+    }
+  }
+  impl_->undo.clear();
+  impl_->last_write_path.clear();
+  impl_->last_write_bytes.clear();
+  return report;
+}
+
+void FaultVfs::PowerOn() {
+  std::lock_guard guard(impl_->mu);
+  impl_->powered_off = false;
+  impl_->undo.clear();
+}
+
+void FaultVfs::HoldSyncs(unsigned kinds) {
+  std::lock_guard guard(impl_->mu);
+  impl_->hold_sync_kinds = kinds;
+}
+
+void FaultVfs::WaitForHeldSync() {
+  std::unique_lock guard(impl_->mu);
+  impl_->held_cv.wait(guard, [&] { return impl_->held_syncs > 0; });
+}
+
+void FaultVfs::ReleaseSyncs() {
+  std::lock_guard guard(impl_->mu);
+  impl_->hold_sync_kinds = 0;
+  impl_->held_cv.notify_all();
 }
 
 int64_t FaultVfs::Syncs(unsigned kinds) const {

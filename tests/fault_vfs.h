@@ -26,7 +26,9 @@ enum FileKind : unsigned {
 
 class FaultVfs {
  public:
-  FaultVfs();
+  // With `make_default`, every SQLite connection of the process that names no VFS goes through
+  // this one (the store's, the checkpoint store's, the read models'), until it is destroyed.
+  explicit FaultVfs(bool make_default = false);
   ~FaultVfs();
   FaultVfs(const FaultVfs&) = delete;
   FaultVfs& operator=(const FaultVfs&) = delete;
@@ -53,6 +55,30 @@ class FaultVfs {
 
   // No more faults: the disk has space again and syncs succeed.
   void Clear();
+
+  // Power loss, in the manner of LevelDB's fault_injection_test: from TrackUnsynced() on, what
+  // is written to a file is remembered until that file's next good sync. PowerLoss() puts every
+  // file back as it was at its last good sync (as a machine that lost power finds its disk),
+  // optionally keeping a torn prefix (whole 512-byte sectors) of the very last write, and from
+  // then on every write, truncate, sync and delete fails (the machine is off: the process's
+  // threads may still run, but nothing they do reaches the disk or is acknowledged) until
+  // PowerOn(). Reads see the files as the power loss left them. The shared-memory index is not
+  // tracked: SQLite rebuilds it from the WAL when the first connection opens again.
+  void TrackUnsynced();
+  struct PowerLossReport {
+    int files_reverted = 0;
+    int64_t bytes_lost = 0;  // bytes written since the last good syncs, now gone
+    int64_t torn_bytes = 0;  // of the last write, kept
+  };
+  PowerLossReport PowerLoss(uint64_t seed, bool tear);
+  void PowerOn();
+
+  // Syncs of files of `kinds` wait (having synced nothing yet) until ReleaseSyncs(), so that a
+  // test can look at the store while a commit is written but not durable. WaitForHeldSync()
+  // returns once a sync is waiting.
+  void HoldSyncs(unsigned kinds);
+  void WaitForHeldSync();
+  void ReleaseSyncs();
 
   // xSync calls on files of `kinds` so far, failed ones included.
   int64_t Syncs(unsigned kinds = kAnyFile) const;

@@ -13,6 +13,7 @@
 
 #include "evs/event.h"
 #include "evs/expected_version.h"
+#include "evs/file_system.h"
 #include "evs/stats.h"
 #include "evs/status.h"
 
@@ -129,6 +130,9 @@ struct SqliteStoreOptions {
   // opened, written and synced through, the writer's own WAL fsync included; tests register one
   // that injects fsync failures, a full disk and short writes. Empty: SQLite's default VFS.
   std::string vfs;
+  // For tests: the calls the store makes outside SQLite (its lock, the folder fsync, the durable
+  // head file that readers in other processes go by). Null: RealFileSystem().
+  std::shared_ptr<FileSystem> file_system;
 };
 
 // Opens (or creates) the embedded store: one SQLite file in WAL mode, a single writer thread
@@ -148,8 +152,13 @@ Result<std::unique_ptr<EventStore>> OpenSqliteEventStore(const SqliteStoreOption
 
 // A read-only view of an embedded store's file for other processes, beside the one that owns
 // it (consumer-group members, live tails): no lock, Append() is kUnavailable, WaitForHead() is
-// woken when a commit writes the store's folder. It can see a commit a moment before its fsync
-// completes. kNotFound when there is no store at `path`.
-Result<std::unique_ptr<EventStore>> OpenSqliteEventStoreReader(const std::string& path);
+// woken when the owner publishes a commit. Like the owner's reads, it sees only what is durable:
+// every read is bounded by the durable head that the owner writes beside the store after each
+// fsync ("<path>-head"). A store that no owner has opened since an older release wrote it has
+// no such file: the reader then fsyncs the store's files once and reads all they hold. Reads
+// and the head go through `file_system` (null: RealFileSystem()). kNotFound when there is no
+// store at `path`.
+Result<std::unique_ptr<EventStore>> OpenSqliteEventStoreReader(
+    const std::string& path, std::shared_ptr<FileSystem> file_system = nullptr);
 
 }  // namespace evs

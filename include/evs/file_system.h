@@ -1,15 +1,20 @@
-// The file calls evs makes itself, outside SQLite (which has its VFS for that): behind an
-// interface so that tests can inject the faults a real disk cannot be made to show on demand, a
-// failed fsync, a full disk, short writes. Production code uses RealFileSystem().
+// Every call evs makes to the file system outside SQLite (which has its VFS for that): behind an
+// interface so that tests can inject the faults a real disk cannot be made to show on demand (a
+// failed fsync, a full disk, short writes, a power loss that drops what was never synced).
+// Production code uses RealFileSystem().
 //
 // Each method is its POSIX namesake: same arguments, same return value, errno set on failure.
-// Short writes are legal, as for write(2). Implementations are thread-safe.
+// Short reads and writes are legal, as for read(2) and write(2). Implementations are
+// thread-safe.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstddef>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace evs {
 
@@ -19,14 +24,36 @@ class FileSystem {
 
   virtual int Open(const char* path, int flags, mode_t mode) = 0;
   virtual ssize_t Write(int fd, const void* data, size_t size) = 0;
+  virtual ssize_t Pwrite(int fd, const void* data, size_t size, off_t offset) = 0;
+  virtual ssize_t Pread(int fd, void* data, size_t size, off_t offset) = 0;
   virtual int Fsync(int fd) = 0;
   virtual int Close(int fd) = 0;
+  virtual int Fstat(int fd, struct stat* out) = 0;
+  virtual int Stat(const char* path, struct stat* out) = 0;
+  virtual int Lstat(const char* path, struct stat* out) = 0;
   virtual int Rename(const char* from, const char* to) = 0;
+  // renameat2(2) with RENAME_NOREPLACE: EEXIST when `to` exists; EINVAL where the file system
+  // cannot refuse atomically.
+  virtual int RenameNoReplace(const char* from, const char* to) = 0;
   virtual int Unlink(const char* path) = 0;
   virtual int Mkdir(const char* path, mode_t mode) = 0;
+  // flock(2): the advisory lock that keeps a second process off a store.
+  virtual int Flock(int fd, int operation) = 0;
+  // The names in folder `path` (without "." and ".."), in no particular order: 0, or -1 with
+  // errno set as opendir(3) or readdir(3) set it.
+  virtual int ListFolder(const char* path, std::vector<std::string>* names) = 0;
 };
 
 // The operating system's calls. Shared, and lives for the whole program.
 std::shared_ptr<FileSystem> RealFileSystem();
+
+// Helpers on any FileSystem, retrying EINTR and short transfers. Each returns 0, or an errno
+// value (EIO for a read that ends before `size` bytes).
+int WriteFully(FileSystem& fs, int fd, const void* data, size_t size);
+int PwriteFully(FileSystem& fs, int fd, const void* data, size_t size, off_t offset);
+int PreadFully(FileSystem& fs, int fd, void* data, size_t size, off_t offset);
+// Opens folder `path` and fsyncs it, so that the names created, renamed or removed in it
+// survive a power loss.
+int SyncFolder(FileSystem& fs, const std::string& path);
 
 }  // namespace evs

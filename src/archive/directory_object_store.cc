@@ -3,8 +3,8 @@
 // Atomic puts come from rename(2) over the target; temporary files are named ".evs-tmp-*" so
 // that they are never listed and can be swept by RemoveIncompleteWrites. Keys are checked before
 // any path is built from them, so no key can name a file outside the root. Every open, write,
-// fsync, rename, unlink and mkdir goes through the FileSystem seam (tests inject faults there);
-// reads, stats and listings do not.
+// fsync, rename, unlink, mkdir, read, stat and listing goes through the FileSystem seam (tests
+// inject faults and power losses there).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,15 +59,6 @@ class Fd {
   FileSystem& fs_;
   int fd_;
 };
-
-// 0 or an errno value.
-int SyncFolder(FileSystem& fs, const std::string& path) {
-  int fd = fs.Open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (fd < 0) return errno;
-  Fd closer(fs, fd);
-  if (fs.Fsync(fd) != 0) return errno;
-  return 0;
-}
 
 std::string ParentOf(const std::string& path) {
   size_t slash = path.find_last_of('/');
@@ -197,7 +188,7 @@ class DirectoryObjectStore final : public ObjectStore {
     }
     Fd file(*fs_, fd);
     struct stat st;
-    if (::fstat(fd, &st) != 0) return IOError("cannot stat", key, errno);
+    if (fs_->Fstat(fd, &st) != 0) return IOError("cannot stat", key, errno);
     if (!S_ISREG(st.st_mode)) return NotFound(key);
 
     uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -210,7 +201,7 @@ class DirectoryObjectStore final : public ObjectStore {
     size_t done = 0;
     while (done < out.size()) {
       ssize_t n =
-          ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+          fs_->Pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return IOError("cannot read", key, errno);
@@ -225,7 +216,7 @@ class DirectoryObjectStore final : public ObjectStore {
   Result<ObjectInfo> Head(std::string_view key) override {
     if (auto s = CheckKey(key, "key"); !s) return s.error();
     struct stat st;
-    if (::stat(PathOf(key).c_str(), &st) != 0) {
+    if (fs_->Stat(PathOf(key).c_str(), &st) != 0) {
       if (errno == ENOENT || errno == ENOTDIR) return NotFound(key);
       return IOError("cannot stat", key, errno);
     }
@@ -279,7 +270,7 @@ class DirectoryObjectStore final : public ObjectStore {
     list.objects.reserve(n);
     for (size_t i = 0; i < n; ++i) {
       struct stat st;
-      if (::stat(PathOf(keys[i]).c_str(), &st) != 0) {
+      if (fs_->Stat(PathOf(keys[i]).c_str(), &st) != 0) {
         if (errno == ENOENT) continue;  // deleted since the walk
         return IOError("cannot stat", keys[i], errno);
       }
@@ -297,7 +288,7 @@ class DirectoryObjectStore final : public ObjectStore {
       if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR) return OkStatus();
       if (errno == EPERM) {
         struct stat st;
-        if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return OkStatus();
+        if (fs_->Lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return OkStatus();
         errno = EPERM;
       }
       return IOError("cannot delete", key, errno);
@@ -313,25 +304,20 @@ class DirectoryObjectStore final : public ObjectStore {
 
   Result<size_t> RemoveIncompleteWrites() override {
     size_t removed = 0;
-    std::error_code ec;
-    fs::recursive_directory_iterator it(root_, ec);
-    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (!it->path().filename().string().starts_with(kTempPrefix)) continue;
-      std::error_code type_ec;
-      if (it->is_directory(type_ec)) {
-        it.disable_recursion_pending();  // evs never makes such folders; leave them be
-        continue;
-      }
-      if (fs_->Unlink(it->path().c_str()) != 0) {
-        if (errno == ENOENT) continue;
-        return Error::Make(ErrorCode::kIOError, "cannot remove temporary file " +
-                                                    it->path().string() + ": " + ErrnoText(errno));
+    auto visit = [&](const std::string& path, const std::string& name, bool folder) -> Status {
+      // evs never makes temporary folders; leave such folders be.
+      if (folder || !name.starts_with(kTempPrefix)) return OkStatus();
+      if (fs_->Unlink(path.c_str()) != 0) {
+        if (errno == ENOENT) return OkStatus();
+        return Error::Make(ErrorCode::kIOError,
+                           "cannot remove temporary file " + path + ": " + ErrnoText(errno));
       }
       ++removed;
-    }
-    if (ec) {
+      return OkStatus();
+    };
+    if (auto s = WalkFolder(root_, visit); !s) {
       return Error::Make(ErrorCode::kIOError,
-                         "cannot walk " + root_ + " for temporary files: " + ec.message());
+                         "cannot walk " + root_ + " for temporary files: " + s.error().message);
     }
     return removed;
   }
@@ -347,37 +333,56 @@ class DirectoryObjectStore final : public ObjectStore {
     return path;
   }
 
+  // Calls `visit(path, name, is_folder)` for every entry under `folder`, depth first, and
+  // descends into folders (never through a symbolic link, so a walk stays inside the root)
+  // whose names are not temporary.
+  template <class Visit>
+  Status WalkFolder(const std::string& folder, Visit& visit) const {
+    std::vector<std::string> names;
+    if (fs_->ListFolder(folder.c_str(), &names) != 0) {
+      return Error::Make(ErrorCode::kIOError, folder + ": " + ErrnoText(errno));
+    }
+    for (const std::string& name : names) {
+      const std::string path = folder + "/" + name;
+      struct stat st;
+      if (fs_->Lstat(path.c_str(), &st) != 0) {
+        if (errno == ENOENT) continue;  // removed since the listing
+        return Error::Make(ErrorCode::kIOError, path + ": " + ErrnoText(errno));
+      }
+      const bool is_folder = S_ISDIR(st.st_mode);
+      if (auto s = visit(path, name, is_folder); !s) return s;
+      if (is_folder && !name.starts_with(kTempPrefix)) {
+        if (auto s = WalkFolder(path, visit); !s) return s;
+      }
+    }
+    return OkStatus();
+  }
+
   // Calls `visit` with the key of every regular file under `folder` (a folder under the root)
   // whose path is a valid key; temporary files are not. A missing folder holds nothing.
   template <class Visit>
   Status Walk(const std::string& folder, Visit&& visit) const {
     std::string base = root_;
     if (base.back() != '/') base += '/';
-    std::error_code ec;
-    fs::recursive_directory_iterator it(folder, ec);
     // A subfolder no object was put under holds nothing; a missing root is an error.
-    if (folder != root_ &&
-        (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory)) {
+    struct stat st;
+    if (folder != root_ && (fs_->Stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) {
       return OkStatus();
     }
-    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      const std::string& path = it->path().native();
-      std::string name = it->path().filename().string();
-      if (name.starts_with(kTempPrefix)) {
-        it.disable_recursion_pending();
-        continue;
+    auto keys = [&](const std::string& path, const std::string& name, bool is_folder) {
+      if (is_folder || name.starts_with(kTempPrefix) || !path.starts_with(base)) {
+        return OkStatus();
       }
-      std::error_code type_ec;
-      // Follows a symlink to a file (listed, as Get reads it) but recursion never follows a
-      // symlink to a folder, so a listing stays inside the root.
-      if (!it->is_regular_file(type_ec)) continue;
-      if (!path.starts_with(base)) continue;
+      // Follows a symbolic link to a file (listed, as Get reads it).
+      struct stat target;
+      if (fs_->Stat(path.c_str(), &target) != 0 || !S_ISREG(target.st_mode)) return OkStatus();
       std::string key = path.substr(base.size());
-      if (!KeyProblem(key).empty()) continue;  // put there by hand; Get would refuse it
+      if (!KeyProblem(key).empty()) return OkStatus();  // put there by hand; Get would refuse it
       visit(std::move(key));
-    }
-    if (ec) {
-      return Error::Make(ErrorCode::kIOError, "cannot list " + folder + ": " + ec.message());
+      return OkStatus();
+    };
+    if (auto s = WalkFolder(folder, keys); !s) {
+      return Error::Make(ErrorCode::kIOError, "cannot list " + s.error().message);
     }
     return OkStatus();
   }
@@ -429,7 +434,7 @@ Result<std::unique_ptr<ObjectStore>> OpenDirectoryObjectStore(
   while (path.size() > 1 && path.back() == '/') path.pop_back();
 
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
+  if (fs->Stat(path.c_str(), &st) != 0) {
     int err = errno;
     if (err != ENOENT) {
       return Error::Make(ErrorCode::kIOError,
@@ -445,7 +450,7 @@ Result<std::unique_ptr<ObjectStore>> OpenDirectoryObjectStore(
       return Error::Make(ErrorCode::kIOError, "cannot create object store folder " + path +
                                                   " (at " + failed + "): " + ErrnoText(e));
     }
-    if (::stat(path.c_str(), &st) != 0) {
+    if (fs->Stat(path.c_str(), &st) != 0) {
       return Error::Make(ErrorCode::kIOError,
                          "cannot open object store folder " + path + ": " + ErrnoText(errno));
     }

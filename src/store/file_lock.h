@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "evs/file_system.h"
 #include "evs/status.h"
 
 namespace evs::store {
@@ -10,14 +11,15 @@ namespace evs::store {
 class FileLock {
  public:
   // kUnavailable when another process holds the lock; kIOError when the file cannot be opened.
-  static Result<FileLock> Acquire(const std::string& path);
+  static Result<FileLock> Acquire(FileSystem& fs, const std::string& path);
 
-  FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FileLock(FileLock&& other) noexcept : fs_(other.fs_), fd_(other.fd_) { other.fd_ = -1; }
   FileLock& operator=(FileLock&&) = delete;
   ~FileLock();
 
  private:
-  explicit FileLock(int fd) : fd_(fd) {}
+  FileLock(FileSystem& fs, int fd) : fs_(&fs), fd_(fd) {}
+  FileSystem* fs_;  // outlives the lock
   int fd_;
 };
 

@@ -37,6 +37,10 @@ bool NeedsReopen(int rc) {
   }
 }
 
+FileSystem& FileSystemOf(const GroupCommitOptions& options) {
+  return options.file_system ? *options.file_system : *RealFileSystem();
+}
+
 }  // namespace
 
 GroupCommitWriter::GroupCommitWriter(GroupCommitOptions options, Database db,
@@ -93,9 +97,14 @@ Status GroupCommitWriter::Start() {
   }
   // Replaces SQLite's auto-checkpoint (see Checkpoint()).
   sqlite3_wal_hook(db_.raw(), &GroupCommitWriter::OnWalCommit, this);
-  // Whatever opening wrote (the schema) is made durable before the first acknowledgement.
+  // Whatever opening wrote (the schema), or a process killed before its fsync left in the WAL,
+  // is made durable before the first acknowledgement, and before readers are told of it.
   if (auto s = SyncWal(); !s) return s;
   next_position_ = head_position_.load() + 1;
+  auto head_file = DurableHeadWriter::Open(FileSystemOf(options_), options_.path);
+  if (!head_file) return head_file.error();
+  durable_head_.emplace(std::move(head_file).value());
+  if (auto s = durable_head_->Publish(head_position_.load()); !s) return s;
   {
     // The last event's time rather than the largest: that would be a full scan, and times
     // committed from here on need only follow the last. Finalized before the threads start,
@@ -405,6 +414,9 @@ void GroupCommitWriter::SyncAndDeliver(Batch& batch, std::optional<Error> failur
   if (!failure && batch.wrote) {
     if (auto s = SyncWal(); !s) {
       RecordSyncFailure(s.error().message);
+    } else if (auto p = durable_head_->Publish(batch.last_position); !p) {
+      // Readers in other processes would stop short of it: refuse writes, as after an fsync.
+      RecordSyncFailure(p.error().message);
     }
     // Also when a checkpoint's fsync failed on the writer's thread meanwhile: what this batch
     // wrote may have been lost with it.
@@ -457,11 +469,11 @@ Status GroupCommitWriter::SyncWal() {
     wal_ = file;
     // The WAL's directory entry must be durable too, once.
     std::string dir = std::filesystem::path(options_.path).parent_path().string();
-    int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0) return SystemError("cannot open folder " + dir);
-    int rc = ::fsync(dir_fd);
-    ::close(dir_fd);
-    if (rc != 0) return SystemError("fsync of folder " + dir + " failed");
+    if (dir.empty()) dir = ".";
+    if (int err = SyncFolder(FileSystemOf(options_), dir); err != 0) {
+      errno = err;
+      return SystemError("fsync of folder " + dir + " failed");
+    }
   }
   const auto start = std::chrono::steady_clock::now();
   // fdatasync(2) with SQLite's default VFS.

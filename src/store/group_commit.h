@@ -39,6 +39,7 @@
 #include "evs/event_store.h"
 #include "store/commit_planner.h"
 #include "store/completion.h"
+#include "store/durable_head.h"
 #include "store/sqlite.h"
 
 namespace evs::store {
@@ -49,6 +50,8 @@ struct GroupCommitOptions {
   size_t max_batch_appends = 1024;
   // The wall clock, in microseconds since the Unix epoch; tests step it back.
   int64_t (*now_micros)() = NowMicros;
+  // Where the durable head file (durable_head.h) is written; must outlive the writer.
+  FileSystem* file_system = nullptr;
 };
 
 class GroupCommitWriter {
@@ -126,6 +129,8 @@ class GroupCommitWriter {
   // connection, which outlives it.
   sqlite3_file* wal_ = nullptr;
   const char* wal_name_ = nullptr;
+  // The durable head for readers in other processes, rewritten after each fsync (Start()).
+  std::optional<DurableHeadWriter> durable_head_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -39,6 +39,7 @@ class SqliteEventStore final : public EventStore {
     if (auto s = LoadState(db); !s) return s;
     store::GroupCommitOptions writer_options{options_.path, options_.durable,
                                              std::max<size_t>(1, options_.max_batch_appends)};
+    writer_options.file_system = options_.file_system.get();
     writer_.emplace(std::move(writer_options), std::move(db), planner_, head_position_);
     return writer_->Start();
   }
@@ -223,7 +224,9 @@ Result<std::unique_ptr<EventStore>> OpenSqliteEventStore(const SqliteStoreOption
   if (options.path.empty()) {
     return Error::Make(ErrorCode::kInvalidArgument, "the store needs a file path");
   }
-  auto lock = FileLock::Acquire(options.path + ".lock");
+  SqliteStoreOptions opened = options;
+  if (!opened.file_system) opened.file_system = RealFileSystem();
+  auto lock = FileLock::Acquire(*opened.file_system, options.path + ".lock");
   if (!lock) return lock.error();
   auto db = Database::Open(options.path, /*read_only=*/false, options.vfs);
   if (!db) return db.error();
@@ -233,7 +236,7 @@ Result<std::unique_ptr<EventStore>> OpenSqliteEventStore(const SqliteStoreOption
                               (options.durable ? "NORMAL" : "OFF") +
                               "; PRAGMA cache_size = -65536; PRAGMA journal_size_limit = 67108864;";
   if (auto s = db->Exec(pragmas); !s) return s.error();
-  auto store = std::make_unique<SqliteEventStore>(options, std::move(lock).value());
+  auto store = std::make_unique<SqliteEventStore>(std::move(opened), std::move(lock).value());
   if (auto s = store->Init(std::move(db).value()); !s) return s.error();
   return std::unique_ptr<EventStore>(std::move(store));
 }

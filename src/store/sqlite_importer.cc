@@ -12,6 +12,7 @@
 
 #include "evs/text.h"
 #include "store/append_validation.h"
+#include "store/durable_head.h"
 #include "store/file_lock.h"
 #include "store/sqlite.h"
 #include "store/sqlite_schema.h"
@@ -23,49 +24,50 @@ namespace {
 // pages of one stay in the cache.
 constexpr size_t kEventsPerCommit = 100000;
 
-Error SystemError(const std::string& what) {
-  return Error::Make(ErrorCode::kIOError, what + ": " + std::strerror(errno));
+Error SystemError(const std::string& what, int err = errno) {
+  return Error::Make(ErrorCode::kIOError, what + ": " + std::strerror(err));
 }
 
-Status FsyncPath(const std::string& path, int flags, const std::string& what) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+Status FsyncPath(FileSystem& fs, const std::string& path, int flags, const std::string& what) {
+  int fd = fs.Open(path.c_str(), flags | O_CLOEXEC, 0);
   if (fd < 0) return SystemError("cannot open " + what + " " + path);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return SystemError("fsync of " + what + " " + path + " failed");
+  int rc = fs.Fsync(fd);
+  const int err = errno;
+  fs.Close(fd);
+  if (rc != 0) return SystemError("fsync of " + what + " " + path + " failed", err);
   return OkStatus();
 }
 
+bool Exists(FileSystem& fs, const std::string& path) {
+  struct stat st;
+  return fs.Lstat(path.c_str(), &st) == 0;
+}
+
 // Removes the database file and whatever SQLite keeps beside it.
-Status RemoveDatabaseFiles(const std::string& path) {
+Status RemoveDatabaseFiles(FileSystem& fs, const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-    std::error_code ec;
-    std::filesystem::remove(path + suffix, ec);
-    if (ec) {
-      return Error::Make(ErrorCode::kIOError,
-                         "cannot remove " + path + suffix + ": " + ec.message());
+    const std::string file = path + suffix;
+    if (fs.Unlink(file.c_str()) != 0 && errno != ENOENT) {
+      return SystemError("cannot remove " + file);
     }
   }
   return OkStatus();
 }
 
 // Moves `from` to `to` unless something is at `to` by then: an importer never overwrites.
-Status RenameNoReplace(const std::string& from, const std::string& to) {
-  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) {
-    return OkStatus();
-  }
+Status RenameNoReplace(FileSystem& fs, const std::string& from, const std::string& to) {
+  if (fs.RenameNoReplace(from.c_str(), to.c_str()) == 0) return OkStatus();
   if (errno == EEXIST) {
     return Error::Make(ErrorCode::kInvalidArgument,
                        "something appeared at " + to + " during the import; it is left as it is");
   }
   // Some file systems cannot refuse atomically; checking first is the best left.
   if (errno != EINVAL && errno != ENOSYS) return SystemError("cannot move " + from + " to " + to);
-  std::error_code ec;
-  if (std::filesystem::exists(std::filesystem::symlink_status(to, ec))) {
+  if (Exists(fs, to)) {
     return Error::Make(ErrorCode::kInvalidArgument,
                        "something appeared at " + to + " during the import; it is left as it is");
   }
-  if (::rename(from.c_str(), to.c_str()) != 0) {
+  if (fs.Rename(from.c_str(), to.c_str()) != 0) {
     return SystemError("cannot move " + from + " to " + to);
   }
   return OkStatus();
@@ -77,16 +79,17 @@ constexpr size_t kMaxNameBytes = 1 << 20;
 
 class Importer final : public SqliteImporter {
  public:
-  Importer(std::string path, std::string temp, Database db, FileLock lock)
+  Importer(std::string path, std::string temp, Database db, FileSystem& fs, FileLock lock)
       : path_(std::move(path)),
         temp_(std::move(temp)),
         db_(std::move(db)),
+        fs_(fs),
         lock_(std::move(lock)) {}
 
   ~Importer() override {
     if (!finished_) {
       Close();
-      (void)RemoveDatabaseFiles(temp_);  // nothing to report to from a destructor
+      (void)RemoveDatabaseFiles(fs_, temp_);  // nothing to report to from a destructor
     }
     // The lock file goes with the import (a new one is made by the next).
     ::unlink((path_ + ".importing.lock").c_str());
@@ -257,16 +260,22 @@ class Importer final : public SqliteImporter {
     // Closing the last connection checkpoints and deletes the (empty) WAL: one file to move.
     Close();
     const std::string wal_file = temp_ + "-wal";
-    std::error_code ec;
-    if (std::filesystem::exists(wal_file, ec)) {
+    if (Exists(fs_, wal_file)) {
       return Error::Make(ErrorCode::kIOError, "SQLite left " + wal_file + " behind on close");
     }
     // Loaded with synchronous=OFF: one fsync makes all of it durable before it gets its name.
-    if (auto s = FsyncPath(temp_, O_RDWR, "file"); !s) return s;
-    if (auto s = RenameNoReplace(temp_, path_); !s) return s;
+    if (auto s = FsyncPath(fs_, temp_, O_RDWR, "file"); !s) return s;
+    if (auto s = RenameNoReplace(fs_, temp_, path_); !s) return s;
     finished_ = true;  // in place; a failed fsync below leaves it there, its name maybe not durable
+    // Readers in other processes go by the durable head (durable_head.h); one left by a store
+    // that was at this path before would hold them back. Without one they read all the file
+    // holds, which is durable.
+    const std::string head = DurableHeadPath(path_);
+    if (fs_.Unlink(head.c_str()) != 0 && errno != ENOENT) {
+      return SystemError("cannot remove the stale durable head " + head);
+    }
     const std::string dir = std::filesystem::path(path_).parent_path().string();
-    return FsyncPath(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY, "folder");
+    return FsyncPath(fs_, dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY, "folder");
   }
 
   // Statements first: a connection with live statements would stay open.
@@ -281,6 +290,7 @@ class Importer final : public SqliteImporter {
   const std::string path_;
   const std::string temp_;
   Database db_;
+  FileSystem& fs_;
   FileLock lock_;  // one import into a path at a time: they share the temporary file
   int64_t last_recorded_at_us_ = INT64_MIN;
   Statement begin_, commit_, insert_stream_, insert_;
@@ -295,10 +305,10 @@ class Importer final : public SqliteImporter {
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteImporter>> SqliteImporter::Create(const std::string& path) {
+Result<std::unique_ptr<SqliteImporter>> SqliteImporter::Create(const std::string& path,
+                                                               FileSystem& fs) {
   if (path.empty()) return Error::Make(ErrorCode::kInvalidArgument, "the import needs a path");
-  std::error_code ec;
-  if (std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
+  if (Exists(fs, path)) {
     return Error::Make(ErrorCode::kInvalidArgument,
                        "something already exists at " + path +
                            "; an import makes a new store, so move it away or choose another path");
@@ -306,22 +316,22 @@ Result<std::unique_ptr<SqliteImporter>> SqliteImporter::Create(const std::string
   const std::string temp = path + ".importing";
   // Held until the importer is gone, so a second import into the same path cannot take over the
   // temporary file of the first.
-  auto lock = FileLock::Acquire(path + ".importing.lock");
+  auto lock = FileLock::Acquire(fs, path + ".importing.lock");
   if (!lock.ok()) {
     if (lock.error().code == ErrorCode::kUnavailable) {
       return Error::Make(ErrorCode::kUnavailable, "another import into " + path + " is running");
     }
     return lock.error();
   }
-  if (auto s = RemoveDatabaseFiles(temp); !s) return s.error();
+  if (auto s = RemoveDatabaseFiles(fs, temp); !s) return s.error();
   auto db = Database::Open(temp, /*read_only=*/false);
   if (!db) {
-    (void)RemoveDatabaseFiles(temp);  // an empty file may have been created
+    (void)RemoveDatabaseFiles(fs, temp);  // an empty file may have been created
     return db.error();
   }
   // From here on the importer removes the file if anything fails.
   auto importer =
-      std::make_unique<Importer>(path, temp, std::move(db).value(), std::move(lock).value());
+      std::make_unique<Importer>(path, temp, std::move(db).value(), fs, std::move(lock).value());
   if (auto s = importer->Init(); !s) return s.error();
   return std::unique_ptr<SqliteImporter>(std::move(importer));
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "evs/event.h"
+#include "evs/file_system.h"
 #include "evs/status.h"
 
 namespace evs::store {
@@ -17,7 +18,9 @@ class SqliteImporter {
   // Starts a new store for `path`. kInvalidArgument when something already exists at `path`
   // (an importer never overwrites); kIOError when its folder cannot be written. The events go
   // to a temporary file beside `path` ("<path>.importing"), replaced if left over.
-  static Result<std::unique_ptr<SqliteImporter>> Create(const std::string& path);
+  // Every call outside SQLite goes through `fs`, which must outlive the importer.
+  static Result<std::unique_ptr<SqliteImporter>> Create(const std::string& path,
+                                                        FileSystem& fs = *RealFileSystem());
   virtual ~SqliteImporter() = default;  // without Finish(): removes the temporary file
 
   // Adds events in position order: the first import must start at position 1 and each event

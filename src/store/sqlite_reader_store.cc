@@ -1,15 +1,21 @@
 // A read-only view of an embedded store's file for other processes (consumer-group members,
-// `evs log --follow`): no lock, no writer; every read asks SQLite, and WaitForHead() is woken by
-// inotify when a commit writes the folder. It may see a commit in the moment before its fsync.
+// `evs log --follow`): no lock, no writer; every read asks SQLite, bounded by the durable head
+// that the owner publishes after each fsync (durable_head.h), so that it never hands out a
+// commit that a power loss could take back. WaitForHead() is woken by inotify when the owner
+// writes the folder (the head file among others).
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 
 #include "evs/event_store.h"
+#include "store/durable_head.h"
 #include "store/sqlite.h"
 #include "store/sqlite_schema.h"
 
@@ -21,7 +27,8 @@ using store::Statement;
 
 class SqliteReaderStore final : public EventStore {
  public:
-  SqliteReaderStore(Database db, int watch) : db_(std::move(db)), watch_(watch) {}
+  SqliteReaderStore(std::string path, std::shared_ptr<FileSystem> fs, Database db, int watch)
+      : path_(std::move(path)), fs_(std::move(fs)), db_(std::move(db)), watch_(watch) {}
   ~SqliteReaderStore() override {
     if (watch_ >= 0) close(watch_);
   }
@@ -33,19 +40,22 @@ class SqliteReaderStore final : public EventStore {
       std::string sql;
     } statements[] = {
         {&head_, "SELECT COALESCE(MAX(position), 0) FROM events"},
+        // The newest durable version: the index is walked from the top, past the few events
+        // that are not durable yet.
         {&stream_,
-         "SELECT s.stream_no, (SELECT MAX(version) FROM events e WHERE e.stream_no = "
-         "s.stream_no) FROM streams s WHERE s.stream_id = ?"},
+         "SELECT s.stream_no, (SELECT version FROM events e WHERE e.stream_no = s.stream_no "
+         "AND e.position <= ?2 ORDER BY version DESC LIMIT 1) FROM streams s "
+         "WHERE s.stream_id = ?1"},
         {&forward_, stream_select + "WHERE e.stream_no = ? AND e.version >= ? AND e.version <= ? "
                                     "ORDER BY e.version LIMIT ?"},
         {&backward_, stream_select + "WHERE e.stream_no = ? AND e.version <= ? AND e.version <= ? "
                                      "ORDER BY e.version DESC LIMIT ?"},
-        {&log_,
-         std::string(store::kSelectEvents) + "WHERE e.position > ? ORDER BY e.position LIMIT ?"},
+        {&log_, std::string(store::kSelectEvents) +
+                    "WHERE e.position > ? AND e.position <= ? ORDER BY e.position LIMIT ?"},
         {&streams_,
-         "SELECT s.stream_id, (SELECT MAX(version) FROM events e WHERE e.stream_no = "
-         "s.stream_no) FROM streams s WHERE s.stream_id > ? ORDER BY s.stream_id "
-         "LIMIT ?"},
+         "SELECT s.stream_id, (SELECT version FROM events e WHERE e.stream_no = s.stream_no "
+         "AND e.position <= ?3 ORDER BY version DESC LIMIT 1) FROM streams s "
+         "WHERE s.stream_id > ?1 ORDER BY s.stream_id LIMIT ?2"},
     };
     for (auto& s : statements) {
       auto stmt = db_.Prepare(s.sql);
@@ -63,7 +73,10 @@ class SqliteReaderStore final : public EventStore {
   Result<StreamPage> ReadStream(std::string_view stream_id,
                                 const ReadStreamOptions& options) override {
     std::lock_guard guard(mu_);
+    auto bound = DurableBound();
+    if (!bound) return bound.error();
     stream_.Bind(1, stream_id);
+    stream_.Bind(2, *bound);
     int rc = stream_.Step();
     const int64_t number = rc == SQLITE_ROW ? stream_.Int(0) : 0;
     const int64_t version = rc == SQLITE_ROW ? stream_.Int(1) : 0;
@@ -76,38 +89,50 @@ class SqliteReaderStore final : public EventStore {
 
   Result<LogPage> ReadLog(int64_t after, size_t limit) override {
     std::lock_guard guard(mu_);
+    auto head = Head();
+    if (!head.ok()) return head.error();
     log_.Bind(1, after);
-    log_.Bind(2, static_cast<int64_t>(limit));
+    log_.Bind(2, *head);  // nothing that is not durable yet
+    log_.Bind(3, static_cast<int64_t>(limit));
     auto events = store::ReadEvents(log_);
     if (!events) return events.error();
     LogPage page;
     page.events = std::move(events).value();
     page.next_position = page.events.empty() ? after : page.events.back().position;
-    auto head = Head();
-    if (!head.ok()) return head.error();
     page.head_position = std::max(*head, page.next_position);
     return page;
   }
 
   Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
     std::lock_guard guard(mu_);
+    auto bound = DurableBound();
+    if (!bound) return bound.error();
     streams_.Bind(1, after);
     streams_.Bind(2, static_cast<int64_t>(limit));
+    streams_.Bind(3, *bound);
     StreamsPage page;
+    size_t rows = 0;
     int rc;
     while ((rc = streams_.Step()) == SQLITE_ROW) {
-      page.streams.push_back(StreamInfo{std::string(streams_.Text(0)), streams_.Int(1)});
+      ++rows;
+      // A stream whose first commit is not durable yet is not listed yet.
+      if (streams_.Int(1) > 0) {
+        page.streams.push_back(StreamInfo{std::string(streams_.Text(0)), streams_.Int(1)});
+      }
+      if (rows == limit) page.next_after = std::string(streams_.Text(0));
     }
     Error error = streams_.LastError("listing streams");
     streams_.Reset();
     if (rc != SQLITE_DONE) return error;
-    if (page.streams.size() == limit && limit > 0) page.next_after = page.streams.back().stream_id;
     return page;
   }
 
   Result<int64_t> StreamVersion(std::string_view stream_id) override {
     std::lock_guard guard(mu_);
+    auto bound = DurableBound();
+    if (!bound) return bound.error();
     stream_.Bind(1, stream_id);
+    stream_.Bind(2, *bound);
     int rc = stream_.Step();
     const int64_t version = rc == SQLITE_ROW ? stream_.Int(1) : 0;
     stream_.Reset();
@@ -128,7 +153,7 @@ class SqliteReaderStore final : public EventStore {
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return head;
       // A write in the folder, or at most 50 ms: the write that wakes us can come just before
-      // SQLite makes its commit visible, and the next write may be long in coming.
+      // the one that publishes the commit, and the next write may be long in coming.
       pollfd p{watch_, POLLIN, 0};
       poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 50)));
       char buffer[4096];
@@ -138,15 +163,48 @@ class SqliteReaderStore final : public EventStore {
   }
 
  private:
+  // The last position known durable (with mu_ held). Without a head file (no owner has opened
+  // the store since a release that wrote none), whatever the files hold is made durable once
+  // here, and all of it is readable: with no owner nothing is being written.
+  Result<int64_t> DurableBound() {
+    auto head = store::ReadDurableHead(*fs_, path_);
+    if (!head) return head.error();
+    if (*head) return **head;
+    if (!synced_without_head_) {
+      for (const std::string& file : {path_ + "-wal", path_}) {
+        const int fd = fs_->Open(file.c_str(), O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0) {
+          if (errno == ENOENT) continue;
+          return Error::Make(ErrorCode::kIOError,
+                             "cannot open " + file + " to sync it: " + std::strerror(errno));
+        }
+        const int rc = fs_->Fsync(fd);
+        const int err = errno;
+        fs_->Close(fd);
+        if (rc != 0) {
+          return Error::Make(ErrorCode::kIOError,
+                             "fsync of " + file + " failed: " + std::strerror(err));
+        }
+      }
+      synced_without_head_ = true;
+    }
+    return INT64_MAX;
+  }
+
   Result<int64_t> Head() {  // with mu_ held
+    auto bound = DurableBound();
+    if (!bound) return bound.error();
     int rc = head_.Step();
     const int64_t head = rc == SQLITE_ROW ? head_.Int(0) : 0;
     Error error = head_.LastError("reading the head position");
     head_.Reset();
     if (rc != SQLITE_ROW) return error;
-    return head;
+    return std::min(head, *bound);
   }
 
+  const std::string path_;
+  const std::shared_ptr<FileSystem> fs_;
+  bool synced_without_head_ = false;
   std::mutex mu_;
   Database db_;
   const int watch_;
@@ -155,8 +213,11 @@ class SqliteReaderStore final : public EventStore {
 
 }  // namespace
 
-Result<std::unique_ptr<EventStore>> OpenSqliteEventStoreReader(const std::string& path) {
-  if (!std::filesystem::exists(path)) {
+Result<std::unique_ptr<EventStore>> OpenSqliteEventStoreReader(
+    const std::string& path, std::shared_ptr<FileSystem> file_system) {
+  if (!file_system) file_system = RealFileSystem();
+  struct stat st;
+  if (file_system->Stat(path.c_str(), &st) != 0) {
     return Error::Make(ErrorCode::kNotFound, "no store at " + path);
   }
   auto db = Database::Open(path, /*read_only=*/true);
@@ -168,7 +229,8 @@ Result<std::unique_ptr<EventStore>> OpenSqliteEventStoreReader(const std::string
     if (watch >= 0) close(watch);
     return Error::Make(ErrorCode::kIOError, "cannot watch " + dir + " for commits");
   }
-  auto store = std::make_unique<SqliteReaderStore>(std::move(db).value(), watch);
+  auto store = std::make_unique<SqliteReaderStore>(path, std::move(file_system),
+                                                   std::move(db).value(), watch);
   if (auto s = store->Prepare(); !s) return s.error();
   return std::unique_ptr<EventStore>(std::move(store));
 }
