@@ -568,6 +568,38 @@ TEST(EmbeddedWriter, RecordedTimesHoldWhenTheClockStepsBack) {
   EXPECT_EQ(times, (std::vector<int64_t>{2000, 2000, 2000, 3000, 3000}));
 }
 
+// A library caller's negative position or version, or a limit that a cast to SQLite's signed
+// LIMIT would turn into "no limit", is a clear error, not a read of something else.
+TEST_P(StoreContract, OutOfRangeReadArgumentsAreClearErrors) {
+  MustAppend("s", ExpectedVersion::Any(), Events(3));
+  ReadStreamOptions negative;
+  negative.from = -1;
+  auto stream = store_->ReadStream("s", negative);
+  ASSERT_FALSE(stream.ok());
+  EXPECT_EQ(stream.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(stream.error().message.find("-1"), std::string::npos) << stream.error().message;
+  ReadStreamOptions huge;
+  huge.limit = SIZE_MAX;
+  stream = store_->ReadStream("s", huge);
+  ASSERT_FALSE(stream.ok());
+  EXPECT_EQ(stream.error().code, ErrorCode::kInvalidArgument);
+  auto streams = store_->ListStreams("", SIZE_MAX);
+  ASSERT_FALSE(streams.ok());
+  EXPECT_EQ(streams.error().code, ErrorCode::kInvalidArgument);
+  auto log = store_->ReadLog(-5, 10);
+  if (!log.ok() && log.error().code == ErrorCode::kUnsupported) return;  // no global log
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(log.error().message.find("-5"), std::string::npos) << log.error().message;
+  log = store_->ReadLog(0, SIZE_MAX);
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.error().code, ErrorCode::kInvalidArgument);
+  // In range, the same reads work.
+  log = store_->ReadLog(0, 10);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_EQ(log->events.size(), 3u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, testing::kContractBackends,
                          [](const auto& info) { return info.param; });
 

@@ -21,6 +21,7 @@
 #include "aws/dynamodb_items.h"
 #include "common/clock.h"
 #include "store/append_validation.h"
+#include "store/read_validation.h"
 
 namespace evs::aws {
 namespace {
@@ -146,6 +147,7 @@ class DynamoDbEventStore final : public EventStore {
 
   Result<StreamPage> ReadStream(std::string_view stream_id,
                                 const ReadStreamOptions& options) override {
+    if (auto s = store::ValidateReadStream(options); !s) return s.error();
     return options.direction == Direction::kForward ? ReadForward(stream_id, options)
                                                     : ReadBackward(stream_id, options);
   }
@@ -155,6 +157,7 @@ class DynamoDbEventStore final : public EventStore {
   // Scans the table for each stream's first commit (Version = 1), so its cost grows with the
   // table: for tests and operators, not for a request path.
   Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
+    if (auto s = store::ValidateListStreams(limit); !s) return s.error();
     std::set<std::string> ids;
     nlohmann::json start;
     for (int pages = 0;; ++pages) {

@@ -10,6 +10,7 @@
 #include "evs/event_store.h"
 #include "store/append_validation.h"
 #include "store/commit_planner.h"
+#include "store/read_validation.h"
 
 namespace evs {
 namespace {
@@ -51,6 +52,7 @@ class MemoryEventStore final : public EventStore {
 
   Result<StreamPage> ReadStream(std::string_view stream_id,
                                 const ReadStreamOptions& options) override {
+    if (auto s = store::ValidateReadStream(options); !s) return s.error();
     std::lock_guard guard(mu_);
     auto it = streams_.find(std::string(stream_id));
     if (it == streams_.end()) {
@@ -77,6 +79,7 @@ class MemoryEventStore final : public EventStore {
   }
 
   Result<LogPage> ReadLog(int64_t after, size_t limit) override {
+    if (auto s = store::ValidateReadLog(after, limit); !s) return s.error();
     std::lock_guard guard(mu_);
     LogPage page;
     for (auto i = static_cast<size_t>(std::max<int64_t>(after, 0));
@@ -89,6 +92,7 @@ class MemoryEventStore final : public EventStore {
   }
 
   Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
+    if (auto s = store::ValidateListStreams(limit); !s) return s.error();
     std::lock_guard guard(mu_);
     StreamsPage page;
     for (auto it = streams_.upper_bound(std::string(after));

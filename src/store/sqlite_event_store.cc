@@ -13,6 +13,7 @@
 #include "store/commit_planner.h"
 #include "store/file_lock.h"
 #include "store/group_commit.h"
+#include "store/read_validation.h"
 #include "store/sqlite.h"
 #include "store/sqlite_schema.h"
 
@@ -53,6 +54,7 @@ class SqliteEventStore final : public EventStore {
 
   Result<StreamPage> ReadStream(std::string_view stream_id,
                                 const ReadStreamOptions& options) override {
+    if (auto s = store::ValidateReadStream(options); !s) return s.error();
     const store::StreamHead head = planner_.Heads().Find(stream_id);
     if (head.version == 0) {
       return Error::Make(ErrorCode::kNotFound, "stream '" + std::string(stream_id) + "' not found");
@@ -64,6 +66,7 @@ class SqliteEventStore final : public EventStore {
   }
 
   Result<LogPage> ReadLog(int64_t after, size_t limit) override {
+    if (auto s = store::ValidateReadLog(after, limit); !s) return s.error();
     LogPage page;
     page.head_position = head_position_.load(std::memory_order_acquire);
     auto events = WithReader([&](ReadConnection& conn) {
@@ -81,6 +84,7 @@ class SqliteEventStore final : public EventStore {
   }
 
   Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
+    if (auto s = store::ValidateListStreams(limit); !s) return s.error();
     return WithReader([&](ReadConnection& conn) -> Result<StreamsPage> {
       Statement& stmt = conn.streams;
       stmt.Bind(1, after);

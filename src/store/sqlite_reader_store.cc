@@ -16,6 +16,7 @@
 
 #include "evs/event_store.h"
 #include "store/durable_head.h"
+#include "store/read_validation.h"
 #include "store/sqlite.h"
 #include "store/sqlite_schema.h"
 
@@ -72,6 +73,7 @@ class SqliteReaderStore final : public EventStore {
 
   Result<StreamPage> ReadStream(std::string_view stream_id,
                                 const ReadStreamOptions& options) override {
+    if (auto s = store::ValidateReadStream(options); !s) return s.error();
     std::lock_guard guard(mu_);
     auto bound = DurableBound();
     if (!bound) return bound.error();
@@ -88,6 +90,7 @@ class SqliteReaderStore final : public EventStore {
   }
 
   Result<LogPage> ReadLog(int64_t after, size_t limit) override {
+    if (auto s = store::ValidateReadLog(after, limit); !s) return s.error();
     std::lock_guard guard(mu_);
     auto head = Head();
     if (!head.ok()) return head.error();
@@ -104,6 +107,7 @@ class SqliteReaderStore final : public EventStore {
   }
 
   Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
+    if (auto s = store::ValidateListStreams(limit); !s) return s.error();
     std::lock_guard guard(mu_);
     auto bound = DurableBound();
     if (!bound) return bound.error();
