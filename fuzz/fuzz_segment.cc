@@ -127,7 +127,7 @@ void BuildAndFlip(FuzzedDataProvider& in) {
         StoredName(in.ConsumeRandomLengthString(20));
     builder.SetCheckpoints(checkpoints);
   }
-  auto object = builder.Build(1);
+  auto object = builder.Build(1, 0);
   EVS_FUZZ_CHECK(object.ok(), object.error().message);
   const evs::SegmentInfo info = Info(first, first + static_cast<int64_t>(n) - 1);
   const ParsedEvents* parsed = CheckAndParse(info, *object);

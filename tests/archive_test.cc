@@ -20,12 +20,19 @@
 #include "evs/object_store.h"
 #include "evs/projection.h"
 #include "evs/verify.h"
+#include "fake_clock.h"
 #include "temp_dir.h"
 
 namespace evs {
 namespace {
 
 using testing::TempDir;
+
+std::string DecompressForTest(const std::string& object) {
+  std::string text(ZSTD_getFrameContentSize(object.data(), object.size()), '\0');
+  text.resize(ZSTD_decompress(text.data(), text.size(), object.data(), object.size()));
+  return text;
+}
 
 std::unique_ptr<EventStore> OpenStore(const std::string& path) {
   SqliteStoreOptions options;
@@ -255,6 +262,34 @@ TEST_F(ArchiveTest, SegmentsAreCutByCountBytesAndAge) {
   ASSERT_TRUE((*archiver)->Handle(std::span(log).subspan(4, 3)).ok());
   ASSERT_TRUE((*archiver)->Flush().ok());  // waits for the segment in flight
   EXPECT_EQ(Keys(*by_age), (std::vector<std::string>{SegmentKey(1, 4), SegmentKey(5, 7)}));
+}
+
+// Segment ages and header times come from the archiver's clock: a test sets them, no sleeping.
+TEST_F(ArchiveTest, SegmentAgeAndHeaderTimeFollowTheArchiversClock) {
+  Fill(*store_, 2, 3);  // 6 events
+  auto objects = OpenFolder(dir_.File("by-clock"));
+  auto clock = std::make_shared<testing::FakeClock>(1'800'000'000'000'000);
+  ArchiverOptions options;
+  options.segment_max_age = std::chrono::seconds(60);
+  options.clock = clock;
+  auto archiver = Archiver::Open(*objects, options);
+  ASSERT_TRUE(archiver.ok());
+  const auto log = WholeLog(*store_);
+  ASSERT_TRUE((*archiver)->Handle(std::span(log).subspan(0, 2)).ok());
+  clock->Advance(59'000'000);  // 59 s: not due yet
+  ASSERT_TRUE((*archiver)->Handle(std::span(log).subspan(2, 2)).ok());
+  clock->Advance(1'000'000);  // 60 s since the segment's first event: due
+  ASSERT_TRUE((*archiver)->Handle(std::span(log).subspan(4, 1)).ok());
+  ASSERT_TRUE((*archiver)->Flush().ok());
+  EXPECT_EQ(Keys(*objects), (std::vector<std::string>{SegmentKey(1, 5)}));
+  auto reader = ArchiveReader::Open(*objects);
+  ASSERT_TRUE(reader.ok());
+  ASSERT_EQ((*reader)->Segments().size(), 1u);
+  auto object = objects->Get(SegmentKey(1, 5), std::nullopt);
+  ASSERT_TRUE(object.ok());
+  const std::string text = DecompressForTest(*object);
+  EXPECT_NE(text.find("\"created_at_us\":1800000060000000"), std::string::npos)
+      << text.substr(0, 300);
 }
 
 TEST_F(ArchiveTest, TheRunnerCutsAQuietSegmentByAgeAndFlushesOnStop) {

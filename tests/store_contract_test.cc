@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 
+#include "fake_clock.h"
 #include "store/commit_planner.h"
 #include "store/group_commit.h"
 #include "store/sqlite_schema.h"
@@ -518,17 +519,16 @@ TEST_P(StoreContract, GlobalLogReadsAreUnsupportedWithoutOne) {
   }
 }
 
-std::atomic<int64_t> fake_clock_us{0};
-int64_t FakeClock() { return fake_clock_us.load(); }
-
 // The embedded store's writer, driven directly to step its clock back.
 TEST(EmbeddedWriter, RecordedTimesHoldWhenTheClockStepsBack) {
   testing::TempDir dir;
   const std::string path = dir.File("events.sqlite");
-  const store::GroupCommitOptions options{path, /*durable=*/false, 1024, &FakeClock};
-  auto append = [](store::GroupCommitWriter& writer, int64_t clock, ExpectedVersion expected,
-                   int count) {
-    fake_clock_us = clock;
+  testing::FakeClock fake_clock;
+  store::GroupCommitOptions options{path, /*durable=*/false, 1024};
+  options.clock = &fake_clock;
+  auto append = [&](store::GroupCommitWriter& writer, int64_t clock, ExpectedVersion expected,
+                    int count) {
+    fake_clock.SetWall(clock);
     return writer.Append("s", expected, Events(count));
   };
   {

@@ -52,6 +52,8 @@ struct ArchiverOptions {
   // zstd's level: 1 (fastest) .. 19 (smallest). Measured on cart events: level 1 both
   // compresses faster (565 vs 360 MB/s) and smaller (1:7.9 vs 1:6.7) than zstd's default 3.
   int compression_level = 1;
+  // Segment ages and the time written in each header ("created_at_us"). Null: SystemClock().
+  std::shared_ptr<Clock> clock;
 };
 
 struct ArchiverStats {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "evs/clock.h"
 #include "evs/event.h"
 #include "evs/expected_version.h"
 #include "evs/file_system.h"
@@ -111,7 +112,8 @@ class EventStore {
 };
 
 // An in-memory store: same contract, nothing durable. For tests and examples.
-std::unique_ptr<EventStore> NewMemoryEventStore(const Limits& limits = {});
+std::unique_ptr<EventStore> NewMemoryEventStore(const Limits& limits = {},
+                                                std::shared_ptr<Clock> clock = nullptr);
 
 struct SqliteStoreOptions {
   std::string path;  // the database file; its folder must exist. Created when absent.
@@ -133,6 +135,8 @@ struct SqliteStoreOptions {
   // For tests: the calls the store makes outside SQLite (its lock, the folder fsync, the durable
   // head file that readers in other processes go by). Null: RealFileSystem().
   std::shared_ptr<FileSystem> file_system;
+  // The clock that recorded times come from. Null: SystemClock().
+  std::shared_ptr<Clock> clock;
 };
 
 // Opens (or creates) the embedded store: one SQLite file in WAL mode, a single writer thread

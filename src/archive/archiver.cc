@@ -16,8 +16,6 @@
 namespace evs {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // Where an archive ends, as Open() found it.
 struct ArchiveEnd {
   int64_t archived_up_to = 0;
@@ -64,7 +62,7 @@ class ArchiverImpl final : public CheckpointedArchiver {
                                " where " + std::to_string(next_position_) +
                                " comes next: the feed skipped events");
       }
-      if (open_.events() == 0) opened_at_ = Clock::now();
+      if (open_.events() == 0) opened_at_us_ = clock_->MonotonicMicros();
       open_.Add(event);
       next_position_ = event.position + 1;
     }
@@ -102,7 +100,7 @@ class ArchiverImpl final : public CheckpointedArchiver {
                          "this archiver follows the embedded log and keeps no feed checkpoints");
     }
     for (RecordedEvent& event : held_) {
-      if (open_.events() == 0) opened_at_ = Clock::now();
+      if (open_.events() == 0) opened_at_us_ = clock_->MonotonicMicros();
       event.position = next_position_++;
       open_.Add(event);
     }
@@ -171,7 +169,10 @@ class ArchiverImpl final : public CheckpointedArchiver {
            (open_.events() > 0 && open_.body_bytes() >= options_.segment_max_bytes);
   }
   bool Due() const {
-    return open_.events() > 0 && Clock::now() - opened_at_ >= options_.segment_max_age;
+    return open_.events() > 0 &&
+           clock_->MonotonicMicros() - opened_at_us_ >=
+               std::chrono::duration_cast<std::chrono::microseconds>(options_.segment_max_age)
+                   .count();
   }
 
   // Waits for the segment in flight; one whose write failed is written again here, so that
@@ -244,7 +245,7 @@ class ArchiverImpl final : public CheckpointedArchiver {
                          "archive " + objects_.Location() + ": '" + after->objects.front().key +
                              "' was written by another archiver; only one may write at a time");
     }
-    auto object = segment.Build(options_.compression_level);
+    auto object = segment.Build(options_.compression_level, clock_->NowMicros());
     if (!object.ok()) return object.error();
     if (auto s = objects_.Put(key, *object); !s) return s.error();
     last_key_ = key;
@@ -275,6 +276,7 @@ class ArchiverImpl final : public CheckpointedArchiver {
 
   ObjectStore& objects_;
   const ArchiverOptions options_;
+  const std::shared_ptr<Clock> clock_ = options_.clock ? options_.clock : SystemClock();
   const bool checkpointed_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -294,7 +296,7 @@ class ArchiverImpl final : public CheckpointedArchiver {
   static constexpr size_t kMaxRememberedStreams = 1'000'000;
   std::unordered_map<std::string, int64_t> taken_versions_;
   std::unordered_map<std::string, int64_t> held_versions_;
-  Clock::time_point opened_at_;
+  int64_t opened_at_us_ = 0;  // the open segment's first event, on clock_'s monotonic time
   ArchiverStats stats_;
   std::thread writer_;  // last: starts once everything above is set up
 };

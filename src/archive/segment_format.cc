@@ -426,7 +426,7 @@ void SegmentBuilder::Swap(SegmentBuilder& other) {
   std::swap(cctx_, other.cctx_);
 }
 
-Result<std::string> SegmentBuilder::Build(int level) {
+Result<std::string> SegmentBuilder::Build(int level, int64_t created_at_us) {
   std::string header = "{\"format\":\"evs-segment\",\"version\":";
   AppendInt(header, kSegmentFormatVersion);
   header.append(",\"first_position\":");
@@ -440,7 +440,7 @@ Result<std::string> SegmentBuilder::Build(int level) {
   header.append(",\"last_recorded_at_us\":");
   AppendInt(header, last_recorded_at_us_);
   header.append(",\"created_at_us\":");
-  AppendInt(header, NowMicros());
+  AppendInt(header, created_at_us);
   if (!checkpoints_.empty()) {
     header.append(",\"checkpoints\":{");
     for (const auto& [name, checkpoint] : checkpoints_) {

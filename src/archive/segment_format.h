@@ -58,7 +58,7 @@ class SegmentBuilder {
   }
 
   // The segment object (header, lines, trailer, compressed at `level`), ready to put.
-  Result<std::string> Build(int level);
+  Result<std::string> Build(int level, int64_t created_at_us);
   void Clear();
   void Swap(SegmentBuilder& other);
 

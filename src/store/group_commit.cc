@@ -46,6 +46,7 @@ FileSystem& FileSystemOf(const GroupCommitOptions& options) {
 GroupCommitWriter::GroupCommitWriter(GroupCommitOptions options, Database db,
                                      CommitPlanner& planner, std::atomic<int64_t>& head_position)
     : options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : SystemClock().get()),
       db_(std::move(db)),
       planner_(planner),
       head_position_(head_position) {}
@@ -181,7 +182,7 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
   auto ids_at = [this](std::string_view, int64_t stream_number, int64_t first, size_t count) {
     return IdsAt(stream_number, first, count);
   };
-  const int64_t now = std::max(options_.now_micros(), last_recorded_us_);
+  const int64_t now = std::max(clock_->NowMicros(), last_recorded_us_);
   int64_t next_position = next_position_;
   bool began = false;
   std::optional<Error> error;

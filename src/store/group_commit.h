@@ -34,8 +34,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/clock.h"
 #include "common/histogram.h"
+#include "evs/clock.h"
 #include "evs/event_store.h"
 #include "store/commit_planner.h"
 #include "store/completion.h"
@@ -48,8 +48,8 @@ struct GroupCommitOptions {
   std::string path;  // the database file; its WAL is path + "-wal"
   bool durable = true;
   size_t max_batch_appends = 1024;
-  // The wall clock, in microseconds since the Unix epoch; tests step it back.
-  int64_t (*now_micros)() = NowMicros;
+  // The clock events are recorded by; null: SystemClock(). Tests step it back.
+  Clock* clock = nullptr;
   // Where the durable head file (durable_head.h) is written; must outlive the writer.
   FileSystem* file_system = nullptr;
 };
@@ -115,6 +115,7 @@ class GroupCommitWriter {
   static void Deliver(Batch& batch, const std::optional<Error>& failure);
 
   const GroupCommitOptions options_;
+  Clock* const clock_;
   Database db_;
   CommitPlanner& planner_;
   std::atomic<int64_t>& head_position_;

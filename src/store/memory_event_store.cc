@@ -6,7 +6,7 @@
 #include <map>
 #include <mutex>
 
-#include "common/clock.h"
+#include "evs/clock.h"
 #include "evs/event_store.h"
 #include "store/append_validation.h"
 #include "store/commit_planner.h"
@@ -17,7 +17,8 @@ namespace {
 
 class MemoryEventStore final : public EventStore {
  public:
-  explicit MemoryEventStore(const Limits& limits) : limits_(limits), planner_(1 << 20) {}
+  MemoryEventStore(const Limits& limits, std::shared_ptr<Clock> clock)
+      : limits_(limits), clock_(clock ? std::move(clock) : SystemClock()), planner_(1 << 20) {}
 
   Result<AppendResult> Append(std::string_view stream_id, ExpectedVersion expected,
                               std::vector<EventData> events) override {
@@ -32,7 +33,7 @@ class MemoryEventStore final : public EventStore {
     if (decision.kind == store::AppendDecision::Kind::kDuplicate) return decision.result;
     // Never before the last append's time: times follow commit order even if the clock steps
     // back.
-    const int64_t now = std::max(NowMicros(), last_recorded_us_);
+    const int64_t now = std::max(clock_->NowMicros(), last_recorded_us_);
     last_recorded_us_ = now;
     auto& stream = streams_[std::string(stream_id)];
     for (size_t i = 0; i < events.size(); ++i) {
@@ -134,6 +135,7 @@ class MemoryEventStore final : public EventStore {
   }
 
   const Limits limits_;
+  const std::shared_ptr<Clock> clock_;
   std::mutex mu_;
   std::condition_variable head_cv_;  // with mu_: wakes WaitForHead() on each append
   store::CommitPlanner planner_;
@@ -144,8 +146,9 @@ class MemoryEventStore final : public EventStore {
 
 }  // namespace
 
-std::unique_ptr<EventStore> NewMemoryEventStore(const Limits& limits) {
-  return std::make_unique<MemoryEventStore>(limits);
+std::unique_ptr<EventStore> NewMemoryEventStore(const Limits& limits,
+                                                std::shared_ptr<Clock> clock) {
+  return std::make_unique<MemoryEventStore>(limits, std::move(clock));
 }
 
 }  // namespace evs

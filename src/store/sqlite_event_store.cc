@@ -41,6 +41,7 @@ class SqliteEventStore final : public EventStore {
     store::GroupCommitOptions writer_options{options_.path, options_.durable,
                                              std::max<size_t>(1, options_.max_batch_appends)};
     writer_options.file_system = options_.file_system.get();
+    writer_options.clock = options_.clock.get();
     writer_.emplace(std::move(writer_options), std::move(db), planner_, head_position_);
     return writer_->Start();
   }
