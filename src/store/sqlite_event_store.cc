@@ -3,6 +3,8 @@
 //
 // Readers see only what is durable: reads are bounded by the published heads and position, so
 // a reader never sees an event that a crash could still take back, nor position p+1 before p.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -121,9 +123,9 @@ class SqliteEventStore final : public EventStore {
   StoreStats Stats() override {
     StoreStats stats = writer_->Stats();
     for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::error_code ec;
-      auto size = std::filesystem::file_size(options_.path + suffix, ec);
-      if (!ec) stats.file_bytes += static_cast<int64_t>(size);
+      struct stat st;
+      const std::string file = options_.path + suffix;
+      if (options_.file_system->Stat(file.c_str(), &st) == 0) stats.file_bytes += st.st_size;
     }
     return stats;
   }
