@@ -83,8 +83,8 @@ struct DirectoryObjectStoreOptions {
   // fsync each object and its folder before Put returns. Off only for tests and benchmarks
   // that measure something else.
   bool durable = true;
-  // For tests: the file calls that puts, deletes and opens go through, to inject faults (a
-  // failed fsync, a full disk, short writes). Null: RealFileSystem().
+  // For tests: every file call the store makes goes through it, to inject faults (a failed
+  // fsync, a full disk, short writes, a power loss). Null: RealFileSystem().
   std::shared_ptr<FileSystem> file_system;
 };
 
