@@ -61,6 +61,91 @@ EventData Tick(const std::string& type = "Tick") {
   return e;
 }
 
+// A checkpoint store that forwards to a real one, counts what the subscription asks, and fails
+// saves or parks when told.
+class InstrumentedCheckpoints : public CheckpointStore {
+ public:
+  explicit InstrumentedCheckpoints(CheckpointStore& real) : real_(real) {}
+  std::atomic<bool> fail_save{false}, fail_park{false};
+  std::atomic<int> list_calls{0}, retry_looks{0};
+
+  Result<std::optional<std::string>> Load(const std::string& s) override { return real_.Load(s); }
+  Status Save(const std::string& s, const std::string& c) override {
+    if (fail_save) return Error::Make(ErrorCode::kIOError, "disk gone (test)");
+    return real_.Save(s, c);
+  }
+  Status Park(const ParkedEvent& p) override {
+    if (fail_park) return Error::Make(ErrorCode::kIOError, "cannot park (test)");
+    return real_.Park(p);
+  }
+  Result<std::vector<ParkedEvent>> ListParked(const std::string& s, int64_t after,
+                                              size_t limit) override {
+    ++list_calls;
+    return real_.ListParked(s, after, limit);
+  }
+  Result<int64_t> CountParked(const std::string& s) override { return real_.CountParked(s); }
+  Result<std::vector<ParkedEvent>> RetryRequested(const std::string& s, size_t limit) override {
+    ++retry_looks;
+    return real_.RetryRequested(s, limit);
+  }
+  Status RequestRetry(int64_t id) override { return real_.RequestRetry(id); }
+  Status FinishRetry(int64_t id, const std::optional<std::string>& error) override {
+    return real_.FinishRetry(id, error);
+  }
+  Status Unpark(int64_t id) override { return real_.Unpark(id); }
+  Status SaveState(const std::string& s, const std::string& state,
+                   const std::string& error) override {
+    return real_.SaveState(s, state, error);
+  }
+
+ private:
+  CheckpointStore& real_;
+};
+
+// A store whose log reads fail while `failing` is set.
+class FlakyReads : public EventStore {
+ public:
+  explicit FlakyReads(EventStore& real) : real_(real) {}
+  std::atomic<bool> failing{false};
+  std::atomic<int> failed_reads{0};
+
+  Result<AppendResult> Append(std::string_view s, ExpectedVersion e,
+                              std::vector<EventData> events) override {
+    return real_.Append(s, e, std::move(events));
+  }
+  Result<StreamPage> ReadStream(std::string_view s, const ReadStreamOptions& o) override {
+    return real_.ReadStream(s, o);
+  }
+  Result<LogPage> ReadLog(int64_t after, size_t limit) override {
+    if (failing) {
+      ++failed_reads;
+      return Error::Make(ErrorCode::kIOError, "the disk is busy (test)");
+    }
+    return real_.ReadLog(after, limit);
+  }
+  Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
+    return real_.ListStreams(after, limit);
+  }
+  Result<int64_t> StreamVersion(std::string_view s) override { return real_.StreamVersion(s); }
+  Result<int64_t> HeadPosition() override { return real_.HeadPosition(); }
+  Result<int64_t> WaitForHead(int64_t after, std::chrono::milliseconds timeout) override {
+    return real_.WaitForHead(after, timeout);
+  }
+
+ private:
+  EventStore& real_;
+};
+
+// Polls `done` for up to 10 s.
+template <class Done>
+bool Eventually(Done&& done) {
+  for (int i = 0; i < 1000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return done();
+}
+
 class SubscriptionTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -211,7 +296,7 @@ TEST_P(SubscriptionTest, PoisonEventIsParkedAndTheRestProcessed) {
   ASSERT_EQ(events.size(), 9u);
   for (const auto& e : events) EXPECT_NE(e.position, 4);
   EXPECT_EQ(sub->GetStatus().parked, 1);
-  auto parked = checkpoints_->ListParked("poison");
+  auto parked = checkpoints_->ListParked("poison", 0, 100);
   ASSERT_TRUE(parked.ok());
   ASSERT_EQ(parked->size(), 1u);
   EXPECT_EQ((*parked)[0].event.position, 4);
@@ -223,7 +308,7 @@ TEST_P(SubscriptionTest, PoisonEventIsParkedAndTheRestProcessed) {
   ASSERT_TRUE(checkpoints_->RequestRetry((*parked)[0].id).ok());
   for (int i = 0; i < 200 && sub->GetStatus().parked > 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(sub->GetStatus().parked, 0);
-  EXPECT_TRUE(checkpoints_->ListParked("poison")->empty());
+  EXPECT_TRUE(checkpoints_->ListParked("poison", 0, 100)->empty());
   EXPECT_EQ(handler.events().back().position, 4);
   EXPECT_EQ(checkpoints_->RequestRetry(12345).error().code, ErrorCode::kNotFound);
 }
@@ -275,6 +360,168 @@ TEST_P(SubscriptionTest, ConsumerGroupHandlesEveryEventOnceWithPerStreamOrder) {
   }
   ASSERT_EQ(static_cast<int64_t>(seen.size()), head);
   for (const auto& [position, count] : seen) EXPECT_EQ(count, 1) << position;
+}
+
+// A retry that fails again leaves the event parked, updated in one step: before, it was
+// unparked and parked again, and an error (or a crash) between the two lost it.
+TEST_P(SubscriptionTest, AFailedRetryStaysParkedInOneStep) {
+  Append("s", 5);
+  RecordingHandler handler;
+  handler.Poison(3);
+  InstrumentedCheckpoints checkpoints(*checkpoints_);
+  SubscriptionOptions o;
+  o.name = "retry";
+  o.failure.max_attempts = 2;
+  o.failure.initial_backoff = 1ms;
+  o.idle_wait = 10ms;
+  auto started = Subscription::Start(*store_, checkpoints, handler, o);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  auto& sub = *started;
+  ASSERT_TRUE(sub->WaitUntil(5, 10s));
+  auto parked = checkpoints_->ListParked("retry", 0, 10);
+  ASSERT_TRUE(parked.ok());
+  ASSERT_EQ(parked->size(), 1u);
+  // Still poisoned, and parking anew would fail: the retry's failure is recorded in place.
+  checkpoints.fail_park = true;
+  ASSERT_TRUE(checkpoints_->RequestRetry((*parked)[0].id).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto now = checkpoints_->ListParked("retry", 0, 10);
+    return now.ok() && now->size() == 1 && !(*now)[0].retry_requested;
+  }));
+  auto after = checkpoints_->ListParked("retry", 0, 10);
+  ASSERT_EQ(after->size(), 1u) << "the event was lost";
+  EXPECT_EQ((*after)[0].id, (*parked)[0].id);
+  EXPECT_EQ((*after)[0].attempts, 3);
+  EXPECT_EQ(sub->GetStatus().parked, 1);
+}
+
+// Read errors are retried with backoff and shown in the status (state "retrying", the error,
+// how many in a row); once the store answers, the feed goes on without a gap or a repeat.
+TEST_P(SubscriptionTest, ReadErrorsAreVisibleAndTheFeedResumes) {
+  Append("s", 10);
+  FlakyReads flaky(*store_);
+  RecordingHandler handler;
+  SubscriptionOptions o;
+  o.name = "flaky";
+  o.failure.initial_backoff = 1ms;
+  o.failure.max_backoff = 5ms;
+  o.idle_wait = 10ms;
+  auto started = Subscription::Start(flaky, *checkpoints_, handler, o);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  auto& sub = *started;
+  ASSERT_TRUE(sub->WaitUntil(10, 10s));
+  flaky.failing = true;
+  Append("s", 10);
+  ASSERT_TRUE(Eventually([&] { return sub->GetStatus().read_failures >= 3; }));
+  auto status = sub->GetStatus();
+  EXPECT_EQ(status.state, SubscriptionStatus::State::kRetrying);
+  EXPECT_STREQ(StateName(status.state), "retrying");
+  EXPECT_NE(status.error.find("the disk is busy"), std::string::npos) << status.error;
+  EXPECT_EQ(status.checkpoint, 10);
+  flaky.failing = false;
+  ASSERT_TRUE(sub->WaitUntil(20, 10s));
+  status = sub->GetStatus();
+  EXPECT_NE(status.state, SubscriptionStatus::State::kRetrying);
+  EXPECT_EQ(status.read_failures, 0);
+  EXPECT_TRUE(status.error.empty()) << status.error;
+  ExpectExactlyOnceInOrder(handler.events(), 20);
+}
+
+// A checkpoint that cannot be saved leaves the subscription failed with that error: before, the
+// failed state was overwritten as "stopped".
+TEST_P(SubscriptionTest, ACheckpointThatCannotBeSavedStaysFailed) {
+  Append("s", 10);
+  RecordingHandler handler;
+  handler.Poison(6);
+  InstrumentedCheckpoints checkpoints(*checkpoints_);
+  checkpoints.fail_save = true;
+  SubscriptionOptions o;
+  o.name = "unsaved";
+  o.batch_size = 100;
+  o.failure.max_attempts = 1;
+  o.failure.on_exhausted = FailurePolicy::OnExhausted::kStop;
+  auto started = Subscription::Start(*store_, checkpoints, handler, o);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  auto& sub = *started;
+  ASSERT_TRUE(Eventually([&] {
+    auto state = sub->GetStatus().state;
+    return state == SubscriptionStatus::State::kFailed ||
+           state == SubscriptionStatus::State::kStopped;
+  }));
+  const auto status = sub->GetStatus();
+  EXPECT_EQ(status.state, SubscriptionStatus::State::kFailed);
+  EXPECT_NE(status.error.find("cannot save the checkpoint"), std::string::npos) << status.error;
+}
+
+// Requested retries run while the feed is busy catching up, not only once it is idle.
+TEST_P(SubscriptionTest, RequestedRetriesRunWhileTheFeedIsBusy) {
+  for (int i = 0; i < 20; ++i) {
+    std::vector<EventData> events(50, Tick());
+    ASSERT_TRUE(store_->Append("s", ExpectedVersion::Any(), std::move(events)).ok());
+  }
+  const int64_t head = Head();  // 1,000 events
+  // Slow: each batch of one event takes 2 ms, so catching up takes two seconds or more.
+  class Slow : public RecordingHandler {
+   public:
+    Status Handle(std::span<const RecordedEvent> batch) override {
+      std::this_thread::sleep_for(2ms);
+      return RecordingHandler::Handle(batch);
+    }
+  } handler;
+  handler.Poison(2);
+  SubscriptionOptions o;
+  o.name = "busy";
+  o.batch_size = 1;
+  o.failure.max_attempts = 1;
+  o.idle_wait = 20ms;
+  auto sub = Subscribe(handler, o);
+  ASSERT_TRUE(Eventually([&] { return sub->GetStatus().parked == 1; }));
+  handler.Cure();
+  auto parked = checkpoints_->ListParked("busy", 0, 10);
+  ASSERT_TRUE(parked.ok());
+  ASSERT_EQ(parked->size(), 1u);
+  ASSERT_TRUE(checkpoints_->RequestRetry((*parked)[0].id).ok());
+  ASSERT_TRUE(Eventually([&] { return sub->GetStatus().parked == 0; }));
+  EXPECT_LT(sub->GetStatus().checkpoint, head) << "retried only once the feed was idle";
+  ASSERT_TRUE(sub->WaitUntil(head, 30s));
+}
+
+// Parked events are listed in pages and counted without being read; a running subscription
+// looks only for requested retries, at most every idle_wait, not at every commit.
+TEST_P(SubscriptionTest, ParkedEventsArePagedAndNotListedAtEveryWakeUp) {
+  Append("s", 5);
+  RecordingHandler handler;
+  for (int64_t p = 1; p <= 5; ++p) handler.Poison(p);
+  InstrumentedCheckpoints checkpoints(*checkpoints_);
+  SubscriptionOptions o;
+  o.name = "pages";
+  o.failure.max_attempts = 1;
+  o.idle_wait = 500ms;
+  auto started = Subscription::Start(*store_, checkpoints, handler, o);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  auto& sub = *started;
+  ASSERT_TRUE(sub->WaitUntil(5, 10s));
+  EXPECT_EQ(*checkpoints_->CountParked("pages"), 5);
+  std::vector<int64_t> positions;
+  for (int64_t after = 0;;) {
+    auto page = checkpoints_->ListParked("pages", after, 2);
+    ASSERT_TRUE(page.ok());
+    ASSERT_LE(page->size(), 2u);
+    if (page->empty()) break;
+    for (const auto& p : *page) positions.push_back(p.event.position);
+    after = page->back().id;
+  }
+  EXPECT_EQ(positions, (std::vector<int64_t>{1, 2, 3, 4, 5}));
+
+  // 100 commits, each waking the live subscription.
+  handler.Cure();
+  checkpoints.retry_looks = 0;
+  const auto start = std::chrono::steady_clock::now();
+  Append("s", 100);
+  ASSERT_TRUE(sub->WaitUntil(105, 10s));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(checkpoints.list_calls, 0);
+  EXPECT_LE(checkpoints.retry_looks, 2 + elapsed / o.idle_wait) << "looked at every wake-up";
 }
 
 TEST_P(SubscriptionTest, BadOptionsAreErrors) {

@@ -50,12 +50,30 @@ class CheckpointStore {
   virtual Status Save(const std::string& subscription, const std::string& checkpoint) = 0;
 
   virtual Status Park(const ParkedEvent& parked) = 0;
-  // Parked events, of one subscription or (empty name) of all, oldest first.
-  virtual Result<std::vector<ParkedEvent>> ListParked(const std::string& subscription) = 0;
+  // Parked events, of one subscription or (empty name) of all, oldest first: at most `limit`
+  // of them, with ids above `after_id` (to page, pass the last id of the page before).
+  virtual Result<std::vector<ParkedEvent>> ListParked(const std::string& subscription,
+                                                      int64_t after_id, size_t limit) = 0;
+  // How many events a subscription (empty name: every one) has parked.
+  virtual Result<int64_t> CountParked(const std::string& subscription) = 0;
+  // The parked events of `subscription` whose retry was requested, oldest first, at most
+  // `limit`: cheap when there are none, as a running subscription asks now and then.
+  virtual Result<std::vector<ParkedEvent>> RetryRequested(const std::string& subscription,
+                                                          size_t limit) = 0;
   // Asks the subscription to deliver the parked event again; kNotFound for an unknown id.
   virtual Status RequestRetry(int64_t parked_id) = 0;
-  // Removes a parked event (after a successful retry).
+  // Records how a requested retry went, in one step, so that no crash or error can leave the
+  // event neither handled nor parked: without `error` the event is removed; with one it stays
+  // parked with that error, one more attempt, and its retry request cleared. kNotFound for an
+  // unknown id.
+  virtual Status FinishRetry(int64_t parked_id, const std::optional<std::string>& error) = 0;
+  // Removes a parked event (an operator's decision to drop it).
   virtual Status Unpark(int64_t parked_id) = 0;
+  // What a subscription last reported of itself (its state's name and, when failed or retrying,
+  // the error), for operators who look from another process (`evs subscriptions`). Written when
+  // the state or error changes, not per batch.
+  virtual Status SaveState(const std::string& subscription, const std::string& state,
+                           const std::string& error) = 0;
 };
 
 // Checkpoints and parked events in a SQLite file of their own (WAL; several processes may open
@@ -86,21 +104,24 @@ struct SubscriptionOptions {
   int group_member = 0;
   // Events read per page (measured best for catch-up at 2048-4096).
   size_t batch_size = 2048;
-  // How long a live subscription waits for a commit before it looks again (for Stop(), and
-  // for parked events whose retry was requested).
+  // How long a live subscription waits for a commit before it looks again (for Stop()); also
+  // how often it looks for parked events whose retry was requested, idle or busy.
   std::chrono::milliseconds idle_wait{200};
   FailurePolicy failure;
 };
 
 struct SubscriptionStatus {
   std::string name;
-  enum class State { kCatchingUp, kLive, kStopped, kFailed };
+  // kRetrying: reading the log keeps failing; the subscription backs off and tries again, and
+  // goes on where it was once the store answers (`error` says what fails).
+  enum class State { kCatchingUp, kLive, kRetrying, kStopped, kFailed };
   State state = State::kCatchingUp;
-  int64_t checkpoint = 0;  // the last position handled (or skipped)
-  int64_t head = 0;        // the log's head when last looked at
-  int64_t parked = 0;      // events parked by this subscription, in this run and before
-  int64_t delivered = 0;   // events handed to the handler in this run
-  std::string error;       // why it stopped, when kFailed
+  int64_t checkpoint = 0;     // the last position handled (or skipped)
+  int64_t head = 0;           // the log's head when last looked at
+  int64_t parked = 0;         // events parked by this subscription, in this run and before
+  int64_t delivered = 0;      // events handed to the handler in this run
+  std::string error;          // why it stopped (kFailed) or what it is retrying (kRetrying)
+  int64_t read_failures = 0;  // reads of the log that failed in a row (kRetrying)
 };
 
 const char* StateName(SubscriptionStatus::State state);

@@ -116,9 +116,19 @@ class ArchiverImpl final : public CheckpointedArchiver {
   }
 
   Status Park(const ParkedEvent&) override { return NoParking(); }
-  Result<std::vector<ParkedEvent>> ListParked(const std::string&) override { return NoParking(); }
+  Result<std::vector<ParkedEvent>> ListParked(const std::string&, int64_t, size_t) override {
+    return NoParking();
+  }
+  Result<int64_t> CountParked(const std::string&) override { return int64_t{0}; }
+  Result<std::vector<ParkedEvent>> RetryRequested(const std::string&, size_t) override {
+    return std::vector<ParkedEvent>();
+  }
   Status RequestRetry(int64_t) override { return NoParking(); }
+  Status FinishRetry(int64_t, const std::optional<std::string>&) override { return NoParking(); }
   Status Unpark(int64_t) override { return NoParking(); }
+  Status SaveState(const std::string&, const std::string&, const std::string&) override {
+    return OkStatus();  // the consumer's own status shows it
+  }
 
   int64_t ArchivedUpTo() const override {
     std::lock_guard guard(mu_);

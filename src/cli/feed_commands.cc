@@ -48,25 +48,40 @@ int RunSubscriptions(const GlobalOptions& global, const NoArgs&) {
   for (const std::string& path : CheckpointFiles(global)) {
     auto db = store::Database::Open(path, /*read_only=*/true);
     if (!db) return ReportError(global, db.error());
+    // The state a subscription saved when it failed or kept failing to read (files of
+    // earlier releases have no such table).
+    const bool has_states = db->Prepare("SELECT 1 FROM subscription_states LIMIT 0").ok();
     auto stmt = db->Prepare(
-        "SELECT c.subscription, c.checkpoint, (SELECT COUNT(*) FROM parked p WHERE "
-        "p.subscription = c.subscription) FROM checkpoints c ORDER BY 1");
+        std::string("SELECT c.subscription, c.checkpoint, (SELECT COUNT(*) FROM parked p WHERE "
+                    "p.subscription = c.subscription), ") +
+        (has_states ? "(SELECT state FROM subscription_states s WHERE s.subscription = "
+                      "c.subscription), (SELECT error FROM subscription_states s WHERE "
+                      "s.subscription = c.subscription)"
+                    : "NULL, NULL") +
+        " FROM checkpoints c ORDER BY 1");
     if (!stmt) return ReportError(global, stmt.error());
     while (stmt->Step() == SQLITE_ROW) {
       const std::string name(stmt->Text(0));
       const int64_t checkpoint = std::atoll(std::string(stmt->Text(1)).c_str());
       const int64_t lag = std::max<int64_t>(0, *head - checkpoint);
+      // Only failures and retries are saved; a healthy subscription shows no state here
+      // (GET /subscriptions of the running server has the live one).
+      const std::string state(stmt->Text(3));
+      const std::string error(stmt->Text(4));
+      const bool troubled = state == "failed" || state == "retrying";
       if (out.json()) {
-        out.AddJson({{"name", name},
-                     {"checkpoint", checkpoint},
-                     {"head", *head},
-                     {"lag", lag},
-                     {"parked", stmt->Int(2)},
-                     {"file", path}});
+        nlohmann::json item = {{"name", name}, {"checkpoint", checkpoint}, {"head", *head},
+                               {"lag", lag},   {"parked", stmt->Int(2)},   {"file", path}};
+        if (troubled) {
+          item["state"] = state;
+          item["error"] = error;
+        }
+        out.AddJson(item);
       } else {
         out.AddLine(name + " checkpoint=" + std::to_string(checkpoint) +
                     " head=" + std::to_string(*head) + " lag=" + std::to_string(lag) +
-                    " parked=" + std::to_string(stmt->Int(2)));
+                    " parked=" + std::to_string(stmt->Int(2)) +
+                    (troubled ? " state=" + state + " error=" + error : ""));
       }
     }
   }
@@ -103,21 +118,26 @@ int RunParked(const GlobalOptions& global, const ParkedArgs& args) {
   for (const std::string& path : files) {
     auto store = OpenSqliteCheckpointStore(path);
     if (!store.ok()) return ReportError(global, store.error());
-    auto parked = (*store)->ListParked("");
-    if (!parked.ok()) return ReportError(global, parked.error());
-    for (const ParkedEvent& p : *parked) {
-      if (out.json()) {
-        out.AddJson({{"id", p.id},
-                     {"subscription", p.subscription},
-                     {"event", EventToJson(p.event)},
-                     {"error", p.error},
-                     {"attempts", p.attempts},
-                     {"parked_at", FormatTimestamp(p.parked_at_us)},
-                     {"retry_requested", p.retry_requested}});
-      } else {
-        out.AddLine("id=" + std::to_string(p.id) + " subscription=" + p.subscription +
-                    " position=" + std::to_string(p.event.position) + " type=" + p.event.type +
-                    " attempts=" + std::to_string(p.attempts) + " error=" + p.error);
+    // In pages, so that a file with a million parked events does not fill the memory.
+    for (int64_t after_id = 0;;) {
+      auto parked = (*store)->ListParked("", after_id, 1000);
+      if (!parked.ok()) return ReportError(global, parked.error());
+      if (parked->empty()) break;
+      after_id = parked->back().id;
+      for (const ParkedEvent& p : *parked) {
+        if (out.json()) {
+          out.AddJson({{"id", p.id},
+                       {"subscription", p.subscription},
+                       {"event", EventToJson(p.event)},
+                       {"error", p.error},
+                       {"attempts", p.attempts},
+                       {"parked_at", FormatTimestamp(p.parked_at_us)},
+                       {"retry_requested", p.retry_requested}});
+        } else {
+          out.AddLine("id=" + std::to_string(p.id) + " subscription=" + p.subscription +
+                      " position=" + std::to_string(p.event.position) + " type=" + p.event.type +
+                      " attempts=" + std::to_string(p.attempts) + " error=" + p.error);
+        }
       }
     }
   }

@@ -2,7 +2,9 @@
 //
 // synchronous=NORMAL: a checkpoint that a power loss takes back only makes the subscription
 // deliver some events again (at-least-once); it never skips one.
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 
@@ -38,16 +40,28 @@ CREATE TABLE IF NOT EXISTS parked (
   parked_at_us    INTEGER NOT NULL,
   retry_requested INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS parked_by_retry ON parked(subscription, retry_requested, id);
+CREATE TABLE IF NOT EXISTS subscription_states (
+  subscription  TEXT PRIMARY KEY,
+  state         TEXT NOT NULL,
+  error         TEXT NOT NULL,
+  updated_at_us INTEGER NOT NULL
+);
 )sql";
+
+constexpr std::string_view kParkedColumns =
+    "SELECT id, subscription, position, stream_id, version, event_id, type, data, metadata, "
+    "recorded_at_us, error, attempts, parked_at_us, retry_requested FROM parked ";
 
 class SqliteCheckpointStore final : public CheckpointStore {
  public:
   explicit SqliteCheckpointStore(Database db) : db_(std::move(db)) {}
 
   Status Prepare() {
+    const std::string parked(kParkedColumns);
     struct {
       Statement* target;
-      const char* sql;
+      std::string sql;
     } statements[] = {
         {&load_, "SELECT checkpoint FROM checkpoints WHERE subscription = ?"},
         {&save_,
@@ -58,12 +72,19 @@ class SqliteCheckpointStore final : public CheckpointStore {
          "INSERT INTO parked(subscription, position, stream_id, version, event_id, type, data, "
          "metadata, recorded_at_us, error, attempts, parked_at_us) "
          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
-        {&list_,
-         "SELECT id, subscription, position, stream_id, version, event_id, type, data, metadata, "
-         "recorded_at_us, error, attempts, parked_at_us, retry_requested FROM parked "
-         "WHERE ?1 = '' OR subscription = ?1 ORDER BY id"},
+        {&list_, parked + "WHERE (?1 = '' OR subscription = ?1) AND id > ?2 ORDER BY id LIMIT ?3"},
+        {&count_, "SELECT COUNT(*) FROM parked WHERE ?1 = '' OR subscription = ?1"},
+        {&requested_,
+         parked + "WHERE subscription = ?1 AND retry_requested = 1 ORDER BY id LIMIT ?2"},
         {&retry_, "UPDATE parked SET retry_requested = 1 WHERE id = ?"},
+        {&retry_failed_,
+         "UPDATE parked SET error = ?2, attempts = attempts + 1, retry_requested = 0 WHERE id = "
+         "?1"},
         {&unpark_, "DELETE FROM parked WHERE id = ?"},
+        {&save_state_,
+         "INSERT INTO subscription_states(subscription, state, error, updated_at_us) "
+         "VALUES (?, ?, ?, ?) ON CONFLICT(subscription) DO UPDATE SET state = excluded.state, "
+         "error = excluded.error, updated_at_us = excluded.updated_at_us"},
     };
     for (auto& s : statements) {
       auto stmt = db_.Prepare(s.sql);
@@ -111,32 +132,50 @@ class SqliteCheckpointStore final : public CheckpointStore {
     return StepDone(park_, "parking an event of " + p.subscription);
   }
 
-  Result<std::vector<ParkedEvent>> ListParked(const std::string& subscription) override {
+  Result<std::vector<ParkedEvent>> ListParked(const std::string& subscription, int64_t after_id,
+                                              size_t limit) override {
     std::lock_guard guard(mu_);
     list_.Bind(1, subscription);
-    std::vector<ParkedEvent> out;
-    int rc;
-    while ((rc = list_.Step()) == SQLITE_ROW) {
-      ParkedEvent& p = out.emplace_back();
-      p.id = list_.Int(0);
-      p.subscription = std::string(list_.Text(1));
-      p.event.position = list_.Int(2);
-      p.event.stream_id = std::string(list_.Text(3));
-      p.event.version = list_.Int(4);
-      p.event.id = Uuid::Parse(list_.Text(5)).value_or(Uuid{});
-      p.event.type = std::string(list_.Text(6));
-      p.event.data = std::string(list_.Text(7));
-      p.event.metadata = std::string(list_.Text(8));
-      p.event.recorded_at_us = list_.Int(9);
-      p.error = std::string(list_.Text(10));
-      p.attempts = static_cast<int>(list_.Int(11));
-      p.parked_at_us = list_.Int(12);
-      p.retry_requested = list_.Int(13) != 0;
-    }
-    Error error = list_.LastError("listing parked events");
-    list_.Reset();
-    if (rc != SQLITE_DONE) return error;
-    return out;
+    list_.Bind(2, after_id);
+    list_.Bind(3, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+    return ReadParked(list_);
+  }
+
+  Result<int64_t> CountParked(const std::string& subscription) override {
+    std::lock_guard guard(mu_);
+    count_.Bind(1, subscription);
+    const int rc = count_.Step();
+    const int64_t count = rc == SQLITE_ROW ? count_.Int(0) : 0;
+    Error error = count_.LastError("counting parked events");
+    count_.Reset();
+    if (rc != SQLITE_ROW) return error;
+    return count;
+  }
+
+  Result<std::vector<ParkedEvent>> RetryRequested(const std::string& subscription,
+                                                  size_t limit) override {
+    std::lock_guard guard(mu_);
+    requested_.Bind(1, subscription);
+    requested_.Bind(2, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+    return ReadParked(requested_);
+  }
+
+  Status FinishRetry(int64_t parked_id, const std::optional<std::string>& error) override {
+    if (!error) return ChangeOne(unpark_, parked_id);
+    std::lock_guard guard(mu_);
+    retry_failed_.Bind(1, parked_id);
+    retry_failed_.Bind(2, *error);
+    return CheckChanged(StepDone(retry_failed_, "recording a failed retry"), parked_id);
+  }
+
+  Status SaveState(const std::string& subscription, const std::string& state,
+                   const std::string& error) override {
+    std::lock_guard guard(mu_);
+    save_state_.Bind(1, subscription);
+    save_state_.Bind(2, state);
+    save_state_.Bind(3, error);
+    save_state_.Bind(4, NowMicros());
+    return StepDone(save_state_, "saving the state of " + subscription);
   }
 
   Status RequestRetry(int64_t parked_id) override { return ChangeOne(retry_, parked_id); }
@@ -151,12 +190,43 @@ class SqliteCheckpointStore final : public CheckpointStore {
     return OkStatus();
   }
 
+  // With mu_ held.
+  Result<std::vector<ParkedEvent>> ReadParked(Statement& stmt) {
+    std::vector<ParkedEvent> out;
+    int rc;
+    while ((rc = stmt.Step()) == SQLITE_ROW) {
+      ParkedEvent& p = out.emplace_back();
+      p.id = stmt.Int(0);
+      p.subscription = std::string(stmt.Text(1));
+      p.event.position = stmt.Int(2);
+      p.event.stream_id = std::string(stmt.Text(3));
+      p.event.version = stmt.Int(4);
+      p.event.id = Uuid::Parse(stmt.Text(5)).value_or(Uuid{});
+      p.event.type = std::string(stmt.Text(6));
+      p.event.data = std::string(stmt.Text(7));
+      p.event.metadata = std::string(stmt.Text(8));
+      p.event.recorded_at_us = stmt.Int(9);
+      p.error = std::string(stmt.Text(10));
+      p.attempts = static_cast<int>(stmt.Int(11));
+      p.parked_at_us = stmt.Int(12);
+      p.retry_requested = stmt.Int(13) != 0;
+    }
+    Error error = stmt.LastError("listing parked events");
+    stmt.Reset();
+    if (rc != SQLITE_DONE) return error;
+    return out;
+  }
+
   Status ChangeOne(Statement& stmt, int64_t parked_id) {
     std::lock_guard guard(mu_);
     stmt.Bind(1, parked_id);
-    if (auto s = StepDone(stmt, "changing parked event " + std::to_string(parked_id)); !s) {
-      return s;
-    }
+    return CheckChanged(StepDone(stmt, "changing parked event " + std::to_string(parked_id)),
+                        parked_id);
+  }
+
+  // With mu_ held: kNotFound when the statement that just ran changed no row.
+  Status CheckChanged(Status stepped, int64_t parked_id) {
+    if (!stepped) return stepped;
     if (sqlite3_changes(db_.raw()) == 0) {
       return Error::Make(ErrorCode::kNotFound,
                          "no parked event with id " + std::to_string(parked_id));
@@ -166,7 +236,8 @@ class SqliteCheckpointStore final : public CheckpointStore {
 
   std::mutex mu_;
   Database db_;
-  Statement load_, save_, park_, list_, retry_, unpark_;
+  Statement load_, save_, park_, list_, count_, requested_, retry_, retry_failed_, unpark_,
+      save_state_;
 };
 
 }  // namespace

@@ -17,6 +17,8 @@ const char* StateName(SubscriptionStatus::State state) {
       return "catching_up";
     case SubscriptionStatus::State::kLive:
       return "live";
+    case SubscriptionStatus::State::kRetrying:
+      return "retrying";
     case SubscriptionStatus::State::kStopped:
       return "stopped";
     case SubscriptionStatus::State::kFailed:
@@ -38,6 +40,9 @@ uint64_t StableHash(std::string_view text) {
 }
 
 constexpr std::chrono::milliseconds kStopCheck{50};
+// Parked events retried per look: the rest wait for the next look, so a flood of retry requests
+// cannot hold up the feed.
+constexpr size_t kRetriesPerLook = 100;
 
 class LogSubscription final : public Subscription {
  public:
@@ -68,10 +73,10 @@ class LogSubscription final : public Subscription {
                                                        " is not a position: '" + **saved + "'");
       }
     }
-    auto parked = checkpoints_.ListParked(checkpoint_name_);
+    auto parked = checkpoints_.CountParked(checkpoint_name_);
     if (!parked.ok()) return parked.error();
     status_.checkpoint = position;
-    status_.parked = static_cast<int64_t>(parked->size());
+    status_.parked = *parked;
     thread_ = std::thread([this] { Run(); });
     return OkStatus();
   }
@@ -112,12 +117,24 @@ class LogSubscription final : public Subscription {
   }
 
   void SetState(SubscriptionStatus::State state, std::string error = {}) {
+    bool changed;
     {
       std::lock_guard guard(mu_);
+      changed = status_.state != state || status_.error != error;
       status_.state = state;
-      status_.error = std::move(error);
+      status_.error = error;
+      if (state != SubscriptionStatus::State::kRetrying) status_.read_failures = 0;
     }
     cv_.notify_all();
+    // Operators in other processes see failures and retries (`evs subscriptions`); the moves
+    // between catching up and live are not written.
+    const bool worth_saving = state == SubscriptionStatus::State::kFailed ||
+                              state == SubscriptionStatus::State::kRetrying || saved_trouble_;
+    if (changed && worth_saving) {
+      saved_trouble_ = state == SubscriptionStatus::State::kFailed ||
+                       state == SubscriptionStatus::State::kRetrying;
+      (void)checkpoints_.SaveState(checkpoint_name_, StateName(state), error);
+    }
   }
 
   bool Wanted(const RecordedEvent& e) const {
@@ -139,20 +156,41 @@ class LogSubscription final : public Subscription {
 
   void Run() {
     int64_t position = GetStatus().checkpoint;
+    std::chrono::milliseconds read_backoff = options_.failure.initial_backoff;
+    auto next_parked_look = std::chrono::steady_clock::now();
     while (!Stopping()) {
+      // Requested retries of parked events, busy or idle, at most every idle_wait.
+      if (std::chrono::steady_clock::now() >= next_parked_look) {
+        RetryRequestedParked();
+        next_parked_look = std::chrono::steady_clock::now() + options_.idle_wait;
+      }
       auto page = store_.ReadLog(position, options_.batch_size);
       if (!page.ok()) {
-        // A read failure is retried: the store may be busy or briefly failing.
-        if (!Backoff(options_.failure.max_backoff)) break;
+        // The store may be busy or briefly failing: back off and read again from the same
+        // position, visibly.
+        int64_t failures;
+        {
+          std::lock_guard guard(mu_);
+          failures = ++status_.read_failures;
+        }
+        SetState(SubscriptionStatus::State::kRetrying,
+                 "reading the log after position " + std::to_string(position) + " failed " +
+                     std::to_string(failures) + " time(s) in a row: " + page.error().message);
+        {
+          std::lock_guard guard(mu_);
+          status_.read_failures = failures;
+        }
+        if (!Backoff(read_backoff)) break;
+        read_backoff = std::min(read_backoff * 2, options_.failure.max_backoff);
         continue;
       }
+      read_backoff = options_.failure.initial_backoff;
       {
         std::lock_guard guard(mu_);
         status_.head = page->head_position;
       }
       if (page->events.empty()) {
         SetState(SubscriptionStatus::State::kLive);
-        RetryRequestedParked();
         WaitForCommit(position);
         continue;
       }
@@ -167,8 +205,10 @@ class LogSubscription final : public Subscription {
       int64_t handled_up_to = page->next_position;
       std::string failure;
       if (!batch.empty() && !Deliver(batch, handled_up_to, failure)) {
-        // Stopped by the failure policy or by Stop(): keep what was handled.
-        if (Advance(handled_up_to, 0) && !failure.empty()) {
+        // Stopped by the failure policy or by Stop(): keep what was handled. A checkpoint that
+        // cannot be saved leaves the subscription failed with that error.
+        if (!Advance(handled_up_to, 0)) return;
+        if (!failure.empty()) {
           SetState(SubscriptionStatus::State::kFailed, failure);
           return;
         }
@@ -252,23 +292,20 @@ class LogSubscription final : public Subscription {
     return true;
   }
 
-  // Delivers parked events whose retry was asked for; a success unparks the event.
+  // Delivers parked events whose retry was asked for; each outcome is recorded in one step
+  // (FinishRetry): a success removes the event, a failure keeps it parked with the new error.
   void RetryRequestedParked() {
-    auto parked = checkpoints_.ListParked(checkpoint_name_);
-    if (!parked.ok()) return;
-    for (ParkedEvent& p : *parked) {
-      if (!p.retry_requested) continue;
+    auto parked = checkpoints_.RetryRequested(checkpoint_name_, kRetriesPerLook);
+    if (!parked.ok()) return;  // looked at again after idle_wait
+    for (const ParkedEvent& p : *parked) {
+      if (Stopping()) return;
       Status s = handler_.Handle(std::span<const RecordedEvent>(&p.event, 1));
-      if (!checkpoints_.Unpark(p.id).ok()) continue;
-      if (s.ok()) {
+      std::optional<std::string> error;
+      if (!s.ok()) error = s.error().message;
+      if (checkpoints_.FinishRetry(p.id, error).ok() && !error) {
         std::lock_guard guard(mu_);
         --status_.parked;
-        continue;
       }
-      p.error = s.error().message;
-      p.attempts += 1;
-      p.retry_requested = false;
-      (void)checkpoints_.Park(p);  // still failing: back with the new reason
     }
   }
 
@@ -282,6 +319,7 @@ class LogSubscription final : public Subscription {
   std::condition_variable cv_;
   bool stopping_ = false;
   SubscriptionStatus status_;
+  bool saved_trouble_ = false;  // the state last saved was kFailed or kRetrying (Run's thread)
   std::thread thread_;
 };
 

@@ -68,6 +68,7 @@ Response Api::Subscriptions() {
                                    {"parked", s.parked},
                                    {"delivered", s.delivered}};
     if (!s.error.empty()) item["error"] = s.error;
+    if (s.read_failures > 0) item["read_failures"] = s.read_failures;
     list.push_back(std::move(item));
   }
   return Json({{"subscriptions", list}});
