@@ -6,7 +6,11 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <future>
 #include <map>
+#include <mutex>
 #include <random>
 
 #include "cart/cart.h"
@@ -223,6 +227,96 @@ TEST_F(ProjectionTest, StreamOrderedFeedThatSkipsAVersionIsRefusedWhole) {
   EXPECT_EQ(*(*handler)->AppliedVersion(stream[0].stream_id), 1);
   ASSERT_TRUE((*handler)->Handle({&stream[1], 2}).ok());  // the missing one arrives: it goes on
   EXPECT_EQ(*(*handler)->AppliedVersion(stream[0].stream_id), 3);
+}
+
+// A projection whose next generation's events wait on a gate (to hold a rebuild in progress) or
+// fail (to make it stop).
+class GatedProjection : public SqliteProjection {
+ public:
+  std::string Name() const override { return "gated"; }
+  std::vector<std::string> Tables() const override { return {"seen"}; }
+  Status CreateTables(sqlite3* db, const std::string& suffix) override {
+    const std::string sql = "CREATE TABLE IF NOT EXISTS seen" + suffix + "(position INTEGER)";
+    sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+    return OkStatus();
+  }
+  Status Apply(sqlite3*, const std::string& suffix, const RecordedEvent&) override {
+    if (suffix == "_g1") return OkStatus();
+    if (fail_rebuild) return Error::Make(ErrorCode::kInvalidArgument, "refused (test)");
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
+    return OkStatus();
+  }
+  void Open() {
+    std::lock_guard guard(mu);
+    open = true;
+    cv.notify_all();
+  }
+  void WaitEntered() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return entered; });
+  }
+
+  std::atomic<bool> fail_rebuild{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, open = false;
+};
+
+// Status calls answer while a rebuild runs: before, the runner held its lock through the whole
+// rebuild and every status call (GET /subscriptions) waited for it.
+TEST_F(ProjectionTest, StatusAnswersWhileARebuildRuns) {
+  Traffic(20, 7);
+  GatedProjection gated;
+  ProjectionOptions o;
+  o.path = dir_.File("gated.sqlite");
+  auto runner = ProjectionRunner::Open(*store_, gated, o);
+  ASSERT_TRUE(runner.ok()) << runner.error().message;
+  ASSERT_TRUE((*runner)->Start().ok());
+  ASSERT_TRUE((*runner)->WaitUntil(*store_->HeadPosition(), 20s));
+  auto rebuild = std::async(std::launch::async, [&] { return (*runner)->Rebuild({}); });
+  gated.WaitEntered();  // the rebuild is applying its first event, and waits
+  auto status = std::async(std::launch::async, [&] { return (*runner)->GetStatus(); });
+  const bool answered = status.wait_for(10s) == std::future_status::ready;
+  gated.Open();
+  EXPECT_TRUE(answered) << "GetStatus waited for the rebuild";
+  ASSERT_TRUE(rebuild.get().ok());
+  EXPECT_EQ(status.get().checkpoint, *store_->HeadPosition());
+  EXPECT_EQ((*runner)->CheckpointName(), "projection:gated_g2");
+}
+
+// A failed rebuild restarts the live projection; when that fails too, both are said, and the
+// runner shows itself failed instead of silently stopped.
+TEST_F(ProjectionTest, ALiveProjectionThatCannotRestartIsReported) {
+  Traffic(20, 8);
+  GatedProjection gated;
+  gated.fail_rebuild = true;
+  ProjectionOptions o;
+  o.path = dir_.File("gated.sqlite");
+  o.failure.max_attempts = 1;
+  o.failure.on_exhausted = FailurePolicy::OnExhausted::kStop;
+  auto runner = ProjectionRunner::Open(*store_, gated, o);
+  ASSERT_TRUE(runner.ok()) << runner.error().message;
+  ASSERT_TRUE((*runner)->Start().ok());
+  ASSERT_TRUE((*runner)->WaitUntil(*store_->HeadPosition(), 20s));
+  // The live checkpoint is damaged behind the runner's back: the live subscription cannot start.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(o.path.c_str(), &db), SQLITE_OK);
+  const std::string sql = "UPDATE checkpoints SET checkpoint = 'garbage' WHERE subscription = '" +
+                          (*runner)->CheckpointName() + "'";
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto rebuilt = (*runner)->Rebuild({});
+  ASSERT_FALSE(rebuilt.ok());
+  EXPECT_NE(rebuilt.error().message.find("the rebuild stopped"), std::string::npos)
+      << rebuilt.error().message;
+  EXPECT_NE(rebuilt.error().message.find("could not start again"), std::string::npos)
+      << rebuilt.error().message;
+  const auto status = (*runner)->GetStatus();
+  EXPECT_EQ(status.state, SubscriptionStatus::State::kFailed);
+  EXPECT_NE(status.error.find("garbage"), std::string::npos) << status.error;
 }
 
 }  // namespace

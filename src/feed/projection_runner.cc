@@ -1,5 +1,7 @@
 // Runs a SqliteProjection from the feed: one transaction per batch with the checkpoint inside,
 // generations behind views, rebuild beside the live generation.
+#include <atomic>
+#include <memory>
 #include <mutex>
 
 #include "evs/projection.h"
@@ -80,21 +82,28 @@ class Runner final : public ProjectionRunner {
 
   void Stop() override {
     std::lock_guard guard(run_mu_);
-    live_.reset();
+    StopLive();
   }
 
+  // Answers at once, also during a rebuild or while another thread waits.
   SubscriptionStatus GetStatus() const override {
-    std::lock_guard guard(run_mu_);
-    if (live_) return live_->GetStatus();
+    std::lock_guard guard(state_mu_);
+    if (live_) return live_->subscription->GetStatus();
     SubscriptionStatus stopped;
-    stopped.name = CheckpointName();
-    stopped.state = SubscriptionStatus::State::kStopped;
+    stopped.name = NameFor(generation_);
+    stopped.state = live_error_.empty() ? SubscriptionStatus::State::kStopped
+                                        : SubscriptionStatus::State::kFailed;
+    stopped.error = live_error_;
     return stopped;
   }
 
   bool WaitUntil(int64_t position, std::chrono::milliseconds timeout) override {
-    std::lock_guard guard(run_mu_);
-    return live_ && live_->WaitUntil(position, timeout);
+    std::shared_ptr<Live> live;
+    {
+      std::lock_guard guard(state_mu_);
+      live = live_;
+    }
+    return live && live->subscription->WaitUntil(position, timeout);
   }
 
   std::string CheckpointName() const override { return NameFor(generation_); }
@@ -114,17 +123,17 @@ class Runner final : public ProjectionRunner {
     // events and swap.
     for (bool live_stopped = false;;) {
       auto head = store_.HeadPosition();
-      if (!head.ok()) return head.error();
+      if (!head.ok()) return WithLiveRestarted(head.error());
       if ((*builder)->WaitUntil(*head, std::chrono::milliseconds(500))) {
         if (live_stopped) break;
-        live_.reset();
+        StopLive();
         live_stopped = true;
         continue;
       }
       auto status = (*builder)->GetStatus();
       if (status.state == SubscriptionStatus::State::kFailed) {
-        StartLive().ok();
-        return Error::Make(ErrorCode::kIOError, "the rebuild stopped: " + status.error);
+        return WithLiveRestarted(
+            Error::Make(ErrorCode::kIOError, "the rebuild stopped: " + status.error));
       }
       if (progress) progress(status.checkpoint, *head);
     }
@@ -156,7 +165,7 @@ class Runner final : public ProjectionRunner {
                                "history; the read model was left as it was");
       }
     }
-    live_.reset();
+    StopLive();
     return SwapTo(next);
   }
 
@@ -223,8 +232,7 @@ class Runner final : public ProjectionRunner {
       }
       if (!swapped.ok() || !(swapped = db_.Exec("COMMIT")).ok()) {
         (void)db_.Exec("ROLLBACK");
-        StartLive().ok();
-        return swapped;
+        return WithLiveRestarted(swapped.error());
       }
     }
     generation_ = next;
@@ -235,18 +243,46 @@ class Runner final : public ProjectionRunner {
     return "projection:" + projection_.Name() + GenerationSuffix(generation);
   }
 
-  // Called with run_mu_ held.
+  // Called with run_mu_ held. A live subscription that cannot start leaves the runner failed
+  // with the reason (GetStatus), as well as returning it.
   Status StartLive() {
-    live_.reset();
-    handler_ = std::make_unique<GenerationHandler>(*this, generation_);
+    StopLive();
+    auto live = std::make_shared<Live>();
+    live->handler = std::make_unique<GenerationHandler>(*this, generation_);
     SubscriptionOptions o;
     o.name = NameFor(generation_);
     o.batch_size = options_.batch_size;
     o.failure = options_.failure;
-    auto s = Subscription::Start(store_, *checkpoints_, *handler_, o);
-    if (!s.ok()) return s.error();
-    live_ = std::move(s).value();
+    auto s = Subscription::Start(store_, *checkpoints_, *live->handler, o);
+    std::lock_guard guard(state_mu_);
+    if (!s.ok()) {
+      live_error_ = "the live projection could not start: " + s.error().message;
+      return s.error();
+    }
+    live_error_.clear();
+    live->subscription = std::move(s).value();
+    live_ = std::move(live);
     return OkStatus();
+  }
+
+  // Called with run_mu_ held: stops the live subscription (a waiter in WaitUntil returns) and
+  // drops it once nobody waits on it.
+  void StopLive() {
+    std::shared_ptr<Live> live;
+    {
+      std::lock_guard guard(state_mu_);
+      live.swap(live_);
+    }
+    if (live) live->subscription->Stop();
+  }
+
+  // `failure` after restarting the live subscription on the current generation; when that
+  // fails too, the error says both.
+  Error WithLiveRestarted(Error failure) {
+    if (auto s = StartLive(); !s) {
+      failure.message += "; and the live projection could not start again: " + s.error().message;
+    }
+    return failure;
   }
 
   EventStore& store_;
@@ -255,10 +291,22 @@ class Runner final : public ProjectionRunner {
   std::mutex db_mu_;  // the connection is used by one thread at a time
   Database db_;
   std::unique_ptr<CheckpointStore> checkpoints_;
-  mutable std::mutex run_mu_;  // guards the live subscription and rebuilds
-  int64_t generation_ = 1;
-  std::unique_ptr<GenerationHandler> handler_;
-  std::unique_ptr<Subscription> live_;
+  // Start, Stop and rebuilds one at a time; held through a whole rebuild.
+  std::mutex run_mu_;
+  // The live subscription and why it could not start: held only for moments, so that status
+  // calls answer during a rebuild.
+  mutable std::mutex state_mu_;
+  // Changed only with run_mu_ held, read by status calls without it.
+  std::atomic<int64_t> generation_{1};
+  // The live subscription with its handler, which must outlive it: shared with waiters, so
+  // the last of them to let go stops it.
+  struct Live {
+    std::unique_ptr<GenerationHandler> handler;
+    std::unique_ptr<Subscription> subscription;
+    ~Live() { subscription.reset(); }  // joins its thread before the handler goes
+  };
+  std::shared_ptr<Live> live_;
+  std::string live_error_;
 };
 
 Status GenerationHandler::Handle(std::span<const RecordedEvent> batch) {
