@@ -2,7 +2,10 @@
 #include "evs/uuid.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <set>
 #include <string>
 
 namespace evs {
@@ -47,6 +50,44 @@ TEST(UuidTest, RefusesMalformedText) {
       EXPECT_FALSE(Uuid::Parse(text)) << "accepted " << i << ": " << text;
     }
   }
+}
+
+}  // namespace
+}  // namespace evs
+
+namespace evs {
+namespace {
+
+// Ids come from the kernel's CSPRNG: a forked child does not repeat its parent's ids (a
+// per-thread generator copied by fork would), and many ids share no value.
+TEST(UuidTest, RandomIdsDifferAcrossAForkAndDoNotRepeat) {
+  Uuid first = Uuid::Random();
+  (void)first;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string id = Uuid::Random().ToString();
+    (void)!write(fds[1], id.data(), id.size());
+    _exit(0);
+  }
+  const std::string parent = Uuid::Random().ToString();
+  char buffer[64] = {};
+  ASSERT_EQ(read(fds[0], buffer, 36), 36);
+  int status = 0;
+  waitpid(child, &status, 0);
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_NE(std::string(buffer, 36), parent);
+  std::set<std::string> seen;
+  for (int i = 0; i < 10000; ++i) {
+    const Uuid u = Uuid::Random();
+    EXPECT_EQ(u.bytes[6] >> 4, 4);       // version 4
+    EXPECT_EQ(u.bytes[8] & 0xc0, 0x80);  // RFC 4122 variant
+    seen.insert(u.ToString());
+  }
+  EXPECT_EQ(seen.size(), 10000u);
 }
 
 }  // namespace

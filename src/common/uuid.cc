@@ -1,7 +1,12 @@
 #include "evs/uuid.h"
 
+#include <sys/random.h>
+
 #include <array>
-#include <random>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace evs {
 namespace {
@@ -21,18 +26,20 @@ int HexValue(char c) { return kHexValues[static_cast<unsigned char>(c)]; }
 
 }  // namespace
 
+// From the kernel's CSPRNG (getrandom(2)), not a seeded PRNG: cart ids are capabilities in URLs
+// and must not be predictable from ids seen before. One call per id, no buffer, so that a forked
+// child never repeats its parent's ids.
 Uuid Uuid::Random() {
-  thread_local std::mt19937_64 generator{[] {
-    std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device(), device(), device()};
-    return std::mt19937_64(seed);
-  }()};
   Uuid u;
-  uint64_t hi = generator();
-  uint64_t lo = generator();
-  for (int i = 0; i < 8; ++i) {
-    u.bytes[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
-    u.bytes[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
+  size_t done = 0;
+  while (done < u.bytes.size()) {
+    const ssize_t n = getrandom(u.bytes.data() + done, u.bytes.size() - done, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::fprintf(stderr, "evs: getrandom failed: %s\n", std::strerror(errno));
+      std::abort();  // no id is better than a predictable one
+    }
+    done += static_cast<size_t>(n);
   }
   u.bytes[6] = static_cast<uint8_t>((u.bytes[6] & 0x0f) | 0x40);  // version 4
   u.bytes[8] = static_cast<uint8_t>((u.bytes[8] & 0x3f) | 0x80);  // RFC 4122 variant
