@@ -6,7 +6,7 @@
 //   writes them; stream ids "cart-<uuid>"; one append per cart from 4 threads.
 //
 //   archive        evs: ArchiveOnce() from position 0 into a fresh folder object store (durable
-//                  puts, default segments, zstd level 3): events/s over the whole run. The JSON
+//                  puts, default segments, zstd level 1): events/s over the whole run. The JSON
 //                  adds the archive's bytes, the JSON lines' bytes and their ratio (the target
 //                  is at most 0.3). Baseline "log-read": reading the same log with ReadLog in
 //                  pages of 4096, which archiving includes.
