@@ -25,6 +25,13 @@ Status HandOverLog(EventStore& store, Archiver& archiver, int64_t up_to,
     auto page = store.ReadLog(after, kPageSize);
     if (!page.ok()) return page.error();
     if (page->events.empty()) break;
+    // A log that hands back what was already read (a store whose files changed under it) must
+    // not keep this loop going.
+    if (page->events.back().position <= after) {
+      return Error::Make(ErrorCode::kCorruption,
+                         "the log answered a read after position " + std::to_string(after) +
+                             " with position " + std::to_string(page->events.back().position));
+    }
     if (auto s = archiver.Handle(page->events); !s) return s;
     after = page->events.back().position;
     report.position = after;
