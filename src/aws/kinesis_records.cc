@@ -1,25 +1,20 @@
 #include "aws/kinesis_records.h"
 
+#include <openssl/evp.h>
+
 #include <array>
+#include <climits>
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <utility>
 
 namespace evs::aws {
 namespace {
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-// 0-63 for an alphabet character, -1 otherwise.
-constexpr std::array<int8_t, 256> MakeReverse() {
-  std::array<int8_t, 256> table{};
-  for (auto& v : table) v = -1;
-  for (int i = 0; i < 64; ++i)
-    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
-  return table;
-}
-constexpr std::array<int8_t, 256> kReverse = MakeReverse();
+constexpr std::string_view kAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 Error Corrupt(const std::string& what) {
   return Error::Make(ErrorCode::kCorruption, "not an evs commit record: " + what);
@@ -42,26 +37,15 @@ bool GetString(const nlohmann::json& object, const char* key, std::string& out) 
 
 }  // namespace
 
+// OpenSSL's EVP_EncodeBlock and EVP_DecodeBlock do the work. DecodeBlock is lenient (it skips
+// surrounding white space and decodes padding as zero bytes), so the text is checked first: a
+// multiple of 4 long, only the alphabet, '=' only as one or two final characters.
 std::string Base64Encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
-                 (static_cast<uint8_t>(bytes[i + 1]) << 8) | static_cast<uint8_t>(bytes[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  if (size_t rest = bytes.size() - i; rest > 0) {
-    uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
-    if (rest == 2) n |= static_cast<uint8_t>(bytes[i + 1]) << 8;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
+  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');  // EVP_EncodeBlock adds a NUL
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
   return out;
 }
 
@@ -71,28 +55,24 @@ Result<std::string> Base64Decode(std::string_view text) {
         ErrorCode::kInvalidArgument,
         "base64: the length " + std::to_string(text.size()) + " is not a multiple of 4");
   }
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    int pad = 0;
-    uint32_t n = 0;
-    for (size_t j = 0; j < 4; ++j) {
-      char c = text[i + j];
-      int value = kReverse[static_cast<unsigned char>(c)];
-      if (c == '=' && last && j >= 2 && (j == 3 || text[i + 3] == '=')) {
-        ++pad;
-        value = 0;
-      } else if (value < 0 || pad > 0) {
-        return Error::Make(ErrorCode::kInvalidArgument,
-                           "base64: unexpected character at offset " + std::to_string(i + j));
-      }
-      n = (n << 6) | static_cast<uint32_t>(value);
-    }
-    out += static_cast<char>((n >> 16) & 0xff);
-    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
-    if (pad < 1) out += static_cast<char>(n & 0xff);
+  if (text.size() > static_cast<size_t>(INT_MAX)) {
+    return Error::Make(ErrorCode::kInvalidArgument, "base64: the text is over 2 GiB");
   }
+  size_t pad = 0;
+  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+  const size_t bad = text.substr(0, text.size() - pad).find_first_not_of(kAlphabet);
+  if (bad != std::string_view::npos) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "base64: unexpected character at offset " + std::to_string(bad));
+  }
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0 || static_cast<size_t>(n) != out.size()) {
+    return Error::Make(ErrorCode::kInvalidArgument, "base64: the text does not decode");
+  }
+  out.resize(out.size() - pad);
   return out;
 }
 
