@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/backoff.h"
 #include "evs/archive.h"
 
 namespace evs {
@@ -28,9 +29,9 @@ Status HandOverLog(EventStore& store, Archiver& archiver, int64_t up_to,
     // A log that hands back what was already read (a store whose files changed under it) must
     // not keep this loop going.
     if (page->events.back().position <= after) {
-      return Error::Make(ErrorCode::kCorruption,
-                         "the log answered a read after position " + std::to_string(after) +
-                             " with position " + std::to_string(page->events.back().position));
+      return Error::Make(ErrorCode::kCorruption, "the log answered a read after position " +
+                                                     std::to_string(after) + " with position " +
+                                                     std::to_string(page->events.back().position));
     }
     if (auto s = archiver.Handle(page->events); !s) return s;
     after = page->events.back().position;
@@ -96,7 +97,7 @@ class Runner final : public ArchiveRunner {
  private:
   void Run() {
     int64_t after = archiver_->ArchivedUpTo();
-    std::chrono::milliseconds backoff = kFirstBackoff;
+    Backoff backoff(kFirstBackoff, kMaxBackoff);
     for (;;) {
       {
         std::lock_guard guard(mu_);
@@ -107,14 +108,13 @@ class Runner final : public ArchiveRunner {
       archived_cv_.notify_all();
       if (step.ok()) {
         error_.clear();
-        backoff = kFirstBackoff;
+        backoff.Reset();
         continue;
       }
       error_ = step.error().message;
       // Read again from what is archived: the archiver skips what it already holds.
       after = archiver_->ArchivedUpTo();
-      cv_.wait_for(lock, backoff, [&] { return stopping_; });
-      backoff = std::min(backoff * 2, kMaxBackoff);
+      cv_.wait_for(lock, backoff.Next(), [&] { return stopping_; });
     }
   }
 

@@ -9,7 +9,6 @@
 #include <array>
 #include <cstdlib>
 #include <initializer_list>
-#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -17,6 +16,7 @@
 
 #include "aws/retry.h"
 #include "aws/sigv4.h"
+#include "common/backoff.h"
 
 namespace evs::aws {
 namespace {
@@ -218,11 +218,11 @@ struct SendOutcome {
 template <class Sign, class ErrorTypeOf>
 SendOutcome SendWithRetries(HttpTransport& transport, const RetryPolicy& policy, Sign sign,
                             ErrorTypeOf error_type_of) {
-  thread_local std::mt19937_64 random{std::random_device{}()};
   int max_attempts = std::max(1, policy.max_attempts);
   SendOutcome attempts{Error::Make(ErrorCode::kUnavailable, "not sent"), 0};
   for (int attempt = 0; attempt < max_attempts; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(FullJitterDelay(policy, attempt - 1, random()));
+    if (attempt > 0)
+      std::this_thread::sleep_for(FullJitterDelay(policy, attempt - 1, JitterRandom()));
     HttpRequest request = sign();  // signed again: the date moves on between attempts
     attempts.last = transport.Send(request);
     attempts.count = attempt + 1;
@@ -261,14 +261,7 @@ bool IsHttpUrl(std::string_view url) {
 }  // namespace
 
 std::chrono::milliseconds FullJitterDelay(const RetryPolicy& policy, int retry, uint64_t random) {
-  int64_t cap = std::max<int64_t>(0, policy.max_delay.count());
-  int64_t base = std::max<int64_t>(0, policy.base_delay.count());
-  // base * 2^retry, stopping at the cap before it can overflow.
-  int64_t ceiling = base;
-  for (int i = 0; i < retry && ceiling < cap; ++i) ceiling *= 2;
-  ceiling = std::min(ceiling, cap);
-  if (ceiling <= 0) return std::chrono::milliseconds(0);
-  return std::chrono::milliseconds(static_cast<int64_t>(random % static_cast<uint64_t>(ceiling)));
+  return FullJitter(ExponentialDelay(policy.base_delay, policy.max_delay, retry), random);
 }
 
 bool IsThrottlingErrorType(std::string_view type) {

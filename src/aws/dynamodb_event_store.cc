@@ -13,12 +13,12 @@
 #include <atomic>
 #include <iterator>
 #include <optional>
-#include <random>
 #include <set>
 #include <thread>
 #include <utility>
 
 #include "aws/dynamodb_items.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "store/append_validation.h"
 #include "store/read_validation.h"
@@ -92,10 +92,10 @@ AppendResult ResultOf(const Commit& commit) {
 }
 
 // Sleeps a random moment before another try against other writers, so that they spread out.
-void Backoff(int attempt) {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  const uint64_t ceiling_ms = uint64_t{1} << std::min(attempt + 1, 6);
-  std::this_thread::sleep_for(std::chrono::milliseconds(random() % ceiling_ms));
+void PauseBeforeRetry(int attempt) {
+  using std::chrono::milliseconds;
+  std::this_thread::sleep_for(
+      FullJitter(ExponentialDelay(milliseconds(2), milliseconds(64), attempt), JitterRandom()));
 }
 
 nlohmann::json AttributeNames(std::initializer_list<std::pair<const char*, const char*>> names) {
@@ -278,7 +278,7 @@ class DynamoDbEventStore final : public EventStore {
   Result<AppendResult> AppendAtEnd(std::string_view stream, const ExpectedVersion& expected,
                                    const std::vector<EventData>& events, bool& duplicate) {
     for (int attempt = 0; attempt < kMaxAppendAttempts; ++attempt) {
-      if (attempt > 0) Backoff(attempt);
+      if (attempt > 0) PauseBeforeRetry(attempt);
       QuerySpec spec;
       spec.forward = false;
       auto last = FirstCommit(stream, spec, "append to stream");
@@ -562,7 +562,7 @@ Status CheckKeySchema(const std::string& table, const nlohmann::json& descriptio
 Status WaitUntilActive(AwsClient& client, const std::string& table, bool created,
                        std::chrono::milliseconds wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait;
-  std::chrono::milliseconds pause(20);
+  evs::Backoff pause(std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
   std::string last_state = "unknown";
   for (int polls = 0;; ++polls) {
     auto response = client.CallJson(Service::kDynamoDb, "DescribeTable", {{"TableName", table}});
@@ -597,8 +597,7 @@ Status WaitUntilActive(AwsClient& client, const std::string& table, bool created
                              std::to_string(wait.count()) + " ms (" + std::to_string(polls + 1) +
                              " checks; state " + last_state + "); try again later");
     }
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+    std::this_thread::sleep_for(pause.Next());
   }
 }
 

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "aws/kinesis_records.h"
+#include "common/backoff.h"
 
 namespace evs::aws {
 namespace {
@@ -34,9 +35,8 @@ std::string StringAt(const nlohmann::json& object, const char* key) {
 
 std::chrono::milliseconds Doubled(std::chrono::milliseconds base, std::chrono::milliseconds cap,
                                   int failures) {
-  int64_t delay = std::max<int64_t>(1, base.count());
-  for (int i = 1; i < failures && delay < cap.count(); ++i) delay *= 2;
-  return std::chrono::milliseconds(std::min<int64_t>(delay, std::max<int64_t>(1, cap.count())));
+  const std::chrono::milliseconds one(1);
+  return ExponentialDelay(std::max(base, one), std::max(cap, one), failures - 1);
 }
 
 struct Shard {

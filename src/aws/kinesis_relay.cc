@@ -11,6 +11,7 @@
 
 #include "aws/dynamodb_items.h"
 #include "aws/kinesis_records.h"
+#include "common/backoff.h"
 
 namespace evs::aws {
 namespace {
@@ -45,10 +46,7 @@ size_t Utf8Length(std::string_view text) {
 }
 
 std::chrono::milliseconds Backoff(const RelayOptions& options, int attempts) {
-  int64_t delay = std::max<int64_t>(0, options.initial_backoff.count());
-  int64_t cap = std::max<int64_t>(0, options.max_backoff.count());
-  for (int i = 1; i < attempts && delay < cap; ++i) delay *= 2;
-  return std::chrono::milliseconds(std::min(delay, cap));
+  return ExponentialDelay(options.initial_backoff, options.max_backoff, attempts - 1);
 }
 
 class RelayRun {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "common/backoff.h"
+
 namespace evs::aws {
 
 Status CreateKinesisStream(AwsClient& client, const std::string& stream, int shards,
@@ -20,7 +22,7 @@ Status CreateKinesisStream(AwsClient& client, const std::string& stream, int sha
   }
   // Also when it existed: it may still be CREATING.
   const auto deadline = std::chrono::steady_clock::now() + wait;
-  std::chrono::milliseconds pause(20);
+  Backoff pause(std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
   std::string state = "unknown";
   for (;;) {
     auto described =
@@ -44,8 +46,7 @@ Status CreateKinesisStream(AwsClient& client, const std::string& stream, int sha
                                                       std::to_string(wait.count()) + " ms (state " +
                                                       state + "); try again later");
     }
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+    std::this_thread::sleep_for(pause.Next());
   }
 }
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 
 namespace evs {
@@ -111,7 +112,7 @@ class LogSubscription final : public Subscription {
   }
 
   // Sleeps for `delay` unless stopped first; false when stopped.
-  bool Backoff(std::chrono::milliseconds delay) {
+  bool Sleep(std::chrono::milliseconds delay) {
     std::unique_lock lock(mu_);
     return !cv_.wait_for(lock, delay, [&] { return stopping_; });
   }
@@ -156,7 +157,7 @@ class LogSubscription final : public Subscription {
 
   void Run() {
     int64_t position = GetStatus().checkpoint;
-    std::chrono::milliseconds read_backoff = options_.failure.initial_backoff;
+    Backoff read_backoff(options_.failure.initial_backoff, options_.failure.max_backoff);
     auto next_parked_look = std::chrono::steady_clock::now();
     while (!Stopping()) {
       // Requested retries of parked events, busy or idle, at most every idle_wait.
@@ -180,11 +181,10 @@ class LogSubscription final : public Subscription {
           std::lock_guard guard(mu_);
           status_.read_failures = failures;
         }
-        if (!Backoff(read_backoff)) break;
-        read_backoff = std::min(read_backoff * 2, options_.failure.max_backoff);
+        if (!Sleep(read_backoff.Next())) break;
         continue;
       }
-      read_backoff = options_.failure.initial_backoff;
+      read_backoff.Reset();
       {
         std::lock_guard guard(mu_);
         status_.head = page->head_position;
@@ -255,7 +255,7 @@ class LogSubscription final : public Subscription {
                std::string& failure) {
     if (handler_.Handle(batch).ok()) return true;
     for (const RecordedEvent& e : batch) {
-      std::chrono::milliseconds delay = options_.failure.initial_backoff;
+      Backoff backoff(options_.failure.initial_backoff, options_.failure.max_backoff);
       std::string last_error;
       bool handled = false;
       int attempts = 0;
@@ -267,11 +267,10 @@ class LogSubscription final : public Subscription {
           break;
         }
         last_error = s.error().message;
-        if (attempts < options_.failure.max_attempts && !Backoff(delay)) {
+        if (attempts < options_.failure.max_attempts && !Sleep(backoff.Next())) {
           handled_up_to = e.position - 1;
           return false;
         }
-        delay = std::min(delay * 2, options_.failure.max_backoff);
       }
       if (handled) continue;
       if (options_.failure.on_exhausted == FailurePolicy::OnExhausted::kStop) {
