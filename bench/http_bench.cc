@@ -1,7 +1,12 @@
 // `evs-bench http`: the HTTP API of `evs serve` under load on loopback, measured with wrk.
 //
-// The server runs in this process on its own thread (a durable SQLite store in the run's scratch
-// folder, http::Api, http::Server on 127.0.0.1 with an ephemeral port and no access log). Before
+// The server runs in this process on its own thread, set up as `evs serve` runs by default: a
+// durable SQLite store in the run's scratch folder, the cart-summary projection and the event
+// log subscribed to it (the log's JSON lines formatted and written, to /dev/null here rather
+// than to serve's stdout, where the report goes), GET /subscriptions and /carts served from
+// them, http::Api and http::Server on 127.0.0.1 with an ephemeral port. Left out: the access
+// log (`evs serve --quiet` leaves it out too; it goes to stderr) and the archiver (only with
+// `evs serve --archive`). Before
 // measuring, --carts carts are opened through the Api. Then wrk (--wrk-threads threads,
 // --connections keep-alive connections) runs one Lua script per row, written to the scratch
 // folder, whose request() picks a random pre-formatted request and whose done() prints
@@ -61,9 +66,14 @@
 
 #include "bench.h"
 #include "cart/cart.h"
+#include "cart/cart_summary_projection.h"
+#include "common/event_json.h"
 #include "evs/event_store.h"
+#include "evs/projection.h"
 #include "evs/repository.h"
+#include "evs/subscription.h"
 #include "http/api.h"
+#include "http/cart_reports.h"
 #include "http/server.h"
 #include "report.h"
 
@@ -597,6 +607,31 @@ Result<int64_t> StoredQuantity(EventStore& store, const std::vector<std::string>
 
 }  // namespace
 
+// What `evs serve`'s event log does with each committed event (one JSON line, flushed), with
+// the lines going to /dev/null.
+class EventLogToNull final : public EventHandler {
+ public:
+  EventLogToNull() : out_(std::fopen("/dev/null", "w")) {}
+  ~EventLogToNull() override {
+    if (out_) std::fclose(out_);
+  }
+  bool ok() const { return out_ != nullptr; }
+  Status Handle(std::span<const RecordedEvent> batch) override {
+    std::string lines;
+    for (const RecordedEvent& e : batch) {
+      lines += EventToJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      lines += '\n';
+    }
+    if (std::fwrite(lines.data(), 1, lines.size(), out_) != lines.size() || std::fflush(out_)) {
+      return Error::Make(ErrorCode::kIOError, "cannot write the event log");
+    }
+    return OkStatus();
+  }
+
+ private:
+  std::FILE* out_;
+};
+
 Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
   const std::string path = options.dir + "/evs-http.sqlite";
   SqliteStoreOptions store_options;
@@ -605,9 +640,33 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
   auto store = OpenSqliteEventStore(store_options);
   if (!store.ok()) return store.error();
 
+  // The read side `evs serve` runs: the cart-summary projection and the event log.
+  cart::CartSummaryProjection projection;
+  ProjectionOptions projection_options;
+  projection_options.path = options.dir + "/evs-http-cart_summary.sqlite";
+  auto runner = ProjectionRunner::Open(**store, projection, projection_options);
+  if (!runner.ok()) return runner.error();
+  if (auto s = (*runner)->Start(); !s) return s.error();
+  auto reports = http::CartReports::Open(projection_options.path);
+  if (!reports.ok()) return reports.error();
+  auto checkpoints = OpenSqliteCheckpointStore(options.dir + "/evs-http-feed.sqlite");
+  if (!checkpoints.ok()) return checkpoints.error();
+  EventLogToNull event_log;
+  if (!event_log.ok()) return Error::Make(ErrorCode::kIOError, "cannot open /dev/null");
+  SubscriptionOptions log_options;
+  log_options.name = "event-log";
+  auto log_subscription = Subscription::Start(**store, **checkpoints, event_log, log_options);
+  if (!log_subscription.ok()) return log_subscription.error();
+  http::ApiFeeds feeds;
+  feeds.cart_reports = reports->get();
+  feeds.subscriptions = [&] {
+    return std::vector<SubscriptionStatus>{(*runner)->GetStatus(),
+                                           (*log_subscription)->GetStatus()};
+  };
+
   Status result = OkStatus();
   {
-    http::Api api(**store);
+    http::Api api(**store, http::ApiOptions{}, feeds);
     http::ServerOptions server_options;
     server_options.host = "127.0.0.1";
     server_options.port = 0;
@@ -622,13 +681,15 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
       auto ids = OpenCarts(api, options.http_carts);
       if (!ids.ok()) return ids.error();
 
-      reporter.Comment("http: wrk (" + std::to_string(options.wrk_threads) +
-                       (options.wrk_threads == 1 ? " thread" : " threads") +
-                       ") and the in-process server (durable store) share this machine's " +
-                       std::to_string(std::thread::hardware_concurrency()) +
-                       " cores on loopback; " + std::to_string(options.connections) +
-                       " keep-alive connections over " + std::to_string(options.http_carts) +
-                       " carts; ratios are to GET /healthz, the HTTP ceiling of this machine");
+      reporter.Comment(
+          "http: wrk (" + std::to_string(options.wrk_threads) +
+          (options.wrk_threads == 1 ? " thread" : " threads") +
+          ") and the in-process server (durable store, cart-summary projection and event log "
+          "subscribed, as evs serve runs them) share this machine's " +
+          std::to_string(std::thread::hardware_concurrency()) + " cores on loopback; " +
+          std::to_string(options.connections) + " keep-alive connections over " +
+          std::to_string(options.http_carts) +
+          " carts; ratios are to GET /healthz, the HTTP ceiling of this machine");
 
       HttpRun run{options, api, **store, *port};
       std::vector<std::string> cart_paths, item_paths, bodies;
