@@ -47,6 +47,7 @@
 #include "aws/aws_client.h"
 #include "aws/dynamodb_event_store.h"
 #include "bench.h"
+#include "common/strings.h"
 #include "evs/dynamodb.h"
 #include "evs/event_store.h"
 #include "evs/uuid.h"
@@ -482,15 +483,10 @@ json LimitProbe(AwsClient& client, EventStore& store, const std::string& table) 
   return probe;
 }
 
-std::string Env(const char* name) {
-  const char* value = getenv(name);
-  return value != nullptr ? value : "";
-}
-
 }  // namespace
 
 Status RunDynamoDbBench(const BenchOptions& options, Reporter& reporter) {
-  if (Env("AWS_ENDPOINT_URL_DYNAMODB").empty() && Env("AWS_ENDPOINT_URL").empty()) {
+  if (EnvOrEmpty("AWS_ENDPOINT_URL_DYNAMODB").empty() && EnvOrEmpty("AWS_ENDPOINT_URL").empty()) {
     return Error::Make(ErrorCode::kInvalidArgument,
                        std::string("no DynamoDB endpoint in the environment "
                                    "(AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL): ") +

@@ -17,19 +17,12 @@
 #include "aws/retry.h"
 #include "aws/sigv4.h"
 #include "common/backoff.h"
+#include "common/strings.h"
 
 namespace evs::aws {
 namespace {
 
 constexpr std::array<std::string_view, 3> kServiceNames = {"dynamodb", "kinesis", "s3"};
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 bool IsOneOf(std::string_view type, std::initializer_list<std::string_view> types) {
   return std::find(types.begin(), types.end(), type) != types.end();
@@ -248,11 +241,6 @@ int64_t SystemNow() {
 }
 
 // An environment variable, or "" (set but empty counts as unset, as in the SDKs).
-std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
-
 bool IsHttpUrl(std::string_view url) {
   return (url.starts_with("http://") && url.size() > 7) ||
          (url.starts_with("https://") && url.size() > 8);
@@ -284,9 +272,9 @@ bool IsRetryable(int status, std::string_view type) {
 }
 
 std::string HttpResponse::Header(std::string_view name) const {
-  std::string lower = Lower(name);
+  std::string lower = AsciiLower(name);
   for (const auto& [key, value] : headers) {
-    if (Lower(key) == lower) return value;
+    if (AsciiLower(key) == lower) return value;
   }
   return "";
 }
@@ -315,9 +303,9 @@ std::string AwsConfig::Endpoint(Service service) const {
 
 Result<AwsConfig> AwsConfigFromEnvironment() {
   AwsConfig config;
-  config.credentials.access_key_id = Env("AWS_ACCESS_KEY_ID");
-  config.credentials.secret_access_key = Env("AWS_SECRET_ACCESS_KEY");
-  config.credentials.session_token = Env("AWS_SESSION_TOKEN");
+  config.credentials.access_key_id = EnvOrEmpty("AWS_ACCESS_KEY_ID");
+  config.credentials.secret_access_key = EnvOrEmpty("AWS_SECRET_ACCESS_KEY");
+  config.credentials.session_token = EnvOrEmpty("AWS_SESSION_TOKEN");
   for (const auto& [name, value] :
        {std::pair{"AWS_ACCESS_KEY_ID", &config.credentials.access_key_id},
         std::pair{"AWS_SECRET_ACCESS_KEY", &config.credentials.secret_access_key}}) {
@@ -328,12 +316,12 @@ Result<AwsConfig> AwsConfigFromEnvironment() {
                              "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones)");
     }
   }
-  std::string region = Env("AWS_REGION");
-  if (region.empty()) region = Env("AWS_DEFAULT_REGION");
+  std::string region = EnvOrEmpty("AWS_REGION");
+  if (region.empty()) region = EnvOrEmpty("AWS_DEFAULT_REGION");
   if (!region.empty()) config.region = region;
 
   // A service's own override wins over the general one, as in the SDKs and the CLI.
-  std::string general = Env("AWS_ENDPOINT_URL");
+  std::string general = EnvOrEmpty("AWS_ENDPOINT_URL");
   if (!general.empty() && !IsHttpUrl(general)) {
     return Error::Make(ErrorCode::kInvalidArgument,
                        "AWS_ENDPOINT_URL is not an http(s) URL: \"" + general + "\"");
@@ -342,7 +330,7 @@ Result<AwsConfig> AwsConfigFromEnvironment() {
        {std::pair{"AWS_ENDPOINT_URL_DYNAMODB", &config.dynamodb_endpoint},
         std::pair{"AWS_ENDPOINT_URL_KINESIS", &config.kinesis_endpoint},
         std::pair{"AWS_ENDPOINT_URL_S3", &config.s3_endpoint}}) {
-    std::string value = Env(name);
+    std::string value = EnvOrEmpty(name);
     if (!value.empty() && !IsHttpUrl(value)) {
       return Error::Make(ErrorCode::kInvalidArgument,
                          std::string(name) + " is not an http(s) URL: \"" + value + "\"");

@@ -8,26 +8,10 @@
 #include <utility>
 
 #include "aws/aws_client.h"
+#include "common/strings.h"
 
 namespace evs::aws {
 namespace {
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
-                           text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 // curl_global_init is not safe to race with other libcurl calls: once, before the first handle.
 CURLcode GlobalInit() {
@@ -83,8 +67,8 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   }
   size_t colon = line.find(':');
   if (colon != std::string_view::npos) {
-    headers->emplace_back(Lower(Trim(line.substr(0, colon))),
-                          std::string(Trim(line.substr(colon + 1))));
+    headers->emplace_back(AsciiLower(TrimSpace(line.substr(0, colon))),
+                          std::string(TrimSpace(line.substr(colon + 1))));
   }
   return size * count;
 }
@@ -109,7 +93,7 @@ class CurlTransport : public HttpTransport {
     bool has_content_type = false;
     bool ok = true;
     for (const auto& [name, value] : request.headers) {
-      if (Lower(name) == "content-type") has_content_type = true;
+      if (AsciiLower(name) == "content-type") has_content_type = true;
       // "Name;" is libcurl's way to send a header with an empty value.
       ok = ok && headers.Append(value.empty() ? name + ";" : name + ": " + value);
     }

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/strings.h"
+
 namespace evs::aws {
 namespace {
 
@@ -25,18 +27,6 @@ constexpr std::array<std::string_view, 15> kUnsignableHeaders = {
     "authorization", "cache-control",     "connection", "expect",     "from",
     "keep-alive",    "max-forwards",      "pragma",     "referer",    "te",
     "trailer",       "transfer-encoding", "upgrade",    "user-agent", "x-amzn-trace-id"};
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && Lower(a) == Lower(b);
-}
 
 std::string Hex(const unsigned char* data, size_t size) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -180,13 +170,14 @@ std::string CanonicalHeaderValue(std::string_view value) {
 
 const std::string* FindHeader(const Headers& headers, std::string_view name) {
   for (const auto& [key, value] : headers) {
-    if (EqualsIgnoreCase(key, name)) return &value;
+    if (EqualsIgnoringAsciiCase(key, name)) return &value;
   }
   return nullptr;
 }
 
 void RemoveHeader(Headers& headers, std::string_view name) {
-  std::erase_if(headers, [&](const auto& header) { return EqualsIgnoreCase(header.first, name); });
+  std::erase_if(headers,
+                [&](const auto& header) { return EqualsIgnoringAsciiCase(header.first, name); });
 }
 
 // "20260102T030405Z".
@@ -243,7 +234,7 @@ SigningResult SignRequest(HttpRequest& request, const SigningParams& params) {
   std::string amz_date = AmzDate(params.unix_time);
   std::string date = amz_date.substr(0, 8);
   if (!FindHeader(request.headers, "host")) {
-    request.headers.emplace_back("Host", Lower(url.authority));
+    request.headers.emplace_back("Host", AsciiLower(url.authority));
   }
   request.headers.emplace_back("X-Amz-Date", amz_date);
   if (!credentials.session_token.empty() && !FindHeader(request.headers, "x-amz-security-token")) {
@@ -264,7 +255,7 @@ SigningResult SignRequest(HttpRequest& request, const SigningParams& params) {
   // Lower-case names, sorted; repeated headers signed as one, values joined by commas.
   std::vector<std::pair<std::string, std::string>> signed_headers;
   for (const auto& [name, value] : request.headers) {
-    std::string lower = Lower(name);
+    std::string lower = AsciiLower(name);
     if (std::find(kUnsignableHeaders.begin(), kUnsignableHeaders.end(), lower) !=
         kUnsignableHeaders.end()) {
       continue;

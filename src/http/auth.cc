@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/strings.h"
 #include "http/problem.h"
 
 namespace evs::http {
@@ -22,23 +23,6 @@ std::array<unsigned char, 32> Sha256(std::string_view text) {
   unsigned int size = 0;
   EVP_Digest(text.data(), text.size(), digest.data(), &size, EVP_sha256(), nullptr);
   return digest;
-}
-
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
-  while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
-  return text;
-}
-
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 Error FileError(const std::string& path, int error) {
@@ -90,7 +74,11 @@ Result<std::string> ReadTokenFile(const std::string& path, std::string* warning)
                        "the token file " + path + " is over " + std::to_string(kMaxTokenFileBytes) +
                            " bytes; it should hold one token on one line");
   }
-  while (!text.empty() && IsSpace(text.back())) text.pop_back();
+  // Trailing white space (the newline an editor adds) is not part of the token; leading white
+  // space is refused below.
+  const std::string_view trimmed = TrimSpace(text);
+  text.resize(trimmed.empty() ? 0
+                              : static_cast<size_t>(trimmed.data() + trimmed.size() - text.data()));
   if (text.empty()) {
     return Error::Make(ErrorCode::kInvalidArgument,
                        "the token file " + path + " is empty; put a random token of at least " +
@@ -132,10 +120,10 @@ std::optional<Response> BearerAuth::Check(const Request& request) const {
                             "only with its token (reads, GET and HEAD, are open)",
                         /*invalid_token=*/false);
   }
-  std::string_view value = Trim(*header);
+  std::string_view value = TrimSpace(*header);
   const size_t space = value.find_first_of(" \t");
   const std::string_view scheme = value.substr(0, space);
-  if (!EqualsIgnoringCase(scheme, "Bearer")) {
+  if (!EqualsIgnoringAsciiCase(scheme, "Bearer")) {
     // Name the scheme only when it looks like one: a bare token must not be echoed back.
     const bool named = space != std::string_view::npos && !scheme.empty() && scheme.size() <= 20 &&
                        std::all_of(scheme.begin(), scheme.end(), [](char c) {
@@ -148,7 +136,7 @@ std::optional<Response> BearerAuth::Check(const Request& request) const {
         /*invalid_token=*/false);
   }
   const std::string_view token =
-      space == std::string_view::npos ? std::string_view() : Trim(value.substr(space));
+      space == std::string_view::npos ? std::string_view() : TrimSpace(value.substr(space));
   // Digests of equal length, compared in constant time: the time taken says nothing about how
   // much of the token, or of its length, was right.
   const std::array<unsigned char, 32> presented = Sha256(token);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/strings.h"
 #include "http/problem.h"
 
 namespace evs::http {
@@ -53,10 +54,7 @@ size_t NestingDepth(std::string_view text, size_t limit) {
 
 std::optional<std::string_view> Request::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (key.size() == name.size() &&
-        std::equal(key.begin(), key.end(), name.begin(), [](unsigned char a, unsigned char b) {
-          return std::tolower(a) == std::tolower(b);
-        })) {
+    if (EqualsIgnoringAsciiCase(key, name)) {
       return std::string_view(value);
     }
   }

@@ -2,15 +2,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/strings.h"
 #include "lambda/functions.h"
 
 namespace evs::lambda {
 namespace {
-
-std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
 
 Error Invalid(const std::string& message) {
   return Error::Make(ErrorCode::kInvalidArgument, message);
@@ -20,11 +16,11 @@ Error Invalid(const std::string& message) {
 
 Result<FunctionSettings> SettingsFromEnvironment() {
   FunctionSettings settings;
-  settings.handler = Env("_HANDLER");
-  settings.kinesis_stream = Env("EVS_KINESIS_STREAM");
-  settings.archive = Env("EVS_ARCHIVE");
-  settings.read_model = Env("EVS_READ_MODEL");
-  const std::string store = Env("EVS_STORE");
+  settings.handler = EnvOrEmpty("_HANDLER");
+  settings.kinesis_stream = EnvOrEmpty("EVS_KINESIS_STREAM");
+  settings.archive = EnvOrEmpty("EVS_ARCHIVE");
+  settings.read_model = EnvOrEmpty("EVS_READ_MODEL");
+  const std::string store = EnvOrEmpty("EVS_STORE");
   if (settings.handler != "api" && settings.handler != "relay" && settings.handler != "consume") {
     return Invalid("_HANDLER (the function's handler setting) is '" + settings.handler +
                    "'; expected api, relay or consume");
