@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "fake_clock.h"
 #include "store_factory.h"
 
 namespace evs {
@@ -522,6 +523,22 @@ TEST_P(SubscriptionTest, ParkedEventsArePagedAndNotListedAtEveryWakeUp) {
   const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(checkpoints.list_calls, 0);
   EXPECT_LE(checkpoints.retry_looks, 2 + elapsed / o.idle_wait) << "looked at every wake-up";
+}
+
+TEST_P(SubscriptionTest, ParkedTimesComeFromTheSubscriptionsClock) {
+  Append("s", 3);
+  RecordingHandler handler;
+  handler.Poison(2);
+  SubscriptionOptions o;
+  o.name = "clocked";
+  o.failure.max_attempts = 1;
+  o.clock = std::make_shared<testing::FakeClock>(1'234'000'000);
+  auto sub = Subscribe(handler, o);
+  ASSERT_TRUE(sub->WaitUntil(3, 10s));
+  auto parked = checkpoints_->ListParked("clocked", 0, 10);
+  ASSERT_TRUE(parked.ok());
+  ASSERT_EQ(parked->size(), 1u);
+  EXPECT_EQ((*parked)[0].parked_at_us, 1'234'000'000);
 }
 
 TEST_P(SubscriptionTest, BadOptionsAreErrors) {

@@ -77,8 +77,10 @@ class CheckpointStore {
 };
 
 // Checkpoints and parked events in a SQLite file of their own (WAL; several processes may open
-// it). Created when absent.
-Result<std::unique_ptr<CheckpointStore>> OpenSqliteCheckpointStore(const std::string& path);
+// it). Created when absent. Times it records (updated, parked) come from `clock` (null:
+// SystemClock()).
+Result<std::unique_ptr<CheckpointStore>> OpenSqliteCheckpointStore(
+    const std::string& path, std::shared_ptr<Clock> clock = nullptr);
 
 struct FailurePolicy {
   int max_attempts = 5;  // tries of one event before it is parked (or the subscription stops)
@@ -108,6 +110,8 @@ struct SubscriptionOptions {
   // how often it looks for parked events whose retry was requested, idle or busy.
   std::chrono::milliseconds idle_wait{200};
   FailurePolicy failure;
+  // When events are parked, by this clock. Null: SystemClock().
+  std::shared_ptr<Clock> clock;
 };
 
 struct SubscriptionStatus {

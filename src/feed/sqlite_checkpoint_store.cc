@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "common/clock.h"
+#include "evs/clock.h"
 #include "evs/subscription.h"
 #include "store/sqlite.h"
 
@@ -55,7 +55,8 @@ constexpr std::string_view kParkedColumns =
 
 class SqliteCheckpointStore final : public CheckpointStore {
  public:
-  explicit SqliteCheckpointStore(Database db) : db_(std::move(db)) {}
+  SqliteCheckpointStore(Database db, std::shared_ptr<Clock> clock)
+      : clock_(clock ? std::move(clock) : SystemClock()), db_(std::move(db)) {}
 
   Status Prepare() {
     const std::string parked(kParkedColumns);
@@ -110,7 +111,7 @@ class SqliteCheckpointStore final : public CheckpointStore {
     std::lock_guard guard(mu_);
     save_.Bind(1, subscription);
     save_.Bind(2, checkpoint);
-    save_.Bind(3, NowMicros());
+    save_.Bind(3, clock_->NowMicros());
     return StepDone(save_, "saving checkpoint of " + subscription);
   }
 
@@ -128,7 +129,7 @@ class SqliteCheckpointStore final : public CheckpointStore {
     park_.Bind(9, p.event.recorded_at_us);
     park_.Bind(10, p.error);
     park_.Bind(11, static_cast<int64_t>(p.attempts));
-    park_.Bind(12, p.parked_at_us ? p.parked_at_us : NowMicros());
+    park_.Bind(12, p.parked_at_us ? p.parked_at_us : clock_->NowMicros());
     return StepDone(park_, "parking an event of " + p.subscription);
   }
 
@@ -174,7 +175,7 @@ class SqliteCheckpointStore final : public CheckpointStore {
     save_state_.Bind(1, subscription);
     save_state_.Bind(2, state);
     save_state_.Bind(3, error);
-    save_state_.Bind(4, NowMicros());
+    save_state_.Bind(4, clock_->NowMicros());
     return StepDone(save_state_, "saving the state of " + subscription);
   }
 
@@ -234,6 +235,7 @@ class SqliteCheckpointStore final : public CheckpointStore {
     return OkStatus();
   }
 
+  const std::shared_ptr<Clock> clock_;
   std::mutex mu_;
   Database db_;
   Statement load_, save_, park_, list_, count_, requested_, retry_, retry_failed_, unpark_,
@@ -242,7 +244,8 @@ class SqliteCheckpointStore final : public CheckpointStore {
 
 }  // namespace
 
-Result<std::unique_ptr<CheckpointStore>> OpenSqliteCheckpointStore(const std::string& path) {
+Result<std::unique_ptr<CheckpointStore>> OpenSqliteCheckpointStore(const std::string& path,
+                                                                   std::shared_ptr<Clock> clock) {
   auto db = Database::Open(path, /*read_only=*/false);
   if (!db) return db.error();
   // Several processes may open the file at once (group members): switching to WAL and creating
@@ -255,7 +258,7 @@ Result<std::unique_ptr<CheckpointStore>> OpenSqliteCheckpointStore(const std::st
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (!ready.ok()) return ready.error();
-  auto store = std::make_unique<SqliteCheckpointStore>(std::move(db).value());
+  auto store = std::make_unique<SqliteCheckpointStore>(std::move(db).value(), std::move(clock));
   if (auto s = store->Prepare(); !s) return s.error();
   return std::unique_ptr<CheckpointStore>(std::move(store));
 }

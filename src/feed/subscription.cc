@@ -8,7 +8,6 @@
 #include <thread>
 
 #include "common/backoff.h"
-#include "common/clock.h"
 
 namespace evs {
 
@@ -279,7 +278,7 @@ class LogSubscription final : public Subscription {
                   std::to_string(e.position) + ": " + last_error;
         return false;
       }
-      ParkedEvent parked{0, checkpoint_name_, e, last_error, attempts, NowMicros(), false};
+      ParkedEvent parked{0, checkpoint_name_, e, last_error, attempts, clock_->NowMicros(), false};
       if (auto s = checkpoints_.Park(parked); !s) {
         handled_up_to = e.position - 1;
         failure = "cannot park position " + std::to_string(e.position) + ": " + s.error().message;
@@ -312,6 +311,7 @@ class LogSubscription final : public Subscription {
   CheckpointStore& checkpoints_;
   EventHandler& handler_;
   const SubscriptionOptions options_;
+  const std::shared_ptr<Clock> clock_ = options_.clock ? options_.clock : SystemClock();
   const std::string checkpoint_name_;
 
   mutable std::mutex mu_;

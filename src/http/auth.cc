@@ -40,35 +40,35 @@ Response Unauthorized(const std::string& detail, bool invalid_token) {
 
 }  // namespace
 
-Result<std::string> ReadTokenFile(const std::string& path, std::string* warning) {
+Result<std::string> ReadTokenFile(const std::string& path, std::string* warning, FileSystem& fs) {
   // O_NONBLOCK: a FIFO in place of the file must not hang the start; it is refused below.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  const int fd = fs.Open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
   if (fd < 0) return FileError(path, errno);
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
+  if (fs.Fstat(fd, &st) != 0) {
     const int error = errno;
-    ::close(fd);
+    fs.Close(fd);
     return FileError(path, error);
   }
   if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
+    fs.Close(fd);
     return Error::Make(ErrorCode::kInvalidArgument,
                        "the token file " + path + " is not a regular file");
   }
   std::string text;
   char buffer[1024];
   while (text.size() <= kMaxTokenFileBytes) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    const ssize_t n = fs.Pread(fd, buffer, sizeof buffer, static_cast<off_t>(text.size()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int error = errno;
-      ::close(fd);
+      fs.Close(fd);
       return FileError(path, error);
     }
     if (n == 0) break;
     text.append(buffer, static_cast<size_t>(n));
   }
-  ::close(fd);
+  fs.Close(fd);
   if (text.size() > kMaxTokenFileBytes) {
     return Error::Make(ErrorCode::kInvalidArgument,
                        "the token file " + path + " is over " + std::to_string(kMaxTokenFileBytes) +

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "evs/file_system.h"
 #include "evs/status.h"
 #include "http/message.h"
 
@@ -24,7 +25,8 @@ inline constexpr size_t kMaxTokenFileBytes = 4096;
 // shorter than kMinTokenBytes, larger than kMaxTokenFileBytes, or holds bytes other than
 // visible ASCII (it travels in an HTTP header). When the file is readable by its group or by
 // others, `warning` (if given) gets a message saying so; the token is still returned.
-Result<std::string> ReadTokenFile(const std::string& path, std::string* warning = nullptr);
+Result<std::string> ReadTokenFile(const std::string& path, std::string* warning = nullptr,
+                                  FileSystem& fs = *RealFileSystem());
 
 // Whether requests carry the token. Thread-safe (immutable after construction).
 class BearerAuth {
