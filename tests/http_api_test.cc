@@ -959,6 +959,44 @@ TEST(HttpServer, StopRightAfterStartEndsRun) {
   }
 }
 
+// GET /subscriptions shows a subscription's trouble: its state, the error, and for read errors
+// how many in a row and since when.
+TEST(HttpSubscriptions, ShowStateErrorAndReadRetries) {
+  auto store = NewMemoryEventStore();
+  ApiFeeds feeds;
+  feeds.subscriptions = [] {
+    SubscriptionStatus retrying;
+    retrying.name = "reader";
+    retrying.state = SubscriptionStatus::State::kRetrying;
+    retrying.error = "the disk is busy";
+    retrying.read_failures = 3;
+    retrying.retrying_since_us = 1'700'000'000'000'000;
+    retrying.parked = 2;
+    SubscriptionStatus failed;
+    failed.name = "saver";
+    failed.state = SubscriptionStatus::State::kFailed;
+    failed.error = "cannot save the checkpoint: disk gone";
+    return std::vector<SubscriptionStatus>{retrying, failed};
+  };
+  Api api(*store, {}, feeds);
+  Request request;
+  request.method = "GET";
+  request.target = "/subscriptions";
+  Response response = api.Handle(request);
+  ASSERT_EQ(response.status, 200) << response.body;
+  json list = json::parse(response.body)["subscriptions"];
+  ASSERT_EQ(list.size(), 2u) << response.body;
+  EXPECT_EQ(list[0].value("state", ""), "retrying");
+  EXPECT_EQ(list[0].value("error", ""), "the disk is busy");
+  EXPECT_EQ(list[0].value("read_failures", 0), 3);
+  EXPECT_EQ(list[0].value("retrying_since", ""), "2023-11-14T22:13:20.000000Z");
+  EXPECT_EQ(list[0].value("parked", 0), 2);
+  EXPECT_EQ(list[1].value("state", ""), "failed");
+  EXPECT_EQ(list[1].value("error", ""), "cannot save the checkpoint: disk gone");
+  EXPECT_FALSE(list[1].contains("read_failures")) << list[1];
+  EXPECT_FALSE(list[1].contains("retrying_since")) << list[1];
+}
+
 // Header names with bytes past ASCII (the HTTP request fuzz target sends them): compared without
 // handing std::tolower a negative char, which is undefined; only ASCII letters fold.
 TEST(HttpRequest, HeaderNamesPastAsciiCompareByteForByte) {

@@ -12,6 +12,8 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
+#include <thread>
 
 #include "cart/cart.h"
 #include "cart/cart_summary_projection.h"
@@ -317,6 +319,54 @@ TEST_F(ProjectionTest, ALiveProjectionThatCannotRestartIsReported) {
   const auto status = (*runner)->GetStatus();
   EXPECT_EQ(status.state, SubscriptionStatus::State::kFailed);
   EXPECT_NE(status.error.find("garbage"), std::string::npos) << status.error;
+}
+
+// Status calls answer while another thread waits for a position: before, WaitUntil held the
+// runner's lock for its whole timeout and GetStatus (GET /subscriptions) waited behind it.
+TEST_F(ProjectionTest, StatusAnswersWhileAnotherThreadWaits) {
+  Traffic(10, 9);
+  auto runner = Runner("waited.sqlite");
+  ASSERT_TRUE(runner.ok()) << runner.error().message;
+  ASSERT_TRUE((*runner)->Start().ok());
+  const int64_t head = *store_->HeadPosition();
+  ASSERT_TRUE((*runner)->WaitUntil(head, 20s));
+  // A position nobody appends: the waiter waits until Stop() or its 60 s pass.
+  auto waiter = std::async(std::launch::async, [&] { return (*runner)->WaitUntil(head + 1, 60s); });
+  for (int i = 0; i < 20; ++i) {
+    auto status = std::async(std::launch::async, [&] { return (*runner)->GetStatus(); });
+    ASSERT_EQ(status.wait_for(10s), std::future_status::ready) << "GetStatus waited for WaitUntil";
+    EXPECT_EQ(status.get().checkpoint, head);
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(waiter.wait_for(0s), std::future_status::timeout) << "the waiter is still waiting";
+  (*runner)->Stop();  // ends the wait
+  EXPECT_FALSE(waiter.get());
+}
+
+// The generation, read by status calls while a rebuild swaps it, is read without a data race
+// (this test is for the ThreadSanitizer build: before, generation_ was a plain integer).
+TEST_F(ProjectionTest, NameAndStatusAreReadWhileARebuildSwaps) {
+  Traffic(40, 10);
+  auto runner = Runner("swapped.sqlite");
+  ASSERT_TRUE(runner.ok()) << runner.error().message;
+  ASSERT_TRUE((*runner)->Start().ok());
+  std::atomic<bool> done{false};
+  std::set<std::string> names;
+  std::thread reader([&] {
+    while (!done) {
+      names.insert((*runner)->CheckpointName());
+      names.insert((*runner)->GetStatus().name);
+    }
+  });
+  Status rebuilt = (*runner)->Rebuild({});
+  done = true;
+  reader.join();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.error().message;
+  for (const std::string& name : names) {
+    EXPECT_TRUE(name == "projection:cart_summary_g1" || name == "projection:cart_summary_g2")
+        << name;
+  }
+  EXPECT_EQ((*runner)->CheckpointName(), "projection:cart_summary_g2");
 }
 
 }  // namespace

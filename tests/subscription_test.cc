@@ -96,19 +96,31 @@ class InstrumentedCheckpoints : public CheckpointStore {
   Status Unpark(int64_t id) override { return real_.Unpark(id); }
   Status SaveState(const std::string& s, const std::string& state,
                    const std::string& error) override {
+    {
+      std::lock_guard guard(mu_);
+      saved_states_[s] = state + ": " + error;
+    }
     return real_.SaveState(s, state, error);
+  }
+  // The state last saved for `name` ("<state>: <error>"), as `evs subscriptions` shows it.
+  std::string SavedState(const std::string& name) {
+    std::lock_guard guard(mu_);
+    return saved_states_[name];
   }
 
  private:
   CheckpointStore& real_;
+  std::mutex mu_;
+  std::map<std::string, std::string> saved_states_;
 };
 
-// A store whose log reads fail while `failing` is set.
+// A store whose log reads fail while `failing` is set, and whose waits for commits fail while
+// `failing_waits` is.
 class FlakyReads : public EventStore {
  public:
   explicit FlakyReads(EventStore& real) : real_(real) {}
-  std::atomic<bool> failing{false};
-  std::atomic<int> failed_reads{0};
+  std::atomic<bool> failing{false}, failing_waits{false};
+  std::atomic<int> failed_reads{0}, failed_waits{0};
 
   Result<AppendResult> Append(std::string_view s, ExpectedVersion e,
                               std::vector<EventData> events) override {
@@ -130,6 +142,10 @@ class FlakyReads : public EventStore {
   Result<int64_t> StreamVersion(std::string_view s) override { return real_.StreamVersion(s); }
   Result<int64_t> HeadPosition() override { return real_.HeadPosition(); }
   Result<int64_t> WaitForHead(int64_t after, std::chrono::milliseconds timeout) override {
+    if (failing_waits) {
+      ++failed_waits;
+      return Error::Make(ErrorCode::kIOError, "the head cannot be read (test)");
+    }
     return real_.WaitForHead(after, timeout);
   }
 
@@ -397,17 +413,20 @@ TEST_P(SubscriptionTest, AFailedRetryStaysParkedInOneStep) {
 }
 
 // Read errors are retried with backoff and shown in the status (state "retrying", the error,
-// how many in a row); once the store answers, the feed goes on without a gap or a repeat.
+// how many in a row, since when) and saved for `evs subscriptions`; once the store answers, the
+// feed goes on without a gap or a repeat.
 TEST_P(SubscriptionTest, ReadErrorsAreVisibleAndTheFeedResumes) {
   Append("s", 10);
   FlakyReads flaky(*store_);
   RecordingHandler handler;
+  InstrumentedCheckpoints checkpoints(*checkpoints_);
   SubscriptionOptions o;
   o.name = "flaky";
   o.failure.initial_backoff = 1ms;
   o.failure.max_backoff = 5ms;
   o.idle_wait = 10ms;
-  auto started = Subscription::Start(flaky, *checkpoints_, handler, o);
+  o.clock = std::make_shared<testing::FakeClock>(1'700'000'000'000'000);
+  auto started = Subscription::Start(flaky, checkpoints, handler, o);
   ASSERT_TRUE(started.ok()) << started.error().message;
   auto& sub = *started;
   ASSERT_TRUE(sub->WaitUntil(10, 10s));
@@ -418,14 +437,79 @@ TEST_P(SubscriptionTest, ReadErrorsAreVisibleAndTheFeedResumes) {
   EXPECT_EQ(status.state, SubscriptionStatus::State::kRetrying);
   EXPECT_STREQ(StateName(status.state), "retrying");
   EXPECT_NE(status.error.find("the disk is busy"), std::string::npos) << status.error;
+  EXPECT_NE(status.error.find("since 2023-11-14T22:13:20"), std::string::npos) << status.error;
+  EXPECT_EQ(status.retrying_since_us, 1'700'000'000'000'000);
   EXPECT_EQ(status.checkpoint, 10);
+  EXPECT_EQ(checkpoints.SavedState("flaky").rfind("retrying: reading the log", 0), 0u)
+      << checkpoints.SavedState("flaky");
   flaky.failing = false;
   ASSERT_TRUE(sub->WaitUntil(20, 10s));
   status = sub->GetStatus();
   EXPECT_NE(status.state, SubscriptionStatus::State::kRetrying);
   EXPECT_EQ(status.read_failures, 0);
+  EXPECT_EQ(status.retrying_since_us, 0);
   EXPECT_TRUE(status.error.empty()) << status.error;
   ExpectExactlyOnceInOrder(handler.events(), 20);
+}
+
+// A store that reads the log but cannot wait for commits: before, the live subscription looped
+// at full speed, read after read, and showed "live". Now those failures back off and show as
+// "retrying" like failed reads, and the feed goes on once the waits work again.
+TEST_P(SubscriptionTest, FailingWaitsForCommitsAreVisibleAndBackOff) {
+  Append("s", 10);
+  FlakyReads flaky(*store_);
+  RecordingHandler handler;
+  SubscriptionOptions o;
+  o.name = "blind";
+  o.failure.initial_backoff = 1ms;
+  o.failure.max_backoff = 5ms;
+  o.idle_wait = 10ms;
+  auto started = Subscription::Start(flaky, *checkpoints_, handler, o);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  auto& sub = *started;
+  ASSERT_TRUE(sub->WaitUntil(10, 10s));
+  flaky.failing_waits = true;
+  ASSERT_TRUE(Eventually([&] {
+    auto status = sub->GetStatus();
+    return status.state == SubscriptionStatus::State::kRetrying && status.read_failures >= 3;
+  }));
+  auto status = sub->GetStatus();
+  EXPECT_NE(status.error.find("waiting for commits after position 10"), std::string::npos)
+      << status.error;
+  EXPECT_NE(status.error.find("the head cannot be read"), std::string::npos) << status.error;
+  flaky.failing_waits = false;
+  Append("s", 5);
+  ASSERT_TRUE(sub->WaitUntil(15, 10s));
+  ASSERT_TRUE(Eventually([&] { return sub->GetStatus().read_failures == 0; }));
+  EXPECT_EQ(sub->GetStatus().state, SubscriptionStatus::State::kLive);
+  ExpectExactlyOnceInOrder(handler.events(), 15);
+}
+
+// What a run saved of its trouble does not outlive it: before, a later healthy run wrote no
+// state, and `evs subscriptions` kept showing the old failure.
+TEST_P(SubscriptionTest, AFailureSavedByAnEarlierRunIsReplaced) {
+  Append("s", 10);
+  InstrumentedCheckpoints checkpoints(*checkpoints_);
+  RecordingHandler handler;
+  handler.Poison(6);
+  SubscriptionOptions o;
+  o.name = "healed";
+  o.failure.max_attempts = 1;
+  o.failure.on_exhausted = FailurePolicy::OnExhausted::kStop;
+  {
+    auto started = Subscription::Start(*store_, checkpoints, handler, o);
+    ASSERT_TRUE(started.ok()) << started.error().message;
+    ASSERT_TRUE(Eventually(
+        [&] { return (*started)->GetStatus().state == SubscriptionStatus::State::kFailed; }));
+    EXPECT_EQ(checkpoints.SavedState("healed").rfind("failed: ", 0), 0u)
+        << checkpoints.SavedState("healed");
+  }
+  handler.Cure();
+  auto started = Subscription::Start(*store_, checkpoints, handler, o);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  ASSERT_TRUE((*started)->WaitUntil(10, 10s));
+  const std::string saved = checkpoints.SavedState("healed");
+  EXPECT_EQ(saved.find("failed"), std::string::npos) << saved;
 }
 
 // A checkpoint that cannot be saved leaves the subscription failed with that error: before, the

@@ -71,7 +71,8 @@ class CheckpointStore {
   virtual Status Unpark(int64_t parked_id) = 0;
   // What a subscription last reported of itself (its state's name and, when failed or retrying,
   // the error), for operators who look from another process (`evs subscriptions`). Written when
-  // the state or error changes, not per batch.
+  // it starts (over what an earlier run left) and when trouble begins, changes or ends; not per
+  // batch.
   virtual Status SaveState(const std::string& subscription, const std::string& state,
                            const std::string& error) = 0;
 };
@@ -116,16 +117,18 @@ struct SubscriptionOptions {
 
 struct SubscriptionStatus {
   std::string name;
-  // kRetrying: reading the log keeps failing; the subscription backs off and tries again, and
-  // goes on where it was once the store answers (`error` says what fails).
+  // kRetrying: reading the log (or waiting for commits) keeps failing; the subscription backs
+  // off (FailurePolicy's backoff) and tries again, and goes on where it was once the store
+  // answers (`error` says what fails, how many times in a row and since when).
   enum class State { kCatchingUp, kLive, kRetrying, kStopped, kFailed };
   State state = State::kCatchingUp;
-  int64_t checkpoint = 0;     // the last position handled (or skipped)
-  int64_t head = 0;           // the log's head when last looked at
-  int64_t parked = 0;         // events parked by this subscription, in this run and before
-  int64_t delivered = 0;      // events handed to the handler in this run
-  std::string error;          // why it stopped (kFailed) or what it is retrying (kRetrying)
-  int64_t read_failures = 0;  // reads of the log that failed in a row (kRetrying)
+  int64_t checkpoint = 0;         // the last position handled (or skipped)
+  int64_t head = 0;               // the log's head when last looked at
+  int64_t parked = 0;             // events parked by this subscription, in this run and before
+  int64_t delivered = 0;          // events handed to the handler in this run
+  std::string error;              // why it stopped (kFailed) or what it is retrying (kRetrying)
+  int64_t read_failures = 0;      // reads of the log (or waits) that failed in a row (kRetrying)
+  int64_t retrying_since_us = 0;  // when the first of them failed, by the options' clock
 };
 
 const char* StateName(SubscriptionStatus::State state);

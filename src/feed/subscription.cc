@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/backoff.h"
+#include "common/event_json.h"
 
 namespace evs {
 
@@ -77,6 +78,9 @@ class LogSubscription final : public Subscription {
     if (!parked.ok()) return parked.error();
     status_.checkpoint = position;
     status_.parked = *parked;
+    // Over what an earlier run saved of its state (maybe a failure long since mended); later
+    // changes are saved only when they are trouble or end it.
+    (void)checkpoints_.SaveState(checkpoint_name_, StateName(status_.state), "");
     thread_ = std::thread([this] { Run(); });
     return OkStatus();
   }
@@ -123,7 +127,10 @@ class LogSubscription final : public Subscription {
       changed = status_.state != state || status_.error != error;
       status_.state = state;
       status_.error = error;
-      if (state != SubscriptionStatus::State::kRetrying) status_.read_failures = 0;
+      if (state != SubscriptionStatus::State::kRetrying) {
+        status_.read_failures = 0;
+        status_.retrying_since_us = 0;
+      }
     }
     cv_.notify_all();
     // Operators in other processes see failures and retries (`evs subscriptions`); the moves
@@ -166,33 +173,29 @@ class LogSubscription final : public Subscription {
       }
       auto page = store_.ReadLog(position, options_.batch_size);
       if (!page.ok()) {
-        // The store may be busy or briefly failing: back off and read again from the same
-        // position, visibly.
-        int64_t failures;
-        {
-          std::lock_guard guard(mu_);
-          failures = ++status_.read_failures;
-        }
-        SetState(SubscriptionStatus::State::kRetrying,
-                 "reading the log after position " + std::to_string(position) + " failed " +
-                     std::to_string(failures) + " time(s) in a row: " + page.error().message);
-        {
-          std::lock_guard guard(mu_);
-          status_.read_failures = failures;
-        }
-        if (!Sleep(read_backoff.Next())) break;
+        if (!ReadFailed("reading the log after position ", position, page.error(), read_backoff))
+          break;
         continue;
       }
-      read_backoff.Reset();
       {
         std::lock_guard guard(mu_);
         status_.head = page->head_position;
       }
       if (page->events.empty()) {
+        // Live once the wait for commits works too: a store that reads but cannot wait stays
+        // retrying (before, it spun here at full speed, shown as live).
+        if (!Retrying()) SetState(SubscriptionStatus::State::kLive);
+        if (auto waited = WaitForCommit(position); !waited) {
+          if (!ReadFailed("waiting for commits after position ", position, waited.error(),
+                          read_backoff))
+            break;
+          continue;
+        }
+        read_backoff.Reset();
         SetState(SubscriptionStatus::State::kLive);
-        WaitForCommit(position);
         continue;
       }
+      read_backoff.Reset();
       SetState(page->head_position - page->next_position > static_cast<int64_t>(options_.batch_size)
                    ? SubscriptionStatus::State::kCatchingUp
                    : SubscriptionStatus::State::kLive);
@@ -237,14 +240,38 @@ class LogSubscription final : public Subscription {
     return true;
   }
 
+  bool Retrying() const {
+    std::lock_guard guard(mu_);
+    return status_.state == SubscriptionStatus::State::kRetrying;
+  }
+
+  // The store failed to read the log or to wait for commits: it may be busy or briefly failing.
+  // Shows kRetrying with the error, how many failures in a row and since when, then backs off
+  // (the caller reads again from the same position). False when stopped meanwhile.
+  bool ReadFailed(const std::string& what, int64_t position, const Error& error, Backoff& backoff) {
+    int64_t failures, since;
+    {
+      std::lock_guard guard(mu_);
+      failures = ++status_.read_failures;
+      if (failures == 1) status_.retrying_since_us = clock_->NowMicros();
+      since = status_.retrying_since_us;
+    }
+    SetState(SubscriptionStatus::State::kRetrying,
+             what + std::to_string(position) + " failed " + std::to_string(failures) +
+                 " time(s) in a row since " + FormatTimestamp(since) + ": " + error.message);
+    return Sleep(backoff.Next());
+  }
+
   // Waits for a commit past `position`, in slices short enough to notice Stop() soon; commits
-  // wake it at once.
-  void WaitForCommit(int64_t position) {
+  // wake it at once. An error when the store cannot tell.
+  evs::Status WaitForCommit(int64_t position) {
     const auto until = std::chrono::steady_clock::now() + options_.idle_wait;
     while (!Stopping() && std::chrono::steady_clock::now() < until) {
       auto head = store_.WaitForHead(position, std::min(options_.idle_wait, kStopCheck));
-      if (!head.ok() || *head > position) return;
+      if (!head.ok()) return head.error();
+      if (*head > position) break;
     }
+    return OkStatus();
   }
 
   // Hands `batch` to the handler; on failure, event by event with retries, parking (or stopping

@@ -68,7 +68,10 @@ Response Api::Subscriptions() {
                                    {"parked", s.parked},
                                    {"delivered", s.delivered}};
     if (!s.error.empty()) item["error"] = s.error;
-    if (s.read_failures > 0) item["read_failures"] = s.read_failures;
+    if (s.read_failures > 0) {
+      item["read_failures"] = s.read_failures;
+      item["retrying_since"] = FormatTimestamp(s.retrying_since_us);
+    }
     list.push_back(std::move(item));
   }
   return Json({{"subscriptions", list}});
