@@ -5,7 +5,8 @@
 //              with an exact expected version (a one-item Query for the commit it follows, then
 //              the PutItem); a fetch is ReadStream of the whole stream in pages of 1000, as
 //              Repository::Fetch reads it.
-//   original   DESIGN.md §1: a table keyed by Uuid (S), all events of an aggregate in one
+//   original   docs/ARCHITECTURE.md, "Where it comes from": a table keyed by Uuid (S), all events
+//   of an aggregate in one
 //              `Events` list of {Name, Data}. An append is one UpdateItem
 //              `SET #e = list_append(if_not_exists(#e, :empty), :new)` of one event, with no
 //              condition (no version check); a fetch is GetItem (ConsistentRead) of the whole item,

@@ -1,5 +1,5 @@
 // The SigV4 signer against known answers: the 8 vectors produced by the AWS SDK's own signer
-// (tests/data/sigv4_vectors.json, a copy of ../shared/testdata/sigv4_vectors.json), the example
+// (tests/data/sigv4_vectors.json), the example
 // of the AWS documentation, and the encoding rules one by one. None of the local stand-ins
 // checks signatures, so these tests are the only check of the signer before real AWS.
 #include "aws/sigv4.h"

@@ -1,4 +1,4 @@
-// The event store on Amazon DynamoDB (DESIGN.md §3, AWS mapping): the EventStore contract on one
+// The event store on Amazon DynamoDB (docs/ARCHITECTURE.md): the EventStore contract on one
 // table, one item per commit, for when one machine is not enough.
 //
 // The table has the partition key "StreamId" (S) and the sort key "Version" (N, the first version

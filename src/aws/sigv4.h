@@ -1,5 +1,5 @@
 // AWS Signature Version 4 on OpenSSL, checked against known-answer vectors produced by the AWS
-// SDK's own signer (tests/sigv4_test.cc, ../shared/testdata/sigv4_vectors.json).
+// SDK's own signer (tests/sigv4_test.cc, tests/data/sigv4_vectors.json).
 #pragma once
 
 #include <cstdint>
