@@ -111,6 +111,17 @@ class Child {
     return 0;
   }
 
+  // True once the child's stderr holds `text`; false when it does not come in time (or the
+  // child ends first). Lines written one after the other can arrive apart.
+  bool WaitForStderr(const std::string& text) {
+    const auto deadline = Clock::now() + kStartTimeout;
+    while (Stderr().find(text) == std::string::npos) {
+      if (Clock::now() >= deadline || Exited()) return Stderr().find(text) != std::string::npos;
+      std::this_thread::sleep_for(10ms);
+    }
+    return true;
+  }
+
   bool Exited() {
     if (exit_status_) return true;
     int status = 0;

@@ -776,8 +776,8 @@ TEST(ServeTokenFile, WritesNeedTheTokenAndReadsDoNot) {
                          "--token-file", token_file});
   const int port = server.WaitForPort(dir.File("data"));
   ASSERT_GT(port, 0) << server.Stderr();
-  EXPECT_NE(server.Stderr().find("writes need the bearer token"), std::string::npos)
-      << server.Stderr();
+  // Printed right after the line with the port, which can arrive first on its own.
+  EXPECT_TRUE(server.WaitForStderr("writes need the bearer token")) << server.Stderr();
   EXPECT_EQ(server.Stderr().find("warning"), std::string::npos) << server.Stderr();
   auto client = NewClient(port);
   Reply refused = ToReply(client->Post("/carts"));
