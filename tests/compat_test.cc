@@ -1,0 +1,167 @@
+// Data of the previous release opens and goes on: tests/data/wave1 is a data folder written by
+// the release before the durable head file and the checkpoint store's subscription_states table
+// (tests/data/make-wave1-fixture says how it was made). A copy of it is opened with this code:
+// the store (by its owner and by the read-only view, which finds no head file), the carts, the
+// checkpoint store with its parked event, the cart-summary read model and the archive.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cart/cart.h"
+#include "cart/cart_summary_projection.h"
+#include "evs/archive.h"
+#include "evs/event_store.h"
+#include "evs/object_store.h"
+#include "evs/projection.h"
+#include "evs/repository.h"
+#include "evs/subscription.h"
+#include "evs/verify.h"
+#include "read_model_dump.h"
+#include "temp_dir.h"
+
+namespace evs {
+namespace {
+
+using namespace std::chrono_literals;
+
+class PreviousReleaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::copy(std::string(EVS_TEST_DATA) + "/wave1", dir_.path(),
+                          std::filesystem::copy_options::recursive);
+    std::ifstream in(dir_.File("expected.json"));
+    expected_ = nlohmann::json::parse(in);
+    for (const auto& cart : expected_["carts"]) ids_.push_back(cart["cart_id"]);
+    ASSERT_EQ(ids_.size(), 4u);
+  }
+  int64_t Head() const { return expected_["head"].get<int64_t>(); }
+
+  Result<std::unique_ptr<EventStore>> OpenOwner() {
+    SqliteStoreOptions options;
+    options.path = dir_.File("events.sqlite");
+    return OpenSqliteEventStore(options);
+  }
+
+  testing::TempDir dir_;
+  nlohmann::json expected_;
+  std::vector<std::string> ids_;
+};
+
+TEST_F(PreviousReleaseTest, TheReadOnlyViewReadsAStoreWithoutAHeadFile) {
+  ASSERT_FALSE(std::filesystem::exists(dir_.File("events.sqlite-head")));
+  auto reader = OpenSqliteEventStoreReader(dir_.File("events.sqlite"));
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  EXPECT_EQ(*(*reader)->HeadPosition(), Head());
+  auto log = (*reader)->ReadLog(0, 100);
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  ASSERT_EQ(static_cast<int64_t>(log->events.size()), Head());
+  for (size_t i = 0; i < log->events.size(); ++i) {
+    EXPECT_EQ(log->events[i].position, static_cast<int64_t>(i) + 1);
+  }
+}
+
+TEST_F(PreviousReleaseTest, CartsReadTheSameAndTakeNewEvents) {
+  auto store = OpenOwner();
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_EQ(*(*store)->HeadPosition(), Head());
+  EXPECT_TRUE(std::filesystem::exists(dir_.File("events.sqlite-head")));
+  Repository<cart::Cart> repo(**store);
+  for (const auto& expected : expected_["carts"]) {
+    auto cart = repo.Fetch(expected["cart_id"]);
+    ASSERT_TRUE(cart.ok()) << cart.error().message;
+    EXPECT_EQ(nlohmann::json(cart->ToJson()), expected);
+  }
+  auto added = repo.Execute(ids_[0], [](cart::Cart& c) { return c.AddItem("plum", 2, 75); });
+  ASSERT_TRUE(added.ok()) << added.error().message;
+  EXPECT_EQ(added->version(), expected_["carts"][0]["version"].get<int64_t>() + 1);
+  EXPECT_EQ(*(*store)->HeadPosition(), Head() + 1);
+  // The read-only view now goes by the head file the owner wrote.
+  auto reader = OpenSqliteEventStoreReader(dir_.File("events.sqlite"));
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  EXPECT_EQ(*(*reader)->HeadPosition(), Head() + 1);
+}
+
+TEST_F(PreviousReleaseTest, CheckpointsAndParkedEventsCarryOn) {
+  auto store = OpenOwner();
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  auto checkpoints = OpenSqliteCheckpointStore(dir_.File("feed.sqlite"));
+  ASSERT_TRUE(checkpoints.ok()) << checkpoints.error().message;
+  auto saved = (*checkpoints)->Load("event-log");
+  ASSERT_TRUE(saved.ok() && saved->has_value());
+  EXPECT_EQ(**saved, std::to_string(expected_["event_log_checkpoint"].get<int64_t>()));
+  EXPECT_EQ(*(*checkpoints)->CountParked("event-log"), 1);
+  auto parked = (*checkpoints)->ListParked("event-log", 0, 10);
+  ASSERT_TRUE(parked.ok());
+  ASSERT_EQ(parked->size(), 1u);
+  EXPECT_EQ((*parked)[0].event.position, 2);
+
+  // The subscription resumes after its old checkpoint, and a retry asked for the old parked
+  // event is delivered and settled.
+  struct Recorder : EventHandler {
+    std::vector<int64_t> positions;
+    std::mutex mu;
+    Status Handle(std::span<const RecordedEvent> batch) override {
+      std::lock_guard guard(mu);
+      for (const auto& e : batch) positions.push_back(e.position);
+      return OkStatus();
+    }
+  } handler;
+  ASSERT_TRUE((*checkpoints)->RequestRetry((*parked)[0].id).ok());
+  SubscriptionOptions options;
+  options.name = "event-log";
+  options.idle_wait = 20ms;
+  auto sub = Subscription::Start(**store, **checkpoints, handler, options);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  ASSERT_TRUE((*sub)->WaitUntil(Head(), 10s));
+  for (int i = 0; i < 500 && *(*checkpoints)->CountParked("event-log") > 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(*(*checkpoints)->CountParked("event-log"), 0);
+  std::lock_guard guard(handler.mu);
+  std::vector<int64_t> wanted{2};  // the parked one, then what came after the checkpoint
+  for (int64_t p = expected_["event_log_checkpoint"].get<int64_t>() + 1; p <= Head(); ++p) {
+    wanted.push_back(p);
+  }
+  std::sort(handler.positions.begin(), handler.positions.end());
+  std::sort(wanted.begin(), wanted.end());
+  EXPECT_EQ(handler.positions, wanted);
+}
+
+TEST_F(PreviousReleaseTest, TheReadModelCatchesUpAndTheArchiveGoesOn) {
+  auto store = OpenOwner();
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  cart::CartSummaryProjection projection;
+  ProjectionOptions options;
+  options.path = dir_.File("cart_summary.sqlite");
+  auto runner = ProjectionRunner::Open(**store, projection, options);
+  ASSERT_TRUE(runner.ok()) << runner.error().message;
+  ASSERT_TRUE((*runner)->Start().ok());
+  ASSERT_TRUE((*runner)->WaitUntil(Head(), 10s));
+  Repository<cart::Cart> repo(**store);
+  testing::ExpectReadModelMatchesCarts(options.path, repo, ids_);
+
+  DirectoryObjectStoreOptions archive_options;
+  archive_options.path = dir_.File("archive");
+  archive_options.create_if_missing = false;
+  auto archive = OpenDirectoryObjectStore(archive_options);
+  ASSERT_TRUE(archive.ok()) << archive.error().message;
+  auto report = Verify(store->get(), archive->get());
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(report->ok()) << ::testing::PrintToString(report->problems);
+  auto stats = ArchiveOnce(**store, **archive, ArchiverOptions{});
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->archived_up_to, Head());
+  report = Verify(store->get(), archive->get());
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(report->ok()) << ::testing::PrintToString(report->problems);
+  EXPECT_EQ(report->archive_events, Head());
+}
+
+}  // namespace
+}  // namespace evs
