@@ -48,7 +48,7 @@ class FileSystem {
 std::shared_ptr<FileSystem> RealFileSystem();
 
 // Helpers on any FileSystem, retrying EINTR and short transfers. Each returns 0, or an errno
-// value (EIO for a read that ends before `size` bytes).
+// value (EIO for a read that ends before `size` bytes, or a write that makes no progress).
 int WriteFully(FileSystem& fs, int fd, const void* data, size_t size);
 int PwriteFully(FileSystem& fs, int fd, const void* data, size_t size, off_t offset);
 int PreadFully(FileSystem& fs, int fd, void* data, size_t size, off_t offset);

@@ -147,16 +147,9 @@ class DirectoryObjectStore final : public ObjectStore {
       fs_->Unlink(temp.c_str());
       return IOError(what, key, err);
     };
-    size_t done = 0;
-    while (done < bytes.size()) {
-      // A short write is legal; a full disk shows on the next call (ENOSPC).
-      ssize_t n = fs_->Write(fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return fail("cannot write " + temp + " for", errno);
-      }
-      if (n == 0) return fail("cannot write " + temp + " (no progress) for", EIO);
-      done += static_cast<size_t>(n);
+    // Short writes are taken up again; a full disk shows on the next call (ENOSPC).
+    if (int err = WriteFully(*fs_, fd, bytes.data(), bytes.size()); err != 0) {
+      return fail("cannot write " + temp + " for", err);
     }
     // After a failed fsync what the file holds is unknown (the OS may have dropped the pages it
     // could not write): the put fails and its file goes, never to be renamed into place.
