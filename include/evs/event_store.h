@@ -1,5 +1,5 @@
-// The event store contract (docs/ARCHITECTURE.md). Every backend keeps it; one contract test suite runs
-// against each of them.
+// The event store contract (docs/ARCHITECTURE.md). Every backend keeps it; one contract test suite
+// runs against each of them.
 //
 // Thread safety: every method may be called concurrently from any number of threads.
 #pragma once
