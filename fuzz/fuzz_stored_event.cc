@@ -3,8 +3,8 @@
 //   'k'  the rest as a Kinesis commit record's Data: DecodeCommitRecord, and as base64;
 //   'u'  the rest as an event id column of the SQLite store: Uuid::Parse;
 //   'c'  a cart event as stored ("<type>\n<data>" per event, events split by a line "==="):
-//        decoded by the cart's event types and applied in order to a Cart, as a Repository does
-//        when it rebuilds a cart from its stream.
+//        upcast by the cart's schemas, decoded by its event types and applied in order to a
+//        Cart, as a Repository does when it rebuilds a cart from its stream.
 // Decoded commits (modes 'd' and 'k') are also applied to a Cart that way.
 // Asserts: nothing crashes or throws; a decoded commit has dense versions from its first, all of
 // its stream; encoding decoded events again and decoding that gives the same events (round
@@ -41,11 +41,12 @@ void CheckDense(const std::vector<evs::RecordedEvent>& events) {
   }
 }
 
-// Applies the events that the cart knows, as Repository::Fetch does (stopping at the first that
-// does not decode), and serializes the cart.
+// Upcasts and applies the events that the cart knows, as Repository::Fetch does (stopping at the
+// first that does not decode), and serializes the cart.
 void Rebuild(const std::vector<evs::RecordedEvent>& events) {
   cart::Cart rebuilt("fuzz");
-  for (const evs::RecordedEvent& recorded : events) {
+  for (evs::RecordedEvent recorded : events) {
+    if (!cart::CartUpcaster()->Upcast(recorded).ok()) break;
     auto event = cart::CartEvents::Decode(recorded);
     if (!event.ok()) break;
     rebuilt.Apply(*event);

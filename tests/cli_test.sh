@@ -172,7 +172,7 @@ step "cart show --json prints cart.ToJson()"
 run --json cart show "$CART"
 expect_rc 0
 expect_json
-expect_out "{\"cart_id\":\"$CART\",\"items\":[{\"line_total_cents\":450,\"name\":\"apple\",\"quantity\":3,\"unit_price_cents\":150},{\"line_total_cents\":1999,\"name\":\"crème brûlée\",\"quantity\":1,\"unit_price_cents\":1999},{\"line_total_cents\":0,\"name\":\"free sample\",\"quantity\":1,\"unit_price_cents\":0}],\"status\":\"open\",\"total_cents\":2449,\"version\":5}"
+expect_out "{\"cart_id\":\"$CART\",\"currency\":\"USD\",\"items\":[{\"line_total_cents\":450,\"name\":\"apple\",\"quantity\":3,\"unit_price_cents\":150},{\"line_total_cents\":1999,\"name\":\"crème brûlée\",\"quantity\":1,\"unit_price_cents\":1999},{\"line_total_cents\":0,\"name\":\"free sample\",\"quantity\":1,\"unit_price_cents\":0}],\"status\":\"open\",\"total_cents\":2449,\"version\":5}"
 
 step "--json may also follow the command, and ids are accepted in upper case"
 run cart show "${CART^^}" --json
@@ -196,6 +196,12 @@ expect_err_has "evs: error: cannot remove 5 of 'apple': the cart has 1"
 run cart add "$CART" apple --price 99
 expect_rc 1
 expect_err_has "remove it first to change its price"
+run cart add "$CART" fig --price 99 --currency EUR
+expect_rc 1
+expect_err_has "is priced in USD, not EUR"
+run cart add "$CART" fig --price 99 --currency euro
+expect_rc 1
+expect_err_has "not an ISO 4217 code"
 run cart add "$CART" pear --quantity 0
 expect_rc 1
 expect_err_has "quantity must be at least 1"

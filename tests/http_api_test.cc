@@ -640,6 +640,46 @@ TEST_F(HttpApiTest, DomainRulesAre422AndWriteNothing) {
   EXPECT_EQ(Items(cart), (std::map<std::string, int64_t>{{"apple", 2}}));
 }
 
+TEST_F(HttpApiTest, CartsHaveOneCurrency) {
+  const std::string id = OpenCart();
+  EXPECT_EQ(GetCart(id).value("currency", ""), "USD");
+  ASSERT_EQ(AddItem(id, {{"name", "tea"}, {"unit_price_cents", 300}, {"currency", "EUR"}}).status,
+            200);
+  json cart = GetCart(id);
+  EXPECT_EQ(cart.value("currency", ""), "EUR");
+  EXPECT_EQ(cart.value("total_cents", 0), 300);
+  ExpectProblem(AddItem(id, {{"name", "jam"}, {"unit_price_cents", 1}, {"currency", "USD"}}), 422,
+                "domain_rule");
+  ExpectProblem(AddItem(id, {{"name", "jam"}, {"currency", 5}}), 400, "invalid_body");
+  ExpectProblem(AddItem(id, {{"name", "jam"}, {"currency", "eur"}}), 400, "invalid_argument");
+  // Left out, the item takes the cart's currency.
+  ASSERT_EQ(AddItem(id, {{"name", "jam"}, {"unit_price_cents", 1}}).status, 200);
+  EXPECT_EQ(GetCart(id).value("total_cents", 0), 301);
+}
+
+// Events written before ItemAdded had a currency (schema version 1) read the same through the
+// API; /streams and /log give the stored bytes unless asked with ?upcast=true.
+TEST_F(HttpApiTest, OldEventsShowAsStoredUnlessUpcastIsAsked) {
+  const std::string id = OpenCart();
+  json old_item = {{"type", "ItemAdded"},
+                   {"data", {{"name", "fig"}, {"quantity", 2}, {"unit_price_cents", 30}}}};
+  ASSERT_EQ(Append("cart-" + id, json::array({old_item})).status, 201);
+  json cart = GetCart(id);
+  EXPECT_EQ(cart.value("total_cents", 0), 60);
+  EXPECT_EQ(cart.value("currency", ""), "USD");
+
+  json stored = Get("/streams/cart-" + id).Json();
+  ASSERT_EQ(stored["events"].size(), 2u);
+  EXPECT_EQ(stored["events"][1]["data"], old_item["data"]);
+  json upcast = Get("/streams/cart-" + id + "?upcast=true").Json();
+  EXPECT_EQ(upcast["events"][1]["data"]["unit_price"], (json{{"cents", 30}, {"currency", "USD"}}));
+  EXPECT_EQ(upcast["events"][1]["metadata"]["schema_version"], 2);
+  json log = Get("/log?upcast=true").Json();
+  EXPECT_EQ(log["events"].back()["data"]["unit_price"]["currency"], "USD");
+  EXPECT_EQ(Get("/log?upcast=false").Json()["events"].back()["data"], old_item["data"]);
+  ExpectProblem(Get("/log?upcast=yes"), 400, "invalid_parameter");
+}
+
 TEST_F(HttpApiTest, ListStreamsPagesWithAfterAndLimit) {
   std::set<std::string> expected;
   for (const std::string s : {"b-2", "a-1", "c-3", "e-5", "d-4"}) {

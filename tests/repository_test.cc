@@ -184,7 +184,7 @@ TEST_P(RepositoryTest, EventDataThatDoesNotFitIsACorruptionError) {
   bad.type = "ItemAdded";
   bad.data = R"({"name": 7})";
   ASSERT_TRUE(store_->Append("cart-" + id, ExpectedVersion::Any(), {opened, bad}).ok());
-  Repository<Cart> repo(*store_);
+  Repository<Cart> repo(*store_, RepositoryOptions{.upcaster = cart::CartUpcaster()});
   auto cart = repo.Fetch(id);
   ASSERT_FALSE(cart.ok());
   EXPECT_EQ(cart.error().code, ErrorCode::kCorruption);

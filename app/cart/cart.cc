@@ -1,5 +1,6 @@
 #include "cart/cart.h"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "evs/text.h"
@@ -9,10 +10,17 @@ namespace cart {
 void to_json(nlohmann::json& j, const CartOpened&) { j = nlohmann::json::object(); }
 void from_json(const nlohmann::json&, CartOpened&) {}
 void to_json(nlohmann::json& j, const ItemAdded& e) {
-  j = {{"name", e.name}, {"quantity", e.quantity}, {"unit_price_cents", e.unit_price_cents}};
+  j = {{"name", e.name},
+       {"quantity", e.quantity},
+       {"unit_price", {{"cents", e.unit_price.cents}, {"currency", e.unit_price.currency}}}};
 }
 
 namespace {
+
+bool IsCurrencyCode(const std::string& code) {
+  return code.size() == 3 &&
+         std::all_of(code.begin(), code.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
 
 // The integer `name` of `j` when it is within [min, max]; otherwise throws as nlohmann::json does
 // for data that does not fit, so that decoding the event is kCorruption.
@@ -37,7 +45,13 @@ int64_t InRange(const nlohmann::json& j, const char* name, int64_t min, int64_t 
 void from_json(const nlohmann::json& j, ItemAdded& e) {
   j.at("name").get_to(e.name);
   e.quantity = InRange(j, "quantity", 1, kMaxQuantity);
-  e.unit_price_cents = InRange(j, "unit_price_cents", 0, kMaxUnitPriceCents);
+  const nlohmann::json& price = j.at("unit_price");
+  e.unit_price.cents = InRange(price, "cents", 0, kMaxUnitPriceCents);
+  price.at("currency").get_to(e.unit_price.currency);
+  if (!IsCurrencyCode(e.unit_price.currency)) {
+    throw nlohmann::json::out_of_range::create(
+        406, "currency '" + e.unit_price.currency + "' is not an ISO 4217 code", &j);
+  }
 }
 void to_json(nlohmann::json& j, const ItemRemoved& e) {
   j = {{"name", e.name}, {"quantity", e.quantity}};
@@ -122,10 +136,17 @@ evs::Status Cart::Open() {
 }
 
 evs::Status Cart::AddItem(const std::string& name, int64_t quantity,
-                          std::optional<int64_t> unit_price_cents) {
+                          std::optional<int64_t> unit_price_cents, const std::string& currency) {
   if (auto s = CheckOpen(); !s) return s;
   if (auto s = CheckItemName(name); !s) return s;
   if (auto s = CheckQuantity(quantity); !s) return s;
+  const std::string cart_currency = this->currency();
+  if (!currency.empty() && !IsCurrencyCode(currency)) {
+    return Invalid("currency '" + currency + "' is not an ISO 4217 code (three capital letters)");
+  }
+  if (!currency.empty() && !items_.empty() && currency != cart_currency) {
+    return Rule("cart " + id() + " is priced in " + cart_currency + ", not " + currency);
+  }
   auto it = items_.find(name);
   int64_t price = unit_price_cents.value_or(it != items_.end() ? it->second.unit_price_cents : 0);
   if (price < 0 || price > kMaxUnitPriceCents) {
@@ -151,7 +172,7 @@ evs::Status Cart::AddItem(const std::string& name, int64_t quantity,
                    "' would take the cart's total past the limit of " +
                    std::to_string(kMaxTotalCents) + " cents");
   }
-  Raise(ItemAdded{name, quantity, price});
+  Raise(ItemAdded{name, quantity, Price{price, currency.empty() ? cart_currency : currency}});
   return evs::OkStatus();
 }
 
@@ -186,7 +207,8 @@ void Cart::Apply(const Event& event) {
         } else if constexpr (std::is_same_v<E, ItemAdded>) {
           Line& line = items_[e.name];
           line.quantity = SaturatingAdd(line.quantity, e.quantity);
-          line.unit_price_cents = e.unit_price_cents;
+          line.unit_price_cents = e.unit_price.cents;
+          line.currency = e.unit_price.currency;
         } else if constexpr (std::is_same_v<E, ItemRemoved>) {
           auto it = items_.find(e.name);
           if (it != items_.end() && (it->second.quantity -= e.quantity) <= 0) items_.erase(it);
@@ -203,6 +225,10 @@ int64_t Cart::total_cents() const {
   return total;
 }
 
+std::string Cart::currency() const {
+  return items_.empty() ? std::string(kDefaultCurrency) : items_.begin()->second.currency;
+}
+
 nlohmann::ordered_json Cart::ToJson() const {
   nlohmann::ordered_json items = nlohmann::ordered_json::array();
   for (const auto& [name, line] : items_) {
@@ -211,11 +237,70 @@ nlohmann::ordered_json Cart::ToJson() const {
                      {"unit_price_cents", line.unit_price_cents},
                      {"line_total_cents", SaturatingLineTotal(line)}});
   }
-  return {{"cart_id", id()},
-          {"status", StatusName(status_)},
-          {"items", std::move(items)},
-          {"total_cents", total_cents()},
-          {"version", version()}};
+  return {{"cart_id", id()},           {"status", StatusName(status_)},
+          {"items", std::move(items)}, {"total_cents", total_cents()},
+          {"currency", currency()},    {"version", version()}};
+}
+
+nlohmann::json Cart::SnapshotState() const {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& [name, line] : items_) {
+    items.push_back({{"name", name},
+                     {"quantity", line.quantity},
+                     {"unit_price_cents", line.unit_price_cents},
+                     {"currency", line.currency}});
+  }
+  return {{"status", StatusName(status_)}, {"items", std::move(items)}};
+}
+
+evs::Status Cart::LoadSnapshotState(const nlohmann::json& state) {
+  try {
+    const std::string status = state.at("status").get<std::string>();
+    if (status == StatusName(Status::kOpen)) {
+      status_ = Status::kOpen;
+    } else if (status == StatusName(Status::kCheckedOut)) {
+      status_ = Status::kCheckedOut;
+    } else {
+      return evs::Error::Make(evs::ErrorCode::kCorruption, "snapshot status '" + status + "'");
+    }
+    items_.clear();
+    for (const nlohmann::json& item : state.at("items")) {
+      Line& line = items_[item.at("name").get<std::string>()];
+      line.quantity = item.at("quantity").get<int64_t>();
+      line.unit_price_cents = item.at("unit_price_cents").get<int64_t>();
+      line.currency = item.at("currency").get<std::string>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return evs::Error::Make(evs::ErrorCode::kCorruption,
+                            std::string("the snapshot does not fit a cart: ") + e.what());
+  }
+  return evs::OkStatus();
+}
+
+evs::Result<std::shared_ptr<const evs::Upcaster>> BuildCartUpcaster() {
+  evs::UpcasterBuilder schemas;
+  schemas.Declare<CartEvents>().Step("ItemAdded", 1, [](nlohmann::json& data) {
+    // Version 1 priced in US dollars: {"unit_price_cents": N} becomes {"unit_price": {...}}.
+    auto cents = data.find("unit_price_cents");
+    if (cents == data.end()) {
+      return evs::Status(
+          evs::Error::Make(evs::ErrorCode::kCorruption, "unit_price_cents is missing"));
+    }
+    nlohmann::json price = {{"cents", *cents}, {"currency", std::string(kDefaultCurrency)}};
+    data.erase(cents);
+    data["unit_price"] = std::move(price);
+    return evs::OkStatus();
+  });
+  return schemas.Build();
+}
+
+std::shared_ptr<const evs::Upcaster> CartUpcaster() {
+  static const std::shared_ptr<const evs::Upcaster> upcaster = [] {
+    auto built = BuildCartUpcaster();
+    if (!built.ok()) std::abort();  // a programming error, caught by CartSchemas.CheckOut
+    return std::move(built).value();
+  }();
+  return upcaster;
 }
 
 }  // namespace cart

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -11,17 +12,26 @@
 #include "evs/aggregate.h"
 #include "evs/event_types.h"
 #include "evs/status.h"
+#include "evs/upcasting.h"
 
 namespace cart {
 
 struct CartOpened {
   static constexpr std::string_view kType = "CartOpened";
 };
+// A price in cents of a currency (an ISO 4217 code such as "USD").
+struct Price {
+  int64_t cents = 0;
+  std::string currency = "USD";
+};
+// Schema version 2: {"name", "quantity", "unit_price": {"cents", "currency"}}. Version 1 had
+// {"name", "quantity", "unit_price_cents"}, always in US dollars; CartUpcaster() reads it.
 struct ItemAdded {
   static constexpr std::string_view kType = "ItemAdded";
+  static constexpr int kSchemaVersion = 2;
   std::string name;
   int64_t quantity = 1;
-  int64_t unit_price_cents = 0;
+  Price unit_price;
 };
 struct ItemRemoved {
   static constexpr std::string_view kType = "ItemRemoved";
@@ -43,9 +53,19 @@ void from_json(const nlohmann::json& j, CartCheckedOut&);
 
 using CartEvents = evs::EventTypes<CartOpened, ItemAdded, ItemRemoved, CartCheckedOut>;
 
+// The cart's event schemas: every type at its current version and the step from ItemAdded version
+// 1 (the price gets its currency, "USD"). Checked once; every reader of cart events uses it.
+evs::Result<std::shared_ptr<const evs::Upcaster>> BuildCartUpcaster();
+// The same, built on first use (it checks out: a test builds it).
+std::shared_ptr<const evs::Upcaster> CartUpcaster();
+
+// The currency of a cart with no priced item yet, and of every version-1 event.
+inline constexpr std::string_view kDefaultCurrency = "USD";
+
 struct Line {
   int64_t quantity = 0;
   int64_t unit_price_cents = 0;
+  std::string currency{kDefaultCurrency};
 };
 
 enum class Status { kNew, kOpen, kCheckedOut };
@@ -70,8 +90,10 @@ class Cart : public evs::Aggregate<Cart, CartEvents> {
   // Adds `quantity` of an item. `unit_price_cents` may be omitted for an item already in the
   // cart (its price stays); a different price for an item in the cart is refused, and so is a
   // total past kMaxTotalCents.
+  // The cart has one currency: `currency` (an ISO 4217 code; empty: the cart's, "USD" for an
+  // empty cart) must be the one of the items in it.
   evs::Status AddItem(const std::string& name, int64_t quantity,
-                      std::optional<int64_t> unit_price_cents);
+                      std::optional<int64_t> unit_price_cents, const std::string& currency = "");
   evs::Status RemoveItem(const std::string& name, int64_t quantity);
   evs::Status Checkout();
 
@@ -83,10 +105,18 @@ class Cart : public evs::Aggregate<Cart, CartEvents> {
   Status status() const { return status_; }
   const std::map<std::string, Line>& items() const { return items_; }
   int64_t total_cents() const;
+  // The currency of the items in the cart (kDefaultCurrency when it has none).
+  std::string currency() const;
 
   // {"cart_id", "status": "open"|"checked_out", "items": [{"name", "quantity",
-  //  "unit_price_cents", "line_total_cents"}], "total_cents", "version"}
+  //  "unit_price_cents", "line_total_cents"}], "total_cents", "currency", "version"}
   nlohmann::ordered_json ToJson() const;
+
+  // Snapshots (evs/aggregate.h): {"status", "items": [{"name", "quantity", "unit_price_cents",
+  // "currency"}]}.
+  static constexpr int kSnapshotVersion = 1;
+  nlohmann::json SnapshotState() const;
+  evs::Status LoadSnapshotState(const nlohmann::json& state);
 
  private:
   evs::Status CheckOpen() const;

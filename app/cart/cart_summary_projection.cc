@@ -96,7 +96,7 @@ evs::Status CartSummaryProjection::Apply(sqlite3* db, const std::string& s,
                                " (cart_id, name, quantity, unit_price_cents) VALUES (?, ?, ?, ?) "
                                "ON CONFLICT (cart_id, name) DO UPDATE SET quantity = quantity + "
                                "excluded.quantity, unit_price_cents = excluded.unit_price_cents",
-                           {id, e.name, e.quantity, e.unit_price_cents});
+                           {id, e.name, e.quantity, e.unit_price.cents});
               !r) {
             return r;
           }

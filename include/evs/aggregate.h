@@ -13,17 +13,38 @@
 //
 // Commands check the rules, then Raise() events; Apply() is the only place state changes, so
 // state rebuilt from the store equals state after the commands that made it.
+//
+// An aggregate that can be snapshotted (snapshot.h) also says how its state is serialised, and
+// the version of that shape (change it whenever the shape changes: older snapshots are then
+// ignored and replaced, never misread):
+//
+//     static constexpr int kSnapshotVersion = 1;
+//     nlohmann::json SnapshotState() const;
+//     evs::Status LoadSnapshotState(const nlohmann::json& state);  // on a new aggregate
 #pragma once
 
+#include <concepts>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "evs/status.h"
+#include "evs/uuid.h"
 
 namespace evs {
 
 template <class T>
 class Repository;
+
+// An aggregate whose state can be kept in snapshots (see above).
+template <class T>
+concept Snapshottable = requires(const T& aggregate, T& fresh, const nlohmann::json& state) {
+  { T::kSnapshotVersion } -> std::convertible_to<int>;
+  { aggregate.SnapshotState() } -> std::convertible_to<nlohmann::json>;
+  { fresh.LoadSnapshotState(state) } -> std::same_as<Status>;
+};
 
 template <class Derived, class Types>
 class Aggregate {
@@ -55,17 +76,27 @@ class Aggregate {
  private:
   friend class Repository<Derived>;
 
-  void ApplyStored(const Event& event, int64_t version) {
+  void ApplyStored(const Event& event, int64_t version, const Uuid& event_id) {
     static_cast<Derived*>(this)->Apply(event);
-    version_ = version;
+    SkipStored(version, event_id);
   }
-  void MarkStored(int64_t version) {
+  // A stored event this reader does not apply (a retired type) still counts.
+  void SkipStored(int64_t version, const Uuid& event_id) {
     version_ = version;
+    last_event_id_ = event_id;
+  }
+  void MarkStored(int64_t version, const Uuid& event_id) {
+    SkipStored(version, event_id);
     pending_.clear();
   }
 
   std::string id_;
   int64_t version_ = 0;
+  Uuid last_event_id_;  // the id of the event at version_, kept in snapshots
+  // The version of the snapshot this state was loaded from or last saved as (0: none), and
+  // whether a snapshot was found that could not be used (replaced on the next Store).
+  int64_t snapshot_version_ = 0;
+  bool snapshot_unusable_ = false;
   std::vector<Event> pending_;
 };
 

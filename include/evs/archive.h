@@ -31,6 +31,8 @@
 
 namespace evs {
 
+class Upcaster;  // upcasting.h
+
 // A segment object as its key describes it.
 struct SegmentInfo {
   std::string key;
@@ -164,6 +166,9 @@ struct ReplayOptions {
   std::optional<int64_t> until_us;  // stop before the first event recorded after this
   size_t batch_size = 4096;         // events per Handle() call
   ArchiveProgressFn progress;       // called now and then (may be empty)
+  // Upcasts events before the handler sees them (upcasting.h); retired types are not delivered.
+  // Null: events as stored. A restore (below) refuses one: it copies the stored bytes.
+  std::shared_ptr<const Upcaster> upcaster = nullptr;
 };
 
 struct ReplayResult {

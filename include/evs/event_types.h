@@ -12,8 +12,14 @@
 //   using CartEvents = evs::EventTypes<CartOpened, ItemAdded>;
 //   CartEvents::Event e = ItemAdded{"apple", 2};
 //
-// Decoding never throws: an unknown type is kUnknownEventType, data that does not fit the
-// struct is kCorruption, each naming the stream and version.
+// An event struct may declare `static constexpr int kSchemaVersion = n;` (1 when absent): Encode
+// records a version above 1 in the metadata, and Decode reads only events at the struct's version.
+// Older events reach it through an upcaster (upcasting.h), which RepositoryOptions and the feeds
+// run before decoding.
+//
+// Decoding never throws: an unknown type, or a schema version newer than the struct's, is
+// kUnknownEventType; an older version (no upcaster ran) is kUnsupported; data that does not fit
+// the struct is kCorruption; each names the stream and version.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -23,6 +29,7 @@
 
 #include "evs/event.h"
 #include "evs/status.h"
+#include "evs/upcasting.h"
 
 namespace evs {
 
@@ -47,14 +54,22 @@ class EventTypes {
       return Error::Make(ErrorCode::kInvalidArgument,
                          out.type + " cannot be encoded as JSON: " + e.what());
     }
-    out.metadata = std::move(metadata);
+    const int schema_version = std::visit(
+        [](const auto& e) { return SchemaVersionOf<std::decay_t<decltype(e)>>(); }, event);
+    if (schema_version > 1) {
+      auto with_version = WithSchemaVersion(metadata, schema_version);
+      if (!with_version.ok()) return with_version.error();
+      out.metadata = std::move(with_version).value();
+    } else {
+      out.metadata = std::move(metadata);
+    }
     return out;
   }
 
   static Result<Event> Decode(const RecordedEvent& recorded) {
-    std::optional<Result<Event>> decoded;
-    (TryDecode<Ts>(recorded, decoded) || ...);
-    if (decoded) return std::move(*decoded);
+    Result<Event> (*decode)(const RecordedEvent&) = nullptr;
+    ((Ts::kType == recorded.type ? (decode = &DecodeAs<Ts>, true) : false) || ...);
+    if (decode != nullptr) return decode(recorded);
     return Error::Make(ErrorCode::kUnknownEventType,
                        "stream '" + recorded.stream_id + "' version " +
                            std::to_string(recorded.version) + " has event type '" + recorded.type +
@@ -63,26 +78,40 @@ class EventTypes {
 
   static bool Knows(std::string_view type) { return ((Ts::kType == type) || ...); }
 
+  // Calls fn(type name, current schema version) for each type.
+  template <class Fn>
+  static void ForEachType(Fn&& fn) {
+    (fn(Ts::kType, SchemaVersionOf<Ts>()), ...);
+  }
+
  private:
   template <class T>
-  static bool TryDecode(const RecordedEvent& recorded, std::optional<Result<Event>>& out) {
-    if (T::kType != recorded.type) return false;
+  static Result<Event> DecodeAs(const RecordedEvent& recorded) {
     auto where = [&] {
       return "stream '" + recorded.stream_id + "' version " + std::to_string(recorded.version) +
              " (" + recorded.type + ")";
     };
+    auto stored_version = StoredSchemaVersion(recorded);
+    if (!stored_version.ok()) return stored_version.error();
+    if (*stored_version != SchemaVersionOf<T>()) {
+      const bool newer = *stored_version > SchemaVersionOf<T>();
+      return Error::Make(newer ? ErrorCode::kUnknownEventType : ErrorCode::kUnsupported,
+                         where() + " is at schema version " + std::to_string(*stored_version) +
+                             ", and this application reads version " +
+                             std::to_string(SchemaVersionOf<T>()) +
+                             (newer ? ": it was written by a newer release"
+                                    : ": register an upcaster for it (evs/upcasting.h)"));
+    }
     nlohmann::json json = nlohmann::json::parse(recorded.data, nullptr, /*allow_exceptions=*/false);
     if (json.is_discarded()) {
-      out.emplace(Error::Make(ErrorCode::kCorruption, where() + ": data is not valid JSON"));
-      return true;
+      return Error::Make(ErrorCode::kCorruption, where() + ": data is not valid JSON");
     }
     try {
-      out.emplace(Event(json.get<T>()));
+      return Event(std::in_place_type<T>, json.get<T>());
     } catch (const nlohmann::json::exception& e) {
-      out.emplace(Error::Make(ErrorCode::kCorruption,
-                              where() + ": data does not fit the event: " + e.what()));
+      return Error::Make(ErrorCode::kCorruption,
+                         where() + ": data does not fit the event: " + e.what());
     }
-    return true;
   }
 };
 

@@ -41,6 +41,9 @@ struct ProjectionOptions {
   std::string path;         // the read model's SQLite file (created when absent)
   size_t batch_size = 512;  // events per transaction
   FailurePolicy failure;
+  // Upcasts events before Apply() sees them (upcasting.h): from the live feed, a rebuild and a
+  // replay alike. Null: Apply() sees events as stored.
+  std::shared_ptr<const Upcaster> upcaster = nullptr;
 };
 
 // Runs a projection from the store's feed into its database. Thread-safe.

@@ -1,18 +1,30 @@
 // The repository: fetch(id) and store(aggregate), and a command helper that loads, decides and
 // stores with a bounded retry on version conflicts.
 //
+// Stored events are upcast to the code's shapes before they are applied (options.upcaster,
+// upcasting.h). With a snapshot store (options.snapshots, snapshot.h) and a Snapshottable
+// aggregate (aggregate.h), a fetch starts from the stream's snapshot when it is usable and reads
+// only the events after it; a snapshot that is missing, damaged, of another state version or
+// taken from another history is ignored, the aggregate is rebuilt from its events, and the
+// snapshot is replaced. Snapshot failures never fail a fetch or a store: snapshots are a cache.
+//
 // Thread safety: a Repository may be shared by any number of threads; aggregates it returns are
 // copies owned by the caller.
 #pragma once
 
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <utility>
 
+#include "evs/aggregate.h"
 #include "evs/aggregate_cache.h"
 #include "evs/event_store.h"
+#include "evs/snapshot.h"
 #include "evs/status.h"
+#include "evs/upcasting.h"
 
 namespace evs {
 
@@ -28,6 +40,22 @@ struct RepositoryOptions {
   // one after another instead of conflicting and retrying. Commands from other processes still
   // meet as conflicts. 0 = no locks.
   size_t command_lock_stripes = 0;
+  // Upcasts stored events before they are decoded. Null: every event must be stored at its
+  // struct's schema version (others are errors naming the stream and version).
+  std::shared_ptr<const Upcaster> upcaster = nullptr;
+  // Where snapshots are kept; null: none. Used only for Snapshottable aggregates.
+  std::shared_ptr<SnapshotStore> snapshots = nullptr;
+  // Saves a snapshot whenever an aggregate is this many events past its last snapshot, after a
+  // Store() or a Fetch() that read them. 0 (the default): only SaveSnapshot() saves.
+  int64_t snapshot_every = 0;
+};
+
+// What the repository did with snapshots since it was made.
+struct RepositorySnapshotStats {
+  int64_t used = 0;     // fetches that started from a snapshot
+  int64_t ignored = 0;  // snapshots found and not used (damaged, other version or history)
+  int64_t saved = 0;
+  int64_t failed = 0;  // loads or saves that failed (the fetch or store went on without)
 };
 
 template <class T>
@@ -41,35 +69,58 @@ class Repository {
                            ? std::make_unique<std::mutex[]>(options.command_lock_stripes)
                            : nullptr) {}
 
-  // The aggregate rebuilt from every event of its stream, or kNotFound. Served from the cache
-  // when the cached copy is at the stream's version; caught up from the store when behind.
+  // The aggregate rebuilt from every event of its stream (or from its snapshot and the events
+  // after it), or kNotFound. Served from the cache when the cached copy is at the stream's
+  // version; caught up from the store when behind.
   Result<T> Fetch(const std::string& id) {
     const std::string stream = T::StreamIdFor(id);
     auto head = store_.StreamVersion(stream);
     if (!head.ok()) return head.error();
     std::optional<T> aggregate = cache_.Get(id);
     if (aggregate && aggregate->version() == *head) return std::move(*aggregate);
+    // The snapshot's version, when the first event read must be the one it was taken after.
+    int64_t check_snapshot_at = 0;
     if (!aggregate) {
       if (*head == 0) return NotFound(id);
-      aggregate.emplace(id);
+      aggregate = LoadSnapshot(id, stream, *head);
+      if (aggregate) {
+        check_snapshot_at = aggregate->version();
+      } else {
+        aggregate.emplace(id);
+      }
     }
     ReadStreamOptions read;
     read.limit = options_.read_page_size;
+    read.from = check_snapshot_at > 0 ? check_snapshot_at : aggregate->version() + 1;
     for (;;) {
-      read.from = aggregate->version() + 1;
       auto page = store_.ReadStream(stream, read);
       if (!page.ok()) {
         if (page.error().code == ErrorCode::kNotFound) return NotFound(id);
         return page.error();
       }
-      for (const RecordedEvent& recorded : page->events) {
-        auto event = T::EventTypes::Decode(recorded);
-        if (!event.ok()) return event.error();
-        aggregate->ApplyStored(*event, recorded.version);
+      std::span<RecordedEvent> events(page->events);
+      if (check_snapshot_at > 0) {
+        check_snapshot_at = 0;
+        if (events.empty() || events.front().version != aggregate->version() ||
+            events.front().id != aggregate->last_event_id_) {
+          // The stream is not the history the snapshot was taken from: start over from its events.
+          CountSnapshot(&RepositorySnapshotStats::ignored);
+          aggregate.emplace(id);
+          aggregate->snapshot_unusable_ = true;
+          read.from = 1;
+          continue;
+        }
+        CountSnapshot(&RepositorySnapshotStats::used);
+        events = events.subspan(1);
+      }
+      for (RecordedEvent& recorded : events) {
+        if (Status s = ApplyRecorded(*aggregate, recorded); !s.ok()) return s.error();
       }
       if (page->end_of_stream || page->events.empty()) break;
+      read.from = aggregate->version() + 1;
     }
     if (aggregate->version() == 0) return NotFound(id);
+    MaybeSaveSnapshot(*aggregate);
     cache_.Put(*aggregate);
     return std::move(*aggregate);
   }
@@ -86,15 +137,55 @@ class Repository {
       if (!encoded.ok()) return encoded.error();
       events.push_back(std::move(encoded).value());
     }
+    const Uuid last_event_id = events.back().id;
     auto result = store_.Append(aggregate.stream_id(), ExpectedVersion::Exact(aggregate.version()),
                                 std::move(events));
     if (!result.ok()) {
       if (result.error().code == ErrorCode::kWrongExpectedVersion) cache_.Erase(aggregate.id());
       return result.error();
     }
-    aggregate.MarkStored(result->last_version);
+    aggregate.MarkStored(result->last_version, last_event_id);
+    MaybeSaveSnapshot(aggregate);
     cache_.Put(aggregate);
     return aggregate;
+  }
+
+  // Saves a snapshot of `aggregate` (stored: nothing pending) now. kUnsupported without a
+  // snapshot store or for an aggregate that is not Snapshottable; kInvalidArgument with pending
+  // changes or for a new aggregate.
+  Status SaveSnapshot(const T& aggregate) {
+    if constexpr (!Snapshottable<T>) {
+      return Error::Make(ErrorCode::kUnsupported,
+                         std::string(T::kCategory) + " aggregates cannot be snapshotted");
+    } else {
+      if (!options_.snapshots) {
+        return Error::Make(ErrorCode::kUnsupported, "the repository has no snapshot store");
+      }
+      if (!aggregate.pending().empty() || aggregate.version() == 0) {
+        return Error::Make(ErrorCode::kInvalidArgument,
+                           "only a stored aggregate with nothing pending can be snapshotted");
+      }
+      Snapshot snapshot;
+      snapshot.stream_id = aggregate.stream_id();
+      snapshot.version = aggregate.version();
+      snapshot.last_event_id = aggregate.last_event_id_;
+      snapshot.schema_version = T::kSnapshotVersion;
+      try {
+        snapshot.state = nlohmann::json(aggregate.SnapshotState()).dump();
+      } catch (const nlohmann::json::exception& e) {
+        return Error::Make(ErrorCode::kInvalidArgument,
+                           snapshot.stream_id + ": the state cannot be serialised: " + e.what());
+      }
+      Status saved = options_.snapshots->Save(snapshot);
+      CountSnapshot(saved.ok() ? &RepositorySnapshotStats::saved
+                               : &RepositorySnapshotStats::failed);
+      return saved;
+    }
+  }
+
+  RepositorySnapshotStats snapshot_stats() const {
+    std::lock_guard guard(stats_mu_);
+    return snapshot_stats_;
   }
 
   // Load, decide, store for an existing aggregate. `decide(T&)` returns a Status: an error
@@ -130,6 +221,86 @@ class Repository {
     return Error::Make(ErrorCode::kNotFound, std::string(T::kCategory) + " '" + id + "' not found");
   }
 
+  // Upcasts, decodes and applies one stored event.
+  Status ApplyRecorded(T& aggregate, RecordedEvent& recorded) {
+    if (options_.upcaster) {
+      auto outcome = options_.upcaster->Upcast(recorded);
+      if (!outcome.ok()) return outcome.error();
+      if (*outcome == Upcaster::Outcome::kRetired) {
+        aggregate.SkipStored(recorded.version, recorded.id);
+        return OkStatus();
+      }
+    }
+    auto event = T::EventTypes::Decode(recorded);
+    if (!event.ok()) return event.error();
+    aggregate.ApplyStored(*event, recorded.version, recorded.id);
+    return OkStatus();
+  }
+
+  // The aggregate at its snapshot, when the stream has a usable one (its first event after still
+  // to be checked by the caller); nullopt otherwise.
+  std::optional<T> LoadSnapshot(const std::string& id, const std::string& stream, int64_t head) {
+    if constexpr (!Snapshottable<T>) {
+      return std::nullopt;
+    } else {
+      if (!options_.snapshots) return std::nullopt;
+      auto loaded = options_.snapshots->Load(stream);
+      if (!loaded.ok()) {
+        CountSnapshot(&RepositorySnapshotStats::failed);
+        return UnusableSnapshot(id);
+      }
+      if (!*loaded) return std::nullopt;
+      const Snapshot& snapshot = **loaded;
+      if (snapshot.schema_version != T::kSnapshotVersion || snapshot.version < 1 ||
+          snapshot.version > head) {
+        CountSnapshot(&RepositorySnapshotStats::ignored);
+        return UnusableSnapshot(id);
+      }
+      nlohmann::json state = nlohmann::json::parse(snapshot.state, nullptr, false);
+      T aggregate(id);
+      if (state.is_discarded() || !aggregate.LoadSnapshotState(state).ok()) {
+        CountSnapshot(&RepositorySnapshotStats::ignored);
+        return UnusableSnapshot(id);
+      }
+      aggregate.SkipStored(snapshot.version, snapshot.last_event_id);
+      aggregate.snapshot_version_ = snapshot.version;
+      return aggregate;
+    }
+  }
+
+  // Without a usable snapshot the fetch starts from the first event; Store() replaces it.
+  static std::optional<T> UnusableSnapshot(const std::string& id) {
+    // At version 0 it reads the whole stream: there is no snapshot event to check.
+    std::optional<T> aggregate(std::in_place, id);
+    aggregate->snapshot_unusable_ = true;
+    return aggregate;
+  }
+
+  // Saves a snapshot when the policy asks for one: `snapshot_every` events since the last, or an
+  // unusable one found. A failure is counted, never returned: the snapshot is only a cache.
+  void MaybeSaveSnapshot(T& aggregate) {
+    if constexpr (Snapshottable<T>) {
+      if (!options_.snapshots || aggregate.version() == 0) return;
+      const bool due = options_.snapshot_every > 0 &&
+                       aggregate.version() - aggregate.snapshot_version_ >= options_.snapshot_every;
+      if (!due && !aggregate.snapshot_unusable_) return;
+      // An unusable snapshot may be at a higher version (another history), which Save keeps.
+      if (aggregate.snapshot_unusable_ && !options_.snapshots->Drop(aggregate.stream_id()).ok()) {
+        CountSnapshot(&RepositorySnapshotStats::failed);
+        return;
+      }
+      if (SaveSnapshot(aggregate).ok()) {
+        aggregate.snapshot_version_ = aggregate.version();
+        aggregate.snapshot_unusable_ = false;
+      }
+    }
+  }
+
+  void CountSnapshot(int64_t RepositorySnapshotStats::*counter) {
+    std::lock_guard guard(stats_mu_);
+    ++(snapshot_stats_.*counter);
+  }
+
   std::unique_lock<std::mutex> LockCommands(const std::string& id) {
     if (!command_locks_) return {};
     return std::unique_lock(
@@ -140,6 +311,8 @@ class Repository {
   RepositoryOptions options_;
   AggregateCache<T> cache_;
   std::unique_ptr<std::mutex[]> command_locks_;
+  mutable std::mutex stats_mu_;
+  RepositorySnapshotStats snapshot_stats_;
 };
 
 }  // namespace evs

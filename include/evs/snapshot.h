@@ -23,10 +23,10 @@ namespace evs {
 
 struct Snapshot {
   std::string stream_id;
-  int64_t version = 0;     // the stream version whose state this is (>= 1)
-  Uuid last_event_id;      // the id of the event at `version`, checked on use
-  int schema_version = 1;  // the version of the state's own shape (the aggregate's)
-  std::string state;       // the state as the application serialised it (JSON text)
+  int64_t version = 0;      // the stream version whose state this is (>= 1)
+  Uuid last_event_id;       // the id of the event at `version`, checked on use
+  int schema_version = 1;   // the version of the state's own shape (the aggregate's)
+  std::string state;        // the state as the application serialised it (JSON text)
   int64_t taken_at_us = 0;  // when it was saved, by the snapshot store's clock
 };
 

@@ -20,6 +20,8 @@
 
 namespace evs {
 
+class Upcaster;  // upcasting.h
+
 // Receives the feed. Handle() gets events in order; an error means "not handled": the batch
 // is retried (see FailurePolicy). Handlers must tolerate seeing an event again after a failure
 // or a restart (at-least-once); projections get exactly-once effect by storing their
@@ -113,6 +115,10 @@ struct SubscriptionOptions {
   FailurePolicy failure;
   // When events are parked, by this clock. Null: SystemClock().
   std::shared_ptr<Clock> clock;
+  // Upcasts events before the handler sees them (upcasting.h); retired types are not delivered
+  // but advance the checkpoint. Parked events keep their stored bytes and are upcast again on
+  // retry. Null: the handler sees events as stored.
+  std::shared_ptr<const Upcaster> upcaster = nullptr;
 };
 
 struct SubscriptionStatus {

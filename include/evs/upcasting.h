@@ -90,6 +90,11 @@ class Upcaster {
   // with the stream, version and step named. Safe to call from any number of threads.
   Result<Outcome> Upcast(RecordedEvent& event) const;
 
+  // Like Upcast(), without copying an event that needs nothing: `stored` itself, or `scratch`
+  // holding the upcast copy, or null for a retired event.
+  Result<const RecordedEvent*> UpcastOrKeep(const RecordedEvent& stored,
+                                            RecordedEvent& scratch) const;
+
   // Upcasts every event of `events` in place and removes the retired ones. Stops at the first
   // error.
   Status UpcastAll(std::vector<RecordedEvent>& events) const;
@@ -103,6 +108,15 @@ class Upcaster {
     int current = 1;
     std::vector<UpcastStep> steps;  // steps[n - 1] turns version n into n + 1
   };
+  struct Plan {
+    Outcome outcome = Outcome::kAsStored;
+    const std::string* rename_to = nullptr;
+    const TypeSchema* schema = nullptr;  // set when steps are to run, from `from_version`
+    int from_version = 0;
+  };
+  Result<Plan> PlanFor(const RecordedEvent& event) const;
+  Status Carry(const Plan& plan, RecordedEvent& event) const;
+
   std::map<std::string, TypeSchema, std::less<>> types_;
   std::map<std::string, std::string, std::less<>> renames_;  // old name -> declared name
   std::set<std::string, std::less<>> retired_;
@@ -116,9 +130,8 @@ class UpcasterBuilder {
   // Declares every type of an evs::EventTypes<...> at SchemaVersionOf<T>().
   template <class Types>
   UpcasterBuilder& Declare() {
-    Types::ForEachType([this](std::string_view type, int version) {
-      Declare(std::string(type), version);
-    });
+    Types::ForEachType(
+        [this](std::string_view type, int version) { Declare(std::string(type), version); });
     return *this;
   }
   // Registers the step that turns `type`'s data of version `from_version` into from_version + 1.

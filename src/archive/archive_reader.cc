@@ -13,6 +13,7 @@
 #include "archive/segment_format.h"
 #include "archive/segment_listing.h"
 #include "evs/archive.h"
+#include "evs/upcasting.h"
 
 namespace evs {
 namespace {
@@ -159,6 +160,10 @@ class Reader final : public ArchiveReader {
         wanted.push_back(&segment);
       }
     }
+    // Handlers see the current shapes; result.events still counts every event read.
+    std::unique_ptr<EventHandler> upcasting;
+    if (options.upcaster) upcasting = NewUpcastingHandler(options.upcaster, handler);
+    EventHandler& deliver_to = upcasting ? *upcasting : handler;
     ReplayResult result;
     ArchiveProgress progress;
     progress.target = std::min(options.to, LastPosition());
@@ -190,7 +195,7 @@ class Reader final : public ArchiveReader {
         // Copied into a batch whose buffers are reused from one batch to the next.
         if (batch.size() < n) batch.resize(n);
         for (size_t i = 0; i < n; ++i) archive::CopyEvent(it[i], batch[i]);
-        if (auto s = handler.Handle(std::span<const RecordedEvent>(batch.data(), n)); !s) {
+        if (auto s = deliver_to.Handle(std::span<const RecordedEvent>(batch.data(), n)); !s) {
           return s.error();
         }
         if (result.events == 0) result.first_position = it->position;

@@ -25,6 +25,11 @@ Result<ReplayResult> RestoreSqliteEventStore(ArchiveReader& archive, const Repla
                        "--from " +
                            std::to_string(options.from));
   }
+  if (options.upcaster) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "a restore copies events as they were stored, never upcast (stored events "
+                       "never change); readers of the restored store upcast them");
+  }
   auto importer = store::SqliteImporter::Create(store_path);
   if (!importer.ok()) return importer.error();
   ImportHandler handler(**importer);

@@ -12,6 +12,7 @@
 
 #include "aws/kinesis_records.h"
 #include "common/backoff.h"
+#include "evs/upcasting.h"
 
 namespace evs::aws {
 namespace {
@@ -52,7 +53,8 @@ class Consumer final : public KinesisConsumer {
            KinesisConsumerOptions options)
       : client_(std::move(client)),
         checkpoints_(checkpoints),
-        handler_(handler),
+        upcasting_(options.upcaster ? NewUpcastingHandler(options.upcaster, handler) : nullptr),
+        handler_(upcasting_ ? *upcasting_ : handler),
         options_(std::move(options)) {
     status_.name = options_.name;
     status_.stream_name = options_.stream_name;
@@ -391,6 +393,8 @@ class Consumer final : public KinesisConsumer {
 
   const std::shared_ptr<AwsClient> client_;
   CheckpointStore& checkpoints_;
+  // Upcasts events before the application's handler sees them (null: no upcaster).
+  const std::unique_ptr<EventHandler> upcasting_;
   EventHandler& handler_;
   const KinesisConsumerOptions options_;
 

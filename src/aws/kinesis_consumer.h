@@ -55,6 +55,9 @@ struct KinesisConsumerOptions {
   int max_handler_attempts = 5;
   std::chrono::milliseconds handler_backoff{10};
   std::chrono::milliseconds max_handler_backoff{2000};
+  // Upcasts events before the handler sees them (evs/upcasting.h); retired types are not
+  // delivered. Null: events as published.
+  std::shared_ptr<const Upcaster> upcaster = nullptr;
 };
 
 struct KinesisShardStatus {

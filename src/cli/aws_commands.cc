@@ -11,6 +11,7 @@
 #include "aws/kinesis_consumer.h"
 #include "aws/kinesis_relay.h"
 #include "aws/kinesis_stream_setup.h"
+#include "cart/cart.h"
 #include "cart/cart_summary_projection.h"
 #include "cli/archive_commands.h"
 #include "cli/output.h"
@@ -141,6 +142,7 @@ int RunConsume(const GlobalOptions& global, const ConsumeArgs& args) {
     // The checkpoints live in the read model's file, after its batches in the same WAL.
     ProjectionOptions po;
     po.path = global.data_dir + "/cart_summary.sqlite";
+    po.upcaster = cart::CartUpcaster();
     auto opened = StreamProjectionHandler::Open(projection, po);
     if (!opened.ok()) return ReportError(global, opened.error());
     projector = std::move(opened).value();

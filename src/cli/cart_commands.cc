@@ -23,6 +23,7 @@ struct CartArgs {
   std::string item;
   int64_t quantity = 1;
   std::optional<int64_t> price_cents;
+  std::string currency;
 };
 
 // Cart ids are UUIDs; the canonical lower-case form names the stream, so that "ABC..." and
@@ -55,7 +56,8 @@ std::string PadLeft(const std::string& text, size_t width) {
 void PrintCartText(const cart::Cart& cart) {
   std::cout << "cart " << cart.id() << '\n'
             << "status: " << cart::StatusName(cart.status()) << '\n'
-            << "version: " << cart.version() << '\n';
+            << "version: " << cart.version() << '\n'
+            << "currency: " << cart.currency() << '\n';
   if (cart.items().empty()) {
     std::cout << "(no items)\n";
   } else {
@@ -89,6 +91,7 @@ void PrintCart(const GlobalOptions& global, const cart::Cart& cart) {
 RepositoryOptions OneShotRepositoryOptions() {
   RepositoryOptions options;
   options.cache_capacity = 0;
+  options.upcaster = cart::CartUpcaster();
   return options;
 }
 
@@ -135,7 +138,7 @@ int RunChange(const GlobalOptions& global, const CartArgs& args, Decide&& decide
 
 int RunAdd(const GlobalOptions& global, const CartArgs& args) {
   return RunChange(global, args, [&](cart::Cart& c) {
-    return c.AddItem(args.item, args.quantity, args.price_cents);
+    return c.AddItem(args.item, args.quantity, args.price_cents, args.currency);
   });
 }
 
@@ -170,6 +173,9 @@ void AddCartCommands(CLI::App& app, const GlobalOptions& global, Command& comman
   add->add_option("-p,--price", args->price_cents,
                   "Unit price in cents; may be left out for an item already in the cart "
                   "(default for a new item: 0)");
+  add->add_option("-c,--currency", args->currency,
+                  "The price's currency, an ISO 4217 code such as EUR (default: the cart's; USD "
+                  "for an empty cart)");
   RunWhenSelected(add, global, command, args, &RunAdd);
 
   CLI::App* remove = AddCartIdArgument(

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cart/cart.h"
 #include "cart/cart_summary_projection.h"
 #include "cli/output.h"
 #include "cli/progress.h"
@@ -181,6 +182,7 @@ Result<OpenedProjection> OpenProjection(const GlobalOptions& global, const std::
   opened.projection = std::make_unique<cart::CartSummaryProjection>();
   ProjectionOptions options;
   options.path = global.data_dir + "/" + name + ".sqlite";
+  options.upcaster = cart::CartUpcaster();
   auto runner = ProjectionRunner::Open(*opened.store, *opened.projection, options);
   if (!runner.ok()) return runner.error();
   opened.runner = std::move(runner).value();

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "cart/cart.h"
 #include "cart/cart_summary_projection.h"
 #include "cli/archive_commands.h"
 #include "cli/output.h"
@@ -106,6 +107,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   if (embedded) {
     ProjectionOptions projection_options;
     projection_options.path = dir + "cart_summary.sqlite";
+    projection_options.upcaster = cart::CartUpcaster();
     auto opened = ProjectionRunner::Open(**store, projection, projection_options);
     if (!opened.ok()) return ReportError(global, opened.error());
     runner = std::move(opened).value();

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "evs/projection.h"
+#include "evs/upcasting.h"
 #include "feed/read_model.h"
 #include "store/sqlite.h"
 
@@ -174,8 +175,14 @@ class Runner final : public ProjectionRunner {
     std::lock_guard guard(db_mu_);
     if (auto s = db_.Exec("BEGIN IMMEDIATE"); !s) return s;
     const std::string suffix = GenerationSuffix(generation);
+    RecordedEvent scratch;
     for (const RecordedEvent& e : batch) {
-      if (Status s = projection_.Apply(db_.raw(), suffix, e); !s.ok()) {
+      Result<const RecordedEvent*> current = &e;
+      if (options_.upcaster) current = options_.upcaster->UpcastOrKeep(e, scratch);
+      Status s = current.ok() ? OkStatus() : Status(current.error());
+      // A retired event (null) is not applied; the checkpoint passes it all the same.
+      if (s.ok() && *current != nullptr) s = projection_.Apply(db_.raw(), suffix, **current);
+      if (!s.ok()) {
         (void)db_.Exec("ROLLBACK");
         return s;
       }

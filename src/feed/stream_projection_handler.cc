@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "evs/projection.h"
+#include "evs/upcasting.h"
 #include "feed/read_model.h"
 #include "store/sqlite.h"
 
@@ -15,8 +16,8 @@ using store::Statement;
 
 class Handler final : public StreamProjectionHandler {
  public:
-  Handler(SqliteProjection& projection, Database db)
-      : projection_(projection), db_(std::move(db)) {}
+  Handler(SqliteProjection& projection, Database db, std::shared_ptr<const Upcaster> upcaster)
+      : projection_(projection), db_(std::move(db)), upcaster_(std::move(upcaster)) {}
 
   Status Init() {
     std::lock_guard guard(mu_);
@@ -87,7 +88,14 @@ class Handler final : public StreamProjectionHandler {
                                " and the feed hands version " + std::to_string(event.version) +
                                ": the feed lost events (rebuild the read model from an archive)");
       }
-      if (auto s = projection_.Apply(db_.raw(), suffix_, event); !s) return s;
+      // A retired event is not applied, but its version counts.
+      RecordedEvent scratch;
+      Result<const RecordedEvent*> current = &event;
+      if (upcaster_) current = upcaster_->UpcastOrKeep(event, scratch);
+      if (!current.ok()) return current.error();
+      if (*current != nullptr) {
+        if (auto s = projection_.Apply(db_.raw(), suffix_, **current); !s) return s;
+      }
       it->second = event.version;
       ++counted.applied;
     }
@@ -116,6 +124,7 @@ class Handler final : public StreamProjectionHandler {
   SqliteProjection& projection_;
   mutable std::mutex mu_;
   Database db_;
+  const std::shared_ptr<const Upcaster> upcaster_;
   std::string suffix_;
   Statement get_;
   Statement set_;
@@ -135,7 +144,7 @@ Result<std::unique_ptr<StreamProjectionHandler>> StreamProjectionHandler::Open(
   // FULL: the feed's checkpoint may live elsewhere (another file, the Lambda event source), so a
   // batch must be durable before Handle() returns, or a power loss could leave a gap.
   if (auto s = db->Exec("PRAGMA synchronous = FULL"); !s) return s.error();
-  auto handler = std::make_unique<Handler>(projection, std::move(db).value());
+  auto handler = std::make_unique<Handler>(projection, std::move(db).value(), options.upcaster);
   if (auto s = handler->Init(); !s) return s.error();
   return std::unique_ptr<StreamProjectionHandler>(std::move(handler));
 }

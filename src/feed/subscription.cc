@@ -9,6 +9,7 @@
 
 #include "common/backoff.h"
 #include "common/event_json.h"
+#include "evs/upcasting.h"
 
 namespace evs {
 
@@ -51,7 +52,8 @@ class LogSubscription final : public Subscription {
                   SubscriptionOptions options, std::string checkpoint_name)
       : store_(store),
         checkpoints_(checkpoints),
-        handler_(handler),
+        upcasting_(options.upcaster ? NewUpcastingHandler(options.upcaster, handler) : nullptr),
+        handler_(upcasting_ ? *upcasting_ : handler),
         options_(std::move(options)),
         checkpoint_name_(std::move(checkpoint_name)) {
     status_.name = checkpoint_name_;
@@ -336,6 +338,8 @@ class LogSubscription final : public Subscription {
 
   EventStore& store_;
   CheckpointStore& checkpoints_;
+  // Upcasts stored events before the application's handler sees them (null: no upcaster).
+  const std::unique_ptr<EventHandler> upcasting_;
   EventHandler& handler_;
   const SubscriptionOptions options_;
   const std::shared_ptr<Clock> clock_ = options_.clock ? options_.clock : SystemClock();

@@ -61,7 +61,8 @@ struct ApiOptions {
   RepositoryOptions repository{.cache_capacity = 100000,
                                .max_conflict_retries = 10,
                                .read_page_size = 1000,
-                               .command_lock_stripes = 4096};
+                               .command_lock_stripes = 4096,
+                               .upcaster = cart::CartUpcaster()};
 };
 
 class Api {
@@ -93,6 +94,8 @@ class Api {
   Response ReadStream(const Target& target, const std::string& stream);
   Response AppendToStream(const Request& request, const std::string& stream);
   Response ReadLog(const Target& target);
+  // Upcasts `events` in place when `asked` (?upcast=true) and the API has an upcaster.
+  Status UpcastIfAsked(bool asked, std::vector<RecordedEvent>& events) const;
   Response LiveLog(const Request& request, const Target& target);
   Response ListCarts(const Target& target);
   Response TopItems(const Target& target);

@@ -128,6 +128,7 @@ Response Api::AddItem(const Request& request, const std::string& id) {
   std::string name;
   int64_t quantity = 1;
   std::optional<int64_t> price;
+  std::string currency;
   for (const auto& [key, value] : body.items()) {
     if (key == "name") {
       if (!value.is_string()) return Problem(400, "invalid_body", "'name' must be a string");
@@ -142,13 +143,18 @@ Response Api::AddItem(const Request& request, const std::string& id) {
         return Problem(400, "invalid_body", "'unit_price_cents' must be an integer");
       }
       price = value.get<int64_t>();
+    } else if (key == "currency") {
+      if (!value.is_string()) return Problem(400, "invalid_body", "'currency' must be a string");
+      currency = value.get<std::string>();
     } else {
-      return Problem(400, "invalid_body",
-                     "unknown field '" + key + "'; expected name, quantity, unit_price_cents");
+      return Problem(
+          400, "invalid_body",
+          "unknown field '" + key + "'; expected name, quantity, unit_price_cents, currency");
     }
   }
   if (!body.contains("name")) return Problem(400, "invalid_body", "'name' is required");
-  return CartCommand(request, id, [&](cart::Cart& c) { return c.AddItem(name, quantity, price); });
+  return CartCommand(request, id,
+                     [&](cart::Cart& c) { return c.AddItem(name, quantity, price, currency); });
 }
 
 Response Api::RemoveItem(const Request& request, const Target& target, const std::string& id,

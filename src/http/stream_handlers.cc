@@ -1,5 +1,9 @@
 // The event store endpoints: list streams, read a stream or the log, append.
+#include <optional>
+#include <variant>
+
 #include "common/event_json.h"
+#include "evs/upcasting.h"
 #include "http/api.h"
 #include "http/problem.h"
 
@@ -20,7 +24,22 @@ nlohmann::json EventsJson(const std::vector<RecordedEvent>& events) {
   return out;
 }
 
+// `?upcast=true`: events in the application's current shapes, retired types left out (paging
+// still follows the stored events); absent or false: the stored bytes.
+std::variant<bool, Response> UpcastParam(const Target& target) {
+  auto upcast = target.query.find("upcast");
+  if (upcast == target.query.end() || upcast->second == "false") return false;
+  if (upcast->second == "true") return true;
+  return Problem(400, "invalid_parameter",
+                 "upcast must be true or false, got '" + upcast->second + "'");
+}
+
 }  // namespace
+
+Status Api::UpcastIfAsked(bool asked, std::vector<RecordedEvent>& events) const {
+  if (!asked || !options_.repository.upcaster) return OkStatus();
+  return options_.repository.upcaster->UpcastAll(events);
+}
 
 Response Api::ListStreams(const Target& target) {
   auto limit = IntParam(target, "limit", static_cast<int64_t>(options_.default_page), 1,
@@ -58,14 +77,21 @@ Response Api::ReadStream(const Target& target, const std::string& stream) {
                      "direction must be forward or backward, got '" + direction->second + "'");
     }
   }
+  auto upcast = UpcastParam(target);
+  if (auto* problem = std::get_if<Response>(&upcast)) return std::move(*problem);
   auto page = store_.ReadStream(stream, read);
   if (!page.ok()) return ProblemFor(page.error());
+  std::optional<int64_t> last_read;
+  if (!page->events.empty()) last_read = page->events.back().version;
+  if (Status s = UpcastIfAsked(std::get<bool>(upcast), page->events); !s.ok()) {
+    return ProblemFor(s.error());
+  }
   nlohmann::ordered_json body = {{"stream_id", stream},
                                  {"version", page->stream_version},
                                  {"events", EventsJson(page->events)},
                                  {"end_of_stream", page->end_of_stream}};
-  if (!page->end_of_stream && !page->events.empty()) {
-    const int64_t last = page->events.back().version;
+  if (!page->end_of_stream && last_read) {
+    const int64_t last = *last_read;
     body["next_from"] = read.direction == Direction::kForward ? last + 1 : last - 1;
   } else {
     body["next_from"] = nullptr;
@@ -79,9 +105,14 @@ Response Api::ReadLog(const Target& target) {
   if (auto* problem = std::get_if<Response>(&limit)) return std::move(*problem);
   auto from = IntParam(target, "from", 0, 0, INT64_MAX);
   if (auto* problem = std::get_if<Response>(&from)) return std::move(*problem);
+  auto upcast = UpcastParam(target);
+  if (auto* problem = std::get_if<Response>(&upcast)) return std::move(*problem);
   auto page =
       store_.ReadLog(std::get<int64_t>(from), static_cast<size_t>(std::get<int64_t>(limit)));
   if (!page.ok()) return ProblemFor(page.error());
+  if (Status s = UpcastIfAsked(std::get<bool>(upcast), page->events); !s.ok()) {
+    return ProblemFor(s.error());
+  }
   return Json({{"events", EventsJson(page->events)},
                {"next_from", page->next_position},
                {"head_position", page->head_position}});

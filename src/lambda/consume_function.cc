@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aws/kinesis_records.h"
+#include "cart/cart.h"
 #include "cart/cart_summary_projection.h"
 #include "common/event_json.h"
 #include "evs/archive.h"
@@ -88,6 +89,7 @@ class ConsumeFunction final : public Function {
     if (settings_.read_model.empty()) return OkStatus();
     ProjectionOptions options;
     options.path = settings_.read_model;
+    options.upcaster = cart::CartUpcaster();
     auto projector = StreamProjectionHandler::Open(projection_, options);
     if (!projector.ok()) return projector.error();
     projector_ = std::move(projector).value();
