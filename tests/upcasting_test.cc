@@ -402,5 +402,32 @@ TEST(Upcasting, ProjectionsApplyTheCurrentShapeLiveAndInARebuild) {
   EXPECT_EQ(row->Text(1), "USD");
 }
 
+// The handler behind the Kinesis consumer and the Lambda consume function: per-stream versions
+// count retired events, and the projection sees the current shape.
+TEST(Upcasting, StreamProjectionsApplyTheCurrentShape) {
+  testing::TempDir dir;
+  PriceProjection projection;
+  ProjectionOptions options;
+  options.path = dir.File("prices.sqlite");
+  options.upcaster = Shop();
+  auto handler = StreamProjectionHandler::Open(projection, options);
+  ASSERT_TRUE(handler.ok()) << handler.error().message;
+  std::vector<RecordedEvent> batch = {Stored("PriceSet", R"({"price":10})"),
+                                      Stored("Viewed", "{}"),
+                                      Stored("PriceFixed", R"({"price":12})")};
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].version = static_cast<int64_t>(i) + 1;
+  ASSERT_TRUE((*handler)->Handle(batch).ok());
+  EXPECT_EQ((*handler)->Stats().applied, 3);
+  ASSERT_TRUE((*handler)->Handle(batch).ok());  // delivered again: skipped
+  EXPECT_EQ((*handler)->Stats().skipped, 3);
+  auto db = store::Database::Open(options.path, /*read_only=*/true);
+  ASSERT_TRUE(db.ok());
+  auto row = db->Prepare("SELECT cents, currency FROM prices WHERE stream_id = 'shop-1'");
+  ASSERT_TRUE(row.ok());
+  ASSERT_EQ(row->Step(), SQLITE_ROW);
+  EXPECT_EQ(row->Int(0), 12);
+  EXPECT_EQ(row->Text(1), "USD");
+}
+
 }  // namespace
 }  // namespace evs
