@@ -93,7 +93,7 @@ expect_rc 0
 for command in cart append streams read log --data --json; do expect_out_has "$command"; done
 
 for command in "cart" "cart open" "cart add" "cart remove" "cart checkout" "cart show" "append" \
-  "streams" "read" "log"; do
+  "streams" "read" "log" "snapshots" "snapshots list" "snapshots drop"; do
   step "evs $command --help"
   # shellcheck disable=SC2086  # split the command into its words
   run $command --help
@@ -532,6 +532,99 @@ else
   echo "cli_test: sqlite3 shell not found; skipping the paging checks" >&2
 fi
 
+# --- snapshots (the sqlite3 shell writes them as the library would) ------------------------------
+
+# Lists and drops the snapshots of a store that has none.
+expect_no_snapshots() {
+  run snapshots list
+  expect_rc 0
+  expect_out "(no snapshots)"
+  run snapshots list --json
+  expect_rc 0
+  expect_out "[]"
+  run snapshots drop --all
+  expect_rc 0
+  expect_out "dropped 0 snapshots"
+}
+
+step "snapshots list and drop: nothing there, and nothing created"
+export EVS_DATA=$TMP/snap
+expect_no_snapshots
+[[ ! -e $EVS_DATA ]] || fail "listing or dropping snapshots made $EVS_DATA"
+run snapshots drop
+expect_rc 1
+expect_err_has "--all to drop every snapshot"
+run snapshots drop s --all
+expect_rc 1
+expect_err_has "not both"
+run snapshots
+expect_rc 1
+
+if command -v sqlite3 >/dev/null; then
+  step "snapshots list shows stream, version, schema version, state bytes and time taken"
+  run cart open
+  expect_rc 0
+  SNAP_CART=$OUT
+  # The file and table as OpenSqliteSnapshotStore makes them (src/snapshot/sqlite_snapshot_store.cc).
+  sqlite3 "$EVS_DATA/events.sqlite-snapshots" <<'SQL'
+CREATE TABLE snapshots (
+  stream_id      TEXT PRIMARY KEY,
+  version        INTEGER NOT NULL,
+  last_event_id  TEXT    NOT NULL,
+  schema_version INTEGER NOT NULL,
+  state          TEXT    NOT NULL,
+  taken_at_us    INTEGER NOT NULL
+);
+INSERT INTO snapshots VALUES
+  ('cart-b', 12, '00000000-0000-4000-8000-000000000012', 2, '{"items":[1,2]}', 1764100001000000),
+  ('cart-a', 3, '00000000-0000-4000-8000-000000000003', 1, '{}', 1764100000000000),
+  ('order-1', 7, '00000000-0000-4000-8000-000000000007', 1, '[1]', 1764100002500000);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 250)
+INSERT INTO snapshots SELECT printf('many-%03d', i), i, '00000000-0000-4000-8000-000000000001',
+  1, '{}', 1764100000000000 FROM n;
+SQL
+  run snapshots list cart
+  expect_rc 0
+  expect_out "stream=cart-a version=3 schema_version=1 state_bytes=2 taken_at=2025-11-25T19:46:40.000000Z
+stream=cart-b version=12 schema_version=2 state_bytes=15 taken_at=2025-11-25T19:46:41.000000Z"
+  run snapshots list order --json
+  expect_rc 0
+  expect_json
+  expect_out_has '{"last_event_id":"00000000-0000-4000-8000-000000000007","schema_version":1,"state_bytes":3,"stream_id":"order-1","taken_at":"2025-11-25T19:46:42.500000Z","version":7}'
+  step "snapshots list pages through more than one page"
+  run snapshots list
+  expect_rc 0
+  expect_lines 253
+  [[ $(line 253) == "stream=order-1 version=7 "* ]] || fail "last line: $(line 253)"
+
+  step "snapshots drop one, then all; a damaged snapshot is named and can be dropped"
+  run snapshots drop cart-a
+  expect_rc 0
+  expect_out "dropped the snapshot of 'cart-a'"
+  run snapshots drop cart-a --json
+  expect_rc 0
+  expect_out '{"dropped":0,"stream_id":"cart-a"}'
+  run snapshots list cart
+  expect_out_has "stream=cart-b version=12"
+  expect_lines 1
+  sqlite3 "$EVS_DATA/events.sqlite-snapshots" \
+    "INSERT INTO snapshots VALUES ('cart-x', 1, 'not-a-uuid', 1, '{}', 0)"
+  run snapshots list cart
+  expect_rc 1
+  expect_err_has "the snapshot of 'cart-x' is damaged"
+  run snapshots drop cart-x
+  expect_rc 0
+  run snapshots drop --all
+  expect_rc 0
+  expect_out "dropped 252 snapshots"
+  run snapshots list
+  expect_out "(no snapshots)"
+  run cart show "$SNAP_CART"  # the store is untouched
+  expect_rc 0
+else
+  echo "cli_test: sqlite3 shell not found; skipping the snapshot listing checks" >&2
+fi
+
 # --- the change feed's commands ------------------------------------------------------------------
 
 step "subscriptions, parked and projections rebuild"
@@ -701,6 +794,11 @@ if [[ ${EVS_TEST_AWS:-} == 1 ]]; then
   run --store nosuch cart open
   expect_rc 1
   expect_err_has "--store 'nosuch' is not a store"
+  expect_no_snapshots  # no snapshot table yet
+  run aws init --table "$TABLE" --snapshots
+  expect_rc 0
+  expect_out_has "snapshot table $TABLE-snapshots is ready"
+  expect_no_snapshots
   unset EVS_STORE
 
   step "change capture: a DynamoDB Streams event relayed to Kinesis, consumed into the read model and an archive"

@@ -14,6 +14,7 @@
 
 #include "aws/dynamodb_event_store.h"
 #include "aws/dynamodb_items.h"
+#include "aws/dynamodb_snapshot_store.h"
 #include "aws_test_env.h"
 #include "common/clock.h"
 
@@ -591,6 +592,157 @@ TEST_F(DynamoDbStoreTest, MissingTableIsUnavailableNotAMissingStream) {
   ASSERT_FALSE(page.ok());
   EXPECT_EQ(page.error().code, ErrorCode::kUnavailable) << page.error().message;
   EXPECT_NE(page.error().message.find("ResourceNotFoundException"), std::string::npos);
+}
+
+// Snapshots (the contract suite in snapshot_store_test.cc also runs on DynamoDB): a table of
+// their own, "<table>-snapshots", that no reader of the events table and no relay ever sees.
+TEST_F(DynamoDbStoreTest, SnapshotsLiveInATableOfTheirOwn) {
+  const std::string snapshots_table = SnapshotTableFor(table_);
+  EXPECT_EQ(snapshots_table, table_ + "-snapshots");
+  tables_.push_back(snapshots_table);
+  DynamoDbStoreOptions options;
+  options.table = table_;
+  auto missing = NewDynamoDbSnapshotStore(client_, options);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound) << missing.error().message;
+  EXPECT_NE(missing.error().message.find("evs aws init --table " + table_ + " --snapshots"),
+            std::string::npos)
+      << missing.error().message;
+  options.create_table_if_missing = true;
+  auto snapshots = NewDynamoDbSnapshotStore(client_, options);
+  ASSERT_TRUE(snapshots.ok()) << snapshots.error().message;
+  options.create_table_if_missing = false;
+  ASSERT_TRUE(NewDynamoDbSnapshotStore(client_, options).ok()) << "opens once it is there";
+  options.create_table_if_missing = true;
+  ASSERT_TRUE(NewDynamoDbSnapshotStore(client_, options).ok()) << "creating again is fine";
+
+  // Its key is the stream id alone, and it has no DynamoDB stream: nothing relays a snapshot.
+  auto described =
+      client_->CallJson(Service::kDynamoDb, "DescribeTable", {{"TableName", snapshots_table}});
+  ASSERT_TRUE(described.ok()) << described.error().message;
+  const nlohmann::json& description = (*described)["Table"];
+  EXPECT_EQ(description["KeySchema"],
+            nlohmann::json::parse(R"([{"AttributeName":"StreamId","KeyType":"HASH"}])"));
+  EXPECT_FALSE(description.value("StreamSpecification", nlohmann::json::object())
+                   .value("StreamEnabled", false));
+
+  const AppendResult appended = MustAppend("cart-1", ExpectedVersion::NoStream(), Events(2));
+  auto page = store_->ReadStream("cart-1", {});
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  Snapshot snapshot;
+  snapshot.stream_id = "cart-1";
+  snapshot.version = appended.last_version;
+  snapshot.last_event_id = page->events.back().id;
+  snapshot.schema_version = 3;
+  snapshot.state = R"({"items":2})";
+  ASSERT_TRUE((*snapshots)->Save(snapshot).ok());
+
+  // The item, in the documented format (evs/dynamodb.h).
+  auto got = client_->CallJson(
+      Service::kDynamoDb, "GetItem",
+      {{"TableName", snapshots_table}, {"Key", {{"StreamId", {{"S", "cart-1"}}}}}});
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  const nlohmann::json& item = (*got)["Item"];
+  EXPECT_EQ(item["Version"], nlohmann::json({{"N", "2"}}));
+  EXPECT_EQ(item["LastEventId"], nlohmann::json({{"S", snapshot.last_event_id.ToString()}}));
+  EXPECT_EQ(item["SchemaVersion"], nlohmann::json({{"N", "3"}}));
+  EXPECT_EQ(item["State"], nlohmann::json({{"S", R"({"items":2})"}}));
+  ASSERT_TRUE(item.contains("TakenAt"));
+  EXPECT_EQ(item.size(), 6u);
+
+  // The events table holds the commit and nothing else; its readers see what they saw before.
+  auto scanned = client_->CallJson(Service::kDynamoDb, "Scan", {{"TableName", table_}});
+  ASSERT_TRUE(scanned.ok()) << scanned.error().message;
+  EXPECT_EQ((*scanned)["Items"].size(), 1u);
+  auto streams = store_->ListStreams("", 10);
+  ASSERT_TRUE(streams.ok()) << streams.error().message;
+  ASSERT_EQ(streams->streams.size(), 1u);
+  EXPECT_EQ(streams->streams[0].version, 2);
+  EXPECT_EQ(*store_->StreamVersion("cart-1"), 2);
+}
+
+TEST_F(DynamoDbStoreTest, DamagedSnapshotItemsAreCorruptionNamingTheStream) {
+  DynamoDbStoreOptions options;
+  options.table = table_;
+  options.create_table_if_missing = true;
+  tables_.push_back(SnapshotTableFor(table_));
+  auto snapshots = NewDynamoDbSnapshotStore(client_, options);
+  ASSERT_TRUE(snapshots.ok()) << snapshots.error().message;
+  const nlohmann::json good = {{"Version", {{"N", "3"}}},
+                               {"LastEventId", {{"S", Uuid::Random().ToString()}}},
+                               {"SchemaVersion", {{"N", "1"}}},
+                               {"State", {{"S", "{}"}}},
+                               {"TakenAt", {{"N", "1"}}}};
+  const std::map<std::string, std::pair<std::string, nlohmann::json>> damages = {
+      {"bad-uuid", {"LastEventId", {{"S", "not-a-uuid"}}}},
+      {"bad-version", {"Version", {{"S", "3"}}}},
+      {"zero-version", {"Version", {{"N", "0"}}}},
+      {"number-state", {"State", {{"N", "12"}}}},
+      {"huge-schema", {"SchemaVersion", {{"N", "99999999999"}}}},
+  };
+  for (const auto& [stream, damage] : damages) {
+    nlohmann::json item = good;
+    item["StreamId"] = {{"S", stream}};
+    item[damage.first] = damage.second;
+    auto put = client_->CallJson(Service::kDynamoDb, "PutItem",
+                                 {{"TableName", SnapshotTableFor(table_)}, {"Item", item}});
+    ASSERT_TRUE(put.ok()) << put.error().message;
+  }
+  for (const auto& [stream, damage] : damages) {
+    auto loaded = (*snapshots)->Load(stream);
+    ASSERT_FALSE(loaded.ok()) << stream;
+    EXPECT_EQ(loaded.error().code, ErrorCode::kCorruption) << loaded.error().message;
+    EXPECT_NE(loaded.error().message.find("'" + stream + "'"), std::string::npos)
+        << loaded.error().message;
+  }
+  auto listed = (*snapshots)->List("", "", 10);
+  ASSERT_FALSE(listed.ok());
+  EXPECT_EQ(listed.error().code, ErrorCode::kCorruption) << listed.error().message;
+  auto dropped = (*snapshots)->Drop("");
+  ASSERT_TRUE(dropped.ok()) << dropped.error().message;
+  EXPECT_EQ(*dropped, static_cast<int64_t>(damages.size()));
+}
+
+TEST_F(DynamoDbStoreTest, SnapshotTableNeedsItsKeySchemaAndANameDynamoDbTakes) {
+  // "<other>-snapshots" made as an events table: not a snapshot table.
+  const std::string other = testing::UniqueTableName("evs-clash");
+  tables_.push_back(SnapshotTableFor(other));
+  ASSERT_TRUE(CreateEventTable(*client_, SnapshotTableFor(other), /*with_stream=*/false).ok());
+  DynamoDbStoreOptions options;
+  options.table = other;
+  options.create_table_if_missing = true;
+  auto clash = NewDynamoDbSnapshotStore(client_, options);
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(clash.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(clash.error().message.find("another key schema"), std::string::npos)
+      << clash.error().message;
+
+  options.table = std::string(250, 't');
+  auto too_long = NewDynamoDbSnapshotStore(client_, options);
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_EQ(too_long.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(too_long.error().message.find("over 255"), std::string::npos)
+      << too_long.error().message;
+}
+
+// The public API, with everything from the environment that scripts/standins wrote.
+TEST_F(DynamoDbStoreTest, PublicApiOpensTheSnapshotStoreFromTheEnvironment) {
+  DynamoDbStoreOptions options;
+  options.table = table_;
+  options.create_table_if_missing = true;
+  tables_.push_back(SnapshotTableFor(table_));
+  auto snapshots = OpenDynamoDbSnapshotStore(options);
+  ASSERT_TRUE(snapshots.ok()) << snapshots.error().message;
+  Snapshot snapshot;
+  snapshot.stream_id = "s";
+  snapshot.version = 1;
+  snapshot.state = "[]";
+  ASSERT_TRUE((*snapshots)->Save(snapshot).ok());
+  auto loaded = (*snapshots)->Load("s");
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->state, "[]");
+  EXPECT_GT((*loaded)->taken_at_us, 1'700'000'000'000'000) << "by the system clock";
 }
 
 // Item decoding alone: no stand-in needed.

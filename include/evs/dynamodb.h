@@ -32,6 +32,7 @@
 #include <string>
 
 #include "evs/event_store.h"
+#include "evs/snapshot.h"
 #include "evs/status.h"
 
 namespace evs {
@@ -54,5 +55,26 @@ Result<std::unique_ptr<EventStore>> OpenDynamoDbEventStore(const DynamoDbStoreOp
 // ACTIVE. A table that already exists with evs's key schema is fine (its stream setting is left
 // as it is); one with another key schema is kInvalidArgument.
 Status CreateDynamoDbTable(const std::string& table, bool with_stream);
+
+// Snapshots (evs/snapshot.h) on DynamoDB: one item per stream in a table of their own, named
+// "<options.table>-snapshots" after the events table, with the partition key "StreamId" (S)
+// alone and no DynamoDB stream. Created (on-demand billing) when options.create_table_if_missing;
+// otherwise a missing table is kNotFound, and one with another key schema kInvalidArgument.
+// options.limits is not used. Deleting the table loses nothing but snapshots.
+//
+// A table of its own, not snapshot items in the events table: every reader of that table takes
+// each of its items for a commit (stream reads, the stream version query, the ListStreams scan)
+// and so does the change capture, which relays every new item of the table's DynamoDB stream to
+// Kinesis. A snapshot item there would need an exception in each of them now and in every reader
+// added later, and each save would still cost the relay a record. Here nothing can mistake one.
+//
+// The item: StreamId S, Version N, LastEventId S (UUID), SchemaVersion N, State S (the JSON text
+// as saved), TakenAt N (microseconds since the Unix epoch). Save is one conditional PutItem that
+// leaves a snapshot of a higher version in place, so concurrent writers keep the newest. States
+// are at most kMaxSnapshotBytes (350,000, under DynamoDB's 400 KB item limit). A Load of an item
+// that is not one evs wrote is kCorruption naming the stream. List and Drop of every snapshot
+// scan the table: for operators and tests, not for a request path.
+Result<std::unique_ptr<SnapshotStore>> OpenDynamoDbSnapshotStore(
+    const DynamoDbStoreOptions& options);
 
 }  // namespace evs

@@ -35,11 +35,14 @@ class SnapshotStore {
  public:
   virtual ~SnapshotStore() = default;
 
-  // The stream's snapshot, or nullopt when it has none.
+  // The stream's snapshot, or nullopt when it has none. kCorruption, naming the stream, for a
+  // kept snapshot that no Save wrote (damaged; Drop removes it).
   virtual Result<std::optional<Snapshot>> Load(const std::string& stream_id) = 0;
   // Keeps `snapshot` as its stream's snapshot, unless the one kept is at a higher stream version.
-  // `taken_at_us` is set by the store. kInvalidArgument for an empty stream id, a version below 1
-  // or a state that is not JSON; kLimitExceeded for a state over kMaxSnapshotBytes.
+  // `taken_at_us` is set by the store. An older snapshot is not kept, without an error.
+  // kInvalidArgument for a stream id that is empty or not UTF-8, a version below 1 or a state
+  // that is not JSON; kLimitExceeded for a state over kMaxSnapshotBytes. Errors about the version
+  // or the state name the stream.
   virtual Status Save(const Snapshot& snapshot) = 0;
   // Snapshots (with their states) of streams whose id starts with `prefix`, in stream id order,
   // after `after_stream` (to page, pass the last stream id of the page before), at most `limit`.

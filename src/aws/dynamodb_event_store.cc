@@ -528,8 +528,13 @@ class DynamoDbEventStore final : public EventStore {
   std::atomic<uint64_t> duplicates_{0};
 };
 
-// Whether a DescribeTable answer's key schema is evs's: StreamId (S) HASH, Version (N) RANGE.
-Status CheckKeySchema(const std::string& table, const nlohmann::json& description) {
+// "StreamId HASH, Version RANGE": how DescribeTable's key schema reads for `keys`.
+const char* KeySchemaText(TableKeys keys) {
+  return keys == TableKeys::kStreamAndVersion ? "StreamId HASH, Version RANGE" : "StreamId HASH";
+}
+
+// Whether a DescribeTable answer's key schema is `keys`.
+Status CheckKeySchema(const std::string& table, const nlohmann::json& description, TableKeys keys) {
   auto describe = [&](const char* field, const char* name_key, const char* value_key) {
     std::string out;
     auto list = description.find(field);
@@ -544,23 +549,27 @@ Status CheckKeySchema(const std::string& table, const nlohmann::json& descriptio
     }
     return out;
   };
-  const std::string keys = describe("KeySchema", "AttributeName", "KeyType");
+  const std::string found = describe("KeySchema", "AttributeName", "KeyType");
   const std::string types = describe("AttributeDefinitions", "AttributeName", "AttributeType");
-  const bool keys_match = keys == "StreamId HASH, Version RANGE";
-  const bool types_match =
-      types.find("StreamId S") != std::string::npos && types.find("Version N") != std::string::npos;
+  const bool with_version = keys == TableKeys::kStreamAndVersion;
+  const bool keys_match = found == KeySchemaText(keys);
+  const bool types_match = types.find("StreamId S") != std::string::npos &&
+                           (!with_version || types.find("Version N") != std::string::npos);
   if (keys_match && types_match) return OkStatus();
   return Error::Make(ErrorCode::kInvalidArgument,
-                     "table '" + table + "' exists with another key schema (" + keys + "; " +
-                         types +
-                         "); the event store needs StreamId (S, HASH) and Version (N, RANGE): "
-                         "use another table name");
+                     "table '" + table + "' exists with another key schema (" + found + "; " +
+                         types + "); " +
+                         (with_version ? "the event store needs StreamId (S, HASH) and Version "
+                                         "(N, RANGE)"
+                                       : "snapshots need StreamId (S, HASH) alone") +
+                         ": use another table name");
 }
 
 // Waits until DescribeTable says ACTIVE, checking the key schema each time. `created`: the
-// table was just created, so a moment of ResourceNotFoundException is not yet an error.
-Status WaitUntilActive(AwsClient& client, const std::string& table, bool created,
-                       std::chrono::milliseconds wait) {
+// table was just created, so a moment of ResourceNotFoundException is not yet an error;
+// otherwise a missing table is kNotFound with `how_to_create` in the message.
+Status WaitUntilActive(AwsClient& client, const std::string& table, TableKeys keys, bool created,
+                       const std::string& how_to_create, std::chrono::milliseconds wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait;
   evs::Backoff pause(std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
   std::string last_state = "unknown";
@@ -572,7 +581,7 @@ Status WaitUntilActive(AwsClient& client, const std::string& table, bool created
         return Error::Make(ErrorCode::kIOError,
                            "describe table '" + table + "': the answer has no table description");
       }
-      if (auto s = CheckKeySchema(table, *description); !s) return s;
+      if (auto s = CheckKeySchema(table, *description, keys); !s) return s;
       auto state = description->find("TableStatus");
       last_state =
           state != description->end() && state->is_string() ? state->get<std::string>() : "unknown";
@@ -584,8 +593,7 @@ Status WaitUntilActive(AwsClient& client, const std::string& table, bool created
     } else if (!(created && response.error().code == ErrorCode::kNotFound)) {
       Error error = std::move(response.error());
       if (error.code == ErrorCode::kNotFound) {
-        error.message = "table '" + table + "' not found: create it with `evs aws init --table " +
-                        table + "` (or open with create_table_if_missing): " + error.message;
+        error.message = "table '" + table + "' not found: " + how_to_create + ": " + error.message;
       } else {
         error.message = "describe table '" + table + "': " + error.message;
       }
@@ -603,15 +611,17 @@ Status WaitUntilActive(AwsClient& client, const std::string& table, bool created
 
 }  // namespace
 
-Status CreateEventTable(AwsClient& client, const std::string& table, bool with_stream,
-                        std::chrono::milliseconds wait) {
+Status CreateTable(AwsClient& client, const std::string& table, TableKeys keys, bool with_stream,
+                   std::chrono::milliseconds wait) {
+  nlohmann::json definitions = {{{"AttributeName", kStreamIdAttribute}, {"AttributeType", "S"}}};
+  nlohmann::json schema = {{{"AttributeName", kStreamIdAttribute}, {"KeyType", "HASH"}}};
+  if (keys == TableKeys::kStreamAndVersion) {
+    definitions.push_back({{"AttributeName", kVersionAttribute}, {"AttributeType", "N"}});
+    schema.push_back({{"AttributeName", kVersionAttribute}, {"KeyType", "RANGE"}});
+  }
   nlohmann::json body = {{"TableName", table},
-                         {"AttributeDefinitions",
-                          {{{"AttributeName", kStreamIdAttribute}, {"AttributeType", "S"}},
-                           {{"AttributeName", kVersionAttribute}, {"AttributeType", "N"}}}},
-                         {"KeySchema",
-                          {{{"AttributeName", kStreamIdAttribute}, {"KeyType", "HASH"}},
-                           {{"AttributeName", kVersionAttribute}, {"KeyType", "RANGE"}}}},
+                         {"AttributeDefinitions", std::move(definitions)},
+                         {"KeySchema", std::move(schema)},
                          {"BillingMode", "PAY_PER_REQUEST"}};
   // The relay reads new images only: commits are never updated.
   if (with_stream) {
@@ -624,7 +634,17 @@ Status CreateEventTable(AwsClient& client, const std::string& table, bool with_s
     return error;
   }
   // Also when it existed: it may still be CREATING, and its key schema must be ours.
-  return WaitUntilActive(client, table, /*created=*/true, wait);
+  return WaitUntilActive(client, table, keys, /*created=*/true, "", wait);
+}
+
+Status WaitForTable(AwsClient& client, const std::string& table, TableKeys keys,
+                    const std::string& how_to_create, std::chrono::milliseconds wait) {
+  return WaitUntilActive(client, table, keys, /*created=*/false, how_to_create, wait);
+}
+
+Status CreateEventTable(AwsClient& client, const std::string& table, bool with_stream,
+                        std::chrono::milliseconds wait) {
+  return CreateTable(client, table, TableKeys::kStreamAndVersion, with_stream, wait);
 }
 
 Result<std::unique_ptr<EventStore>> NewDynamoDbEventStore(std::shared_ptr<AwsClient> client,
@@ -632,37 +652,34 @@ Result<std::unique_ptr<EventStore>> NewDynamoDbEventStore(std::shared_ptr<AwsCli
   if (options.table.empty()) {
     return Error::Make(ErrorCode::kInvalidArgument, "the DynamoDB table name is empty");
   }
-  Status ready =
-      options.create_table_if_missing
-          ? CreateEventTable(*client, options.table, /*with_stream=*/true)
-          : WaitUntilActive(*client, options.table, /*created=*/false, std::chrono::minutes(2));
+  Status ready = options.create_table_if_missing
+                     ? CreateEventTable(*client, options.table, /*with_stream=*/true)
+                     : WaitForTable(*client, options.table, TableKeys::kStreamAndVersion,
+                                    "create it with `evs aws init --table " + options.table +
+                                        "` (or open with create_table_if_missing)");
   if (!ready.ok()) return ready.error();
   return std::unique_ptr<EventStore>(
       std::make_unique<DynamoDbEventStore>(std::move(client), options.table, options.limits));
+}
+
+Result<std::shared_ptr<AwsClient>> ClientFromEnvironment() {
+  auto config = AwsConfigFromEnvironment();
+  if (!config.ok()) return config.error();
+  return std::make_shared<AwsClient>(std::move(config).value(), NewCurlTransport());
 }
 
 }  // namespace evs::aws
 
 namespace evs {
 
-namespace {
-
-Result<std::shared_ptr<aws::AwsClient>> ClientFromEnvironment() {
-  auto config = aws::AwsConfigFromEnvironment();
-  if (!config.ok()) return config.error();
-  return std::make_shared<aws::AwsClient>(std::move(config).value(), aws::NewCurlTransport());
-}
-
-}  // namespace
-
 Result<std::unique_ptr<EventStore>> OpenDynamoDbEventStore(const DynamoDbStoreOptions& options) {
-  auto client = ClientFromEnvironment();
+  auto client = aws::ClientFromEnvironment();
   if (!client.ok()) return client.error();
   return aws::NewDynamoDbEventStore(std::move(client).value(), options);
 }
 
 Status CreateDynamoDbTable(const std::string& table, bool with_stream) {
-  auto client = ClientFromEnvironment();
+  auto client = aws::ClientFromEnvironment();
   if (!client.ok()) return client.error();
   return aws::CreateEventTable(**client, table, with_stream);
 }

@@ -30,11 +30,6 @@ const nlohmann::json* Typed(const nlohmann::json& item, const char* name, const 
   return &*value;
 }
 
-const std::string* StringAttribute(const nlohmann::json& item, const char* name) {
-  const nlohmann::json* value = Typed(item, name, "S");
-  return value != nullptr && value->is_string() ? value->get_ptr<const std::string*>() : nullptr;
-}
-
 std::optional<int64_t> ParseInt(const std::string& text) {
   int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -82,6 +77,11 @@ size_t EstimateCommitItemBytes(std::string_view stream_id, const std::vector<Eve
     bytes += kPerEvent + e.type.size() + e.data.size() + e.metadata.size();
   }
   return bytes;
+}
+
+const std::string* StringAttribute(const nlohmann::json& item, const char* name) {
+  const nlohmann::json* value = Typed(item, name, "S");
+  return value != nullptr && value->is_string() ? value->get_ptr<const std::string*>() : nullptr;
 }
 
 Result<int64_t> NumberAttribute(const nlohmann::json& item, const char* name) {

@@ -57,6 +57,10 @@ Result<Commit> DecodeCommitItem(const nlohmann::json& attribute_value_map);
 // The events of a commit item, in version order (DecodeCommitItem(...).events).
 Result<std::vector<RecordedEvent>> EventsFromCommitItem(const nlohmann::json& attribute_value_map);
 
+// The text of a string attribute ({"S": "abc"}) of an item, or nullptr when it is missing or
+// not a string.
+const std::string* StringAttribute(const nlohmann::json& item, const char* name);
+
 // The integer of a number attribute ({"N": "12"}) of an item; kCorruption naming the attribute
 // when it is missing, not a number or not an integer.
 Result<int64_t> NumberAttribute(const nlohmann::json& item, const char* name);

@@ -60,8 +60,6 @@ Result<std::unique_ptr<ObjectStore>> OpenArchive(const std::string& location) {
   return OpenObjectStore(location);
 }
 
-std::string StorePath(const GlobalOptions& global) { return global.data_dir + "/events.sqlite"; }
-
 // The store for reading beside a running `evs serve` (no lock); nothing when there is none.
 Result<std::unique_ptr<EventStore>> OpenStoreForReading(const GlobalOptions& global) {
   if (!std::filesystem::exists(StorePath(global))) return std::unique_ptr<EventStore>();

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "aws/aws_client.h"
+#include "aws/dynamodb_snapshot_store.h"
 #include "aws/kinesis_consumer.h"
 #include "aws/kinesis_relay.h"
 #include "aws/kinesis_stream_setup.h"
@@ -26,6 +27,7 @@ namespace {
 struct InitArgs {
   std::string table;
   bool no_stream = false;
+  bool snapshots = false;
   std::string kinesis;
   int shards = 1;
 };
@@ -34,10 +36,19 @@ int RunInit(const GlobalOptions& global, const InitArgs& args) {
   if (args.table.empty() && args.kinesis.empty()) {
     return ReportInvalid(global, "nothing to create: give --table, --kinesis or both");
   }
+  if (args.snapshots && args.table.empty()) {
+    return ReportInvalid(global, "--snapshots needs --table: the snapshot table is named after it");
+  }
   if (!args.table.empty()) {
     if (auto s = CreateDynamoDbTable(args.table, !args.no_stream); !s) {
       return ReportError(global, s.error());
     }
+  }
+  if (args.snapshots) {
+    DynamoDbStoreOptions options;
+    options.table = args.table;
+    options.create_table_if_missing = true;
+    if (auto s = OpenDynamoDbSnapshotStore(options); !s) return ReportError(global, s.error());
   }
   if (!args.kinesis.empty()) {
     auto config = aws::AwsConfigFromEnvironment();
@@ -53,6 +64,7 @@ int RunInit(const GlobalOptions& global, const InitArgs& args) {
       out["table"] = args.table;
       out["stream"] = !args.no_stream;
     }
+    if (args.snapshots) out["snapshot_table"] = aws::SnapshotTableFor(args.table);
     if (!args.kinesis.empty()) {
       out["kinesis"] = args.kinesis;
       out["shards"] = args.shards;
@@ -64,6 +76,9 @@ int RunInit(const GlobalOptions& global, const InitArgs& args) {
     std::cout << "table " << args.table << " is ready"
               << (args.no_stream ? "" : " (with its DynamoDB stream of new images)")
               << "; serve it with: evs serve --store dynamodb:" << args.table << "\n";
+  }
+  if (args.snapshots) {
+    std::cout << "snapshot table " << aws::SnapshotTableFor(args.table) << " is ready\n";
   }
   if (!args.kinesis.empty()) {
     std::cout << "Kinesis stream " << args.kinesis << " is ready (" << args.shards
@@ -260,6 +275,9 @@ void AddAwsCommands(CLI::App& app, const GlobalOptions& global, Command& command
   init->add_option("--table", init_args->table, "The table's name");
   init->add_flag("--no-stream", init_args->no_stream,
                  "Without a DynamoDB stream (no change capture to Kinesis)");
+  init->add_flag("--snapshots", init_args->snapshots,
+                 "Also the table of the store's snapshots, <table>-snapshots (a cache: no "
+                 "DynamoDB stream)");
   init->add_option("--kinesis", init_args->kinesis, "The Kinesis stream's name");
   init->add_option("--shards", init_args->shards, "The Kinesis stream's shards")
       ->check(CLI::Range(1, 1024))

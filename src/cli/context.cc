@@ -14,17 +14,28 @@ std::string DynamoDbTable(const GlobalOptions& global) {
   return global.store.starts_with(kPrefix) ? global.store.substr(kPrefix.size()) : "";
 }
 
+std::string StorePath(const GlobalOptions& global) { return global.data_dir + "/events.sqlite"; }
+
+namespace {
+
+bool IsDynamoDb(const GlobalOptions& global) { return global.store.starts_with("dynamodb:"); }
+
+DynamoDbStoreOptions DynamoDbOptions(const GlobalOptions& global) {
+  DynamoDbStoreOptions options;
+  options.table = DynamoDbTable(global);
+  return options;
+}
+
+Error NotAStore(const GlobalOptions& global) {
+  return Error::Make(ErrorCode::kInvalidArgument,
+                     "--store '" + global.store + "' is not a store; use sqlite or dynamodb:TABLE");
+}
+
+}  // namespace
+
 Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
-  if (global.store.starts_with("dynamodb:")) {
-    DynamoDbStoreOptions options;
-    options.table = DynamoDbTable(global);
-    return OpenDynamoDbEventStore(options);
-  }
-  if (global.store != "sqlite") {
-    return Error::Make(
-        ErrorCode::kInvalidArgument,
-        "--store '" + global.store + "' is not a store; use sqlite or dynamodb:TABLE");
-  }
+  if (IsDynamoDb(global)) return OpenDynamoDbEventStore(DynamoDbOptions(global));
+  if (global.store != "sqlite") return NotAStore(global);
   if (global.data_dir.empty()) {
     return Error::Make(ErrorCode::kInvalidArgument, "the data folder (--data) is empty");
   }
@@ -40,7 +51,7 @@ Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
                        "the data folder '" + global.data_dir + "' is not a folder");
   }
   SqliteStoreOptions options;
-  options.path = (dir / "events.sqlite").string();
+  options.path = StorePath(global);
   // The store admits one process at a time. Short commands run side by side (a script that
   // starts several) wait their turn for a while; a long-running holder still gets an error.
   const auto deadline = std::chrono::steady_clock::now() + kStoreBusyWait;
@@ -52,6 +63,12 @@ Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+Result<std::unique_ptr<SnapshotStore>> OpenSnapshotStore(const GlobalOptions& global) {
+  if (IsDynamoDb(global)) return OpenDynamoDbSnapshotStore(DynamoDbOptions(global));
+  if (global.store != "sqlite") return NotAStore(global);
+  return OpenSqliteSnapshotStore(SnapshotPathFor(StorePath(global)));
 }
 
 }  // namespace evs::cli

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "evs/event_store.h"
+#include "evs/snapshot.h"
 #include "evs/status.h"
 
 namespace evs::cli {
@@ -27,6 +28,9 @@ struct GlobalOptions {
 
 // The DynamoDB table `global.store` names, or "" for the embedded store.
 std::string DynamoDbTable(const GlobalOptions& global);
+
+// The embedded store's file: <data_dir>/events.sqlite.
+std::string StorePath(const GlobalOptions& global);
 
 // The command that parsing selected; main runs it once the whole command line is parsed and
 // exits with what it returns.
@@ -49,5 +53,11 @@ void RunWhenSelected(CLI::App* sub, const GlobalOptions& global, Command& comman
 // folder if it is missing; waits up to kStoreBusyWait while another process has it open), or the
 // DynamoDB table of "dynamodb:TABLE" (settings from the AWS environment variables).
 Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global);
+
+// Opens the snapshots of the store --store names (evs/snapshot.h): the SQLite file
+// SnapshotPathFor(StorePath(global)), created when missing (the data folder must exist), or the
+// table "<TABLE>-snapshots" of "dynamodb:TABLE" (kNotFound when it is missing). Neither needs
+// the store itself, so this works beside a running evs serve.
+Result<std::unique_ptr<SnapshotStore>> OpenSnapshotStore(const GlobalOptions& global);
 
 }  // namespace evs::cli

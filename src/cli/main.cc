@@ -11,6 +11,7 @@
 #include "cli/feed_commands.h"
 #include "cli/output.h"
 #include "cli/serve_command.h"
+#include "cli/snapshot_commands.h"
 #include "cli/store_commands.h"
 
 int main(int argc, char** argv) {
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   AddServeCommand(app, global, command);
   AddFeedCommands(app, global, command);
   AddArchiveCommands(app, global, command);
+  AddSnapshotCommands(app, global, command);
   AddAwsCommands(app, global, command);
 
   try {

@@ -1,5 +1,8 @@
 #include "store/sqlite.h"
 
+#include <chrono>
+#include <thread>
+
 namespace evs::store {
 
 Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
@@ -17,6 +20,17 @@ Statement& Statement::operator=(Statement&& other) noexcept {
 }
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Status PrepareSharedFile(Database& db, std::string_view schema) {
+  Status ready = OkStatus();
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    ready = db.Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    if (ready.ok()) ready = db.Exec(schema);
+    if (ready.ok() || ready.error().code != ErrorCode::kUnavailable) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return ready;
+}
 
 ErrorCode ErrorCodeForSqlite(int rc) {
   switch (rc & 0xff) {

@@ -77,6 +77,11 @@ class Database {
   sqlite3* db_ = nullptr;
 };
 
+// Switches a file that several processes share (checkpoints, snapshots) to WAL with
+// synchronous=NORMAL and runs `schema` (CREATE ... IF NOT EXISTS): opening at once can meet a
+// lock that SQLite's busy handler does not wait for, so it tries again for up to two seconds.
+Status PrepareSharedFile(Database& db, std::string_view schema);
+
 // Maps a SQLite result code to the evs error code that tells a caller what to do about it.
 ErrorCode ErrorCodeForSqlite(int rc);
 
