@@ -186,10 +186,9 @@ class DynamoDbSnapshotStore final : public SnapshotStore {
     nlohmann::json start;
     for (int pages = 0;; ++pages) {
       if (pages == kMaxPages) {
-        return Error::Make(ErrorCode::kIOError, context +
-                                                    ": DynamoDB kept returning more pages "
-                                                    "after " +
-                                                    std::to_string(kMaxPages) + "; stopped");
+        const std::string why =
+            ": DynamoDB kept returning more pages after " + std::to_string(kMaxPages) + "; stopped";
+        return Error::Make(ErrorCode::kIOError, context + why);
       }
       nlohmann::json body = {{"TableName", table_}, {"ConsistentRead", true}};
       nlohmann::json names = nlohmann::json::object();
