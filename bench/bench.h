@@ -28,6 +28,9 @@ struct BenchOptions {
   int64_t feed_events = 1000000;           // feed, archive: events in the log
   std::vector<int> batch_sizes = {512};    // feed: subscription batch_size per catch-up row
   int feed_writers = 64;                   // feed: writer threads of the live row
+  int64_t upcast_events = 1000000;         // upcast: cart events in each of the two logs
+  int snapshot_carts = 20;                 // snapshot: carts of kSnapshotCartEvents events
+  int64_t snapshot_every = 100;            // snapshot: the policy of the "evs" row
   std::string dir;                         // scratch folder of this run (exists, empty)
 };
 
@@ -38,6 +41,8 @@ Status RunFetchBench(const BenchOptions& options, Reporter& reporter);
 Status RunHttpBench(const BenchOptions& options, Reporter& reporter);
 Status RunFeedBench(const BenchOptions& options, Reporter& reporter);
 Status RunArchiveBench(const BenchOptions& options, Reporter& reporter);
+Status RunUpcastBench(const BenchOptions& options, Reporter& reporter);
+Status RunSnapshotBench(const BenchOptions& options, Reporter& reporter);
 // Needs a DynamoDB endpoint (dynalite) from the environment; says how to start one when missing.
 Status RunDynamoDbBench(const BenchOptions& options, Reporter& reporter);
 // The Lambda runtime (bootstrap, handler api) beside evs serve on one DynamoDB table: cold

@@ -8,6 +8,10 @@
 //                             append-to-handler latency under 64 durable writers
 //   evs-bench archive         archiving events/s vs reading the log; replay from the archive
 //                             vs feed catch-up from the store; archive size vs JSON lines
+//   evs-bench upcast          catch-up of 1,000,000 version-1 cart events through the cart's
+//                             upcaster vs the same events at the current version
+//   evs-bench snapshot        cold fetch of 10,000-event carts with snapshots every 100 events
+//                             vs without; 21-event carts with snapshots off vs the plain loop
 //   evs-bench dynamodb        the DynamoDB store vs the original design (one item per aggregate,
 //                             list_append) at 20 and 2,000 events per stream, on the endpoint
 //                             of the environment (dynalite: scripts/standins start DIR; source
@@ -17,7 +21,8 @@
 //                             dynamodb, in `all` only with an endpoint set
 //
 // Options go before or after the subcommand: --seconds, --warmup, --writers, --threads,
-// --carts, --connections, --wrk-threads, --wrk, --events, --batch-sizes, --feed-writers, --json,
+// --carts, --connections, --wrk-threads, --wrk, --events, --batch-sizes, --feed-writers,
+// --upcast-events, --snapshot-carts, --snapshot-every, --json,
 // --dir. The table (or, with --json, one JSON object per row) goes to stdout; progress goes to
 // stderr.
 #include <sqlite3.h>
@@ -85,6 +90,18 @@ int main(int argc, char** argv) {
                  "feed: writer threads appending while the live latency is measured")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--upcast-events", options.upcast_events,
+                 "upcast: cart events in each log (version 1 and version 2)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--snapshot-carts", options.snapshot_carts,
+                 "snapshot: carts of 10,000 events fetched in random order")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--snapshot-every", options.snapshot_every,
+                 "snapshot: events between snapshots in the evs row")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_flag("--json", json, "Print one JSON object per row instead of a table");
   app.add_option("--dir", dir,
                  "Parent of the run's scratch folder (a fresh run-XXXXXX inside it, deleted at "
@@ -103,8 +120,13 @@ int main(int argc, char** argv) {
       "dynamodb", "The DynamoDB store vs the original one-item-per-aggregate design (dynalite)");
   CLI::App* lambda = app.add_subcommand(
       "lambda", "The Lambda runtime (bootstrap) vs evs serve: cold start, warm GetCart/AddItem");
+  CLI::App* upcast = app.add_subcommand(
+      "upcast", "Catch-up of version-1 cart events through the upcaster vs current ones");
+  CLI::App* snapshot = app.add_subcommand(
+      "snapshot", "Cold fetch of 10,000-event carts with snapshots vs without; 21-event carts");
   CLI::App* all = app.add_subcommand("all", "Every benchmark (the default)");
-  for (CLI::App* sub : {append, fetch, http, feed, archive, dynamodb, lambda, all}) {
+  for (CLI::App* sub :
+       {append, fetch, http, feed, archive, upcast, snapshot, dynamodb, lambda, all}) {
     sub->fallthrough();
   }
   app.require_subcommand(0, 1);
@@ -154,6 +176,8 @@ int main(int argc, char** argv) {
       {run_all || http->parsed(), "http", evs::bench::RunHttpBench},
       {run_all || feed->parsed(), "feed", evs::bench::RunFeedBench},
       {run_all || archive->parsed(), "archive", evs::bench::RunArchiveBench},
+      {run_all || upcast->parsed(), "upcast", evs::bench::RunUpcastBench},
+      {run_all || snapshot->parsed(), "snapshot", evs::bench::RunSnapshotBench},
       {(run_all && dynamodb_configured) || dynamodb->parsed(), "dynamodb",
        evs::bench::RunDynamoDbBench},
       {(run_all && dynamodb_configured) || lambda->parsed(), "lambda", evs::bench::RunLambdaBench},

@@ -412,8 +412,7 @@ TEST(Upcasting, StreamProjectionsApplyTheCurrentShape) {
   options.upcaster = Shop();
   auto handler = StreamProjectionHandler::Open(projection, options);
   ASSERT_TRUE(handler.ok()) << handler.error().message;
-  std::vector<RecordedEvent> batch = {Stored("PriceSet", R"({"price":10})"),
-                                      Stored("Viewed", "{}"),
+  std::vector<RecordedEvent> batch = {Stored("PriceSet", R"({"price":10})"), Stored("Viewed", "{}"),
                                       Stored("PriceFixed", R"({"price":12})")};
   for (size_t i = 0; i < batch.size(); ++i) batch[i].version = static_cast<int64_t>(i) + 1;
   ASSERT_TRUE((*handler)->Handle(batch).ok());

@@ -1,6 +1,9 @@
 #include "evs/upcasting.h"
 
+#include <charconv>
 #include <climits>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 namespace evs {
@@ -17,10 +20,27 @@ const std::string& QuotedKey() {
   return key;
 }
 
+// The version from metadata that holds nothing else, as Encode writes it on "{}": read without
+// a JSON parse, as every event of a current type carries it.
+std::optional<int> OnlyTheVersion(std::string_view metadata) {
+  static const std::string prefix = "{" + QuotedKey() + ":";
+  if (metadata.size() <= prefix.size() + 1 || !metadata.starts_with(prefix) ||
+      metadata.back() != '}') {
+    return std::nullopt;
+  }
+  const char* first = metadata.data() + prefix.size();
+  const char* last = metadata.data() + metadata.size() - 1;
+  int version = 0;
+  auto [end, error] = std::from_chars(first, last, version);
+  if (error != std::errc() || end != last || version < 1 || *first == '0') return std::nullopt;
+  return version;
+}
+
 }  // namespace
 
 Result<int> StoredSchemaVersion(const RecordedEvent& event) {
   if (event.metadata.find(QuotedKey()) == std::string::npos) return 1;
+  if (auto version = OnlyTheVersion(event.metadata)) return *version;
   nlohmann::json metadata = nlohmann::json::parse(event.metadata, nullptr, false);
   if (metadata.is_discarded() || !metadata.is_object()) {
     return Error::Make(ErrorCode::kCorruption, Where(event) + ": metadata is not a JSON object");

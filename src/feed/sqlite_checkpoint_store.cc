@@ -248,16 +248,8 @@ Result<std::unique_ptr<CheckpointStore>> OpenSqliteCheckpointStore(const std::st
                                                                    std::shared_ptr<Clock> clock) {
   auto db = Database::Open(path, /*read_only=*/false);
   if (!db) return db.error();
-  // Several processes may open the file at once (group members): switching to WAL and creating
-  // the tables can meet a lock that SQLite's busy handler does not wait for, so try again.
-  Status ready = OkStatus();
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    ready = db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
-    if (ready.ok()) ready = db->Exec(kSchema);
-    if (ready.ok() || ready.error().code != ErrorCode::kUnavailable) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (!ready.ok()) return ready.error();
+  // Several processes may open the file at once (group members).
+  if (Status ready = store::PrepareSharedFile(*db, kSchema); !ready.ok()) return ready.error();
   auto store = std::make_unique<SqliteCheckpointStore>(std::move(db).value(), std::move(clock));
   if (auto s = store->Prepare(); !s) return s.error();
   return std::unique_ptr<CheckpointStore>(std::move(store));
