@@ -298,15 +298,19 @@ class Recorder : public EventHandler {
   std::vector<RecordedEvent> events_;
 };
 
+// A version-1 price, a retired event and `third` on stream shop-a.
+Status AppendThreeOldEvents(EventStore& store, EventData third) {
+  auto appended = store.Append(
+      "shop-a", ExpectedVersion::Any(),
+      {{Uuid{}, "PriceSet", R"({"price":10})", "{}"}, {Uuid{}, "Viewed", "{}", "{}"}, third});
+  if (!appended.ok()) return appended.error();
+  return OkStatus();
+}
+
 TEST(Upcasting, SubscriptionHandlersSeeTheCurrentShape) {
   testing::TempDir dir;
   auto store = NewMemoryEventStore();
-  ASSERT_TRUE(store
-                  ->Append("shop-a", ExpectedVersion::Any(),
-                           {{Uuid{}, "PriceSet", R"({"price":10})", "{}"},
-                            {Uuid{}, "Viewed", "{}", "{}"},
-                            {Uuid{}, "Opened", "{}", "{}"}})
-                  .ok());
+  ASSERT_TRUE(AppendThreeOldEvents(*store, {Uuid{}, "Opened", "{}", "{}"}).ok());
   auto checkpoints = OpenSqliteCheckpointStore(dir.File("feed.sqlite"));
   ASSERT_TRUE(checkpoints.ok());
   Recorder handler;
@@ -377,12 +381,7 @@ class PriceProjection : public SqliteProjection {
 TEST(Upcasting, ProjectionsApplyTheCurrentShapeLiveAndInARebuild) {
   testing::TempDir dir;
   auto store = NewMemoryEventStore();
-  ASSERT_TRUE(store
-                  ->Append("shop-a", ExpectedVersion::Any(),
-                           {{Uuid{}, "PriceSet", R"({"price":10})", "{}"},
-                            {Uuid{}, "Viewed", "{}", "{}"},
-                            {Uuid{}, "PriceFixed", R"({"price":12})", "{}"}})
-                  .ok());
+  ASSERT_TRUE(AppendThreeOldEvents(*store, {Uuid{}, "PriceFixed", R"({"price":12})", "{}"}).ok());
   PriceProjection projection;
   ProjectionOptions options;
   options.path = dir.File("prices.sqlite");
