@@ -140,6 +140,14 @@ TEST(Cart, TotalPastTheLimitIsRefused) {
 
 // Found by fuzz/fuzz_stored_event: a stored ItemAdded with a quantity and price no command
 // allows overflowed the line total when the cart was rebuilt. Such events are corruption now.
+// CartUpcaster() aborts on a registration that does not check out: this catches it first.
+TEST(CartSchemas, CheckOut) {
+  auto built = BuildCartUpcaster();
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  EXPECT_EQ((*built)->CurrentVersion("ItemAdded"), ItemAdded::kSchemaVersion);
+  EXPECT_EQ((*built)->CurrentVersion("CartOpened"), 1);
+}
+
 // A stored event as the application reads it: upcast by the cart's schemas, then decoded.
 evs::Result<CartEvents::Event> DecodeStored(evs::RecordedEvent recorded) {
   auto upcast = CartUpcaster()->Upcast(recorded);
