@@ -68,7 +68,7 @@ class EventTypes {
 
   static Result<Event> Decode(const RecordedEvent& recorded) {
     Result<Event> (*decode)(const RecordedEvent&) = nullptr;
-    ((Ts::kType == recorded.type ? (decode = &DecodeAs<Ts>, true) : false) || ...);
+    (void)((Ts::kType == recorded.type ? (decode = &DecodeAs<Ts>, true) : false) || ...);
     if (decode != nullptr) return decode(recorded);
     return Error::Make(ErrorCode::kUnknownEventType,
                        "stream '" + recorded.stream_id + "' version " +
