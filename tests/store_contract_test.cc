@@ -551,7 +551,7 @@ TEST(EmbeddedWriter, RecordedTimesHoldWhenTheClockStepsBack) {
     auto db = store::Database::Open(path, /*read_only=*/false);
     ASSERT_TRUE(db.ok()) << db.error().message;
     store::CommitPlanner planner(1000);
-    planner.LoadHead("s", store::StreamHead{1, 4});
+    planner.LoadHead("s", store::StreamHead{1, 4, 0, false, nullptr});
     std::atomic<int64_t> head{4};
     store::GroupCommitWriter writer(options, std::move(db).value(), planner, head);
     ASSERT_TRUE(writer.Start().ok());

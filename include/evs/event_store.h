@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +65,67 @@ struct StreamInfo {
   int64_t version = 0;
 };
 
+// What an application sets on a stream to bound what reads return (see "Stream lifecycle" in
+// README.md). Reads (ReadStream, and the Repository, HTTP and the CLI through it) return only
+// the events inside every bound that is set; the events outside stay in the log until
+// Scavenge() reclaims them.
+struct StreamMetadata {
+  std::optional<int64_t> max_count;        // keep the last N events (N >= 1)
+  std::optional<int64_t> max_age_seconds;  // keep events recorded in the last N seconds (N >= 1)
+  std::optional<int64_t> truncate_before;  // hide versions below this one (>= 1)
+  std::string custom;  // the application's own JSON object (empty: none), at most 64 KiB
+};
+
+// A stream's metadata and what has happened to it.
+struct StreamLifecycle {
+  StreamMetadata metadata;
+  int64_t version = 0;          // the stream's last version, deleted events included
+  int64_t deleted_through = 0;  // soft delete: versions up to this one read as deleted
+  bool hard_deleted = false;    // a tombstone: no reads, no appends, ever again
+};
+
+enum class DeleteMode {
+  // The stream reads as not found (kNotFound) and is not listed; an append with expected
+  // no-stream or any starts it again at the next version (versions never go back), and reads
+  // then return only the events after the delete.
+  kSoft,
+  // A tombstone: reads and appends are kStreamDeleted from then on (HTTP 410).
+  kHard,
+};
+
+struct ScavengeProgress {
+  int64_t streams_done = 0;
+  int64_t streams_total = 0;     // streams with metadata or a delete, the ones examined
+  int64_t events_scavenged = 0;  // so far
+};
+
+struct ScavengeOptions {
+  // Events reclaimed per step; writers wait for at most one step (a few ms) at a time.
+  size_t events_per_step = 500;
+  // Called after each step and at the end (any thread).
+  std::function<void(const ScavengeProgress&)> progress;
+  // Also rewrite a store created before incremental vacuum (a full VACUUM, during which
+  // writers wait): for a store that nothing else is using. Such a store's reclaimed pages are
+  // otherwise reused by new events but not given back to the file system.
+  bool compact = false;
+};
+
+struct ScavengeReport {
+  int64_t streams_examined = 0;
+  int64_t events_scavenged = 0;
+  int64_t file_bytes_before = 0;
+  int64_t file_bytes_after = 0;
+  bool file_shrinks = true;    // false: a store that needs `compact` to give space back
+  double longest_step_ms = 0;  // the longest that one step kept writers waiting
+  double seconds = 0;
+};
+
+// The type a scavenged event's position holds in the log: the stream id, version, position, id
+// and time stay, the type becomes this, and data and metadata become "{}". Subscriptions and
+// projections skip such events; ReadLog, the archive and HTTP /log show them, so that the
+// log's positions stay dense. Appends may not use this type.
+inline constexpr std::string_view kScavengedEventType = "$scavenged";
+
 struct StreamsPage {
   std::vector<StreamInfo> streams;  // ordered by stream id
   std::string next_after;           // pass as `after` to read the next page; empty at the end
@@ -109,7 +172,33 @@ class EventStore {
 
   // Counters for monitoring; backends fill what they know.
   virtual StoreStats Stats() { return {}; }
+
+  // The stream lifecycle: metadata, deletes and scavenging. Backends that cannot keep it
+  // return kUnsupported (README.md lists what each backend supports).
+
+  // The stream's metadata and state. kNotFound when the stream has neither events nor
+  // metadata; a hard-deleted stream answers (hard_deleted is set).
+  virtual Result<StreamLifecycle> GetStreamLifecycle(std::string_view stream_id);
+
+  // Replaces the stream's metadata (a stream with no events may have metadata). Durable when it
+  // returns. kInvalidArgument for a bound below 1 or custom text that is not a JSON object;
+  // kStreamDeleted for a hard-deleted stream.
+  virtual Status SetStreamMetadata(std::string_view stream_id, const StreamMetadata& metadata);
+
+  // Deletes the stream if it is at `expected`. Durable when it returns. kNotFound for a stream
+  // with no events or already soft-deleted (and nothing appended since); kStreamDeleted for a
+  // hard-deleted one; kWrongExpectedVersion as for appends.
+  virtual Status DeleteStream(std::string_view stream_id, DeleteMode mode,
+                              ExpectedVersion expected = ExpectedVersion::Any());
+
+  // Reclaims the space of the events that reads no longer return (truncated, expired, deleted):
+  // each becomes a kScavengedEventType marker at its position. Appends and reads go on
+  // meanwhile. Running it again reclaims only what became hidden since.
+  virtual Result<ScavengeReport> Scavenge(const ScavengeOptions& options = {});
 };
+
+// Checks metadata as SetStreamMetadata does: kInvalidArgument naming the field.
+Status ValidateStreamMetadata(const StreamMetadata& metadata);
 
 // An in-memory store: same contract, nothing durable. For tests and examples.
 std::unique_ptr<EventStore> NewMemoryEventStore(const Limits& limits = {},

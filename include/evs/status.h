@@ -25,6 +25,7 @@ enum class ErrorCode {
   kUnavailable,           // the store is closed or failed and refuses writes until reopened
   kUnsupported,           // the backend cannot do this (e.g. a global log on DynamoDB)
   kUnknownEventType,      // a stored event's type is not registered with the application
+  kStreamDeleted,         // the stream was deleted for good (a tombstone): no reads, no appends
 };
 
 // A stable, lower-case name for the code ("wrong_expected_version", "not_found", ...), used in

@@ -26,6 +26,8 @@ const char* ErrorCodeName(ErrorCode code) {
       return "unsupported";
     case ErrorCode::kUnknownEventType:
       return "unknown_event_type";
+    case ErrorCode::kStreamDeleted:
+      return "stream_deleted";
   }
   return "unknown";
 }

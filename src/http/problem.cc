@@ -67,6 +67,8 @@ int StatusFor(ErrorCode code) {
       return 503;
     case ErrorCode::kUnsupported:
       return 501;
+    case ErrorCode::kStreamDeleted:
+      return 410;
     default:
       return 500;
   }

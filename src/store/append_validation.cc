@@ -66,6 +66,11 @@ Status ValidateAppend(const Limits& limits, std::string_view stream_id,
     EventData& e = events[i];
     const std::string where = "event " + std::to_string(i) + ": ";
     if (auto s = ValidateName(where + "type", e.type, limits.max_type_bytes); !s) return s;
+    if (e.type == kScavengedEventType) {
+      return Error::Make(ErrorCode::kInvalidArgument,
+                         where + "the type '" + e.type +
+                             "' is reserved: it marks a scavenged event's position in the log");
+    }
     if (e.metadata.empty()) e.metadata = "{}";
     size_t bytes = e.type.size() + e.data.size() + e.metadata.size();
     if (bytes > limits.max_event_bytes) {

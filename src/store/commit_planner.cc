@@ -84,6 +84,39 @@ AppendDecision Fail(Error error) {
   return AppendDecision{AppendDecision::Kind::kFail, {}, std::move(error)};
 }
 
+Error HardDeletedError(std::string_view stream) {
+  return Error::Make(ErrorCode::kStreamDeleted,
+                     "stream '" + std::string(stream) +
+                         "' was deleted for good (a hard delete): it takes no more appends, "
+                         "metadata or deletes");
+}
+
+// A soft-deleted stream reads as not found, so it matches what a missing stream matches
+// (no-stream, any) and its actual version; not "exists".
+bool MatchesLifecycle(const ExpectedVersion& expected, const StreamHead& head) {
+  if (!head.SoftDeleted()) return expected.Matches(head.version);
+  switch (expected.kind()) {
+    case ExpectedVersion::Kind::kNoStream:
+    case ExpectedVersion::Kind::kAny:
+      return true;
+    case ExpectedVersion::Kind::kExact:
+      return expected.version() == head.version;
+    default:
+      return false;
+  }
+}
+
+Error ConflictError(std::string_view stream, const ExpectedVersion& expected, int64_t current,
+                    std::string_view what) {
+  Error conflict =
+      Error::Make(ErrorCode::kWrongExpectedVersion,
+                  "stream '" + std::string(stream) + "' is at version " + std::to_string(current) +
+                      ", but the " + std::string(what) + " expected " + expected.ToString() +
+                      "; reload it and decide again");
+  conflict.conflict = VersionConflict{expected.ToString(), current};
+  return conflict;
+}
+
 }  // namespace
 
 // A retry whose ids are still remembered: the original result, or an error when the ids stand
@@ -125,14 +158,14 @@ AppendDecision CommitPlanner::Plan(std::string_view stream, const ExpectedVersio
 
   const int64_t current = head.version;
   const auto count = static_cast<int64_t>(events.size());
-  if (expected.Matches(current)) {
+  if (head.hard_deleted) return Fail(HardDeletedError(stream));
+  if (MatchesLifecycle(expected, head)) {
     AppendResult r{current + 1, current + count, next_position, next_position + count - 1};
     const bool new_stream = head.number == 0;
-    const StreamHead next{new_stream ? next_stream_number_++ : head.number, r.last_version};
-    auto [it, inserted] = unsettled_heads_.try_emplace(std::string(stream), next);
-    batch_undo_.emplace_back(it->first,
-                             inserted ? std::nullopt : std::optional<StreamHead>(it->second));
-    it->second = next;
+    StreamHead next = head;
+    next.number = new_stream ? next_stream_number_++ : head.number;
+    next.version = r.last_version;
+    SetUnsettled(stream, next);
     for (int64_t i = 0; i < count; ++i) {
       Remember(events[i].id, next.number, r.first_version + i, r.first_position + i);
     }
@@ -161,12 +194,49 @@ AppendDecision CommitPlanner::Plan(std::string_view stream, const ExpectedVersio
                                   ", but not all of them: this is not a retry of that append"));
     }
   }
-  Error conflict = Error::Make(ErrorCode::kWrongExpectedVersion,
-                               "stream '" + std::string(stream) + "' is at version " +
-                                   std::to_string(current) + ", but the append expected " +
-                                   expected.ToString() + "; reload it and decide again");
-  conflict.conflict = VersionConflict{expected.ToString(), current};
-  return Fail(std::move(conflict));
+  return Fail(ConflictError(stream, expected, current, "append"));
+}
+
+AppendDecision CommitPlanner::PlanChange(std::string_view stream, const ExpectedVersion& expected,
+                                         const LifecycleChange& change) {
+  if (batch_undo_.empty()) batch_first_stream_number_ = next_stream_number_;
+  const StreamHead head = Current(stream);
+  if (head.hard_deleted) return Fail(HardDeletedError(stream));
+  StreamHead next = head;
+  switch (change.kind) {
+    case LifecycleChange::Kind::kSetMetadata:
+      next.metadata = change.metadata;
+      break;
+    case LifecycleChange::Kind::kSoftDelete:
+    case LifecycleChange::Kind::kHardDelete:
+      if (change.kind == LifecycleChange::Kind::kSoftDelete &&
+          (head.version == 0 || head.SoftDeleted())) {
+        return Fail(Error::Make(ErrorCode::kNotFound,
+                                "stream '" + std::string(stream) + "' not found" +
+                                    (head.SoftDeleted() ? " (it is deleted already)" : "")));
+      }
+      if (!MatchesLifecycle(expected, head)) {
+        return Fail(ConflictError(stream, expected, head.version, "delete"));
+      }
+      if (change.kind == LifecycleChange::Kind::kSoftDelete) {
+        next.deleted_through = head.version;
+      } else {
+        next.hard_deleted = true;
+      }
+      break;
+  }
+  const bool new_stream = head.number == 0;
+  if (new_stream) next.number = next_stream_number_++;
+  SetUnsettled(stream, next);
+  AppendDecision decision{AppendDecision::Kind::kWrite, {}, std::nullopt, next.number, new_stream};
+  return decision;
+}
+
+void CommitPlanner::SetUnsettled(std::string_view stream, StreamHead next) {
+  auto [it, inserted] = unsettled_heads_.try_emplace(std::string(stream), next);
+  batch_undo_.emplace_back(it->first,
+                           inserted ? std::nullopt : std::optional<StreamHead>(it->second));
+  it->second = std::move(next);
 }
 
 BatchHeads CommitPlanner::Seal() {
@@ -208,7 +278,7 @@ void CommitPlanner::Publish(const BatchHeads& heads) {
 void CommitPlanner::Settled(const BatchHeads& heads) {
   for (const auto& [stream, head] : heads) {
     auto it = unsettled_heads_.find(stream);
-    if (it != unsettled_heads_.end() && it->second.version == head.version) {
+    if (it != unsettled_heads_.end() && it->second == head) {
       unsettled_heads_.erase(it);
     }
   }

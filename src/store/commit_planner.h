@@ -9,6 +9,7 @@
 #include <array>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -26,10 +27,24 @@ struct StringHash {
 };
 
 // A stream's number (dense, assigned when its first append is planned; the embedded store keys
-// its index on it because small integer keys keep index pages few) and its version.
+// its index on it because small integer keys keep index pages few), its version, and its
+// lifecycle (deletes and metadata), which appends and reads are decided by.
 struct StreamHead {
   int64_t number = 0;
   int64_t version = 0;
+  int64_t deleted_through = 0;  // soft delete: versions up to here read as deleted
+  bool hard_deleted = false;
+  std::shared_ptr<const StreamMetadata> metadata;  // null: none set
+
+  bool SoftDeleted() const { return deleted_through > 0 && deleted_through == version; }
+  bool operator==(const StreamHead&) const = default;
+};
+
+// A change to a stream's lifecycle, planned in a batch like an append.
+struct LifecycleChange {
+  enum class Kind { kSetMetadata, kSoftDelete, kHardDelete };
+  Kind kind = Kind::kSetMetadata;
+  std::shared_ptr<const StreamMetadata> metadata;  // kSetMetadata
 };
 
 // The durable head of every stream, readable concurrently with the writer.
@@ -96,6 +111,14 @@ class CommitPlanner {
                       const std::vector<EventData>& events, int64_t next_position,
                       const IdsAtVersions& ids_at);
 
+  // Decides a lifecycle change of the current batch against `expected` (deletes; metadata is
+  // set whatever the version). kWrite carries the stream's number (new_stream when it had
+  // none); the stream's new head is what head_after() then returns.
+  AppendDecision PlanChange(std::string_view stream, const ExpectedVersion& expected,
+                            const LifecycleChange& change);
+  // The stream's head as decided so far (writer thread).
+  StreamHead Current(std::string_view stream) const;
+
   // The current batch is committed (not yet durable): returns its heads for Publish().
   BatchHeads Seal();
   // The current batch was not written: forget what it planned.
@@ -111,7 +134,7 @@ class CommitPlanner {
     int64_t version;
     int64_t position;
   };
-  StreamHead Current(std::string_view stream) const;
+  void SetUnsettled(std::string_view stream, StreamHead next);
   void Remember(const Uuid& id, int64_t stream_number, int64_t version, int64_t position);
   void ForgetOldestIds();
   std::optional<AppendDecision> CheckKnownIds(int64_t stream_number,

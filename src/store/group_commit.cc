@@ -90,6 +90,12 @@ Status GroupCommitWriter::Start() {
       {&ids_at_,
        "SELECT event_id, position FROM events WHERE stream_no = ? AND version >= ? "
        "ORDER BY version LIMIT ?"},
+      {&upsert_meta_,
+       "INSERT INTO stream_meta(stream_no, max_count, max_age_s, truncate_before, custom, "
+       "deleted_through, hard_deleted) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(stream_no) DO "
+       "UPDATE SET max_count = excluded.max_count, max_age_s = excluded.max_age_s, "
+       "truncate_before = excluded.truncate_before, custom = excluded.custom, "
+       "deleted_through = excluded.deleted_through, hard_deleted = excluded.hard_deleted"},
   };
   for (auto& s : statements) {
     auto stmt = db_.Prepare(s.sql);
@@ -134,6 +140,11 @@ Result<AppendResult> GroupCommitWriter::Append(std::string_view stream,
                                                const ExpectedVersion& expected,
                                                std::vector<EventData> events) {
   PendingAppend pending{stream, expected, events};
+  if (auto s = Submit(pending); !s) return s.error();
+  return std::move(*pending.result);
+}
+
+Status GroupCommitWriter::Submit(PendingAppend& pending) {
   {
     std::lock_guard guard(queue_mu_);
     if (stopping_) return Error::Make(ErrorCode::kUnavailable, "the store is closing");
@@ -141,7 +152,29 @@ Result<AppendResult> GroupCommitWriter::Append(std::string_view stream,
   }
   queue_cv_.notify_one();
   pending.done.Wait();
-  return std::move(*pending.result);
+  return OkStatus();
+}
+
+Status GroupCommitWriter::Change(std::string_view stream, const ExpectedVersion& expected,
+                                 const LifecycleChange& change) {
+  std::vector<EventData> none;
+  PendingAppend pending{stream, expected, none};
+  pending.change = &change;
+  if (auto s = Submit(pending); !s) return s;
+  if (!pending.result->ok()) return pending.result->error();
+  return OkStatus();
+}
+
+Status GroupCommitWriter::RunExclusive(const std::function<Status(Database&)>& job,
+                                       bool checkpoint_after) {
+  std::vector<EventData> none;
+  const ExpectedVersion any = ExpectedVersion::Any();
+  PendingAppend pending{{}, any, none};
+  pending.job = &job;
+  pending.checkpoint_after = checkpoint_after;
+  if (auto s = Submit(pending); !s) return s;
+  if (!pending.result->ok()) return pending.result->error();
+  return OkStatus();
 }
 
 void GroupCommitWriter::WriterLoop() {
@@ -151,15 +184,18 @@ void GroupCommitWriter::WriterLoop() {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything queued is handed on
-      if (queue_.size() <= options_.max_batch_appends) {
-        taken.swap(queue_);
+      // An exclusive job is a batch of its own: taken alone, or left for the next batch.
+      auto end = queue_.begin() +
+                 static_cast<std::ptrdiff_t>(std::min(queue_.size(), options_.max_batch_appends));
+      if (queue_.front()->job) {
+        end = queue_.begin() + 1;
       } else {
-        auto end = queue_.begin() + static_cast<std::ptrdiff_t>(options_.max_batch_appends);
-        taken.assign(queue_.begin(), end);
-        queue_.erase(queue_.begin(), end);
+        end = std::find_if(queue_.begin(), end, [](const PendingAppend* p) { return p->job; });
       }
+      taken.assign(queue_.begin(), end);
+      queue_.erase(queue_.begin(), end);
     }
-    HandToSync(WriteBatch(std::move(taken)));
+    HandToSync(taken.front()->job ? RunJob(taken.front()) : WriteBatch(std::move(taken)));
   }
 }
 
@@ -188,7 +224,8 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
   std::optional<Error> error;
   for (PendingAppend* p : batch.appends) {
     const AppendDecision& d = batch.decisions.emplace_back(
-        planner_.Plan(p->stream, p->expected, p->events, next_position, ids_at));
+        p->change ? planner_.PlanChange(p->stream, p->expected, *p->change)
+                  : planner_.Plan(p->stream, p->expected, p->events, next_position, ids_at));
     // A failed read inside the transaction (IdsAt) can make SQLite roll the whole transaction
     // back by itself; going on would commit the rest of the batch without the start of it.
     if (began && sqlite3_get_autocommit(db_.raw())) {
@@ -206,11 +243,11 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
       }
       began = true;
     }
-    if (auto s = InsertEvents(*p, d, now); !s) {
+    if (auto s = p->change ? WriteChange(*p, d) : InsertEvents(*p, d, now); !s) {
       error = s.error();
       break;
     }
-    next_position = d.result.last_position + 1;
+    if (!p->change) next_position = d.result.last_position + 1;
   }
   bool commit_failed = false;
   if (began && !error) {
@@ -260,6 +297,7 @@ GroupCommitWriter::Batch GroupCommitWriter::WriteBatch(std::vector<PendingAppend
   for (size_t i = 0; i < batch.decisions.size(); ++i) {
     switch (batch.decisions[i].kind) {
       case AppendDecision::Kind::kWrite:
+        if (batch.appends[i]->change) break;  // not an append
         ++written;
         events_.fetch_add(batch.appends[i]->events.size(), std::memory_order_relaxed);
         break;
@@ -341,6 +379,85 @@ Status GroupCommitWriter::InsertEvents(const PendingAppend& p, const AppendDecis
     if (rc != SQLITE_DONE) return insert_.LastError("cannot write an event");
   }
   return OkStatus();
+}
+
+Status GroupCommitWriter::WriteChange(const PendingAppend& p, const AppendDecision& d) {
+  if (d.new_stream) {
+    insert_stream_.Bind(1, d.stream_number);
+    insert_stream_.Bind(2, p.stream);
+    int rc = insert_stream_.Step();
+    insert_stream_.Reset();
+    if (rc != SQLITE_DONE) return insert_stream_.LastError("cannot write a new stream");
+  }
+  const StreamHead head = planner_.Current(p.stream);
+  auto bind_bound = [&](int index, const std::optional<int64_t>& value) {
+    if (value) {
+      upsert_meta_.Bind(index, *value);
+    } else {
+      upsert_meta_.BindNull(index);
+    }
+  };
+  const StreamMetadata none;
+  const StreamMetadata& m = head.metadata ? *head.metadata : none;
+  upsert_meta_.Bind(1, d.stream_number);
+  bind_bound(2, m.max_count);
+  bind_bound(3, m.max_age_seconds);
+  bind_bound(4, m.truncate_before);
+  if (m.custom.empty()) {
+    upsert_meta_.BindNull(5);
+  } else {
+    upsert_meta_.Bind(5, std::string_view(m.custom));
+  }
+  upsert_meta_.Bind(6, head.deleted_through);
+  upsert_meta_.Bind(7, int64_t{head.hard_deleted ? 1 : 0});
+  const int rc = upsert_meta_.Step();
+  upsert_meta_.Reset();
+  if (rc != SQLITE_DONE) return upsert_meta_.LastError("cannot write stream metadata");
+  return OkStatus();
+}
+
+GroupCommitWriter::Batch GroupCommitWriter::RunJob(PendingAppend* p) {
+  Batch batch;
+  batch.appends.push_back(p);
+  {
+    std::lock_guard guard(sync_mu_);
+    if (commit_failure_ || sync_failure_) {
+      Error refused = sync_failure_ ? *sync_failure_ : *commit_failure_;
+      refused.code = ErrorCode::kUnavailable;
+      batch.decisions.push_back(AppendDecision{AppendDecision::Kind::kFail, {}, refused});
+      batch.refused = true;
+      return batch;
+    }
+  }
+  Status status = OkStatus();
+  try {
+    status = (*p->job)(db_);
+  } catch (const std::exception& e) {
+    status = Error::Make(ErrorCode::kIOError, e.what());
+  }
+  const int rc = sqlite3_extended_errcode(db_.raw());
+  if (!status.ok() && IsSyncFailure(rc)) {
+    RecordSyncFailure(status.error().message);
+  } else if (!status.ok() && NeedsReopen(rc)) {
+    std::lock_guard guard(sync_mu_);
+    commit_failure_ =
+        Error::Make(ErrorCode::kIOError, "a store job failed (" + status.error().message +
+                                             ") and the store refuses writes until it is reopened");
+  }
+  if (!sqlite3_get_autocommit(db_.raw())) {
+    rollback_.Step();
+    rollback_.Reset();
+    if (status.ok()) {
+      status = Error::Make(ErrorCode::kIOError, "a store job left its transaction open");
+    }
+  }
+  if (status.ok() && p->checkpoint_after) Checkpoint();
+  batch.decisions.push_back(status.ok()
+                                ? AppendDecision{AppendDecision::Kind::kWrite, {}, std::nullopt}
+                                : AppendDecision{AppendDecision::Kind::kFail, {}, status.error()});
+  batch.wrote = status.ok();
+  batch.last_position = next_position_ - 1;
+  return batch;
 }
 
 Result<std::vector<CommittedId>> GroupCommitWriter::IdsAt(int64_t stream_number, int64_t first,

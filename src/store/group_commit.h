@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -69,6 +70,17 @@ class GroupCommitWriter {
   Result<AppendResult> Append(std::string_view stream, const ExpectedVersion& expected,
                               std::vector<EventData> events);
 
+  // Queues a lifecycle change (metadata, a delete) like an append: decided by the planner in
+  // commit order, written to stream_meta in the batch's transaction, returned once durable.
+  Status Change(std::string_view stream, const ExpectedVersion& expected,
+                const LifecycleChange& change);
+
+  // Runs `job` on the writing connection between batches, alone (appends wait meanwhile), then
+  // makes what it wrote durable like a batch. The job begins and commits its own transaction;
+  // one it leaves open is rolled back and the job fails. With `checkpoint_after`, the WAL is
+  // then copied into the database file (which shrinks when the job freed pages at its end).
+  Status RunExclusive(const std::function<Status(Database&)>& job, bool checkpoint_after);
+
   // Counters and distributions of what was written (file_bytes is left to the caller).
   StoreStats Stats() const;
 
@@ -82,6 +94,9 @@ class GroupCommitWriter {
     std::string_view stream;
     const ExpectedVersion& expected;
     std::vector<EventData>& events;
+    const LifecycleChange* change = nullptr;                // a lifecycle change, not an append
+    const std::function<Status(Database&)>* job = nullptr;  // an exclusive job (RunExclusive)
+    bool checkpoint_after = false;                          // of the job
     std::optional<Result<AppendResult>> result;
     Completion done;
   };
@@ -99,6 +114,9 @@ class GroupCommitWriter {
   void SyncLoop();
   Batch WriteBatch(std::vector<PendingAppend*> appends);
   Status InsertEvents(const PendingAppend& p, const AppendDecision& d, int64_t now);
+  Status WriteChange(const PendingAppend& p, const AppendDecision& d);
+  Batch RunJob(PendingAppend* p);
+  Status Submit(PendingAppend& pending);
   Result<std::vector<CommittedId>> IdsAt(int64_t stream_number, int64_t first, size_t count);
   void HandToSync(Batch batch);
   // Makes a batch durable, publishes it and acknowledges its appends. `failure` is the store's
@@ -119,7 +137,7 @@ class GroupCommitWriter {
   Database db_;
   CommitPlanner& planner_;
   std::atomic<int64_t>& head_position_;
-  Statement begin_, commit_, rollback_, insert_stream_, insert_, ids_at_;
+  Statement begin_, commit_, rollback_, insert_stream_, insert_, ids_at_, upsert_meta_;
   int64_t next_position_ = 0;  // writer thread
   // The recorded time of the last committed event (writer thread): batches are stamped no
   // earlier, so that times never decrease in commit order even when the clock steps back.

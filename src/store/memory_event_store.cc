@@ -11,6 +11,7 @@
 #include "store/append_validation.h"
 #include "store/commit_planner.h"
 #include "store/read_validation.h"
+#include "store/stream_lifecycle.h"
 
 namespace evs {
 namespace {
@@ -55,26 +56,31 @@ class MemoryEventStore final : public EventStore {
                                 const ReadStreamOptions& options) override {
     if (auto s = store::ValidateReadStream(options); !s) return s.error();
     std::lock_guard guard(mu_);
-    auto it = streams_.find(std::string(stream_id));
-    if (it == streams_.end()) {
-      return Error::Make(ErrorCode::kNotFound, "stream '" + std::string(stream_id) + "' not found");
-    }
-    const std::vector<size_t>& indexes = it->second;
-    const auto version = static_cast<int64_t>(indexes.size());
+    const store::StreamHead head = planner_.Heads().Find(stream_id);
+    if (auto unreadable = store::UnreadableStream(stream_id, head)) return *unreadable;
+    const std::vector<size_t>& indexes = streams_.find(stream_id)->second;
+    const int64_t version = head.version;
+    const int64_t first = store::FirstVisibleVersion(head);
+    const int64_t cutoff = store::AgeCutoffMicros(head, clock_->NowMicros());
     StreamPage page;
     page.stream_version = version;
+    auto add = [&](int64_t v) {
+      const RecordedEvent& e = log_[indexes[v - 1]];
+      if (e.recorded_at_us >= cutoff) page.events.push_back(e);
+    };
+    int64_t v;
     if (options.direction == Direction::kForward) {
-      for (int64_t v = std::max<int64_t>(options.from, 1);
+      for (v = std::max<int64_t>(options.from, first);
            v <= version && page.events.size() < options.limit; ++v) {
-        page.events.push_back(log_[indexes[v - 1]]);
+        add(v);
       }
-      page.end_of_stream = page.events.empty() || page.events.back().version == version;
+      page.end_of_stream = v > version;
     } else {
-      int64_t from = options.from <= 0 || options.from > version ? version : options.from;
-      for (int64_t v = from; v >= 1 && page.events.size() < options.limit; --v) {
-        page.events.push_back(log_[indexes[v - 1]]);
+      for (v = options.from <= 0 || options.from > version ? version : options.from;
+           v >= first && page.events.size() < options.limit; --v) {
+        add(v);
       }
-      page.end_of_stream = page.events.empty() || page.events.back().version == 1;
+      page.end_of_stream = v < first;
     }
     return page;
   }
@@ -98,7 +104,9 @@ class MemoryEventStore final : public EventStore {
     StreamsPage page;
     for (auto it = streams_.upper_bound(std::string(after));
          it != streams_.end() && page.streams.size() < limit; ++it) {
-      page.streams.push_back(StreamInfo{it->first, static_cast<int64_t>(it->second.size())});
+      const store::StreamHead head = planner_.Heads().Find(it->first);
+      if (store::UnreadableStream(it->first, head)) continue;  // deleted: not listed
+      page.streams.push_back(StreamInfo{it->first, head.version});
     }
     if (page.streams.size() == limit && limit > 0) page.next_after = page.streams.back().stream_id;
     return page;
@@ -119,7 +127,86 @@ class MemoryEventStore final : public EventStore {
     return static_cast<int64_t>(log_.size());
   }
 
+  Result<StreamLifecycle> GetStreamLifecycle(std::string_view stream_id) override {
+    return store::LifecycleOf(stream_id, planner_.Heads().Find(stream_id));
+  }
+
+  Status SetStreamMetadata(std::string_view stream_id, const StreamMetadata& metadata) override {
+    if (auto s = store::ValidateName("stream id", stream_id, limits_.max_stream_id_bytes); !s)
+      return s;
+    if (auto s = ValidateStreamMetadata(metadata); !s) return s;
+    store::LifecycleChange change;
+    change.metadata = std::make_shared<const StreamMetadata>(metadata);
+    return Change(stream_id, ExpectedVersion::Any(), change);
+  }
+
+  Status DeleteStream(std::string_view stream_id, DeleteMode mode,
+                      ExpectedVersion expected) override {
+    if (auto s = store::ValidateName("stream id", stream_id, limits_.max_stream_id_bytes); !s)
+      return s;
+    store::LifecycleChange change;
+    change.kind = mode == DeleteMode::kHard ? store::LifecycleChange::Kind::kHardDelete
+                                            : store::LifecycleChange::Kind::kSoftDelete;
+    return Change(stream_id, expected, change);
+  }
+
+  Result<ScavengeReport> Scavenge(const ScavengeOptions& options) override {
+    ScavengeReport report;
+    ScavengeProgress progress;
+    std::vector<std::string> streams;
+    {
+      std::lock_guard guard(mu_);
+      for (const auto& [id, indexes] : streams_) {
+        const store::StreamHead head = planner_.Heads().Find(id);
+        if (head.deleted_through > 0 || head.hard_deleted || head.metadata) streams.push_back(id);
+      }
+    }
+    progress.streams_total = report.streams_examined = static_cast<int64_t>(streams.size());
+    const size_t step = std::max<size_t>(1, options.events_per_step);
+    for (const std::string& id : streams) {
+      for (bool more = true; more;) {
+        std::lock_guard guard(mu_);
+        const store::StreamHead head = planner_.Heads().Find(id);
+        const int64_t below =
+            head.hard_deleted ? head.version + 1 : store::FirstVisibleVersion(head);
+        const int64_t cutoff = store::AgeCutoffMicros(head, clock_->NowMicros());
+        size_t done = 0;
+        more = false;
+        for (size_t index : streams_[id]) {
+          RecordedEvent& e = log_[index];
+          if (store::IsScavenged(e) || (e.version >= below && e.recorded_at_us >= cutoff)) continue;
+          if (done == step) {
+            more = true;
+            break;
+          }
+          e.type = kScavengedEventType;
+          e.data = e.metadata = "{}";
+          ++done;
+        }
+        progress.events_scavenged = report.events_scavenged += static_cast<int64_t>(done);
+        if (options.progress && done > 0) options.progress(progress);
+      }
+      ++progress.streams_done;
+    }
+    if (options.progress) options.progress(progress);
+    return report;
+  }
+
  private:
+  Status Change(std::string_view stream_id, const ExpectedVersion& expected,
+                const store::LifecycleChange& change) {
+    std::lock_guard guard(mu_);
+    auto decision = planner_.PlanChange(stream_id, expected, change);
+    if (decision.kind == store::AppendDecision::Kind::kFail) {
+      planner_.Discard();
+      return *decision.error;
+    }
+    auto heads = planner_.Seal();
+    planner_.Publish(heads);
+    planner_.Settled(heads);
+    return OkStatus();
+  }
+
   // Called with mu_ held.
   Result<std::vector<store::CommittedId>> IdsAt(std::string_view stream, int64_t first,
                                                 size_t count) {

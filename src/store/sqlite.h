@@ -24,6 +24,7 @@ class Statement {
 
   // Binding indexes are 1-based, as in SQLite. Text and blobs are copied only when `transient`.
   void Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+  void BindNull(int index) { sqlite3_bind_null(stmt_, index); }
   // The text is not copied: it must outlive the statement's next Step().
   void Bind(int index, std::string_view text) {
     sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);

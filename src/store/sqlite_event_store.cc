@@ -17,7 +17,9 @@
 #include "store/group_commit.h"
 #include "store/read_validation.h"
 #include "store/sqlite.h"
+#include "store/sqlite_scavenger.h"
 #include "store/sqlite_schema.h"
+#include "store/stream_lifecycle.h"
 
 namespace evs {
 namespace {
@@ -59,12 +61,12 @@ class SqliteEventStore final : public EventStore {
                                 const ReadStreamOptions& options) override {
     if (auto s = store::ValidateReadStream(options); !s) return s.error();
     const store::StreamHead head = planner_.Heads().Find(stream_id);
-    if (head.version == 0) {
-      return Error::Make(ErrorCode::kNotFound, "stream '" + std::string(stream_id) + "' not found");
-    }
+    if (auto unreadable = store::UnreadableStream(stream_id, head)) return *unreadable;
+    const int64_t first = store::FirstVisibleVersion(head);
+    const int64_t cutoff = store::AgeCutoffMicros(head, options_.clock->NowMicros());
     return WithReader([&](ReadConnection& conn) {
       return store::ReadStreamPage(conn.stream_forward, conn.stream_backward, stream_id,
-                                   head.number, head.version, options);
+                                   head.number, head.version, options, first, cutoff);
     });
   }
 
@@ -98,9 +100,12 @@ class SqliteEventStore final : public EventStore {
       while ((rc = stmt.Step()) == SQLITE_ROW) {
         ++rows;
         std::string stream(stmt.Text(0));
-        // Only what is durable: a stream whose first commit is still syncing is not listed yet.
-        int64_t version = planner_.Heads().Get(stream);
-        if (version > 0) page.streams.push_back(StreamInfo{std::move(stream), version});
+        // Only what is durable: a stream whose first commit is still syncing is not listed yet;
+        // nor a deleted one.
+        const store::StreamHead head = planner_.Heads().Find(stream);
+        if (!store::UnreadableStream(stream, head)) {
+          page.streams.push_back(StreamInfo{std::move(stream), head.version});
+        }
         if (rows == limit) page.next_after = std::string(stmt.Text(0));
       }
       Error error = stmt.LastError("listing streams");
@@ -122,23 +127,64 @@ class SqliteEventStore final : public EventStore {
 
   StoreStats Stats() override {
     StoreStats stats = writer_->Stats();
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      struct stat st;
-      const std::string file = options_.path + suffix;
-      if (options_.file_system->Stat(file.c_str(), &st) == 0) stats.file_bytes += st.st_size;
-    }
+    for (const char* suffix : {"", "-wal", "-shm"}) stats.file_bytes += FileBytes(suffix);
     return stats;
   }
 
+  Result<StreamLifecycle> GetStreamLifecycle(std::string_view stream_id) override {
+    return store::LifecycleOf(stream_id, planner_.Heads().Find(stream_id));
+  }
+
+  Status SetStreamMetadata(std::string_view stream_id, const StreamMetadata& metadata) override {
+    if (auto s = store::ValidateName("stream id", stream_id, options_.limits.max_stream_id_bytes);
+        !s) {
+      return s;
+    }
+    if (auto s = ValidateStreamMetadata(metadata); !s) return s;
+    store::LifecycleChange change;
+    change.metadata = std::make_shared<const StreamMetadata>(metadata);
+    return writer_->Change(stream_id, ExpectedVersion::Any(), change);
+  }
+
+  Status DeleteStream(std::string_view stream_id, DeleteMode mode,
+                      ExpectedVersion expected) override {
+    if (auto s = store::ValidateName("stream id", stream_id, options_.limits.max_stream_id_bytes);
+        !s) {
+      return s;
+    }
+    store::LifecycleChange change;
+    change.kind = mode == DeleteMode::kHard ? store::LifecycleChange::Kind::kHardDelete
+                                            : store::LifecycleChange::Kind::kSoftDelete;
+    return writer_->Change(stream_id, expected, change);
+  }
+
+  Result<ScavengeReport> Scavenge(const ScavengeOptions& options) override {
+    store::ScavengeContext context{*writer_, planner_, *options_.clock,
+                                   [this] { return FileBytes(""); }};
+    return store::ScavengeSqlite(context, options);
+  }
+
  private:
+  int64_t FileBytes(const char* suffix) const {
+    struct stat st;
+    const std::string file = options_.path + suffix;
+    return options_.file_system->Stat(file.c_str(), &st) == 0 ? st.st_size : 0;
+  }
+
   Status LoadState(Database& db) {
     auto heads = db.Prepare(
         "SELECT s.stream_id, s.stream_no, (SELECT MAX(version) FROM events e "
-        "WHERE e.stream_no = s.stream_no) FROM streams s");
+        "WHERE e.stream_no = s.stream_no), m.max_count, m.max_age_s, m.truncate_before, "
+        "m.custom, m.deleted_through, m.hard_deleted FROM streams s "
+        "LEFT JOIN stream_meta m ON m.stream_no = s.stream_no");
     if (!heads) return heads.error();
     int rc;
     while ((rc = heads->Step()) == SQLITE_ROW) {
-      planner_.LoadHead(heads->Text(0), store::StreamHead{heads->Int(1), heads->Int(2)});
+      store::StreamHead head;
+      head.number = heads->Int(1);
+      head.version = heads->Int(2);
+      store::LoadLifecycle(*heads, 3, head);
+      planner_.LoadHead(heads->Text(0), head);
     }
     if (rc != SQLITE_DONE) return heads->LastError("loading stream versions");
 
@@ -196,12 +242,8 @@ class SqliteEventStore final : public EventStore {
       Statement* target;
       std::string sql;
     } statements[] = {
-        {&conn->stream_forward, select_stream +
-                                    "WHERE e.stream_no = ? AND e.version >= ? AND e.version <= ? "
-                                    "ORDER BY e.version LIMIT ?"},
-        {&conn->stream_backward, select_stream +
-                                     "WHERE e.stream_no = ? AND e.version <= ? AND e.version <= ? "
-                                     "ORDER BY e.version DESC LIMIT ?"},
+        {&conn->stream_forward, select_stream + std::string(store::kStreamForward)},
+        {&conn->stream_backward, select_stream + std::string(store::kStreamBackward)},
         {&conn->log,
          select + "WHERE e.position > ? AND e.position <= ? ORDER BY e.position LIMIT ?"},
         {&conn->streams,
@@ -233,13 +275,17 @@ Result<std::unique_ptr<EventStore>> OpenSqliteEventStore(const SqliteStoreOption
   }
   SqliteStoreOptions opened = options;
   if (!opened.file_system) opened.file_system = RealFileSystem();
+  if (!opened.clock) opened.clock = SystemClock();
   auto lock = FileLock::Acquire(*opened.file_system, options.path + ".lock");
   if (!lock) return lock.error();
   auto db = Database::Open(options.path, /*read_only=*/false, options.vfs);
   if (!db) return db.error();
   // Commits are made durable by the sync thread's fdatasync of the WAL (group_commit.h);
   // synchronous=NORMAL keeps SQLite's own syncs around checkpoints.
-  const std::string pragmas = std::string("PRAGMA journal_mode = WAL; PRAGMA synchronous = ") +
+  // auto_vacuum takes effect only on a new, empty file (sqlite_schema.h).
+  const std::string pragmas = std::string(
+                                  "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; "
+                                  "PRAGMA synchronous = ") +
                               (options.durable ? "NORMAL" : "OFF") +
                               "; PRAGMA cache_size = -65536; PRAGMA journal_size_limit = 67108864;";
   if (auto s = db->Exec(pragmas); !s) return s.error();

@@ -19,6 +19,7 @@
 #include "store/read_validation.h"
 #include "store/sqlite.h"
 #include "store/sqlite_schema.h"
+#include "store/stream_lifecycle.h"
 
 namespace evs {
 namespace {
@@ -35,6 +36,17 @@ class SqliteReaderStore final : public EventStore {
   }
 
   Status Prepare() {
+    // A store that no owner of this release has opened has no stream_meta table (read-only
+    // here, it cannot be added): its streams have no lifecycle.
+    auto has_meta = db_.Prepare("SELECT 1 FROM sqlite_master WHERE name = 'stream_meta'");
+    if (!has_meta) return has_meta.error();
+    const bool lifecycle = has_meta->Step() == SQLITE_ROW;
+    has_meta->Reset();
+    const std::string meta_columns =
+        lifecycle ? ", m.max_count, m.max_age_s, m.truncate_before, m.custom, m.deleted_through, "
+                    "m.hard_deleted FROM streams s LEFT JOIN stream_meta m "
+                    "ON m.stream_no = s.stream_no "
+                  : ", NULL, NULL, NULL, NULL, NULL, NULL FROM streams s ";
     const std::string stream_select(store::kSelectStreamEvents);
     struct {
       Statement* target;
@@ -45,18 +57,16 @@ class SqliteReaderStore final : public EventStore {
         // that are not durable yet.
         {&stream_,
          "SELECT s.stream_no, (SELECT version FROM events e WHERE e.stream_no = s.stream_no "
-         "AND e.position <= ?2 ORDER BY version DESC LIMIT 1) FROM streams s "
-         "WHERE s.stream_id = ?1"},
-        {&forward_, stream_select + "WHERE e.stream_no = ? AND e.version >= ? AND e.version <= ? "
-                                    "ORDER BY e.version LIMIT ?"},
-        {&backward_, stream_select + "WHERE e.stream_no = ? AND e.version <= ? AND e.version <= ? "
-                                     "ORDER BY e.version DESC LIMIT ?"},
+         "AND e.position <= ?2 ORDER BY version DESC LIMIT 1)" +
+             meta_columns + "WHERE s.stream_id = ?1"},
+        {&forward_, stream_select + std::string(store::kStreamForward)},
+        {&backward_, stream_select + std::string(store::kStreamBackward)},
         {&log_, std::string(store::kSelectEvents) +
                     "WHERE e.position > ? AND e.position <= ? ORDER BY e.position LIMIT ?"},
         {&streams_,
          "SELECT s.stream_id, (SELECT version FROM events e WHERE e.stream_no = s.stream_no "
-         "AND e.position <= ?3 ORDER BY version DESC LIMIT 1) FROM streams s "
-         "WHERE s.stream_id > ?1 ORDER BY s.stream_id LIMIT ?2"},
+         "AND e.position <= ?3 ORDER BY version DESC LIMIT 1)" +
+             meta_columns + "WHERE s.stream_id > ?1 ORDER BY s.stream_id LIMIT ?2"},
     };
     for (auto& s : statements) {
       auto stmt = db_.Prepare(s.sql);
@@ -79,14 +89,17 @@ class SqliteReaderStore final : public EventStore {
     if (!bound) return bound.error();
     stream_.Bind(1, stream_id);
     stream_.Bind(2, *bound);
-    int rc = stream_.Step();
-    const int64_t number = rc == SQLITE_ROW ? stream_.Int(0) : 0;
-    const int64_t version = rc == SQLITE_ROW ? stream_.Int(1) : 0;
-    stream_.Reset();
-    if (version == 0) {
-      return Error::Make(ErrorCode::kNotFound, "stream '" + std::string(stream_id) + "' not found");
+    store::StreamHead head;
+    if (stream_.Step() == SQLITE_ROW) {
+      head.number = stream_.Int(0);
+      head.version = stream_.Int(1);
+      store::LoadLifecycle(stream_, 2, head);
     }
-    return store::ReadStreamPage(forward_, backward_, stream_id, number, version, options);
+    stream_.Reset();
+    if (auto unreadable = store::UnreadableStream(stream_id, head)) return *unreadable;
+    return store::ReadStreamPage(forward_, backward_, stream_id, head.number, head.version, options,
+                                 store::FirstVisibleVersion(head),
+                                 store::AgeCutoffMicros(head, SystemClock()->NowMicros()));
   }
 
   Result<LogPage> ReadLog(int64_t after, size_t limit) override {
@@ -119,9 +132,12 @@ class SqliteReaderStore final : public EventStore {
     int rc;
     while ((rc = streams_.Step()) == SQLITE_ROW) {
       ++rows;
-      // A stream whose first commit is not durable yet is not listed yet.
-      if (streams_.Int(1) > 0) {
-        page.streams.push_back(StreamInfo{std::string(streams_.Text(0)), streams_.Int(1)});
+      // A stream whose first commit is not durable yet is not listed yet; nor a deleted one.
+      store::StreamHead head;
+      head.version = streams_.Int(1);
+      store::LoadLifecycle(streams_, 2, head);
+      if (!store::UnreadableStream({}, head)) {
+        page.streams.push_back(StreamInfo{std::string(streams_.Text(0)), head.version});
       }
       if (rows == limit) page.next_after = std::string(streams_.Text(0));
     }

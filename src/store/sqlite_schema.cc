@@ -39,19 +39,21 @@ Result<std::vector<RecordedEvent>> ReadEvents(Statement& stmt, std::string_view 
 
 Result<StreamPage> ReadStreamPage(Statement& forward_stmt, Statement& backward_stmt,
                                   std::string_view stream_id, int64_t stream_number,
-                                  int64_t stream_version, const ReadStreamOptions& options) {
+                                  int64_t stream_version, const ReadStreamOptions& options,
+                                  int64_t first_visible, int64_t age_cutoff_us) {
   StreamPage page;
   page.stream_version = stream_version;
   const bool forward = options.direction == Direction::kForward;
-  int64_t from = options.from;
-  if (forward && from < 1) from = 1;
-  if (!forward && (from <= 0 || from > stream_version)) from = stream_version;
+  int64_t low = first_visible, high = stream_version;
+  if (forward) low = std::max(low, options.from);
+  if (!forward && options.from > 0) high = std::min(high, options.from);
   Statement& stmt = forward ? forward_stmt : backward_stmt;
   stmt.Bind(1, stream_number);
-  stmt.Bind(2, from);
-  stmt.Bind(3, stream_version);  // nothing past the version the caller knows to be durable
-  stmt.Bind(4, static_cast<int64_t>(options.limit));
-  const int64_t available = forward ? stream_version - from + 1 : from;
+  stmt.Bind(2, low);
+  stmt.Bind(3, high);  // nothing past the version the caller knows to be durable
+  stmt.Bind(4, age_cutoff_us);
+  stmt.Bind(5, static_cast<int64_t>(options.limit));
+  const int64_t available = high - low + 1;
   auto events =
       ReadEvents(stmt, stream_id,
                  std::min(options.limit, static_cast<size_t>(std::max<int64_t>(available, 0))));
@@ -59,8 +61,26 @@ Result<StreamPage> ReadStreamPage(Statement& forward_stmt, Statement& backward_s
   page.events = std::move(events).value();
   page.end_of_stream =
       page.events.empty() || page.events.size() < options.limit ||
-      (forward ? page.events.back().version >= stream_version : page.events.back().version <= 1);
+      (forward ? page.events.back().version >= high : page.events.back().version <= low);
   return page;
+}
+
+void LoadLifecycle(Statement& stmt, int first_column, StreamHead& head) {
+  auto bound = [&](int column) -> std::optional<int64_t> {
+    if (stmt.IsNull(first_column + column)) return std::nullopt;
+    return stmt.Int(first_column + column);
+  };
+  StreamMetadata metadata;
+  metadata.max_count = bound(0);
+  metadata.max_age_seconds = bound(1);
+  metadata.truncate_before = bound(2);
+  if (!stmt.IsNull(first_column + 3)) metadata.custom = std::string(stmt.Text(first_column + 3));
+  head.deleted_through = stmt.IsNull(first_column + 4) ? 0 : stmt.Int(first_column + 4);
+  head.hard_deleted = !stmt.IsNull(first_column + 5) && stmt.Int(first_column + 5) != 0;
+  if (metadata.max_count || metadata.max_age_seconds || metadata.truncate_before ||
+      !metadata.custom.empty()) {
+    head.metadata = std::make_shared<const StreamMetadata>(std::move(metadata));
+  }
 }
 
 }  // namespace evs::store
