@@ -105,10 +105,13 @@ std::string Differences(const archive::EventView& a, const RecordedEvent& s) {
   note(a.stream_id != s.stream_id, "stream_id");
   note(a.version != s.version, "version");
   note(a.id != s.id, "id");
+  note(a.recorded_at_us != s.recorded_at_us, "recorded_at_us");
+  // Scavenged in the store after it was archived: the marker keeps the event's identity, and
+  // the archive keeps the event.
+  if (s.type == kScavengedEventType && a.type != kScavengedEventType) return fields;
   note(a.type != s.type, "type");
   note(a.data != s.data, "data");
   note(a.metadata != s.metadata, "metadata");
-  note(a.recorded_at_us != s.recorded_at_us, "recorded_at_us");
   return fields;
 }
 
@@ -194,6 +197,9 @@ Result<VerifyReport> Verify(EventStore* store, ObjectStore* archive, const Verif
         }
         if ((*stored)->position != archived.position) continue;  // reported as a store gap
         ++report.compared_events;
+        if ((*stored)->type == kScavengedEventType && archived.type != kScavengedEventType) {
+          ++report.scavenged_in_store;
+        }
         if (std::string fields = Differences(archived, **stored); !fields.empty()) {
           problems.Add("position " + std::to_string(archived.position) +
                        ": the archive and the store differ in " + fields);

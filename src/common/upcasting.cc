@@ -6,6 +6,8 @@
 #include <string_view>
 #include <utility>
 
+#include "evs/event_store.h"
+
 namespace evs {
 namespace {
 
@@ -70,7 +72,8 @@ Result<std::string> WithSchemaVersion(const std::string& metadata, int version) 
 // What reading `event` takes: nothing, a retirement, or a rename and/or steps. Looks only.
 Result<Upcaster::Plan> Upcaster::PlanFor(const RecordedEvent& event) const {
   Plan plan;
-  if (retired_.find(event.type) != retired_.end()) {
+  // A scavenged event's marker is no event of the application's: never delivered upcast.
+  if (event.type == kScavengedEventType || retired_.find(event.type) != retired_.end()) {
     plan.outcome = Outcome::kRetired;
     return plan;
   }

@@ -1,8 +1,11 @@
 // Runs a SqliteProjection from the feed: one transaction per batch with the checkpoint inside,
 // generations behind views, rebuild beside the live generation.
+#include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "evs/projection.h"
 #include "evs/upcasting.h"
@@ -33,7 +36,13 @@ class DenseFromStart final : public EventHandler {
       last_position_ = e.position;
       last_id_ = e.id;
     }
-    return next_.Handle(batch);
+    // Markers of scavenged events keep the positions dense; the projection does not see them.
+    auto is_marker = [](const RecordedEvent& e) { return e.type == kScavengedEventType; };
+    if (std::none_of(batch.begin(), batch.end(), is_marker)) return next_.Handle(batch);
+    std::vector<RecordedEvent> events;
+    std::copy_if(batch.begin(), batch.end(), std::back_inserter(events),
+                 [&](const RecordedEvent& e) { return !is_marker(e); });
+    return events.empty() ? OkStatus() : next_.Handle(events);
   }
   int64_t last_position() const { return last_position_; }
   const Uuid& last_id() const { return last_id_; }

@@ -147,6 +147,7 @@ class LogSubscription final : public Subscription {
   }
 
   bool Wanted(const RecordedEvent& e) const {
+    if (e.type == kScavengedEventType) return false;  // a scavenged event's marker
     if (!options_.event_types.empty() &&
         std::find(options_.event_types.begin(), options_.event_types.end(), e.type) ==
             options_.event_types.end()) {
