@@ -442,8 +442,10 @@ TEST_F(HttpApiTest, WrongMethodIs405WithAllow) {
       {"GET", "/carts/x/items/y", "DELETE"},
       {"GET", "/carts/x/checkout", "POST"},
       {"POST", "/streams", "GET"},
-      {"DELETE", "/streams/s", "GET, POST"},
-      {"PUT", "/streams/s", "GET, POST"},
+      {"PATCH", "/streams/s", "GET, POST, DELETE"},
+      {"PUT", "/streams/s", "GET, POST, DELETE"},
+      {"POST", "/streams/s/metadata", "GET, PUT"},
+      {"PUT", "/admin/scavenge", "GET, POST"},
       {"POST", "/log", "GET"},
       {"POST", "/healthz", "GET"},
       {"DELETE", "/metrics", "GET"},
@@ -1047,5 +1049,96 @@ TEST(HttpRequest, HeaderNamesPastAsciiCompareByteForByte) {
   EXPECT_EQ(request.Header("content-type").value_or(""), "application/json");
 }
 
+TEST_F(HttpApiTest, StreamMetadataIsSetReadAndBoundsReads) {
+  AppendN("meter", 10);
+  auto put = [&](const std::string& body) {
+    return ToReply(client_->Put("/streams/meter/metadata", body, kJson));
+  };
+  Reply reply = put(R"({"max_count": 3, "custom": {"owner": "ops"}})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.Json()["metadata"]["max_count"], 3);
+  EXPECT_EQ(reply.Json()["metadata"]["custom"]["owner"], "ops");
+  reply = Get("/streams/meter/metadata");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.Json()["version"], 10);
+  EXPECT_EQ(reply.Json()["deleted"], "no");
+  reply = Get("/streams/meter");
+  ASSERT_EQ(reply.status, 200);
+  ASSERT_EQ(reply.Json()["events"].size(), 3u);
+  EXPECT_EQ(reply.Json()["events"][0]["version"], 8);
+  // Bad metadata: 400 naming what is wrong; nothing changes.
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"max_count": -1})", "max_count"},
+      {R"({"max_age_seconds": "1d"})", "max_age_seconds"},
+      {R"({"truncate_before": 0})", "truncate_before"},
+      {R"({"custom": [1]})", "custom"},
+      {R"({"colour": "red"})", "colour"},
+      {R"([1, 2])", "JSON object"},
+  };
+  for (const auto& [body, names] : bad) {
+    json problem = ExpectProblem(put(body), 400, "invalid_argument");
+    EXPECT_NE(problem.value("detail", "").find(names), std::string::npos) << problem.dump();
+  }
+  ExpectProblem(put("{not json"), 400, "malformed_json");
+  EXPECT_EQ(Get("/streams/meter/metadata").Json()["metadata"]["max_count"], 3);
+  ExpectProblem(Get("/streams/nothing/metadata"), 404, "not_found");
+  ExpectProblem(Delete("/streams/meter/metadata"), 405, "method_not_allowed");
+}
+
+TEST_F(HttpApiTest, DeletedStreamsAre404AndTombstones410) {
+  AppendN("gone", 2);
+  ExpectProblem(Delete("/streams/gone?hard=maybe"), 400, "invalid_parameter");
+  ExpectProblem(Delete("/streams/gone", {{"ES-Expected-Version", "7"}}), 409,
+                "wrong_expected_version");
+  EXPECT_EQ(Delete("/streams/gone", {{"ES-Expected-Version", "2"}}).status, 204);
+  ExpectProblem(Get("/streams/gone"), 404, "not_found");
+  ExpectProblem(Delete("/streams/gone"), 404, "not_found");  // twice
+  EXPECT_EQ(Get("/streams/gone/metadata").Json()["deleted"], "soft");
+  // Started again where it stopped.
+  Reply appended =
+      Append("gone", json::array({{{"type", "Again"}, {"data", json::object()}}}), "no-stream");
+  ASSERT_EQ(appended.status, 201) << appended.body;
+  EXPECT_EQ(appended.Json()["first_version"], 3);
+  EXPECT_EQ(Delete("/streams/gone?hard=true").status, 204);
+  json problem = ExpectProblem(Get("/streams/gone"), 410, "stream_deleted");
+  ExpectProblem(Append("gone", json::array({{{"type", "T"}, {"data", json::object()}}})), 410,
+                "stream_deleted");
+  ExpectProblem(Delete("/streams/gone?hard=true"), 410, "stream_deleted");
+  ExpectProblem(ToReply(client_->Put("/streams/gone/metadata", "{}", kJson)), 410,
+                "stream_deleted");
+  EXPECT_EQ(Get("/streams/gone/metadata").Json()["deleted"], "hard");
+  ExpectProblem(Delete("/streams/never-was"), 404, "not_found");
+  // A deleted cart reads as not found, cached or not.
+  const std::string cart = OpenCart();
+  GetCart(cart);
+  EXPECT_EQ(Delete("/streams/cart-" + cart).status, 204);
+  ExpectProblem(Get("/carts/" + cart), 404, "not_found");
+}
+
+TEST_F(HttpApiTest, ScavengeRunsInTheBackgroundAndReportsProgress) {
+  AppendN("old", 50);
+  AppendN("new", 5);
+  ASSERT_EQ(Delete("/streams/old?hard=true").status, 204);
+  Reply started = PostEmpty("/admin/scavenge");
+  ASSERT_EQ(started.status, 202) << started.body;
+  json status;
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  do {
+    ASSERT_LT(Clock::now(), deadline) << status.dump();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    status = Get("/admin/scavenge").Json();
+  } while (status.value("state", "") == "running");
+  ASSERT_EQ(status["state"], "done") << status.dump();
+  EXPECT_EQ(status["events_scavenged"], 50);
+  EXPECT_EQ(status["streams_total"], 1);
+  EXPECT_TRUE(status.contains("file_bytes_after"));
+  // The log keeps the markers; the stream that stays reads as before.
+  Reply log = Get("/log?limit=100");
+  ASSERT_EQ(log.status, 200);
+  ASSERT_EQ(log.Json()["events"].size(), 55u);
+  EXPECT_EQ(log.Json()["events"][0]["type"], "$scavenged");
+  EXPECT_EQ(Get("/streams/new").Json()["events"].size(), 5u);
+  ExpectProblem(Delete("/admin/scavenge"), 405, "method_not_allowed");
+}
 }  // namespace
 }  // namespace evs::http

@@ -158,8 +158,9 @@ class EventStore {
   // Streams with id > `after`, ordered by id, at most `limit`.
   virtual Result<StreamsPage> ListStreams(std::string_view after, size_t limit) = 0;
 
-  // The version of one stream (0 when it has no events). Cheap on the embedded stores: it is
-  // answered from memory, so caches may call it on every read.
+  // The version of one stream (0 when it has no events, or is deleted and has had none since).
+  // Cheap on the embedded stores: it is answered from memory, so caches may call it on every
+  // read.
   virtual Result<int64_t> StreamVersion(std::string_view stream_id) = 0;
 
   // The last committed global position (0 for an empty log).

@@ -146,6 +146,20 @@ Response Api::Route(const Request& request, const Target& target, std::string& r
     if (auto invalid = CheckPathStreamId(s[1])) return std::move(*invalid);
     if (m == "GET") return ReadStream(target, s[1]);
     if (m == "POST") return AppendToStream(request, s[1]);
+    if (m == "DELETE") return DeleteStream(request, target, s[1]);
+    return MethodNotAllowed(m, "GET, POST, DELETE");
+  }
+  if (is({"streams", nullptr, "metadata"})) {
+    route = "/streams/{id}/metadata";
+    if (auto invalid = CheckPathStreamId(s[1])) return std::move(*invalid);
+    if (m == "GET") return GetStreamMetadata(s[1]);
+    if (m == "PUT") return PutStreamMetadata(request, s[1]);
+    return MethodNotAllowed(m, "GET, PUT");
+  }
+  if (is({"admin", "scavenge"})) {
+    route = "/admin/scavenge";
+    if (m == "GET") return GetScavenge();
+    if (m == "POST") return StartScavenge();
     return MethodNotAllowed(m, "GET, POST");
   }
   if (is({"log"})) {

@@ -8,9 +8,13 @@
 //   GET    /streams                     ?after=&limit=
 //   GET    /streams/{id}                ?from=&limit=&direction=forward|backward
 //   POST   /streams/{id}                [{id?, type, data, metadata?}], ES-Expected-Version
-//   GET    /log                         ?from=&limit=  (events after position `from`)
-//   GET    /log/live                    ?from=  Server-Sent Events, live (Last-Event-ID resumes)
-//   GET    /carts                       ?status=open|checked_out&limit=&after=  (read model)
+//   DELETE /streams/{id}                ?hard=true for a tombstone; ES-Expected-Version -> 204
+//   GET    /streams/{id}/metadata       the metadata and state (404 unknown, 410 never: shown)
+//   PUT    /streams/{id}/metadata       {max_count?, max_age_seconds?, truncate_before?, custom?}
+//   POST   /admin/scavenge              starts a scavenge in the background -> 202 (409 if one
+//   runs) GET    /admin/scavenge              its state and progress GET    /log ?from=&limit=
+//   (events after position `from`) GET    /log/live                    ?from=  Server-Sent Events,
+//   live (Last-Event-ID resumes) GET    /carts ?status=open|checked_out&limit=&after=  (read model)
 //   GET    /reports/top-items           ?limit=  (read model)
 //   GET    /subscriptions               each subscription's checkpoint, head, lag, parked, state
 //   GET    /healthz, GET /metrics
@@ -29,8 +33,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "cart/cart.h"
 #include "evs/event_store.h"
@@ -65,9 +71,18 @@ struct ApiOptions {
                                .upcaster = cart::CartUpcaster()};
 };
 
+// The last scavenge started through the API.
+struct ScavengeState {
+  std::string state = "idle";  // idle, running, done, failed
+  ScavengeProgress progress;
+  std::optional<ScavengeReport> report;  // done
+  std::string error;                     // failed
+};
+
 class Api {
  public:
   Api(EventStore& store, ApiOptions options = {}, ApiFeeds feeds = {});
+  ~Api() { JoinScavenge(); }
 
   // Ends live streams (GET /log/live) soon; called when the server stops.
   void Shutdown() { stopping_ = true; }
@@ -94,6 +109,13 @@ class Api {
   Response ReadStream(const Target& target, const std::string& stream);
   Response AppendToStream(const Request& request, const std::string& stream);
   Response ReadLog(const Target& target);
+  Response GetStreamMetadata(const std::string& stream);
+  Response PutStreamMetadata(const Request& request, const std::string& stream);
+  Response DeleteStream(const Request& request, const Target& target, const std::string& stream);
+  Response StartScavenge();
+  Response GetScavenge();
+  ScavengeState ScavengeStatus();
+  void JoinScavenge();
   // Upcasts `events` in place when `asked` (?upcast=true) and the API has an upcaster.
   Status UpcastIfAsked(bool asked, std::vector<RecordedEvent>& events) const;
   Response LiveLog(const Request& request, const Target& target);
@@ -121,6 +143,10 @@ class Api {
   std::optional<BearerAuth> auth_;  // when a token is set
   Metrics metrics_;
   std::atomic<bool> stopping_{false};
+
+  std::mutex scavenge_mu_;
+  ScavengeState scavenge_;
+  std::thread scavenge_thread_;
 };
 
 }  // namespace evs::http

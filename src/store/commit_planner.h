@@ -37,6 +37,8 @@ struct StreamHead {
   std::shared_ptr<const StreamMetadata> metadata;  // null: none set
 
   bool SoftDeleted() const { return deleted_through > 0 && deleted_through == version; }
+  // Reads as not found or deleted: soft-deleted with nothing appended since, or hard-deleted.
+  bool Deleted() const { return hard_deleted || SoftDeleted(); }
   bool operator==(const StreamHead&) const = default;
 };
 

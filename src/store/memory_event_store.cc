@@ -113,7 +113,8 @@ class MemoryEventStore final : public EventStore {
   }
 
   Result<int64_t> StreamVersion(std::string_view stream_id) override {
-    return planner_.Heads().Get(stream_id);
+    const store::StreamHead head = planner_.Heads().Find(stream_id);
+    return head.Deleted() ? 0 : head.version;
   }
 
   Result<int64_t> HeadPosition() override {

@@ -153,10 +153,13 @@ class SqliteReaderStore final : public EventStore {
     if (!bound) return bound.error();
     stream_.Bind(1, stream_id);
     stream_.Bind(2, *bound);
-    int rc = stream_.Step();
-    const int64_t version = rc == SQLITE_ROW ? stream_.Int(1) : 0;
+    store::StreamHead head;
+    if (stream_.Step() == SQLITE_ROW) {
+      head.version = stream_.Int(1);
+      store::LoadLifecycle(stream_, 2, head);
+    }
     stream_.Reset();
-    return version;
+    return head.Deleted() ? 0 : head.version;
   }
 
   Result<int64_t> HeadPosition() override {
