@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/base64.h"
 #include "evs/event.h"
 #include "evs/status.h"
 
@@ -27,10 +28,9 @@ constexpr size_t kMaxPutRecordsCount = 500;
 constexpr size_t kMaxPutRecordsBytes = 5 * 1024 * 1024;
 constexpr size_t kMaxPartitionKeyBytes = 256;
 
-// Standard base64 with padding (RFC 4648 §4), as the AWS JSON protocols carry blobs.
-std::string Base64Encode(std::string_view bytes);
-// kInvalidArgument for characters outside the alphabet, bad padding or a bad length.
-Result<std::string> Base64Decode(std::string_view text);
+// Blobs in the AWS JSON protocols are base64 (common/base64.h).
+using evs::Base64Decode;
+using evs::Base64Encode;
 
 // The Data of the record for one commit: `events` are its events in version order, all of one
 // stream, versions dense. kInvalidArgument when they are not, or a text is not valid UTF-8.
