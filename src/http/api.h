@@ -11,10 +11,11 @@
 //   DELETE /streams/{id}                ?hard=true for a tombstone; ES-Expected-Version -> 204
 //   GET    /streams/{id}/metadata       the metadata and state (404 unknown, 410 never: shown)
 //   PUT    /streams/{id}/metadata       {max_count?, max_age_seconds?, truncate_before?, custom?}
-//   POST   /admin/scavenge              starts a scavenge in the background -> 202 (409 if one
-//   runs) GET    /admin/scavenge              its state and progress GET    /log ?from=&limit=
-//   (events after position `from`) GET    /log/live                    ?from=  Server-Sent Events,
-//   live (Last-Event-ID resumes) GET    /carts ?status=open|checked_out&limit=&after=  (read model)
+//   POST   /admin/scavenge              scavenge in the background -> 202 (409: one runs)
+//   GET    /admin/scavenge              its state and progress
+//   GET    /log                         ?from=&limit=  (events after position `from`)
+//   GET    /log/live                    ?from=  Server-Sent Events, live (Last-Event-ID resumes)
+//   GET    /carts                       ?status=open|checked_out&limit=&after=  (read model)
 //   GET    /reports/top-items           ?limit=  (read model)
 //   GET    /subscriptions               each subscription's checkpoint, head, lag, parked, state
 //   GET    /healthz, GET /metrics
