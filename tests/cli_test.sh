@@ -764,6 +764,127 @@ expect_out_has '"ok":false'
 expect_out_has "gap: positions 3..4 are in no segment"
 unset EVS_ARCHIVE
 
+step "cart open --customer --email, forget: the email shows, then reads [redacted], and is in no file"
+export EVS_DATA=$TMP/personal
+EMAIL=carol.cli-test@example.com
+run cart open --customer c-carol --email "$EMAIL"
+expect_rc 0
+expect_out_matches "$UUID_RE"
+CAROL=$OUT
+run cart open --customer c-dave
+expect_rc 0
+run cart show "$CAROL"
+expect_rc 0
+expect_out_has "customer: c-carol"
+expect_out_has "email: $EMAIL"
+run archive --once --archive "$TMP/parch"
+expect_rc 0
+run forget c-carol
+expect_rc 0
+expect_out "forgot subject c-carol: its personal data now reads as [redacted]"
+run cart show "$CAROL" --json
+expect_rc 0
+expect_out_has '"customer_id":"c-carol","email":"[redacted]"'
+run forget c-carol --json
+expect_rc 0
+expect_out '{"already_forgotten":true,"forgotten":true,"subject":"c-carol"}'
+# Never written in clear: not in the data folder, not in the (decompressed) archive.
+CHECKS=$((CHECKS + 1))
+if grep -rl "$EMAIL" "$EVS_DATA" "$TMP/parch"; then fail "the email is in a file"; fi
+if command -v zstdcat >/dev/null; then
+  CHECKS=$((CHECKS + 1))
+  if find "$TMP/parch" -name '*.zst' -exec zstdcat {} + | grep -q "$EMAIL"; then
+    fail "the email is in an archive segment"
+  fi
+fi
+run verify --archive "$TMP/parch"
+expect_rc 0
+expect_out_has "verify: OK"
+run forget c-nobody
+expect_rc 1
+expect_err_has "subject 'c-nobody' is unknown"
+run forget ""
+expect_rc 1
+expect_err_has "the subject id is empty"
+run cart open --email "$EMAIL"
+expect_rc 1
+expect_err_has "an email needs a customer id"
+mv "$EVS_DATA/events.sqlite-keys" "$TMP/keys-aside"
+run cart show "$CAROL"
+expect_rc 1
+expect_err_has "holds personal data sealed with keys of key store"
+mv "$TMP/keys-aside" "$EVS_DATA/events.sqlite-keys"
+
+step "stream lifecycle: metadata, deletes, scavenging"
+for i in 1 2 3 4 5; do
+  run append meter --type Reading --data "{\"i\":$i}"
+  expect_rc 0
+done
+run stream meta meter --max-count 2 --max-age 30d --custom '{"owner":"ops"}'
+expect_rc 0
+expect_out_has "max_count: 2"
+expect_out_has "max_age_seconds: 2592000"
+expect_out_has 'custom: {"owner":"ops"}'
+run read meter
+expect_rc 0
+expect_lines 2
+expect_out_has '"i":4'
+run --json stream meta meter --truncate-before 5
+expect_rc 0
+expect_json
+expect_out_has '"truncate_before":5'
+expect_out_has '"max_count":2'
+run --json stream meta meter --clear
+expect_rc 0
+expect_out_has '"metadata":{}'
+run stream meta meter --max-count -1
+expect_rc 1
+expect_err_has "max_count is -1"
+run stream meta meter --max-age 3x
+expect_rc 1
+expect_err_has "--max-age '3x' is not a duration"
+run stream meta meter --custom 'not json'
+expect_rc 1
+expect_err_has "must be a JSON object"
+run stream meta no-such-stream
+expect_rc 1
+expect_err_has "stream 'no-such-stream' not found"
+run stream delete meter
+expect_rc 0
+expect_out_has "deleted (an append starts it again"
+run read meter
+expect_rc 1
+expect_err_has "not found"
+run stream delete meter
+expect_rc 1
+expect_err_has "deleted already"
+run append meter --type Reading --data '{"i":6}' --expected no-stream
+expect_rc 0
+expect_out_has "first_version=6"
+run stream delete meter --hard
+expect_rc 0
+expect_out_has "for good"
+run read meter
+expect_rc 1
+expect_err_has "deleted for good"
+run append meter --type Reading --data '{}'
+expect_rc 1
+expect_err_has "deleted for good"
+run --json scavenge
+expect_rc 0
+expect_json
+expect_out_has '"events_scavenged":6'
+run log
+expect_rc 0
+expect_out_has 'type=$scavenged'
+run scavenge --server 'not a url'
+expect_rc 1
+run scavenge --step 0
+expect_rc 1
+expect_err_has "--step must be from 1"
+run stream
+expect_rc 1
+
 if [[ ${EVS_TEST_AWS:-} == 1 ]]; then
   step "the same commands on DynamoDB (the dynalite stand-in)"
   TABLE="cli-$$-$RANDOM"

@@ -242,6 +242,63 @@ TEST(ServeProcess, SecondServerOnTheSameDataFolderIsRefused) {
   first->Terminate();
 }
 
+TEST(ServeProcess, ScavengeBesideARunningServerWhileItTakesAppends) {
+  testing::TempDir dir;
+  int port = 0;
+  auto server = StartServer(dir.path(), port);
+  ASSERT_GT(port, 0);
+  auto client = NewClient(port);
+  // A stream of 2,000 events of 1 KB, deleted for good; its space is what scavenging frees.
+  json events = json::array();
+  for (int i = 0; i < 500; ++i) {
+    events.push_back({{"type", "Reading"}, {"data", {{"pad", std::string(1000, 'x')}}}});
+  }
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(ToReply(client->Post("/streams/sensor-1", events.dump(), "application/json")).status,
+              201);
+  }
+  ASSERT_EQ(ToReply(client->Delete("/streams/sensor-1?hard=true")).status, 204);
+  // Appends go on through the scavenge; each is acknowledged.
+  std::atomic<bool> done{false};
+  std::atomic<int> acknowledged{0};
+  std::thread writer([&] {
+    auto own = NewClient(port);
+    for (int i = 0; i < 5000 && !done; ++i) {
+      Reply r =
+          ToReply(own->Post("/streams/live", R"([{"type":"Tick","data":{}}])", "application/json"));
+      if (r.status != 201) {
+        ADD_FAILURE() << "append " << i << " answered " << r.status << ": " << r.body;
+        return;
+      }
+      ++acknowledged;
+    }
+  });
+  Child scavenge({"--data", dir.path(), "--json", "scavenge", "--server",
+                  "http://127.0.0.1:" + std::to_string(port), "--step", "100"});
+  auto status = scavenge.WaitForExit();
+  done = true;
+  writer.join();
+  ASSERT_TRUE(status.has_value());
+  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << scavenge.Stderr();
+  json report = json::parse(scavenge.Stdout(), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << scavenge.Stdout();
+  EXPECT_EQ(report.value("events_scavenged", 0), 2000) << report.dump();
+  EXPECT_LT(report.value("file_bytes_after", int64_t{0}),
+            report.value("file_bytes_before", int64_t{0}) / 2)
+      << report.dump();
+  Reply live = ToReply(client->Get("/streams/live?limit=1&direction=backward"));
+  ASSERT_EQ(live.status, 200);
+  EXPECT_EQ(live.Json().value("version", 0), acknowledged.load());
+  // Without --server, the store is the server's: the command says how to go on.
+  Child refused({"--data", dir.path(), "scavenge"});
+  auto refused_status = refused.WaitForExit();
+  ASSERT_TRUE(refused_status.has_value());
+  EXPECT_NE(WEXITSTATUS(*refused_status), 0);
+  EXPECT_NE(refused.Stderr().find("--server"), std::string::npos) << refused.Stderr();
+  client.reset();
+  server->Terminate();
+}
+
 TEST(ServeProcess, BadListenAddressIsAnError) {
   testing::TempDir dir;
   for (const std::string listen : {"nope", "127.0.0.1:99999", "127.0.0.1:x"}) {

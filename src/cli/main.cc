@@ -9,6 +9,7 @@
 #include "cli/cart_commands.h"
 #include "cli/context.h"
 #include "cli/feed_commands.h"
+#include "cli/lifecycle_commands.h"
 #include "cli/output.h"
 #include "cli/serve_command.h"
 #include "cli/snapshot_commands.h"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", global.json, "Print one JSON document on stdout instead of text");
   AddCartCommands(app, global, command);
   AddStoreCommands(app, global, command);
+  AddLifecycleCommands(app, global, command);
   AddServeCommand(app, global, command);
   AddFeedCommands(app, global, command);
   AddArchiveCommands(app, global, command);
