@@ -500,5 +500,144 @@ TEST(CrashCampaign, ServeKilledAtRandomUnderLoadLosesNothingItAcknowledged) {
   ::testing::Test::RecordProperty("lost_events", static_cast<int>(lost));
 }
 
+// Scavenging killed midway: each round fills a stream with ~300 KB, deletes it (hard or soft, in
+// turn), bounds a stream by max_count, starts a scavenge through the API while appends go on, and
+// SIGKILLs the server at a random moment of it. After every round, and at the end after a last
+// scavenge: every acknowledged append to the streams that stay is at its position with its id,
+// what a bound keeps is readable, what is deleted reads so, and the store with its archive
+// verifies. The same EVS_CRASH_ROUNDS as the campaign above.
+TEST(CrashCampaign, ScavengeKilledMidwayLosesNothingThatShouldStay) {
+  testing::TempDir dir;
+  const std::string data = dir.File("data");
+  const std::string archive = dir.File("archive");
+  const int rounds = Rounds();
+  const uint32_t seed = std::random_device{}();
+  std::mt19937 random(seed);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  struct Acked {
+    std::string stream;
+    Uuid id;
+    int64_t position;
+  };
+  std::vector<Acked> kept;  // acknowledged appends to streams never deleted
+  int kills_mid_scavenge = 0;
+  const std::string pad(1000, 'x');
+  for (int round = 0; round < rounds; ++round) {
+    int port = 0;
+    auto server = StartServer(data, archive, port);
+    ASSERT_TRUE(port > 0 && WaitHealthy(port));
+    auto client = NewClient(port);
+    const std::string trash = "trash-" + std::to_string(round);
+    for (int batch = 0; batch < 3; ++batch) {
+      json events = json::array();
+      for (int i = 0; i < 100; ++i) events.push_back({{"type", "Junk"}, {"data", {{"p", pad}}}});
+      ASSERT_EQ(
+          ToReply(client->Post("/streams/" + trash, events.dump(), "application/json")).status,
+          201);
+    }
+    const bool hard = round % 2 == 0;
+    ASSERT_EQ(ToReply(client->Delete("/streams/" + trash + (hard ? "?hard=true" : ""))).status,
+              204);
+    ASSERT_EQ(ToReply(client->Put("/streams/bounded/metadata", R"({"max_count": 10})",
+                                  "application/json"))
+                  .status,
+              200);
+    // Appends through the scavenge, to a stream that stays and to the bounded one.
+    std::atomic<bool> stop{false};
+    std::mutex mu;
+    std::thread writer([&] {
+      auto own = NewClient(port);
+      for (int i = 0; i < 100000 && !stop; ++i) {
+        const Uuid id = Uuid::Random();
+        const std::string stream = i % 2 ? "keep" : "bounded";
+        json body = json::array({{{"id", id.ToString()}, {"type", "Kept"}, {"data", {{"i", i}}}}});
+        Reply r = ToReply(own->Post("/streams/" + stream, body.dump(), "application/json"));
+        if (r.status != 201) return;  // the kill cut it off: in doubt, not checked
+        std::lock_guard guard(mu);
+        kept.push_back(Acked{stream, id, r.Json().value("first_position", int64_t{0})});
+      }
+    });
+    // Small steps: the scavenge takes a while, and the kill lands inside it most rounds.
+    Reply started = ToReply(client->Post("/admin/scavenge?step=2", "", "application/json"));
+    EXPECT_EQ(started.status, 202) << started.body;
+    // Aimed: killed once the scavenge has reclaimed a random part of the round's events.
+    const int64_t aim = static_cast<int64_t>(random() % 300);
+    bool running = true;
+    for (int polls = 0; running && polls < 5000; ++polls) {
+      json state = ToReply(client->Get("/admin/scavenge")).Json();
+      running = state.value("state", "") == "running";
+      if (state.value("events_scavenged", int64_t{0}) >= aim) break;
+      std::this_thread::sleep_for(1ms);
+    }
+    kills_mid_scavenge += running ? 1 : 0;
+    server->Kill();
+    stop = true;
+    writer.join();
+    client.reset();
+  }
+  // Restarted once more, a last scavenge finishes what the kills cut short.
+  {
+    int port = 0;
+    auto server = StartServer(data, archive, port);
+    ASSERT_TRUE(port > 0 && WaitHealthy(port));
+    auto client = NewClient(port);
+    ASSERT_EQ(ToReply(client->Post("/admin/scavenge", "", "application/json")).status, 202);
+    json state;
+    const auto deadline = Clock::now() + 60s;
+    do {
+      ASSERT_LT(Clock::now(), deadline);
+      std::this_thread::sleep_for(20ms);
+      state = ToReply(client->Get("/admin/scavenge")).Json();
+    } while (state.value("state", "") == "running");
+    ASSERT_EQ(state.value("state", ""), "done") << state.dump();
+    client.reset();
+    server->Terminate();
+  }
+  SqliteStoreOptions options;
+  options.path = data + "/events.sqlite";
+  auto store = OpenSqliteEventStore(options);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  auto log = (*store)->ReadLog(0, 100000);
+  ASSERT_TRUE(log.ok());
+  std::map<int64_t, const RecordedEvent*> by_position;
+  for (const RecordedEvent& e : log->events) by_position[e.position] = &e;
+  int64_t lost = 0;
+  int64_t bounded_last = 0;
+  for (const Acked& a : kept) {
+    auto it = by_position.find(a.position);
+    if (it == by_position.end() || it->second->id != a.id || it->second->stream_id != a.stream) {
+      ++lost;
+      continue;
+    }
+    if (a.stream == "keep" && it->second->type != "Kept") ++lost;  // scavenged, yet it stays
+    if (a.stream == "bounded") bounded_last = std::max(bounded_last, it->second->version);
+  }
+  EXPECT_EQ(lost, 0) << "of " << kept.size() << " acknowledged appends";
+  int64_t markers = 0;
+  for (const RecordedEvent& e : log->events) {
+    if (e.stream_id.starts_with("trash-")) {
+      EXPECT_EQ(e.type, kScavengedEventType) << e.stream_id << " " << e.version;
+      ++markers;
+    }
+  }
+  EXPECT_EQ(markers, 300 * rounds);
+  for (int round = 0; round < rounds; ++round) {
+    auto page = (*store)->ReadStream("trash-" + std::to_string(round), {});
+    ASSERT_FALSE(page.ok());
+    EXPECT_EQ(page.error().code, round % 2 == 0 ? ErrorCode::kStreamDeleted : ErrorCode::kNotFound);
+  }
+  auto bounded = (*store)->ReadStream("bounded", {});
+  ASSERT_TRUE(bounded.ok());
+  EXPECT_EQ(bounded->events.size(), std::min<size_t>(10, static_cast<size_t>(bounded_last)));
+  auto objects = OpenArchiveFolder(archive);
+  ASSERT_NE(objects, nullptr);
+  auto report = Verify(store->get(), objects.get());
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(report->ok()) << (report->problems.empty() ? "" : report->problems.front());
+  std::cout << "[ scavenge campaign ] " << rounds << " kills (" << kills_mid_scavenge
+            << " with a scavenge running); acknowledged appends kept: " << kept.size()
+            << "; lost: " << lost << "; markers: " << markers << "; scavenged in the store "
+            << "after archiving: " << report->scavenged_in_store << "; seed " << seed << "\n";
+}
 }  // namespace
 }  // namespace evs

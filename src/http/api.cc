@@ -159,7 +159,7 @@ Response Api::Route(const Request& request, const Target& target, std::string& r
   if (is({"admin", "scavenge"})) {
     route = "/admin/scavenge";
     if (m == "GET") return GetScavenge();
-    if (m == "POST") return StartScavenge();
+    if (m == "POST") return StartScavenge(target);
     return MethodNotAllowed(m, "GET, POST");
   }
   if (is({"log"})) {

@@ -11,7 +11,7 @@
 //   DELETE /streams/{id}                ?hard=true for a tombstone; ES-Expected-Version -> 204
 //   GET    /streams/{id}/metadata       the metadata and state (404 unknown, 410 never: shown)
 //   PUT    /streams/{id}/metadata       {max_count?, max_age_seconds?, truncate_before?, custom?}
-//   POST   /admin/scavenge              scavenge in the background -> 202 (409: one runs)
+//   POST   /admin/scavenge              ?step=N: scavenge in the background -> 202 (409: one runs)
 //   GET    /admin/scavenge              its state and progress
 //   GET    /log                         ?from=&limit=  (events after position `from`)
 //   GET    /log/live                    ?from=  Server-Sent Events, live (Last-Event-ID resumes)
@@ -113,7 +113,7 @@ class Api {
   Response GetStreamMetadata(const std::string& stream);
   Response PutStreamMetadata(const Request& request, const std::string& stream);
   Response DeleteStream(const Request& request, const Target& target, const std::string& stream);
-  Response StartScavenge();
+  Response StartScavenge(const Target& target);
   Response GetScavenge();
   ScavengeState ScavengeStatus();
   void JoinScavenge();

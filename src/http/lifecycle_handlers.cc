@@ -86,7 +86,9 @@ ScavengeState Api::ScavengeStatus() {
 
 Response Api::GetScavenge() { return JsonResponse(ScavengeJson(ScavengeStatus())); }
 
-Response Api::StartScavenge() {
+Response Api::StartScavenge(const Target& target) {
+  auto step = IntParam(target, "step", 500, 1, 100000);
+  if (auto* problem = std::get_if<Response>(&step)) return std::move(*problem);
   std::lock_guard guard(scavenge_mu_);
   if (scavenge_.state == "running") {
     return Problem(409, "scavenge_running",
@@ -95,8 +97,9 @@ Response Api::StartScavenge() {
   if (scavenge_thread_.joinable()) scavenge_thread_.join();  // the last one, finished
   scavenge_ = ScavengeState{};
   scavenge_.state = "running";
-  scavenge_thread_ = std::thread([this] {
+  scavenge_thread_ = std::thread([this, step = std::get<int64_t>(step)] {
     ScavengeOptions options;
+    options.events_per_step = static_cast<size_t>(step);
     options.progress = [this](const ScavengeProgress& progress) {
       std::lock_guard guard(scavenge_mu_);
       scavenge_.progress = progress;
