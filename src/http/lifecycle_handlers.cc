@@ -61,17 +61,9 @@ Response Api::DeleteStream(const Request& request, const Target& target,
                      "hard must be true or false, got '" + hard->second + "'");
     }
   }
-  ExpectedVersion expected = ExpectedVersion::Any();
-  if (auto header = request.Header("ES-Expected-Version")) {
-    auto parsed = ExpectedVersion::Parse(*header);
-    if (!parsed) {
-      return Problem(400, "invalid_expected_version",
-                     "ES-Expected-Version must be any, no-stream, exists or a version number, "
-                     "got '" +
-                         std::string(*header) + "'");
-    }
-    expected = *parsed;
-  }
+  auto header = ExpectedVersionHeader(request);
+  if (auto* problem = std::get_if<Response>(&header)) return std::move(*problem);
+  const ExpectedVersion expected = std::get<ExpectedVersion>(header);
   // Caches (of carts, of their bodies) check the stream's version, which is 0 once deleted.
   if (auto s = store_.DeleteStream(stream, mode, expected); !s) return ProblemFor(s.error());
   Response r;

@@ -142,6 +142,18 @@ std::variant<nlohmann::json, Response> JsonBody(const Request& request) {
   return body;
 }
 
+std::variant<ExpectedVersion, Response> ExpectedVersionHeader(const Request& request) {
+  auto header = request.Header("ES-Expected-Version");
+  if (!header) return ExpectedVersion::Any();
+  auto parsed = ExpectedVersion::Parse(*header);
+  if (!parsed) {
+    return Problem(400, "invalid_expected_version",
+                   "ES-Expected-Version must be any, no-stream, exists or a version number, got '" +
+                       std::string(*header) + "'");
+  }
+  return *parsed;
+}
+
 std::variant<int64_t, Response> IntParam(const Target& target, const std::string& name,
                                          int64_t fallback, int64_t min, int64_t max) {
   auto it = target.query.find(name);

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "evs/expected_version.h"
 #include "http/message.h"
 
 namespace evs::http {
@@ -43,6 +44,9 @@ size_t NestingDepth(std::string_view text, size_t limit);
 // A JSON body: 415 when the content type is not JSON, 400 when it does not parse or nests
 // deeper than kMaxJsonDepth (code "json_too_deep").
 std::variant<nlohmann::json, Response> JsonBody(const Request& request);
+
+// The ES-Expected-Version header: any when absent; a 400 when it is not an expected version.
+std::variant<ExpectedVersion, Response> ExpectedVersionHeader(const Request& request);
 
 // An integer query parameter within [min, max]; `fallback` when absent; a 400 otherwise.
 std::variant<int64_t, Response> IntParam(const Target& target, const std::string& name,

@@ -119,17 +119,9 @@ Response Api::ReadLog(const Target& target) {
 }
 
 Response Api::AppendToStream(const Request& request, const std::string& stream) {
-  ExpectedVersion expected = ExpectedVersion::Any();
-  if (auto header = request.Header("ES-Expected-Version")) {
-    auto parsed = ExpectedVersion::Parse(*header);
-    if (!parsed) {
-      return Problem(400, "invalid_expected_version",
-                     "ES-Expected-Version must be any, no-stream, exists or a version number, "
-                     "got '" +
-                         std::string(*header) + "'");
-    }
-    expected = *parsed;
-  }
+  auto header = ExpectedVersionHeader(request);
+  if (auto* problem = std::get_if<Response>(&header)) return std::move(*problem);
+  const ExpectedVersion expected = std::get<ExpectedVersion>(header);
   auto parsed = JsonBody(request);
   if (auto* problem = std::get_if<Response>(&parsed)) return std::move(*problem);
   const nlohmann::json& body = std::get<nlohmann::json>(parsed);
