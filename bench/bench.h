@@ -31,6 +31,7 @@ struct BenchOptions {
   int64_t upcast_events = 1000000;         // upcast: cart events in each of the two logs
   int snapshot_carts = 20;                 // snapshot: carts of kSnapshotCartEvents events
   int64_t snapshot_every = 100;            // snapshot: the policy of the "evs" row
+  int64_t scavenge_events = 300000;        // scavenge: deleted events the scavenge reclaims
   std::string dir;                         // scratch folder of this run (exists, empty)
 };
 
@@ -43,6 +44,7 @@ Status RunFeedBench(const BenchOptions& options, Reporter& reporter);
 Status RunArchiveBench(const BenchOptions& options, Reporter& reporter);
 Status RunUpcastBench(const BenchOptions& options, Reporter& reporter);
 Status RunSnapshotBench(const BenchOptions& options, Reporter& reporter);
+Status RunScavengeBench(const BenchOptions& options, Reporter& reporter);
 // Needs a DynamoDB endpoint (dynalite) from the environment; says how to start one when missing.
 Status RunDynamoDbBench(const BenchOptions& options, Reporter& reporter);
 // The Lambda runtime (bootstrap, handler api) beside evs serve on one DynamoDB table: cold

@@ -12,6 +12,8 @@
 //                             upcaster vs the same events at the current version
 //   evs-bench snapshot        cold fetch of 10,000-event carts with snapshots every 100 events
 //                             vs without; 21-event carts with snapshots off vs the plain loop
+//   evs-bench scavenge        durable appends while a scavenge reclaims deleted events vs
+//                             without one (latency shows how long writers waited)
 //   evs-bench dynamodb        the DynamoDB store vs the original design (one item per aggregate,
 //                             list_append) at 20 and 2,000 events per stream, on the endpoint
 //                             of the environment (dynalite: scripts/standins start DIR; source
@@ -22,7 +24,7 @@
 //
 // Options go before or after the subcommand: --seconds, --warmup, --writers, --threads,
 // --carts, --connections, --wrk-threads, --wrk, --events, --batch-sizes, --feed-writers,
-// --upcast-events, --snapshot-carts, --snapshot-every, --json,
+// --upcast-events, --snapshot-carts, --snapshot-every, --scavenge-events, --json,
 // --dir. The table (or, with --json, one JSON object per row) goes to stdout; progress goes to
 // stderr.
 #include <sqlite3.h>
@@ -102,6 +104,10 @@ int main(int argc, char** argv) {
                  "snapshot: events between snapshots in the evs row")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--scavenge-events", options.scavenge_events,
+                 "scavenge: deleted events the scavenge reclaims while writers append")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_flag("--json", json, "Print one JSON object per row instead of a table");
   app.add_option("--dir", dir,
                  "Parent of the run's scratch folder (a fresh run-XXXXXX inside it, deleted at "
@@ -124,9 +130,11 @@ int main(int argc, char** argv) {
       "upcast", "Catch-up of version-1 cart events through the upcaster vs current ones");
   CLI::App* snapshot = app.add_subcommand(
       "snapshot", "Cold fetch of 10,000-event carts with snapshots vs without; 21-event carts");
+  CLI::App* scavenge = app.add_subcommand(
+      "scavenge", "Durable appends while a scavenge reclaims deleted events vs without one");
   CLI::App* all = app.add_subcommand("all", "Every benchmark (the default)");
   for (CLI::App* sub :
-       {append, fetch, http, feed, archive, upcast, snapshot, dynamodb, lambda, all}) {
+       {append, fetch, http, feed, archive, upcast, snapshot, scavenge, dynamodb, lambda, all}) {
     sub->fallthrough();
   }
   app.require_subcommand(0, 1);
@@ -177,6 +185,7 @@ int main(int argc, char** argv) {
       {run_all || feed->parsed(), "feed", evs::bench::RunFeedBench},
       {run_all || archive->parsed(), "archive", evs::bench::RunArchiveBench},
       {run_all || upcast->parsed(), "upcast", evs::bench::RunUpcastBench},
+      {run_all || scavenge->parsed(), "scavenge", evs::bench::RunScavengeBench},
       {run_all || snapshot->parsed(), "snapshot", evs::bench::RunSnapshotBench},
       {(run_all && dynamodb_configured) || dynamodb->parsed(), "dynamodb",
        evs::bench::RunDynamoDbBench},

@@ -100,8 +100,9 @@ struct ScavengeProgress {
 };
 
 struct ScavengeOptions {
-  // Events reclaimed per step; writers wait for at most one step (a few ms) at a time.
-  size_t events_per_step = 500;
+  // Events reclaimed per step; writers wait for at most one step (a few ms) at a time, and
+  // between steps the writer is left to appends for as long as the step took.
+  size_t events_per_step = 100;
   // Called after each step and at the end (any thread).
   std::function<void(const ScavengeProgress&)> progress;
   // Also rewrite a store created before incremental vacuum (a full VACUUM, during which

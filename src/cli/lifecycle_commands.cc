@@ -162,7 +162,7 @@ int RunDelete(const GlobalOptions& global, const DeleteArgs& args) {
 struct ScavengeArgs {
   std::string server;
   std::string token_file;
-  size_t step = 500;
+  size_t step = 100;
   bool compact = false;
 };
 

@@ -79,7 +79,7 @@ ScavengeState Api::ScavengeStatus() {
 Response Api::GetScavenge() { return JsonResponse(ScavengeJson(ScavengeStatus())); }
 
 Response Api::StartScavenge(const Target& target) {
-  auto step = IntParam(target, "step", 500, 1, 100000);
+  auto step = IntParam(target, "step", 100, 1, 100000);
   if (auto* problem = std::get_if<Response>(&step)) return std::move(*problem);
   std::lock_guard guard(scavenge_mu_);
   if (scavenge_.state == "running") {

@@ -20,8 +20,8 @@ struct Candidate {
   int64_t scavenged_through = 0;
 };
 
-// Pages one vacuum step gives back: 4 MiB of 4 KiB pages, a few ms of writer time.
-constexpr int kVacuumPagesPerStep = 1024;
+// Pages one vacuum step gives back: 256 KiB of 4 KiB pages, a few ms of writer time.
+constexpr int kVacuumPagesPerStep = 64;
 
 Status Exec(Database& db, const char* sql) { return db.Exec(sql); }
 
@@ -59,18 +59,21 @@ class Scavenger {
     if (options_.progress) options_.progress(progress_);
   }
 
-  // Runs `job` through the writer, timing how long it held appends back.
+  // Runs `job` through the writer, timing how long it held appends back; then leaves the
+  // writer to appends for as long again, so that scavenging takes at most half its time.
   Status Job(const std::function<Status(Database&)>& job, bool checkpoint_after = false) {
-    return context_.writer.RunExclusive(
+    double ms = 0;
+    Status status = context_.writer.RunExclusive(
         [&](Database& db) {
           const auto start = SteadyClock::now();
-          Status status = job(db);
-          const double ms =
-              std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
-          report_.longest_step_ms = std::max(report_.longest_step_ms, ms);
-          return status;
+          Status done = job(db);
+          ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
+          return done;
         },
         checkpoint_after);
+    report_.longest_step_ms = std::max(report_.longest_step_ms, ms);
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(ms));
+    return status;
   }
 
   Result<std::vector<Candidate>> Candidates() {
