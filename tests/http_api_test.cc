@@ -1090,7 +1090,10 @@ TEST_F(HttpApiTest, DeletedStreamsAre404AndTombstones410) {
   ExpectProblem(Delete("/streams/gone?hard=maybe"), 400, "invalid_parameter");
   ExpectProblem(Delete("/streams/gone", {{"ES-Expected-Version", "7"}}), 409,
                 "wrong_expected_version");
-  EXPECT_EQ(Delete("/streams/gone", {{"ES-Expected-Version", "2"}}).status, 204);
+  Reply deleted = Delete("/streams/gone", {{"ES-Expected-Version", "2"}});
+  EXPECT_EQ(deleted.status, 204);
+  EXPECT_EQ(deleted.body, "");
+  EXPECT_EQ(deleted.Header("Content-Type"), "");
   ExpectProblem(Get("/streams/gone"), 404, "not_found");
   ExpectProblem(Delete("/streams/gone"), 404, "not_found");  // twice
   EXPECT_EQ(Get("/streams/gone/metadata").Json()["deleted"], "soft");

@@ -68,6 +68,7 @@ Response Api::DeleteStream(const Request& request, const Target& target,
   if (auto s = store_.DeleteStream(stream, mode, expected); !s) return ProblemFor(s.error());
   Response r;
   r.status = 204;
+  r.content_type.clear();  // no content
   return r;
 }
 

@@ -49,6 +49,7 @@ void ToResponse(Response&& in, httplib::Response& out) {
         });
     return;
   }
+  if (in.content_type.empty() && in.body.empty()) return;  // 204: no body, no Content-Type
   out.set_content(std::move(in.body), in.content_type.c_str());
 }
 
