@@ -97,9 +97,10 @@ class Importer final : public SqliteImporter {
 
   Status Init() {
     // Nothing to protect while loading: a failed or interrupted import is thrown away whole.
-    // journal_mode first, so that the schema is written without a journal too.
-    if (auto s = db_.Exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
-                          "PRAGMA cache_size = -262144;");
+    // journal_mode first, so that the schema is written without a journal too; auto_vacuum
+    // as the store creates its files (sqlite_schema.h), before any table.
+    if (auto s = db_.Exec("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = OFF; "
+                          "PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;");
         !s) {
       return s;
     }
