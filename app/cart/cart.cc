@@ -7,8 +7,21 @@
 
 namespace cart {
 
-void to_json(nlohmann::json& j, const CartOpened&) { j = nlohmann::json::object(); }
-void from_json(const nlohmann::json&, CartOpened&) {}
+void to_json(nlohmann::json& j, const CartOpened& e) {
+  j = nlohmann::json::object();
+  if (!e.customer_id.empty()) j["customer_id"] = e.customer_id;
+  if (e.email) j["email"] = *e.email;
+}
+void from_json(const nlohmann::json& j, CartOpened& e) {
+  e.customer_id = j.value("customer_id", std::string());
+  if (auto email = j.find("email"); email != j.end()) {
+    e.email = email->get<evs::SealedField>();
+    if (e.email->subject != e.customer_id) {
+      throw nlohmann::json::out_of_range::create(
+          406, "the email is sealed for another subject than the customer", &j);
+    }
+  }
+}
 void to_json(nlohmann::json& j, const ItemAdded& e) {
   j = {{"name", e.name},
        {"quantity", e.quantity},
@@ -129,9 +142,41 @@ evs::Status Cart::CheckOpen() const {
   return evs::OkStatus();
 }
 
-evs::Status Cart::Open() {
+evs::Result<Customer> MakeCustomer(evs::PersonalData* personal, const std::string& customer_id,
+                                   const std::string& email) {
+  Customer customer{customer_id, std::nullopt};
+  if (!customer_id.empty()) {
+    if (evs::Status s = evs::ValidateSubject(customer_id); !s.ok()) {
+      return Invalid("customer id: " + s.error().message);
+    }
+  }
+  if (email.empty()) return customer;
+  if (customer_id.empty()) {
+    return Invalid("an email needs a customer id: it is sealed under the customer's key");
+  }
+  const bool has_space = std::any_of(email.begin(), email.end(),
+                                     [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
+  if (email.size() > kMaxEmailBytes || has_space || email.find('@') == std::string::npos ||
+      !evs::IsValidUtf8(email)) {
+    return Invalid("the email must be an address with an '@', without spaces, of at most " +
+                   std::to_string(kMaxEmailBytes) + " bytes");
+  }
+  if (personal == nullptr) {
+    return evs::Error::Make(evs::ErrorCode::kUnsupported,
+                            "this store has no key store, so it cannot keep an email");
+  }
+  auto sealed = personal->Seal(customer_id, email);
+  if (!sealed.ok()) return sealed.error();
+  customer.email = std::move(sealed).value();
+  return customer;
+}
+
+evs::Status Cart::Open(Customer customer) {
   if (status_ != Status::kNew) return Rule("cart " + id() + " is already open");
-  Raise(CartOpened{});
+  if (customer.email && customer.email->subject != customer.id) {
+    return Invalid("the email is sealed for another customer");
+  }
+  Raise(CartOpened{std::move(customer.id), std::move(customer.email)});
   return evs::OkStatus();
 }
 
@@ -204,6 +249,7 @@ void Cart::Apply(const Event& event) {
         using E = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<E, CartOpened>) {
           status_ = Status::kOpen;
+          customer_ = Customer{e.customer_id, e.email};
         } else if constexpr (std::is_same_v<E, ItemAdded>) {
           Line& line = items_[e.name];
           line.quantity = SaturatingAdd(line.quantity, e.quantity);
@@ -237,9 +283,27 @@ nlohmann::ordered_json Cart::ToJson() const {
                      {"unit_price_cents", line.unit_price_cents},
                      {"line_total_cents", SaturatingLineTotal(line)}});
   }
-  return {{"cart_id", id()},           {"status", StatusName(status_)},
-          {"items", std::move(items)}, {"total_cents", total_cents()},
-          {"currency", currency()},    {"version", version()}};
+  nlohmann::ordered_json out = {{"cart_id", id()}};
+  if (!customer_.id.empty()) out["customer_id"] = customer_.id;
+  out["status"] = StatusName(status_);
+  out["items"] = std::move(items);
+  out["total_cents"] = total_cents();
+  out["currency"] = currency();
+  out["version"] = version();
+  return out;
+}
+
+evs::Result<nlohmann::ordered_json> Cart::ToJson(evs::PersonalData* personal) const {
+  nlohmann::ordered_json out = ToJson();
+  if (!customer_.email) return out;
+  if (personal == nullptr) {
+    return evs::Error::Make(evs::ErrorCode::kUnsupported,
+                            "cart " + id() + " has an email, and there is no key store to read it");
+  }
+  auto email = personal->Reveal(*customer_.email);
+  if (!email.ok()) return email.error();
+  out["email"] = std::move(email).value();
+  return out;
 }
 
 nlohmann::json Cart::SnapshotState() const {
@@ -250,7 +314,10 @@ nlohmann::json Cart::SnapshotState() const {
                      {"unit_price_cents", line.unit_price_cents},
                      {"currency", line.currency}});
   }
-  return {{"status", StatusName(status_)}, {"items", std::move(items)}};
+  nlohmann::json state = {{"status", StatusName(status_)}, {"items", std::move(items)}};
+  if (!customer_.id.empty()) state["customer_id"] = customer_.id;
+  if (customer_.email) state["email"] = *customer_.email;  // sealed, as in the event
+  return state;
 }
 
 evs::Status Cart::LoadSnapshotState(const nlohmann::json& state) {
@@ -262,6 +329,11 @@ evs::Status Cart::LoadSnapshotState(const nlohmann::json& state) {
       status_ = Status::kCheckedOut;
     } else {
       return evs::Error::Make(evs::ErrorCode::kCorruption, "snapshot status '" + status + "'");
+    }
+    customer_.id = state.value("customer_id", std::string());
+    customer_.email.reset();
+    if (auto email = state.find("email"); email != state.end()) {
+      customer_.email = email->get<evs::SealedField>();
     }
     items_.clear();
     for (const nlohmann::json& item : state.at("items")) {

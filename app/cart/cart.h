@@ -11,13 +11,20 @@
 
 #include "evs/aggregate.h"
 #include "evs/event_types.h"
+#include "evs/personal_data.h"
 #include "evs/status.h"
 #include "evs/upcasting.h"
 
 namespace cart {
 
+// {} for a cart of nobody in particular (as every CartOpened before customers existed), or
+// {"customer_id"?, "email"?}: the email is personal data, sealed under the customer's key
+// (evs/personal_data.h), so it never appears in clear and reads as evs::kRedacted once the
+// customer is forgotten. Optional fields: no new schema version.
 struct CartOpened {
   static constexpr std::string_view kType = "CartOpened";
+  std::string customer_id;
+  std::optional<evs::SealedField> email;
 };
 // A price in cents of a currency (an ISO 4217 code such as "USD").
 struct Price {
@@ -70,6 +77,19 @@ struct Line {
 
 enum class Status { kNew, kOpen, kCheckedOut };
 
+// Who a cart is for.
+struct Customer {
+  std::string id;                         // empty: nobody in particular
+  std::optional<evs::SealedField> email;  // sealed under `id`'s key
+};
+inline constexpr size_t kMaxEmailBytes = 254;
+// Checks a customer id (a subject id, evs/personal_data.h) and an email (an address with an '@',
+// at most kMaxEmailBytes, no spaces or control characters; it needs a customer id, whose key it
+// is sealed under), and seals the email with `personal`. Both may be empty. kInvalidArgument for
+// bad input; kUnsupported for an email without `personal` (null).
+evs::Result<Customer> MakeCustomer(evs::PersonalData* personal, const std::string& customer_id,
+                                   const std::string& email);
+
 // Limits of the domain, checked by the commands.
 inline constexpr size_t kMaxItemNameBytes = 200;
 inline constexpr int64_t kMaxQuantity = 1'000'000;
@@ -86,7 +106,8 @@ class Cart : public evs::Aggregate<Cart, CartEvents> {
 
   // Commands: each checks the rules and raises events, or returns kDomainRule (kInvalidArgument
   // for malformed input) with nothing raised.
-  evs::Status Open();
+  // Opens the cart, for `customer` when given (see MakeCustomer).
+  evs::Status Open(Customer customer = {});
   // Adds `quantity` of an item. `unit_price_cents` may be omitted for an item already in the
   // cart (its price stays); a different price for an item in the cart is refused, and so is a
   // total past kMaxTotalCents.
@@ -107,14 +128,21 @@ class Cart : public evs::Aggregate<Cart, CartEvents> {
   int64_t total_cents() const;
   // The currency of the items in the cart (kDefaultCurrency when it has none).
   std::string currency() const;
+  // The customer the cart was opened for; the email stays sealed in the state (and snapshots).
+  const Customer& customer() const { return customer_; }
 
   // {"cart_id", "status": "open"|"checked_out", "items": [{"name", "quantity",
-  //  "unit_price_cents", "line_total_cents"}], "total_cents", "currency", "version"}
+  //  "unit_price_cents", "line_total_cents"}], "total_cents", "currency", "version"}, and
+  // "customer_id" for a cart opened for a customer.
   nlohmann::ordered_json ToJson() const;
+  // The same with "email" when the cart has one: revealed through `personal`, evs::kRedacted
+  // once the customer is forgotten. Errors of PersonalData::Reveal (kCorruption for an altered
+  // field or a key store that is not the store's); kUnsupported when `personal` is null.
+  evs::Result<nlohmann::ordered_json> ToJson(evs::PersonalData* personal) const;
 
   // Snapshots (evs/aggregate.h): {"status", "items": [{"name", "quantity", "unit_price_cents",
-  // "currency"}]}.
-  static constexpr int kSnapshotVersion = 1;
+  // "currency"}], "customer_id"?, "email"? (sealed)}. Version 2 added the customer.
+  static constexpr int kSnapshotVersion = 2;
   nlohmann::json SnapshotState() const;
   evs::Status LoadSnapshotState(const nlohmann::json& state);
 
@@ -122,6 +150,7 @@ class Cart : public evs::Aggregate<Cart, CartEvents> {
   evs::Status CheckOpen() const;
 
   Status status_ = Status::kNew;
+  Customer customer_;
   std::map<std::string, Line> items_;
 };
 

@@ -24,7 +24,23 @@ struct CartArgs {
   int64_t quantity = 1;
   std::optional<int64_t> price_cents;
   std::string currency;
+  std::string customer;
+  std::string email;
 };
+
+// The store and the personal data in it: opening fails when the store holds sealed fields whose
+// key store is missing.
+struct CartStore {
+  std::unique_ptr<EventStore> store;
+  std::unique_ptr<PersonalData> personal;
+};
+Result<CartStore> OpenCartStore(const GlobalOptions& global) {
+  auto store = OpenStore(global);
+  if (!store.ok()) return store.error();
+  auto personal = OpenPersonalData(global, **store);
+  if (!personal.ok()) return personal.error();
+  return CartStore{std::move(store).value(), std::move(personal).value()};
+}
 
 // Cart ids are UUIDs; the canonical lower-case form names the stream, so that "ABC..." and
 // "abc..." are the same cart.
@@ -53,9 +69,11 @@ std::string PadLeft(const std::string& text, size_t width) {
   return w >= width ? text : std::string(width - w, ' ') + text;
 }
 
-void PrintCartText(const cart::Cart& cart) {
-  std::cout << "cart " << cart.id() << '\n'
-            << "status: " << cart::StatusName(cart.status()) << '\n'
+void PrintCartText(const cart::Cart& cart, const nlohmann::ordered_json& json) {
+  std::cout << "cart " << cart.id() << '\n';
+  if (!cart.customer().id.empty()) std::cout << "customer: " << cart.customer().id << '\n';
+  if (json.contains("email")) std::cout << "email: " << json["email"].get<std::string>() << '\n';
+  std::cout << "status: " << cart::StatusName(cart.status()) << '\n'
             << "version: " << cart.version() << '\n'
             << "currency: " << cart.currency() << '\n';
   if (cart.items().empty()) {
@@ -79,12 +97,16 @@ void PrintCartText(const cart::Cart& cart) {
   std::cout << "total: " << FormatCents(cart.total_cents()) << '\n';
 }
 
-void PrintCart(const GlobalOptions& global, const cart::Cart& cart) {
+// The email, when the cart has one, is revealed through `personal` (redacted once forgotten).
+int PrintCart(const GlobalOptions& global, const cart::Cart& cart, PersonalData& personal) {
+  auto json = cart.ToJson(&personal);
+  if (!json.ok()) return ReportError(global, json.error());
   if (global.json) {
-    PrintJson(cart.ToJson());
+    PrintJson(*json);
   } else {
-    PrintCartText(cart);
+    PrintCartText(cart, *json);
   }
+  return kExitOk;
 }
 
 // Options for a one-shot process: nothing is worth caching.
@@ -95,14 +117,18 @@ RepositoryOptions OneShotRepositoryOptions() {
   return options;
 }
 
-int RunOpen(const GlobalOptions& global, const CartArgs& /*args*/) {
-  auto store = OpenStore(global);
+int RunOpen(const GlobalOptions& global, const CartArgs& args) {
+  auto store = OpenCartStore(global);
   if (!store) return ReportError(global, store.error());
-  CartRepository repository(**store, OneShotRepositoryOptions());
-  auto cart = repository.Create(Uuid::Random().ToString(), [](cart::Cart& c) { return c.Open(); });
+  // The email is sealed (its key made durable) before the cart's first event is appended.
+  auto customer = cart::MakeCustomer(store->personal.get(), args.customer, args.email);
+  if (!customer) return ReportError(global, customer.error());
+  CartRepository repository(*store->store, OneShotRepositoryOptions());
+  auto cart = repository.Create(Uuid::Random().ToString(),
+                                [&](cart::Cart& c) { return c.Open(*customer); });
   if (!cart) return ReportError(global, cart.error());
   if (global.json) {
-    PrintJson(cart->ToJson());
+    return PrintCart(global, *cart, *store->personal);
   } else {
     std::cout << cart->id() << '\n';
   }
@@ -112,13 +138,12 @@ int RunOpen(const GlobalOptions& global, const CartArgs& /*args*/) {
 int RunShow(const GlobalOptions& global, const CartArgs& args) {
   auto id = ParseCartId(args.id);
   if (!id) return ReportError(global, id.error());
-  auto store = OpenStore(global);
+  auto store = OpenCartStore(global);
   if (!store) return ReportError(global, store.error());
-  CartRepository repository(**store, OneShotRepositoryOptions());
+  CartRepository repository(*store->store, OneShotRepositoryOptions());
   auto cart = repository.Fetch(*id);
   if (!cart) return ReportError(global, cart.error());
-  PrintCart(global, *cart);
-  return kExitOk;
+  return PrintCart(global, *cart, *store->personal);
 }
 
 // Loads the cart, runs `decide` on it, stores the result (retrying on conflicts) and prints the
@@ -127,13 +152,12 @@ template <class Decide>
 int RunChange(const GlobalOptions& global, const CartArgs& args, Decide&& decide) {
   auto id = ParseCartId(args.id);
   if (!id) return ReportError(global, id.error());
-  auto store = OpenStore(global);
+  auto store = OpenCartStore(global);
   if (!store) return ReportError(global, store.error());
-  CartRepository repository(**store, OneShotRepositoryOptions());
+  CartRepository repository(*store->store, OneShotRepositoryOptions());
   auto cart = repository.Execute(*id, std::forward<Decide>(decide));
   if (!cart) return ReportError(global, cart.error());
-  PrintCart(global, *cart);
-  return kExitOk;
+  return PrintCart(global, *cart, *store->personal);
 }
 
 int RunAdd(const GlobalOptions& global, const CartArgs& args) {
@@ -164,6 +188,11 @@ void AddCartCommands(CLI::App& app, const GlobalOptions& global, Command& comman
   cart->require_subcommand(1);
 
   CLI::App* open = cart->add_subcommand("open", "Open a new cart and print its id");
+  open->add_option("--customer", args->customer,
+                   "The customer the cart is for (a subject id: `evs forget` takes it)");
+  open->add_option("--email", args->email,
+                   "The customer's email: personal data, kept only encrypted under the "
+                   "customer's key (needs --customer)");
   RunWhenSelected(open, global, command, args, &RunOpen);
 
   CLI::App* add = AddCartIdArgument(

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "evs/dynamodb.h"
+#include "evs/dynamodb_key_store.h"
 
 namespace evs::cli {
 
@@ -69,6 +70,41 @@ Result<std::unique_ptr<SnapshotStore>> OpenSnapshotStore(const GlobalOptions& gl
   if (IsDynamoDb(global)) return OpenDynamoDbSnapshotStore(DynamoDbOptions(global));
   if (global.store != "sqlite") return NotAStore(global);
   return OpenSqliteSnapshotStore(SnapshotPathFor(StorePath(global)));
+}
+
+namespace {
+
+Result<std::unique_ptr<KeyStore>> OpenKeys(const GlobalOptions& global, bool create_if_missing) {
+  if (!IsDynamoDb(global)) {
+    return OpenSqliteKeyStore(
+        {.path = KeyStorePathFor(StorePath(global)), .create_if_missing = create_if_missing});
+  }
+  if (global.master_key_file.empty()) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "personal data on DynamoDB needs the master key: --master-key-file PATH "
+                       "(or EVS_MASTER_KEY_FILE)");
+  }
+  auto master_key = ReadMasterKeyFile(global.master_key_file);
+  if (!master_key.ok()) return master_key.error();
+  DynamoDbKeyStoreOptions options;
+  options.table = KeyTableFor(DynamoDbTable(global));
+  options.master_key = std::move(master_key).value();
+  options.create_table_if_missing = create_if_missing;
+  options.create_if_missing = create_if_missing;
+  return OpenDynamoDbKeyStore(options);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PersonalData>> OpenPersonalData(const GlobalOptions& global,
+                                                       EventStore& store) {
+  return PersonalData::Open(
+      store, [global](bool create_if_missing) { return OpenKeys(global, create_if_missing); });
+}
+
+Result<std::unique_ptr<KeyStore>> OpenKeyStore(const GlobalOptions& global) {
+  if (!IsDynamoDb(global) && global.store != "sqlite") return NotAStore(global);
+  return OpenKeys(global, /*create_if_missing=*/false);
 }
 
 }  // namespace evs::cli

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "evs/event_store.h"
+#include "evs/personal_data.h"
 #include "evs/snapshot.h"
 #include "evs/status.h"
 
@@ -24,6 +25,8 @@ struct GlobalOptions {
   // --store / EVS_STORE: "sqlite" (the embedded store in the data folder) or "dynamodb:TABLE".
   std::string store = "sqlite";
   bool json = false;  // --json: one JSON document on stdout
+  // --master-key-file / EVS_MASTER_KEY_FILE: wraps the personal-data keys on DynamoDB.
+  std::string master_key_file;
 };
 
 // The DynamoDB table `global.store` names, or "" for the embedded store.
@@ -59,5 +62,15 @@ Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global);
 // table "<TABLE>-snapshots" of "dynamodb:TABLE" (kNotFound when it is missing). Neither needs
 // the store itself, so this works beside a running evs serve.
 Result<std::unique_ptr<SnapshotStore>> OpenSnapshotStore(const GlobalOptions& global);
+
+// The personal data of `store` (evs/personal_data.h): keys in KeyStorePathFor(StorePath(global)),
+// or for "dynamodb:TABLE" in the table KeyTableFor(TABLE), wrapped by the master key of
+// --master-key-file. kCorruption when the store holds sealed fields and their key store is
+// missing or another one.
+Result<std::unique_ptr<PersonalData>> OpenPersonalData(const GlobalOptions& global,
+                                                       EventStore& store);
+// The key store alone, never created (kNotFound when missing). It needs no event store, so it
+// opens beside a running evs serve.
+Result<std::unique_ptr<KeyStore>> OpenKeyStore(const GlobalOptions& global);
 
 }  // namespace evs::cli

@@ -11,6 +11,7 @@
 #include "cli/feed_commands.h"
 #include "cli/lifecycle_commands.h"
 #include "cli/output.h"
+#include "cli/personal_data_commands.h"
 #include "cli/serve_command.h"
 #include "cli/snapshot_commands.h"
 #include "cli/store_commands.h"
@@ -36,6 +37,10 @@ int main(int argc, char** argv) {
       ->envname("EVS_STORE")
       ->capture_default_str();
   app.add_flag("--json", global.json, "Print one JSON document on stdout instead of text");
+  app.add_option("--master-key-file", global.master_key_file,
+                 "On DynamoDB: the file holding the master key (64 hex digits) that wraps the "
+                 "keys of personal data in the table <TABLE>-keys")
+      ->envname("EVS_MASTER_KEY_FILE");
   AddCartCommands(app, global, command);
   AddStoreCommands(app, global, command);
   AddLifecycleCommands(app, global, command);
@@ -44,6 +49,7 @@ int main(int argc, char** argv) {
   AddArchiveCommands(app, global, command);
   AddSnapshotCommands(app, global, command);
   AddAwsCommands(app, global, command);
+  AddPersonalDataCommands(app, global, command);
 
   try {
     app.parse(argc, argv);

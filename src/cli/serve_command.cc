@@ -83,6 +83,9 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
 
   auto store = OpenStore(global);
   if (!store.ok()) return ReportError(global, store.error());
+  // Refuses to start when the store's sealed fields need a key store that is missing.
+  auto personal = OpenPersonalData(global, **store);
+  if (!personal.ok()) return ReportError(global, personal.error());
 
   // The read side runs on the embedded log: the cart-summary projection, the event log and the
   // archiver, each a subscriber. DynamoDB has no global log: there the read side runs behind
@@ -164,6 +167,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   http::ApiOptions api_options;
   api_options.max_body_bytes = args.max_body_bytes;
   api_options.bearer_token = token;
+  api_options.personal_data = std::move(personal).value();
   http::Api api(**store, api_options, feeds);
   http::Server server(api, server_options);
   auto port = server.Bind();
@@ -212,7 +216,8 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global, Command& comman
       "Endpoints: POST /carts; GET /carts/{id}; POST /carts/{id}/items; "
       "DELETE /carts/{id}/items/{name}; POST /carts/{id}/checkout; GET /streams; "
       "GET|POST /streams/{id}; GET /log; GET /log/live (Server-Sent Events); GET /carts?status=; "
-      "GET /reports/top-items; GET /subscriptions; GET /healthz; GET /metrics. See README.md.\n\n"
+      "GET /reports/top-items; GET /subscriptions; POST /subjects/{id}/forget; GET /healthz; "
+      "GET /metrics. See README.md.\n\n"
       "With --token-file, every request other than GET and HEAD needs 'Authorization: Bearer "
       "<token>' (401 otherwise); reads stay open. The file holds one token of at least 16 bytes "
       "of visible ASCII (trailing whitespace is ignored), e.g. made by: umask 077; openssl rand "

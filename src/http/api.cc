@@ -20,7 +20,8 @@ const std::vector<std::string> kRoutes = {"/healthz",
                                           "/log",
                                           "/log/live",
                                           "/reports/top-items",
-                                          "/subscriptions"};
+                                          "/subscriptions",
+                                          "/subjects/{id}/forget"};
 
 Response MethodNotAllowed(const std::string& method, const std::string& allow) {
   Response r = Problem(405, "method_not_allowed", method + " is not allowed here; use " + allow);
@@ -97,7 +98,7 @@ Response Api::Route(const Request& request, const Target& target, std::string& r
   }
   if (is({"carts"})) {
     route = "/carts";
-    if (m == "POST") return OpenCart();
+    if (m == "POST") return OpenCart(request);
     if (m == "GET") return ListCarts(target);
     return MethodNotAllowed(m, "GET, POST");
   }
@@ -161,6 +162,11 @@ Response Api::Route(const Request& request, const Target& target, std::string& r
     if (m == "GET") return GetScavenge();
     if (m == "POST") return StartScavenge(target);
     return MethodNotAllowed(m, "GET, POST");
+  }
+  if (is({"subjects", nullptr, "forget"})) {
+    route = "/subjects/{id}/forget";
+    if (m != "POST") return MethodNotAllowed(m, "POST");
+    return ForgetSubject(s[1]);
   }
   if (is({"log"})) {
     route = "/log";

@@ -1,6 +1,6 @@
 // The HTTP API of `evs serve`: the shopping cart, the event store, and operations.
 //
-//   POST   /carts                       open a cart            -> 201 {cart_id, version}
+//   POST   /carts                       {customer_id?, email?} -> 201 {cart_id, version}
 //   GET    /carts/{id}                  the cart, ETag "<version>"
 //   POST   /carts/{id}/items            {name, quantity?, unit_price_cents?} -> the cart
 //   DELETE /carts/{id}/items/{name}     ?quantity=N (default 1)               -> the cart
@@ -18,6 +18,7 @@
 //   GET    /carts                       ?status=open|checked_out&limit=&after=  (read model)
 //   GET    /reports/top-items           ?limit=  (read model)
 //   GET    /subscriptions               each subscription's checkpoint, head, lag, parked, state
+//   POST   /subjects/{id}/forget        destroy a data subject's key (personal_data.h)
 //   GET    /healthz, GET /metrics
 //
 // Cart writes with If-Match: "<version>" are conditional (412 when the cart is elsewhere);
@@ -41,6 +42,7 @@
 
 #include "cart/cart.h"
 #include "evs/event_store.h"
+#include "evs/personal_data.h"
 #include "evs/repository.h"
 #include "evs/subscription.h"
 #include "http/auth.h"
@@ -70,6 +72,9 @@ struct ApiOptions {
                                .read_page_size = 1000,
                                .command_lock_stripes = 4096,
                                .upcaster = cart::CartUpcaster()};
+  // Seals and reveals the carts' emails and forgets subjects; null: carts cannot have an email
+  // (501) and POST /subjects/{id}/forget answers 503.
+  std::shared_ptr<PersonalData> personal_data;
 };
 
 // The last scavenge started through the API.
@@ -96,12 +101,13 @@ class Api {
  private:
   Response Route(const Request& request, const Target& target, std::string& route);
 
-  Response OpenCart();
+  Response OpenCart(const Request& request);
   Response GetCart(const std::string& id);
   Response AddItem(const Request& request, const std::string& id);
   Response RemoveItem(const Request& request, const Target& target, const std::string& id,
                       const std::string& name);
   Response Checkout(const Request& request, const std::string& id);
+  Response ForgetSubject(const std::string& subject);
   // Runs a cart command: conditional on If-Match when the request has one.
   template <class Decide>
   Response CartCommand(const Request& request, const std::string& id, Decide&& decide);

@@ -59,14 +59,41 @@ Response PreconditionFailed(const std::string& id, int64_t expected, int64_t act
 }  // namespace
 
 Response Api::CartResponse(const cart::Cart& cart, int status) {
-  std::string body = cart.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  cart_bodies_.Put(CartBody{cart.id(), cart.version(), body});
+  auto json = cart.ToJson(options_.personal_data.get());
+  if (!json.ok()) return ProblemFor(json.error());
+  std::string body = json->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // A body with an email is not kept: the text must not outlive a forget of its customer, and
+  // the stream's version (the cache's check) does not change when that happens.
+  if (!cart.customer().email) cart_bodies_.Put(CartBody{cart.id(), cart.version(), body});
   return CartBodyResponse(std::move(body), cart.version(), status);
 }
 
-Response Api::OpenCart() {
+Response Api::OpenCart(const Request& request) {
+  std::string customer_id;
+  std::string email;
+  if (!request.body.empty()) {
+    auto parsed = JsonBody(request);
+    if (auto* problem = std::get_if<Response>(&parsed)) return std::move(*problem);
+    const nlohmann::json& body = std::get<nlohmann::json>(parsed);
+    if (!body.is_object()) {
+      return Problem(400, "invalid_body",
+                     R"(the body must be an object like {"customer_id": "c-1", "email": "a@b.c"})");
+    }
+    for (const auto& [key, value] : body.items()) {
+      std::string* field = key == "customer_id" ? &customer_id : key == "email" ? &email : nullptr;
+      if (field == nullptr) {
+        return Problem(400, "invalid_body",
+                       "unknown field '" + key + "'; expected customer_id, email");
+      }
+      if (!value.is_string()) return Problem(400, "invalid_body", "'" + key + "' must be a string");
+      *field = value.get<std::string>();
+    }
+  }
+  // The email is sealed, its key durable, before the cart's first event is appended.
+  auto customer = cart::MakeCustomer(options_.personal_data.get(), customer_id, email);
+  if (!customer.ok()) return ProblemFor(customer.error());
   const std::string id = Uuid::Random().ToString();
-  auto cart = carts_.Create(id, [](cart::Cart& c) { return c.Open(); });
+  auto cart = carts_.Create(id, [&](cart::Cart& c) { return c.Open(*customer); });
   if (!cart.ok()) return ProblemFor(cart.error());
   nlohmann::ordered_json body = {{"cart_id", id}, {"version", cart->version()}};
   Response r = CartResponse(*cart, 201);
