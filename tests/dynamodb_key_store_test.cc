@@ -5,11 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 
 #include "aws_test_env.h"
 #include "evs/event_store.h"
 #include "evs/personal_data.h"
+#include "temp_dir.h"
 
 namespace evs {
 namespace {
@@ -96,6 +98,36 @@ TEST_F(DynamoDbKeyStoreTest, PersonalDataSealsRevealsAndRedactsThroughIt) {
   shown = (*personal)->Reveal(*sealed);
   ASSERT_TRUE(shown.ok()) << shown.error().message;
   EXPECT_EQ(*shown, kRedacted);
+
+  // The key table gone: the store's sealed fields need it, so opening is a clear error, and no
+  // new table is made in its place.
+  testing::DeleteTable(*client_, table_);
+  auto missing = PersonalData::Open(*store, [&](bool create_if_missing) {
+    DynamoDbKeyStoreOptions options;
+    options.table = table_;
+    options.master_key = master_;
+    options.create_table_if_missing = create_if_missing;
+    options.create_if_missing = create_if_missing;
+    return OpenDynamoDbKeyStore(options);
+  });
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kCorruption);
+  EXPECT_NE(missing.error().message.find(table_), std::string::npos) << missing.error().message;
+}
+
+TEST(MasterKeyFile, SixtyFourHexDigitsAndNothingElse) {
+  testing::TempDir dir;
+  auto write = [&](const std::string& text) {
+    std::ofstream(dir.File("master.key"), std::ios::binary) << text;
+    return ReadMasterKeyFile(dir.File("master.key"));
+  };
+  auto good = write(std::string(64, 'a') + "\n");
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  EXPECT_EQ(*good, std::string(32, '\xaa'));
+  EXPECT_FALSE(write(std::string(63, 'a')).ok());
+  EXPECT_FALSE(write(std::string(64, 'g')).ok());
+  EXPECT_FALSE(write(std::string(32, 'x')).ok());
+  EXPECT_FALSE(ReadMasterKeyFile(dir.File("none")).ok());
 }
 
 }  // namespace
