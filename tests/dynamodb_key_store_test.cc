@@ -34,6 +34,18 @@ class DynamoDbKeyStoreTest : public ::testing::Test {
     return OpenDynamoDbKeyStore(options);
   }
 
+  // Opens the key store as evs does: created only for a store not bound to one yet.
+  PersonalData::KeyStoreOpener Opener() {
+    return [this](bool create_if_missing) {
+      DynamoDbKeyStoreOptions options;
+      options.table = table_;
+      options.master_key = master_;
+      options.create_table_if_missing = create_if_missing;
+      options.create_if_missing = create_if_missing;
+      return OpenDynamoDbKeyStore(options);
+    };
+  }
+
   std::shared_ptr<aws::AwsClient> client_;
   const std::string table_ = testing::UniqueTableName("evs-keys");
   const std::string master_ = std::string(32, '\x5a');
@@ -79,14 +91,7 @@ TEST_F(DynamoDbKeyStoreTest, KeysAreKeptForgottenAndCheckedAgainstTheMasterKey) 
 
 TEST_F(DynamoDbKeyStoreTest, PersonalDataSealsRevealsAndRedactsThroughIt) {
   auto store = NewMemoryEventStore();
-  auto personal = PersonalData::Open(*store, [&](bool create_if_missing) {
-    DynamoDbKeyStoreOptions options;
-    options.table = table_;
-    options.master_key = master_;
-    options.create_table_if_missing = create_if_missing;
-    options.create_if_missing = create_if_missing;
-    return OpenDynamoDbKeyStore(options);
-  });
+  auto personal = PersonalData::Open(*store, Opener());
   ASSERT_TRUE(personal.ok()) << personal.error().message;
   auto sealed = (*personal)->Seal("c-bob", "bob@example.com");
   ASSERT_TRUE(sealed.ok()) << sealed.error().message;
@@ -102,14 +107,7 @@ TEST_F(DynamoDbKeyStoreTest, PersonalDataSealsRevealsAndRedactsThroughIt) {
   // The key table gone: the store's sealed fields need it, so opening is a clear error, and no
   // new table is made in its place.
   testing::DeleteTable(*client_, table_);
-  auto missing = PersonalData::Open(*store, [&](bool create_if_missing) {
-    DynamoDbKeyStoreOptions options;
-    options.table = table_;
-    options.master_key = master_;
-    options.create_table_if_missing = create_if_missing;
-    options.create_if_missing = create_if_missing;
-    return OpenDynamoDbKeyStore(options);
-  });
+  auto missing = PersonalData::Open(*store, Opener());
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kCorruption);
   EXPECT_NE(missing.error().message.find(table_), std::string::npos) << missing.error().message;
