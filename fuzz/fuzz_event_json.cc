@@ -6,6 +6,8 @@
 // events it held (type, data and metadata as JSON values, ids when given); those events, encoded
 // again as an append body, append to a new store and read back the same (round trip); a parsed
 // timestamp formats and parses back to itself; the event JSON of any stored text serializes.
+// And the input as a sealed personal field (evs/personal_data.h): parsing never throws, and a
+// field it accepts writes back as JSON that parses to the same field.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -15,6 +17,7 @@
 
 #include "common/event_json.h"
 #include "evs/event_store.h"
+#include "evs/personal_data.h"
 #include "evs/text.h"
 #include "fuzz_check.h"
 #include "http/api.h"
@@ -107,10 +110,21 @@ void CheckStoredText(std::string_view text) {
 
 }  // namespace
 
+void CheckSealedField(const std::string& input) {
+  const json parsed = json::parse(input, nullptr, false);
+  if (parsed.is_discarded()) return;
+  auto field = evs::ParseSealedField(parsed);
+  if (!field.ok()) return;
+  const json written = *field;
+  auto again = evs::ParseSealedField(written);
+  EVS_FUZZ_CHECK(again.ok() && *again == *field, Dump(written));
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   const std::string input(reinterpret_cast<const char*>(bytes), size);
   CheckTimestamp(input);
   CheckStoredText(input);
+  CheckSealedField(input);
 
   const json events = AppendAndRead(input);
   if (events.is_null()) return 0;
