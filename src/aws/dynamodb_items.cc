@@ -17,9 +17,6 @@ constexpr const char* kType = "Type";
 constexpr const char* kData = "Data";
 constexpr const char* kMetadata = "Metadata";
 
-nlohmann::json S(std::string_view text) { return {{"S", std::string(text)}}; }
-nlohmann::json N(int64_t number) { return {{"N", std::to_string(number)}}; }
-
 // The value of `item[name]` typed `type` ("S", "N", "L", "M"), or nullptr.
 const nlohmann::json* Typed(const nlohmann::json& item, const char* name, const char* type) {
   if (!item.is_object()) return nullptr;

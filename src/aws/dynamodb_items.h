@@ -23,6 +23,10 @@
 namespace evs::aws {
 
 // Attribute names of the table's key.
+// DynamoDB attribute values: {"S": text} and {"N": "number"}.
+inline nlohmann::json S(std::string_view text) { return {{"S", std::string(text)}}; }
+inline nlohmann::json N(int64_t number) { return {{"N", std::to_string(number)}}; }
+
 inline constexpr const char* kStreamIdAttribute = "StreamId";
 inline constexpr const char* kVersionAttribute = "Version";
 

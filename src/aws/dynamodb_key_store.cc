@@ -23,9 +23,6 @@ constexpr const char* kWrappedKey = "WrappedKey";
 constexpr const char* kCreatedAt = "CreatedAt";
 constexpr const char* kForgottenAt = "ForgottenAt";
 
-nlohmann::json S(std::string text) { return {{"S", std::move(text)}}; }
-nlohmann::json N(int64_t number) { return {{"N", std::to_string(number)}}; }
-
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())

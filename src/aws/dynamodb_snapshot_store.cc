@@ -24,9 +24,6 @@ constexpr size_t kMaxTableName = 255;
 // Bound on the pages of one scan; far above any real table.
 constexpr int kMaxPages = 1'000'000;
 
-nlohmann::json S(std::string text) { return {{"S", std::move(text)}}; }
-nlohmann::json N(int64_t number) { return {{"N", std::to_string(number)}}; }
-
 std::string Of(const std::string& stream) { return "the snapshot of '" + stream + "'"; }
 
 // The snapshot in an item; kCorruption naming the stream for an item no Save wrote.

@@ -10,12 +10,6 @@ namespace evs::http {
 
 namespace {
 
-Response Json(const nlohmann::ordered_json& body) {
-  Response r;
-  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return r;
-}
-
 Response NoReadModel() {
   return Problem(503, "unavailable", "the cart read model is not running in this server");
 }
@@ -41,7 +35,7 @@ Response Api::ListCarts(const Target& target) {
   auto body = feeds_.cart_reports->ListCarts(
       status, after == target.query.end() ? "" : after->second, std::get<int64_t>(limit));
   if (!body.ok()) return ProblemFor(body.error());
-  return Json(*body);
+  return JsonResponse(*body);
 }
 
 Response Api::TopItems(const Target& target) {
@@ -50,7 +44,7 @@ Response Api::TopItems(const Target& target) {
   if (auto* problem = std::get_if<Response>(&limit)) return std::move(*problem);
   auto body = feeds_.cart_reports->TopItems(std::get<int64_t>(limit));
   if (!body.ok()) return ProblemFor(body.error());
-  return Json(*body);
+  return JsonResponse(*body);
 }
 
 Response Api::Subscriptions() {
@@ -74,7 +68,7 @@ Response Api::Subscriptions() {
     }
     list.push_back(std::move(item));
   }
-  return Json({{"subscriptions", list}});
+  return JsonResponse({{"subscriptions", list}});
 }
 
 Response Api::LiveLog(const Request& request, const Target& target) {

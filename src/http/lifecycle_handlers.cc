@@ -10,13 +10,6 @@ namespace evs::http {
 
 namespace {
 
-Response JsonResponse(const nlohmann::json& body, int status = 200) {
-  Response r;
-  r.status = status;
-  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return r;
-}
-
 nlohmann::json ScavengeJson(const ScavengeState& state) {
   nlohmann::json json = {{"state", state.state},
                          {"streams_done", state.progress.streams_done},

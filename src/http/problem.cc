@@ -50,6 +50,13 @@ Response Problem(int status, const std::string& code, const std::string& detail,
   return response;
 }
 
+Response JsonResponse(const nlohmann::ordered_json& body, int status) {
+  Response r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
 int StatusFor(ErrorCode code) {
   switch (code) {
     case ErrorCode::kNotFound:

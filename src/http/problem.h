@@ -12,6 +12,9 @@
 
 namespace evs::http {
 
+// A JSON response (application/json); invalid UTF-8 in strings is replaced, never thrown on.
+Response JsonResponse(const nlohmann::ordered_json& body, int status = 200);
+
 // A problem response with a status, a stable code and a detail message.
 Response Problem(int status, const std::string& code, const std::string& detail,
                  nlohmann::json extra = nlohmann::json::object());

@@ -11,13 +11,6 @@ namespace evs::http {
 
 namespace {
 
-Response Json(const nlohmann::ordered_json& body, int status = 200) {
-  Response r;
-  r.status = status;
-  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return r;
-}
-
 nlohmann::json EventsJson(const std::vector<RecordedEvent>& events) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& e : events) out.push_back(EventToJson(e));
@@ -56,7 +49,7 @@ Response Api::ListStreams(const Target& target) {
   nlohmann::ordered_json body = {{"streams", std::move(streams)}};
   body["next_after"] =
       page->next_after.empty() ? nlohmann::json(nullptr) : nlohmann::json(page->next_after);
-  return Json(body);
+  return JsonResponse(body);
 }
 
 Response Api::ReadStream(const Target& target, const std::string& stream) {
@@ -96,7 +89,7 @@ Response Api::ReadStream(const Target& target, const std::string& stream) {
   } else {
     body["next_from"] = nullptr;
   }
-  return Json(body);
+  return JsonResponse(body);
 }
 
 Response Api::ReadLog(const Target& target) {
@@ -113,9 +106,9 @@ Response Api::ReadLog(const Target& target) {
   if (Status s = UpcastIfAsked(std::get<bool>(upcast), page->events); !s.ok()) {
     return ProblemFor(s.error());
   }
-  return Json({{"events", EventsJson(page->events)},
-               {"next_from", page->next_position},
-               {"head_position", page->head_position}});
+  return JsonResponse({{"events", EventsJson(page->events)},
+                       {"next_from", page->next_position},
+                       {"head_position", page->head_position}});
 }
 
 Response Api::AppendToStream(const Request& request, const std::string& stream) {
@@ -160,11 +153,11 @@ Response Api::AppendToStream(const Request& request, const std::string& stream) 
   }
   auto result = store_.Append(stream, expected, std::move(events));
   if (!result.ok()) return ProblemFor(result.error());
-  return Json({{"first_version", result->first_version},
-               {"last_version", result->last_version},
-               {"first_position", result->first_position},
-               {"position", result->last_position}},
-              201);
+  return JsonResponse({{"first_version", result->first_version},
+                       {"last_version", result->last_version},
+                       {"first_position", result->first_position},
+                       {"position", result->last_position}},
+                      201);
 }
 
 }  // namespace evs::http
