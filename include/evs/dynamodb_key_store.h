@@ -1,4 +1,5 @@
 // The key store of personal data (evs/personal_data.h) on DynamoDB, for stores that run on AWS.
+// Part of the evs::aws component (target evs::aws).
 //
 // One table, by convention "<events table>-keys", with the partition key "StreamId" (S), as the
 // snapshot table has (evs aws init makes neither; CreateTable here or Terraform does). Its items:

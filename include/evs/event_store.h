@@ -1,4 +1,4 @@
-// The event store contract (docs/ARCHITECTURE.md). Every backend keeps it; one contract test suite
+// The event store contract (docs/architecture.md). Every backend keeps it; one contract test suite
 // runs against each of them.
 //
 // Thread safety: every method may be called concurrently from any number of threads.

@@ -100,10 +100,7 @@ struct DirectoryObjectStoreOptions {
 Result<std::unique_ptr<ObjectStore>> OpenDirectoryObjectStore(
     const DirectoryObjectStoreOptions& options);
 
-// The store a location names: "s3://bucket/prefix" (S3, with credentials, region and endpoint
-// from the AWS environment variables: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
-// AWS_ENDPOINT_URL_S3, ...) or a folder path (optionally "file://" + absolute path). Defined in
-// the evs_aws library.
-Result<std::unique_ptr<ObjectStore>> OpenObjectStore(std::string_view location);
+// For a store named by a location ("s3://bucket/prefix" or a folder), see OpenObjectStore in
+// evs/s3.h (the evs::aws component).
 
 }  // namespace evs

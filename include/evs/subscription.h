@@ -3,7 +3,7 @@
 // in position order, at least once, and saves its checkpoint after each batch.
 //
 // Handlers see batches of recorded events and never parse checkpoints: the same handler runs
-// behind this feed, a Kinesis shard consumer, or a Lambda batch (docs/ARCHITECTURE.md).
+// behind this feed, a Kinesis shard consumer, or a Lambda batch (docs/architecture.md).
 #pragma once
 
 #include <chrono>
