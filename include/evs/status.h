@@ -42,7 +42,7 @@ struct VersionConflict {
 
 // An expected failure: a code to branch on and a message for people.
 struct Error {
-  ErrorCode code;                           // what kind of failure; see ErrorCode
+  ErrorCode code;                           // what kind of failure
   std::string message;                      // says what was wrong and, where it helps, what to do
   std::optional<VersionConflict> conflict;  // set for kWrongExpectedVersion
 

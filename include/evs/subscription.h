@@ -109,7 +109,7 @@ struct FailurePolicy {
   // (CheckpointStore::Park) and goes on; kStop stops the subscription (kFailed), its checkpoint
   // just before the event.
   enum class OnExhausted { kPark, kStop };
-  OnExhausted on_exhausted = OnExhausted::kPark;  // see OnExhausted
+  OnExhausted on_exhausted = OnExhausted::kPark;  // what happens after max_attempts failures
 };
 
 // What a subscription reads, and how. Only `name` must be set.
