@@ -40,9 +40,11 @@
 
 namespace evs {
 
+// How OpenDynamoDbEventStore (and OpenDynamoDbSnapshotStore) open their table. Only `table` must
+// be set.
 struct DynamoDbStoreOptions {
   std::string table;  // the table's name (3 to 255 of a-z, A-Z, 0-9, '_', '-', '.')
-  Limits limits;
+  Limits limits;      // checked on every append, before anything is sent
   // Create the table (with its DynamoDB stream enabled, NEW_IMAGE) when it does not exist.
   // Otherwise opening a missing table is kNotFound.
   bool create_table_if_missing = false;

@@ -24,8 +24,9 @@
 
 namespace evs {
 
+// How OpenDynamoDbKeyStore opens its table. `table` and `master_key` must be set.
 struct DynamoDbKeyStoreOptions {
-  std::string table;
+  std::string table;       // by convention KeyTableFor(the events table)
   std::string master_key;  // 32 bytes
   // Create the table (on-demand billing) when it is missing; otherwise that is kNotFound.
   bool create_table_if_missing = false;
