@@ -225,5 +225,46 @@ TEST(ReadModel, StatementsArePreparedOncePerGenerationNotPerBatch) {
   EXPECT_EQ(projection.applied.load(), 500 + 300);  // the rebuild applied the first 300 again
 }
 
+// The example of the README and of projection.h, as written there.
+class OpenCarts : public evs::Projection {  // the ids of carts opened
+ public:
+  std::string Name() const override { return "open_carts"; }
+  std::vector<std::string> Tables() const override { return {"carts"}; }  // read as `carts`
+  evs::Status CreateTables(evs::ReadModel& m) override {
+    return m.Execute("CREATE TABLE IF NOT EXISTS carts" + m.Suffix() + " (id TEXT)");
+  }
+  evs::Status Apply(evs::ReadModel& m, const evs::RecordedEvent& e) override {
+    if (e.type != "CartOpened") return evs::OkStatus();
+    return m.Execute("INSERT INTO carts" + m.Suffix() + " VALUES (?)", {e.stream_id});
+  }
+};
+
+TEST(ReadModel, TheReadmeExampleRuns) {
+  testing::TempDir dir;
+  auto store = NewMemoryEventStore();
+  for (const char* type : {"CartOpened", "ItemAdded", "CartOpened"}) {
+    EventData e;
+    e.type = type;
+    e.data = "{}";
+    ASSERT_TRUE(
+        store->Append("cart-" + std::to_string(*store->HeadPosition()), ExpectedVersion::Any(), {e})
+            .ok());
+  }
+  OpenCarts projection;
+  ProjectionOptions options;
+  options.path = dir.File("carts.sqlite");
+  auto runner = ProjectionRunner::Open(*store, projection, options);
+  ASSERT_TRUE(runner.ok()) << runner.error().message;
+  ASSERT_TRUE((*runner)->Start().ok());
+  ASSERT_TRUE((*runner)->WaitUntil(3, 20s));
+  (*runner)->Stop();
+  auto db = store::Database::Open(dir.File("carts.sqlite"), /*read_only=*/true);
+  ASSERT_TRUE(db.ok());
+  auto ids = db->Prepare("SELECT group_concat(id, ' ') FROM (SELECT id FROM carts ORDER BY id)");
+  ASSERT_TRUE(ids.ok()) << ids.error().message;
+  ASSERT_EQ(ids->Step(), SQLITE_ROW);
+  EXPECT_EQ(ids->Text(0), "cart-0 cart-2");
+}
+
 }  // namespace
 }  // namespace evs
