@@ -226,10 +226,9 @@ class Runner final : public ProjectionRunner {
   Status PrepareGeneration(int64_t generation) {
     {
       std::lock_guard db_guard(db_mu_);
+      Database& db = model_.db();
       for (const auto& table : projection_.Tables()) {
-        if (auto s =
-                model_.db().Exec("DROP TABLE IF EXISTS " + table + GenerationSuffix(generation));
-            !s)
+        if (auto s = db.Exec("DROP TABLE IF EXISTS " + table + GenerationSuffix(generation)); !s)
           return s;
       }
       model_.SetSuffix(GenerationSuffix(generation));
