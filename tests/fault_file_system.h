@@ -42,8 +42,14 @@ class FaultFileSystem final : public FileSystem {
     std::lock_guard guard(mu_);
     short_writes_ = count;
   }
+  // The next `count` writes write nothing and report 0 bytes written, as a faulty device may.
+  void StalledWrites(int count) {
+    std::lock_guard guard(mu_);
+    stalled_writes_ = count;
+  }
   void Clear() {
     std::lock_guard guard(mu_);
+    stalled_writes_ = 0;
     fail_fsyncs_ = 0;
     budget_.reset();
     short_writes_ = 0;
@@ -107,6 +113,7 @@ class FaultFileSystem final : public FileSystem {
     std::lock_guard guard(mu_);
     if (powered_off_) return Fail(EIO);
     if (!Budget(size)) return -1;
+    if (Stalled()) return 0;
     const off_t offset = ::lseek(fd, 0, SEEK_CUR);
     if (tracking_ && offset >= 0) TrackWrite(fd, offset, size);
     return real_->Write(fd, data, size);
@@ -115,6 +122,7 @@ class FaultFileSystem final : public FileSystem {
     std::lock_guard guard(mu_);
     if (powered_off_) return Fail(EIO);
     if (!Budget(size)) return -1;
+    if (Stalled()) return 0;
     if (tracking_) TrackWrite(fd, offset, size);
     return real_->Pwrite(fd, data, size, offset);
   }
@@ -242,6 +250,12 @@ class FaultFileSystem final : public FileSystem {
     }
     return true;
   }
+  bool Stalled() {
+    if (stalled_writes_ <= 0) return false;
+    --stalled_writes_;
+    ++faults_;
+    return true;
+  }
   static Id FolderId(const std::string& path) {
     const size_t slash = path.find_last_of('/');
     const std::string folder = slash == std::string::npos ? "." : path.substr(0, slash);
@@ -351,6 +365,7 @@ class FaultFileSystem final : public FileSystem {
   unsigned fsync_target_ = kFilesAndFolders;
   std::optional<int64_t> budget_;
   int short_writes_ = 0;
+  int stalled_writes_ = 0;
   std::set<int> folders_;
   std::map<int, std::string> paths_;
   int64_t faults_ = 0, file_fsyncs_ = 0, folder_fsyncs_ = 0;

@@ -63,8 +63,7 @@ std::shared_ptr<FileSystem> RealFileSystem();
 // Helpers on any FileSystem, retrying EINTR and short transfers. Each returns 0, or an errno
 // value. WriteFully writes all `size` bytes; EIO for a write that makes no progress.
 int WriteFully(FileSystem& fs, int fd, const void* data, size_t size);
-// Writes all `size` bytes at `offset`. Unlike WriteFully, it calls Pwrite again after one that
-// wrote nothing.
+// Writes all `size` bytes at `offset`; EIO for a write that makes no progress.
 int PwriteFully(FileSystem& fs, int fd, const void* data, size_t size, off_t offset);
 // Reads `size` bytes at `offset`; EIO when the file ends before them.
 int PreadFully(FileSystem& fs, int fd, void* data, size_t size, off_t offset);

@@ -85,6 +85,7 @@ int PwriteFully(FileSystem& fs, int fd, const void* data, size_t size, off_t off
       if (errno == EINTR) continue;
       return errno;
     }
+    if (n == 0) return EIO;  // no progress: never loop on it
     done += static_cast<size_t>(n);
   }
   return 0;
