@@ -166,12 +166,13 @@ int main(int argc, char** argv) {
 
     auto opened = accounts.Create("alice", [](Account& a) { return a.Open("Alice", 5000); });
     checks.Expect(opened.ok(), "the account opens");
-    std::printf("opened account alice with an overdraft limit of 50.00\n");
-    checks.Expect(accounts.Execute("alice", Deposit(10000)).ok(), "deposit 100.00");
+    std::printf("opened account alice with an overdraft limit of 5000 cents\n");
+    checks.Expect(accounts.Execute("alice", Deposit(10000)).ok(), "a deposit of 10000");
     auto overdrawn = accounts.Execute("alice", Withdraw(15001));
     checks.Expect(Refused(overdrawn), "a withdrawal past the overdraft is refused");
     if (!overdrawn.ok()) std::printf("refused: %s\n", overdrawn.error().message.c_str());
-    checks.Expect(accounts.Execute("alice", Withdraw(14000)).ok(), "withdraw 140.00 (overdrawn)");
+    checks.Expect(accounts.Execute("alice", Withdraw(14000)).ok(),
+                  "a withdrawal of 14000 (overdrawn)");
     auto not_zero = accounts.Execute("alice", [](Account& a) { return a.Close(); });
     checks.Expect(Refused(not_zero), "an account closes only at zero");
     if (!not_zero.ok()) std::printf("refused: %s\n", not_zero.error().message.c_str());

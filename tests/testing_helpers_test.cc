@@ -204,7 +204,8 @@ TEST(DeciderSpec, GivenWhenThen) {
   EXPECT_TRUE(refused) << refused.message();
   EXPECT_TRUE(spec.When(Add{0}).ThenError(ErrorCode::kInvalidArgument));
   EXPECT_TRUE(spec.When(Clear{}).Then({Cleared{}}));
-  EXPECT_TRUE(spec.When(Clear{}).ThenNothing());  // cleared already
+  SpecResult nothing = spec.When(Clear{}).ThenNothing();  // cleared already
+  EXPECT_TRUE(nothing) << nothing.message();
 }
 
 TEST(DeciderSpec, AWrongExpectationFailsNamingBothSides) {

@@ -79,7 +79,6 @@ class Repository {
                 "Repository<T>: every event struct needs a kType and to_json and from_json for "
                 "nlohmann::json (evs/event_types.h)");
   static_assert(std::move_constructible<T>, "Repository<T>: T must be move-constructible");
-  static_assert(AggregateRoot<T>);
 
   // The cache hands out copies: a move-only aggregate is rebuilt on every fetch instead.
   static constexpr bool kCached = std::copyable<T>;

@@ -258,6 +258,7 @@ class SpecStream {
 
  private:
   Status Append(std::vector<EventData> events) {
+    if (events.empty()) return OkStatus();  // as Repository::Store: nothing to write
     auto appended =
         store_->Append(stream_id_, ExpectedVersion::Exact(version()), std::move(events));
     if (!appended.ok()) return appended.error();
