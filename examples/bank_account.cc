@@ -9,17 +9,20 @@
 // again on fresh state. The store's file is in FOLDER (kept), or in a temporary folder (removed).
 #include <cstdint>
 #include <cstdio>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "evs/aggregate.h"
 #include "evs/event_store.h"
 #include "evs/event_types.h"
 #include "evs/repository.h"
 #include "evs/status.h"
+#include "evs/testing.h"
 #include "work_folder.h"
 
 namespace bank {
@@ -152,11 +155,42 @@ bool Refused(const evs::Result<Account>& result) {
   return FailedWith(result, evs::ErrorCode::kDomainRule);
 }
 
+// The rules as given/when/then specifications (evs/testing.h), with no test framework: each
+// runs on a memory store through a Repository, as the program below does on SQLite.
+void CheckRules(example::Checks& checks) {
+  using evs::testing::AggregateSpec;
+  const std::vector<Account::Event> opened = {bank::AccountOpened{"Alice", 5000},
+                                              bank::MoneyDeposited{10000}};
+  evs::testing::SpecResult results[] = {
+      AggregateSpec<Account>()
+          .Given(opened)
+          .When(Withdraw(15000))
+          .Then({bank::MoneyWithdrawn{15000}}),
+      AggregateSpec<Account>()
+          .Given(opened)
+          .When(Withdraw(15001))
+          .ThenError(evs::ErrorCode::kDomainRule, "overdraft"),
+      AggregateSpec<Account>()
+          .Given(opened)
+          .When([](Account& a) { return a.Close(); })
+          .ThenError(evs::ErrorCode::kDomainRule, "only 0 closes"),
+      AggregateSpec<Account>()
+          .Given(opened)
+          .Given({bank::MoneyWithdrawn{10000}})
+          .When([](Account& a) { return a.Close(); })
+          .Then({bank::AccountClosed{}}),
+  };
+  int passed = 0;
+  for (const auto& result : results) passed += checks.Expect(result.ok(), result.message());
+  std::printf("%d of %zu rule specifications hold\n", passed, std::size(results));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   example::WorkFolder folder(argc > 1 ? argv[1] : "");
   example::Checks checks;
+  CheckRules(checks);
   if (!checks.Expect(folder.ok(), "a folder to work in")) return checks.ExitCode();
   const std::string path = folder.File("bank.sqlite");
   {

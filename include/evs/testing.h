@@ -32,7 +32,8 @@
 //     using Command = std::variant<Push, Coin>;              // any type
 //     using State = TurnstileState;                          // any copyable type
 //     static State Initial();
-//     // The new events for `command` in `state` (maybe none), or why not (e.g. kDomainRule).
+//     // The new events for `command` in `state` (maybe none), or why not (e.g. kDomainRule);
+//     // a decider that never refuses may return the std::vector itself.
 //     static evs::Result<std::vector<EventTypes::Event>> Decide(const Command&, const State&);
 //     // The state after `event`: never fails, never checks rules.
 //     static State Evolve(const State&, const EventTypes::Event&);
