@@ -28,6 +28,7 @@ struct BenchOptions {
   int64_t feed_events = 1000000;           // feed, archive: events in the log
   std::vector<int> batch_sizes = {512};    // feed: subscription batch_size per catch-up row
   int feed_writers = 64;                   // feed: writer threads of the live row
+  int64_t projection_events = 300000;      // feed: cart events the projection row applies
   int64_t upcast_events = 1000000;         // upcast: cart events in each of the two logs
   int snapshot_carts = 20;                 // snapshot: carts of kSnapshotCartEvents events
   int64_t snapshot_every = 100;            // snapshot: the policy of the "evs" row

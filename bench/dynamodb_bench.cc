@@ -5,7 +5,7 @@
 //              with an exact expected version (a one-item Query for the commit it follows, then
 //              the PutItem); a fetch is ReadStream of the whole stream in pages of 1000, as
 //              Repository::Fetch reads it.
-//   original   docs/ARCHITECTURE.md, "Where it comes from": a table keyed by Uuid (S), all events
+//   original   docs/architecture.md, "Where it comes from": a table keyed by Uuid (S), all events
 //   of an aggregate in one
 //              `Events` list of {Name, Data}. An append is one UpdateItem
 //              `SET #e = list_append(if_not_exists(#e, :empty), :new)` of one event, with no

@@ -22,6 +22,15 @@
 //                 other load on a small shared machine moves single passes of a second by tens
 //                 of percent.
 //
+//   feed_projection  A fresh durable store of --projection-events cart events (6 per cart:
+//                 CartOpened, 3 ItemAdded, ItemRemoved, CartCheckedOut; filled as above), then
+//                 the cart-summary projection (app/cart, through a ProjectionRunner with the
+//                 cart's upcaster, batch_size 512, as `evs serve` runs it) into a fresh read
+//                 model from position 0 until it has applied the head: events/s over that time,
+//                 including the runner's open. Baseline "feed": a Subscription with the trivial
+//                 handler above over the same log, so the ratio is what the read model's writes
+//                 cost. kCatchUpRounds rounds, alternating, best of each.
+//
 //   feed_live     A fresh durable store, a Subscription started at position 0 (live), and
 //                 --feed-writers threads that append one event per append (durable, each writer
 //                 on its own streams) for --warmup + --seconds. Every event's data carries the
@@ -47,6 +56,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -55,10 +65,14 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench.h"
+#include "cart/cart.h"
+#include "cart/cart_summary_projection.h"
 #include "evs/event_store.h"
+#include "evs/projection.h"
 #include "evs/subscription.h"
 #include "evs/uuid.h"
 #include "report.h"
@@ -74,6 +88,9 @@ constexpr int64_t kFillStreams = 10000;
 constexpr int64_t kFillEventsPerAppend = 20;
 constexpr int kFillThreads = 8;
 constexpr size_t kScanBatch = 512;
+constexpr int64_t kEventsPerCart = 6;
+constexpr int64_t kCartItemNames = 50;
+constexpr int kProjectionBatchSize = 512;
 constexpr int kCatchUpRounds = 2;
 constexpr int kLiveStreamsPerWriter = 10;
 constexpr auto kCatchUpTimeout = std::chrono::minutes(10);
@@ -108,23 +125,17 @@ std::string FillData() {
 
 // ---- the fill --------------------------------------------------------------------------------
 
-// Appends `events` events to a fresh store at `path`: kFillEventsPerAppend per append, the
-// appends spread round-robin over kFillStreams streams, from kFillThreads threads, not durable
-// (the file is the same either way; only reads are measured).
-Status Fill(const std::string& path, int64_t events) {
+// Fills a fresh store at `path` with `appends` appends (expected version any), the i-th made by
+// `make(i)`, from kFillThreads threads, not durable (the file is the same either way; only
+// reads are measured); the log must end at position `events`.
+using MakeAppend = std::function<Result<std::pair<std::string, std::vector<EventData>>>(int64_t)>;
+Status FillWith(const std::string& path, int64_t appends, int64_t events, const MakeAppend& make) {
   SqliteStoreOptions store_options;
   store_options.path = path;
   store_options.durable = false;
   auto store = OpenSqliteEventStore(store_options);
   if (!store.ok()) return store.error();
   EventStore& s = **store;
-
-  const int64_t appends = (events + kFillEventsPerAppend - 1) / kFillEventsPerAppend;
-  const int64_t stream_count = std::min(kFillStreams, std::max<int64_t>(appends, 1));
-  std::vector<std::string> streams;
-  streams.reserve(static_cast<size_t>(stream_count));
-  for (int64_t i = 0; i < stream_count; ++i) streams.push_back("item-" + Uuid::Random().ToString());
-  const std::string data = FillData();
 
   std::atomic<int64_t> next{0};
   std::mutex error_mu;
@@ -133,16 +144,14 @@ Status Fill(const std::string& path, int64_t events) {
   for (int t = 0; t < kFillThreads; ++t) {
     pool.emplace_back([&] {
       for (int64_t i; (i = next.fetch_add(1)) < appends;) {
-        const int64_t count = std::min(kFillEventsPerAppend, events - i * kFillEventsPerAppend);
-        std::vector<EventData> batch(static_cast<size_t>(count));
-        for (EventData& e : batch) {
-          e.id = Uuid::Random();
-          e.type = kEventType;
-          e.data = data;
+        auto append = make(i);
+        // Any: two threads may append to the same stream at once.
+        Status result = append.ok() ? Status(OkStatus()) : Status(append.error());
+        if (result.ok()) {
+          auto appended =
+              s.Append(append->first, ExpectedVersion::Any(), std::move(append->second));
+          if (!appended.ok()) result = appended.error();
         }
-        // Any: two threads may append to the same stream at once (appends i and i+streams).
-        auto result = s.Append(streams[static_cast<size_t>(i % stream_count)],
-                               ExpectedVersion::Any(), std::move(batch));
         if (!result.ok()) {
           std::lock_guard guard(error_mu);
           if (!error) error = result.error();
@@ -162,6 +171,53 @@ Status Fill(const std::string& path, int64_t events) {
         "the fill ended at position " + std::to_string(*head) + ", not " + std::to_string(events));
   }
   return OkStatus();
+}
+
+// Appends `events` events to a fresh store at `path`: kFillEventsPerAppend per append, the
+// appends spread round-robin over kFillStreams streams.
+Status Fill(const std::string& path, int64_t events) {
+  const int64_t appends = (events + kFillEventsPerAppend - 1) / kFillEventsPerAppend;
+  const int64_t stream_count = std::min(kFillStreams, std::max<int64_t>(appends, 1));
+  std::vector<std::string> streams;
+  streams.reserve(static_cast<size_t>(stream_count));
+  for (int64_t i = 0; i < stream_count; ++i) streams.push_back("item-" + Uuid::Random().ToString());
+  const std::string data = FillData();
+  return FillWith(path, appends, events, [&](int64_t i) {
+    const int64_t count = std::min(kFillEventsPerAppend, events - i * kFillEventsPerAppend);
+    std::vector<EventData> batch(static_cast<size_t>(count));
+    for (EventData& e : batch) {
+      e.id = Uuid::Random();
+      e.type = kEventType;
+      e.data = data;
+    }
+    return std::make_pair(streams[static_cast<size_t>(i % stream_count)], std::move(batch));
+  });
+}
+
+// Appends `carts` carts of kEventsPerCart events to a fresh store at `path`, one append each.
+Status FillCarts(const std::string& path, int64_t carts) {
+  return FillWith(path, carts, carts * kEventsPerCart,
+                  [](int64_t i) -> Result<std::pair<std::string, std::vector<EventData>>> {
+                    auto item = [&](int64_t k) {
+                      return "item-" + std::to_string((i * 7 + k * 13) % kCartItemNames);
+                    };
+                    const std::vector<cart::CartEvents::Event> events = {
+                        cart::CartOpened{},
+                        cart::ItemAdded{item(0), 2, cart::Price{1899, "USD"}},
+                        cart::ItemAdded{item(1), 1, cart::Price{250, "USD"}},
+                        cart::ItemAdded{item(2), 3, cart::Price{99, "USD"}},
+                        cart::ItemRemoved{item(1), 1},
+                        cart::CartCheckedOut{}};
+                    std::vector<EventData> batch;
+                    for (const auto& event : events) {
+                      auto encoded = cart::CartEvents::Encode(event);
+                      if (!encoded.ok()) return encoded.error();
+                      batch.push_back(std::move(encoded).value());
+                    }
+                    return std::make_pair(
+                        std::string(cart::Cart::kCategory) + "-" + Uuid::Random().ToString(),
+                        std::move(batch));
+                  });
 }
 
 // ---- catch-up through a subscription --------------------------------------------------------
@@ -250,6 +306,65 @@ Result<Row> RunCatchUp(EventStore& store, const std::string& checkpoints_path, i
   std::snprintf(note, sizeof(note), "batch_size=%d, %lld batches; p50/p99: time between batches",
                 batch_size, static_cast<long long>(handler.batches_));
   row.note = note;
+  return row;
+}
+
+// ---- the cart-summary projection ------------------------------------------------------------
+
+// The cart-summary projection from position 0 into a fresh read model at `read_model_path`,
+// until it has applied the head; checks that every cart got its row.
+Result<Row> RunProjection(EventStore& store, const std::string& read_model_path, int64_t carts) {
+  auto head = store.HeadPosition();
+  if (!head.ok()) return head.error();
+  cart::CartSummaryProjection projection;
+  ProjectionOptions options;
+  options.path = read_model_path;
+  options.batch_size = kProjectionBatchSize;
+  options.upcaster = cart::CartUpcaster();
+
+  const Clock::time_point start = Clock::now();
+  auto runner = ProjectionRunner::Open(store, projection, options);
+  if (!runner.ok()) return runner.error();
+  if (auto s = (*runner)->Start(); !s.ok()) return s.error();
+  const bool reached = (*runner)->WaitUntil(*head, kCatchUpTimeout);
+  const Clock::time_point end = Clock::now();
+  const SubscriptionStatus status = (*runner)->GetStatus();
+  runner->reset();
+  if (!reached) {
+    return Error::Make(ErrorCode::kUnavailable,
+                       "the projection did not reach position " + std::to_string(*head) +
+                           " (state " + StateName(status.state) + ", checkpoint " +
+                           std::to_string(status.checkpoint) + ": " + status.error + ")");
+  }
+
+  sqlite3* db = nullptr;
+  sqlite3_stmt* stmt = nullptr;
+  int64_t checked_out = -1;
+  if (sqlite3_open_v2(read_model_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK &&
+      sqlite3_prepare_v2(db,
+                         "SELECT count(*) FROM cart_summaries WHERE status = 'checked_out' AND "
+                         "item_count = 5 AND total_cents = 2 * 1899 + 3 * 99",
+                         -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    checked_out = sqlite3_column_int64(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  if (checked_out != carts) {
+    return Error::Make(ErrorCode::kCorruption, "the read model holds " +
+                                                   std::to_string(checked_out) + " carts, not " +
+                                                   std::to_string(carts));
+  }
+
+  Row row;
+  row.system = "evs";
+  row.ops = *head;
+  row.seconds = Seconds(end - start);
+  row.ops_per_s = static_cast<double>(row.ops) / row.seconds;
+  row.extra["batch_size"] = kProjectionBatchSize;
+  row.extra["carts"] = carts;
+  row.note = "cart-summary projection (ProjectionRunner, cart upcaster), batch_size " +
+             std::to_string(kProjectionBatchSize);
   return row;
 }
 
@@ -579,6 +694,57 @@ Result<Row> RunLive(const BenchOptions& options, int writers) {
   return row;
 }
 
+// The feed_projection rows: the projection and its "feed" baseline over one cart log,
+// kCatchUpRounds rounds alternating, best of each.
+Status RunProjectionRows(const BenchOptions& options, Reporter& reporter) {
+  const int64_t carts = std::max<int64_t>(options.projection_events / kEventsPerCart, 1);
+  const std::string path = options.dir + "/feed-carts.sqlite";
+  std::fprintf(stderr, "feed: filling a store with %lld carts (%lld events)...\n",
+               static_cast<long long>(carts), static_cast<long long>(carts * kEventsPerCart));
+  if (auto s = FillCarts(path, carts); !s.ok()) return s;
+  {
+    SqliteStoreOptions store_options;
+    store_options.path = path;
+    store_options.durable = true;
+    auto store = OpenSqliteEventStore(store_options);
+    if (!store.ok()) return store.error();
+    std::optional<Row> feed, projected;
+    nlohmann::json feed_rounds = nlohmann::json::array(), rounds = nlohmann::json::array();
+    for (int round = 1; round <= kCatchUpRounds; ++round) {
+      std::fprintf(stderr, "feed: round %d: catch-up of the cart log...\n", round);
+      const std::string checkpoints_path = options.dir + "/feed-checkpoints.sqlite";
+      auto caught_up =
+          RunCatchUp(**store, checkpoints_path, carts * kEventsPerCart, kProjectionBatchSize);
+      RemoveDatabase(checkpoints_path);
+      if (!caught_up.ok()) return caught_up.error();
+      feed_rounds.push_back(std::round(caught_up->ops_per_s));
+      if (!feed || caught_up->ops_per_s > feed->ops_per_s) feed = std::move(*caught_up);
+
+      std::fprintf(stderr, "feed: round %d: cart-summary projection...\n", round);
+      const std::string read_model_path = options.dir + "/feed-cart_summary.sqlite";
+      auto row = RunProjection(**store, read_model_path, carts);
+      RemoveDatabase(read_model_path);
+      if (!row.ok()) return row.error();
+      rounds.push_back(std::round(row->ops_per_s));
+      if (!projected || row->ops_per_s > projected->ops_per_s) projected = std::move(*row);
+    }
+    char best_of[32];
+    std::snprintf(best_of, sizeof(best_of), "best of %d; ", kCatchUpRounds);
+    feed->bench = projected->bench = "feed_projection";
+    feed->system = "feed";
+    feed->extra["rounds_ops_per_s"] = feed_rounds;
+    projected->extra["rounds_ops_per_s"] = rounds;
+    feed->note = best_of + std::string("a Subscription with a trivial handler, same log");
+    projected->note = best_of + projected->note;
+    SetRatio(*feed, *feed);
+    SetRatio(*projected, *feed);
+    reporter.Add(*feed);
+    reporter.Add(*projected);
+  }
+  RemoveDatabase(path);
+  return OkStatus();
+}
+
 }  // namespace
 
 Status RunFeedBench(const BenchOptions& options, Reporter& reporter) {
@@ -646,6 +812,8 @@ Status RunFeedBench(const BenchOptions& options, Reporter& reporter) {
     }
   }
   RemoveDatabase(path);
+
+  if (auto s = RunProjectionRows(options, reporter); !s.ok()) return s;
 
   std::fprintf(stderr, "feed: evs live, %d writers...\n", options.feed_writers);
   auto live = RunLive(options, options.feed_writers);

@@ -4,7 +4,8 @@
 //   evs-bench append          durable appends/s and latency at 1, 16, 64 writers vs naive SQLite
 //   evs-bench fetch           cart fetches/s, cold and warm, vs the raw SQLite read
 //   evs-bench http            AddItem and GetCart over HTTP (wrk on loopback) vs GET /healthz
-//   evs-bench feed            subscription catch-up events/s vs a raw SQLite scan; live
+//   evs-bench feed            subscription catch-up events/s vs a raw SQLite scan; the
+//                             cart-summary projection's catch-up vs the bare feed; live
 //                             append-to-handler latency under 64 durable writers
 //   evs-bench archive         archiving events/s vs reading the log; replay from the archive
 //                             vs feed catch-up from the store; archive size vs JSON lines
@@ -24,7 +25,8 @@
 //
 // Options go before or after the subcommand: --seconds, --warmup, --writers, --threads,
 // --carts, --connections, --wrk-threads, --wrk, --events, --batch-sizes, --feed-writers,
-// --upcast-events, --snapshot-carts, --snapshot-every, --scavenge-events, --json,
+// --projection-events, --upcast-events, --snapshot-carts, --snapshot-every, --scavenge-events,
+// --json,
 // --dir. The table (or, with --json, one JSON object per row) goes to stdout; progress goes to
 // stderr.
 #include <sqlite3.h>
@@ -90,6 +92,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--feed-writers", options.feed_writers,
                  "feed: writer threads appending while the live latency is measured")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--projection-events", options.projection_events,
+                 "feed: cart events in the log the cart-summary projection catches up on")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--upcast-events", options.upcast_events,

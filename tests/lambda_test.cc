@@ -23,6 +23,7 @@
 #include "evs/archive.h"
 #include "evs/dynamodb.h"
 #include "evs/repository.h"
+#include "evs/s3.h"
 #include "evs/verify.h"
 #include "evs_child.h"
 #include "lambda_runtime_fake.h"

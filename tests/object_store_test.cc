@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "evs/s3.h"
 #include "temp_dir.h"
 
 namespace evs {

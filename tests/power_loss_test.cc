@@ -118,33 +118,19 @@ class RecordingHandler : public EventHandler {
 
 // Counts each stream's events: exactly-once effect means applied == last_version == the
 // stream's version once caught up.
-class CountingProjection : public SqliteProjection {
+class CountingProjection : public Projection {
  public:
   std::string Name() const override { return "counts"; }
   std::vector<std::string> Tables() const override { return {"counts"}; }
-  Status CreateTables(sqlite3* db, const std::string& suffix) override {
-    const std::string sql = "CREATE TABLE IF NOT EXISTS counts" + suffix +
-                            "(stream TEXT PRIMARY KEY, applied INTEGER, last_version INTEGER)";
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return Error::Make(ErrorCode::kIOError, sqlite3_errmsg(db));
-    }
-    return OkStatus();
+  Status CreateTables(ReadModel& model) override {
+    return model.Execute("CREATE TABLE IF NOT EXISTS counts" + model.Suffix() +
+                         "(stream TEXT PRIMARY KEY, applied INTEGER, last_version INTEGER)");
   }
-  Status Apply(sqlite3* db, const std::string& suffix, const RecordedEvent& event) override {
-    const std::string sql = "INSERT INTO counts" + suffix +
-                            " VALUES (?1, 1, ?2) ON CONFLICT(stream) DO UPDATE SET "
-                            "applied = applied + 1, last_version = ?2";
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-      return Error::Make(ErrorCode::kIOError, sqlite3_errmsg(db));
-    }
-    sqlite3_bind_text(stmt, 1, event.stream_id.data(), static_cast<int>(event.stream_id.size()),
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_int64(stmt, 2, event.version);
-    const int rc = sqlite3_step(stmt);
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_DONE) return Error::Make(ErrorCode::kIOError, sqlite3_errmsg(db));
-    return OkStatus();
+  Status Apply(ReadModel& model, const RecordedEvent& event) override {
+    return model.Execute("INSERT INTO counts" + model.Suffix() +
+                             " VALUES (?1, 1, ?2) ON CONFLICT(stream) DO UPDATE SET "
+                             "applied = applied + 1, last_version = ?2",
+                         {event.stream_id, event.version});
   }
 };
 

@@ -233,17 +233,15 @@ TEST_F(ProjectionTest, StreamOrderedFeedThatSkipsAVersionIsRefusedWhole) {
 
 // A projection whose next generation's events wait on a gate (to hold a rebuild in progress) or
 // fail (to make it stop).
-class GatedProjection : public SqliteProjection {
+class GatedProjection : public Projection {
  public:
   std::string Name() const override { return "gated"; }
   std::vector<std::string> Tables() const override { return {"seen"}; }
-  Status CreateTables(sqlite3* db, const std::string& suffix) override {
-    const std::string sql = "CREATE TABLE IF NOT EXISTS seen" + suffix + "(position INTEGER)";
-    sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
-    return OkStatus();
+  Status CreateTables(ReadModel& model) override {
+    return model.Execute("CREATE TABLE IF NOT EXISTS seen" + model.Suffix() + "(position INTEGER)");
   }
-  Status Apply(sqlite3*, const std::string& suffix, const RecordedEvent&) override {
-    if (suffix == "_g1") return OkStatus();
+  Status Apply(ReadModel& model, const RecordedEvent&) override {
+    if (model.Suffix() == "_g1") return OkStatus();
     if (fail_rebuild) return Error::Make(ErrorCode::kInvalidArgument, "refused (test)");
     std::unique_lock lock(mu);
     entered = true;

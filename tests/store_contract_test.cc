@@ -1,4 +1,4 @@
-// The event store contract (docs/ARCHITECTURE.md), run against every backend.
+// The event store contract (docs/architecture.md), run against every backend.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -10,6 +10,7 @@
 #include "evs/archive.h"
 #include "evs/event_store.h"
 #include "evs/object_store.h"
+#include "evs/s3.h"
 #include "evs/subscription.h"
 #include "evs/upcasting.h"
 #include "evs/verify.h"

@@ -349,32 +349,21 @@ TEST(Upcasting, SubscriptionHandlersSeeTheCurrentShape) {
 }
 
 // Prices of the shop by stream, kept by a projection that reads only the current shape.
-class PriceProjection : public SqliteProjection {
+class PriceProjection : public Projection {
  public:
   std::string Name() const override { return "prices"; }
   std::vector<std::string> Tables() const override { return {"prices"}; }
-  Status CreateTables(sqlite3* db, const std::string& suffix) override {
-    return Exec(db, "CREATE TABLE IF NOT EXISTS prices" + suffix +
-                        " (stream_id TEXT PRIMARY KEY, cents INTEGER, currency TEXT)");
+  Status CreateTables(ReadModel& model) override {
+    return model.Execute("CREATE TABLE IF NOT EXISTS prices" + model.Suffix() +
+                         " (stream_id TEXT PRIMARY KEY, cents INTEGER, currency TEXT)");
   }
-  Status Apply(sqlite3* db, const std::string& suffix, const RecordedEvent& event) override {
+  Status Apply(ReadModel& model, const RecordedEvent& event) override {
     if (event.type != "PriceSet") return OkStatus();
     auto decoded = ShopEvents::Decode(event);
     if (!decoded.ok()) return decoded.error();
     const auto& price = std::get<PriceSet>(*decoded);
-    return Exec(db, "INSERT OR REPLACE INTO prices" + suffix + " VALUES ('" + event.stream_id +
-                        "', " + std::to_string(price.cents) + ", '" + price.currency + "')");
-  }
-
- private:
-  static Status Exec(sqlite3* db, const std::string& sql) {
-    char* message = nullptr;
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-      std::string text = message ? message : "?";
-      sqlite3_free(message);
-      return Error::Make(ErrorCode::kIOError, text);
-    }
-    return OkStatus();
+    return model.Execute("INSERT OR REPLACE INTO prices" + model.Suffix() + " VALUES (?, ?, ?)",
+                         {event.stream_id, price.cents, price.currency});
   }
 };
 

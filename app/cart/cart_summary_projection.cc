@@ -4,140 +4,101 @@
 
 namespace cart {
 
-namespace {
-
-evs::Status Exec(sqlite3* db, const std::string& sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message ? message : "unknown error";
-    sqlite3_free(message);
-    return evs::Error::Make(evs::ErrorCode::kIOError, "cart summary: " + text);
+evs::Status CartSummaryProjection::CreateTables(evs::ReadModel& m) {
+  const std::string& s = m.Suffix();
+  for (const std::string& sql : {
+           "CREATE TABLE IF NOT EXISTS cart_summaries" + s +
+               " (cart_id TEXT PRIMARY KEY, status TEXT NOT NULL, item_count INTEGER NOT NULL, "
+               "total_cents INTEGER NOT NULL, version INTEGER NOT NULL, "
+               "updated_at_us INTEGER NOT NULL)",
+           "CREATE INDEX IF NOT EXISTS cart_summaries_by_status" + s + " ON cart_summaries" + s +
+               " (status, cart_id)",
+           "CREATE TABLE IF NOT EXISTS cart_lines" + s +
+               " (cart_id TEXT NOT NULL, name TEXT NOT NULL, quantity INTEGER NOT NULL, "
+               "unit_price_cents INTEGER NOT NULL, PRIMARY KEY (cart_id, name))",
+           "CREATE TABLE IF NOT EXISTS item_totals" + s +
+               " (name TEXT PRIMARY KEY, quantity_added INTEGER NOT NULL, "
+               "quantity_removed INTEGER NOT NULL, times_added INTEGER NOT NULL)",
+       }) {
+    if (auto r = m.Execute(sql); !r) return r;
   }
   return evs::OkStatus();
 }
 
-// Runs one statement with text and integer parameters, in order.
-evs::Status Run(sqlite3* db, const std::string& sql,
-                std::initializer_list<std::variant<std::string_view, int64_t>> params) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-    return evs::Error::Make(evs::ErrorCode::kIOError,
-                            std::string("cart summary: ") + sqlite3_errmsg(db));
-  }
-  int i = 1;
-  for (const auto& p : params) {
-    if (const auto* text = std::get_if<std::string_view>(&p)) {
-      sqlite3_bind_text(stmt, i++, text->data(), static_cast<int>(text->size()), SQLITE_STATIC);
-    } else {
-      sqlite3_bind_int64(stmt, i++, std::get<int64_t>(p));
-    }
-  }
-  int rc = sqlite3_step(stmt);
-  sqlite3_finalize(stmt);
-  if (rc != SQLITE_DONE) {
-    return evs::Error::Make(evs::ErrorCode::kIOError,
-                            std::string("cart summary: ") + sqlite3_errmsg(db));
-  }
-  return evs::OkStatus();
-}
-
-}  // namespace
-
-evs::Status CartSummaryProjection::CreateTables(sqlite3* db, const std::string& suffix) {
-  return Exec(db, "CREATE TABLE IF NOT EXISTS cart_summaries" + suffix +
-                      " (cart_id TEXT PRIMARY KEY, status TEXT NOT NULL, item_count INTEGER NOT "
-                      "NULL, total_cents INTEGER NOT NULL, version INTEGER NOT NULL, "
-                      "updated_at_us INTEGER NOT NULL);"
-                      "CREATE INDEX IF NOT EXISTS cart_summaries_by_status" +
-                      suffix + " ON cart_summaries" + suffix +
-                      " (status, cart_id);"
-                      "CREATE TABLE IF NOT EXISTS cart_lines" +
-                      suffix +
-                      " (cart_id TEXT NOT NULL, name TEXT NOT NULL, quantity INTEGER NOT NULL, "
-                      "unit_price_cents INTEGER NOT NULL, PRIMARY KEY (cart_id, name));"
-                      "CREATE TABLE IF NOT EXISTS item_totals" +
-                      suffix +
-                      " (name TEXT PRIMARY KEY, quantity_added INTEGER NOT NULL, "
-                      "quantity_removed INTEGER NOT NULL, times_added INTEGER NOT NULL);");
-}
-
-evs::Status CartSummaryProjection::Apply(sqlite3* db, const std::string& s,
-                                         const evs::RecordedEvent& event) {
+evs::Status CartSummaryProjection::Apply(evs::ReadModel& m, const evs::RecordedEvent& event) {
   const std::string prefix = std::string(Cart::kCategory) + "-";
   if (event.stream_id.rfind(prefix, 0) != 0 || !CartEvents::Knows(event.type)) {
     return evs::OkStatus();
   }
   auto decoded = CartEvents::Decode(event);
   if (!decoded.ok()) return decoded.error();
+  const std::string& s = m.Suffix();
   const std::string id = event.stream_id.substr(prefix.size());
   const int64_t at = event.recorded_at_us;
   const int64_t v = event.version;
   auto touch = [&]() {
-    return Run(db,
-               "UPDATE cart_summaries" + s +
-                   " SET item_count = (SELECT COALESCE(SUM(quantity), 0) FROM cart_lines" + s +
-                   " WHERE cart_id = ?1), total_cents = (SELECT COALESCE(SUM(quantity * "
-                   "unit_price_cents), 0) FROM cart_lines" +
-                   s + " WHERE cart_id = ?1), version = ?2, updated_at_us = ?3 WHERE cart_id = ?1",
-               {id, v, at});
+    return m.Execute(
+        "UPDATE cart_summaries" + s +
+            " SET item_count = (SELECT COALESCE(SUM(quantity), 0) FROM cart_lines" + s +
+            " WHERE cart_id = ?1), total_cents = (SELECT COALESCE(SUM(quantity * "
+            "unit_price_cents), 0) FROM cart_lines" +
+            s + " WHERE cart_id = ?1), version = ?2, updated_at_us = ?3 WHERE cart_id = ?1",
+        {id, v, at});
   };
   return std::visit(
       [&](const auto& e) -> evs::Status {
         using E = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<E, CartOpened>) {
-          return Run(db,
-                     "INSERT OR REPLACE INTO cart_summaries" + s +
-                         " (cart_id, status, item_count, total_cents, version, updated_at_us) "
-                         "VALUES (?, 'open', 0, 0, ?, ?)",
-                     {id, v, at});
+          return m.Execute(
+              "INSERT OR REPLACE INTO cart_summaries" + s +
+                  " (cart_id, status, item_count, total_cents, version, updated_at_us) "
+                  "VALUES (?, 'open', 0, 0, ?, ?)",
+              {id, v, at});
         } else if constexpr (std::is_same_v<E, ItemAdded>) {
-          if (auto r = Run(db,
-                           "INSERT INTO cart_lines" + s +
-                               " (cart_id, name, quantity, unit_price_cents) VALUES (?, ?, ?, ?) "
-                               "ON CONFLICT (cart_id, name) DO UPDATE SET quantity = quantity + "
-                               "excluded.quantity, unit_price_cents = excluded.unit_price_cents",
-                           {id, e.name, e.quantity, e.unit_price.cents});
+          if (auto r =
+                  m.Execute("INSERT INTO cart_lines" + s +
+                                " (cart_id, name, quantity, unit_price_cents) VALUES (?, ?, ?, ?) "
+                                "ON CONFLICT (cart_id, name) DO UPDATE SET quantity = quantity + "
+                                "excluded.quantity, unit_price_cents = excluded.unit_price_cents",
+                            {id, e.name, e.quantity, e.unit_price.cents});
               !r) {
             return r;
           }
-          if (auto r = Run(db,
-                           "INSERT INTO item_totals" + s +
-                               " (name, quantity_added, quantity_removed, times_added) VALUES "
-                               "(?, ?, 0, 1) ON CONFLICT (name) DO UPDATE SET quantity_added = "
-                               "quantity_added + excluded.quantity_added, times_added = "
-                               "times_added + 1",
-                           {e.name, e.quantity});
+          if (auto r =
+                  m.Execute("INSERT INTO item_totals" + s +
+                                " (name, quantity_added, quantity_removed, times_added) VALUES "
+                                "(?, ?, 0, 1) ON CONFLICT (name) DO UPDATE SET quantity_added = "
+                                "quantity_added + excluded.quantity_added, times_added = "
+                                "times_added + 1",
+                            {e.name, e.quantity});
               !r) {
             return r;
           }
           return touch();
         } else if constexpr (std::is_same_v<E, ItemRemoved>) {
-          if (auto r = Run(db,
-                           "UPDATE cart_lines" + s +
-                               " SET quantity = quantity - ? WHERE cart_id = ? AND name = ?",
-                           {e.quantity, id, e.name});
+          if (auto r = m.Execute("UPDATE cart_lines" + s +
+                                     " SET quantity = quantity - ? WHERE cart_id = ? AND name = ?",
+                                 {e.quantity, id, e.name});
               !r) {
             return r;
           }
-          if (auto r = Run(
-                  db, "DELETE FROM cart_lines" + s + " WHERE quantity <= 0 AND cart_id = ?", {id});
+          if (auto r = m.Execute(
+                  "DELETE FROM cart_lines" + s + " WHERE quantity <= 0 AND cart_id = ?", {id});
               !r) {
             return r;
           }
-          if (auto r = Run(db,
-                           "UPDATE item_totals" + s +
-                               " SET quantity_removed = quantity_removed + ? WHERE name = ?",
-                           {e.quantity, e.name});
+          if (auto r = m.Execute("UPDATE item_totals" + s +
+                                     " SET quantity_removed = quantity_removed + ? WHERE name = ?",
+                                 {e.quantity, e.name});
               !r) {
             return r;
           }
           return touch();
         } else {
-          return Run(db,
-                     "UPDATE cart_summaries" + s +
-                         " SET status = 'checked_out', version = ?, updated_at_us = ? "
-                         "WHERE cart_id = ?",
-                     {v, at, id});
+          return m.Execute("UPDATE cart_summaries" + s +
+                               " SET status = 'checked_out', version = ?, updated_at_us = ? "
+                               "WHERE cart_id = ?",
+                           {v, at, id});
         }
       },
       *decoded);

@@ -6,7 +6,7 @@
 
 namespace cart {
 
-class CartSummaryProjection : public evs::SqliteProjection {
+class CartSummaryProjection : public evs::Projection {
  public:
   std::string Name() const override { return "cart_summary"; }
   // cart_summaries(cart_id, status, item_count, total_cents, version, updated_at_us);
@@ -15,9 +15,8 @@ class CartSummaryProjection : public evs::SqliteProjection {
   std::vector<std::string> Tables() const override {
     return {"cart_summaries", "cart_lines", "item_totals"};
   }
-  evs::Status CreateTables(sqlite3* db, const std::string& suffix) override;
-  evs::Status Apply(sqlite3* db, const std::string& suffix,
-                    const evs::RecordedEvent& event) override;
+  evs::Status CreateTables(evs::ReadModel& model) override;
+  evs::Status Apply(evs::ReadModel& model, const evs::RecordedEvent& event) override;
 };
 
 }  // namespace cart

@@ -14,6 +14,8 @@
 
 namespace evs {
 
+// The cache (see above) of aggregates of type T, which is copyable and has id() and version().
+// Split by id into 16 shards, each with its own lock and an equal share of the capacity.
 template <class T>
 class AggregateCache {
  public:
@@ -50,6 +52,7 @@ class AggregateCache {
     }
   }
 
+  // Drops the aggregate with `id`, if it is cached.
   void Erase(const std::string& id) {
     Shard& shard = ShardFor(id);
     std::lock_guard guard(shard.mu);

@@ -35,8 +35,11 @@ class Upcaster;  // upcasting.h
 
 // A segment object as its key describes it.
 struct SegmentInfo {
+  // The object's key, as SegmentKey() makes it.
   std::string key;
+  // The position of its first event.
   int64_t first_position = 0;
+  // The position of its last event.
   int64_t last_position = 0;
   uint64_t size = 0;  // bytes of the object (compressed)
 };
@@ -44,6 +47,7 @@ struct SegmentInfo {
 // The key of the segment holding positions [first, last].
 std::string SegmentKey(int64_t first_position, int64_t last_position);
 
+// When an Archiver cuts a segment, and how it compresses it.
 struct ArchiverOptions {
   // A segment is cut when it holds this many events...
   size_t segment_max_events = 100'000;
@@ -58,9 +62,11 @@ struct ArchiverOptions {
   std::shared_ptr<Clock> clock;
 };
 
+// An archiver's figures, as Archiver::Stats() reports them.
 struct ArchiverStats {
   int64_t archived_up_to = 0;   // the last position in a written segment (0: none)
   int64_t buffered_events = 0;  // events in the open segment, not yet written
+  // Segments written by this archiver (not those it found in the archive).
   int64_t segments_written = 0;
   uint64_t bytes_written = 0;  // compressed, by this archiver
 };
@@ -88,10 +94,12 @@ class Archiver : public EventHandler {
   // Hands over the open segment if its first event has waited segment_max_age or longer.
   virtual Status FlushIfDue() = 0;
 
+  // The last position in a written segment (0 for an empty archive): the feed goes on after it.
   virtual int64_t ArchivedUpTo() const = 0;
   // The id of the event at ArchivedUpTo() (nil for an empty archive): what ties the archive to
   // the history it was made from (see CheckArchiveFollowsStore).
   virtual Uuid LastArchivedEventId() const = 0;
+  // Its figures now.
   virtual ArchiverStats Stats() const = 0;
 };
 
@@ -112,6 +120,7 @@ class Archiver : public EventHandler {
 // (kUnsupported). Thread-safe.
 class CheckpointedArchiver : public Archiver, public CheckpointStore {
  public:
+  // As Archiver::Open; the checkpoints Load() answers come from the last segment's header.
   static Result<std::unique_ptr<CheckpointedArchiver>> Open(ObjectStore& objects,
                                                             ArchiverOptions options);
 };
@@ -124,9 +133,15 @@ class CheckpointedArchiver : public Archiver, public CheckpointStore {
 Status CheckArchiveFollowsStore(EventStore& store, const Archiver& archiver,
                                 const ObjectStore& objects);
 
+// What an ArchiveRunner is doing, as GetStatus() reports it.
 struct ArchiveRunnerStatus {
+  // kRunning: archiving, or waiting for commits. kFailed: its last step failed; it retries with
+  // backoff and goes back to kRunning once a step succeeds. kStopped: Stop() has returned (an
+  // `error` then is the final write's).
   enum class State { kRunning, kStopped, kFailed };
+  // What it is doing now.
   State state = State::kRunning;
+  // The archiver's figures.
   ArchiverStats archiver;
   int64_t head = 0;   // the log's head when last looked at
   std::string error;  // the last error (the runner retries with backoff)
@@ -138,21 +153,28 @@ struct ArchiveRunnerStatus {
 // segment. Destroying it stops it.
 class ArchiveRunner {
  public:
+  // Opens an Archiver on `objects`, checks that the archive follows `store`
+  // (CheckArchiveFollowsStore), and starts the thread. `store` and `objects` must outlive it.
   static Result<std::unique_ptr<ArchiveRunner>> Start(EventStore& store, ObjectStore& objects,
                                                       ArchiverOptions options);
   virtual ~ArchiveRunner() = default;
+  // Stops the thread, then archives what the log holds and writes the open segment; returns how
+  // that went. Idempotent: a later call returns the first one's result.
   virtual Status Stop() = 0;
+  // Its state and figures now. Thread-safe.
   virtual ArchiveRunnerStatus GetStatus() const = 0;
   // Waits until every position up to `position` is in a written segment, or `timeout` passes.
   virtual bool WaitUntilArchived(int64_t position, std::chrono::milliseconds timeout) = 0;
 };
 
+// How far a long archive job has got (archiving, replay, restore, verification).
 struct ArchiveProgress {
   int64_t position = 0;  // the last position handled
   int64_t target = 0;    // the last position this run will reach (an estimate with `until`)
   int64_t events = 0;    // events handled so far
   uint64_t bytes = 0;    // object bytes read or written so far
 };
+// Told of progress now and then, on the thread doing the work; may be empty.
 using ArchiveProgressFn = std::function<void(const ArchiveProgress&)>;
 
 // Archives everything the log holds now, writes the open segment, and returns the archiver's
@@ -160,6 +182,7 @@ using ArchiveProgressFn = std::function<void(const ArchiveProgress&)>;
 Result<ArchiverStats> ArchiveOnce(EventStore& store, ObjectStore& objects, ArchiverOptions options,
                                   const ArchiveProgressFn& progress = {});
 
+// What ArchiveReader::Replay delivers, and how.
 struct ReplayOptions {
   int64_t from = 1;                 // the first position to deliver
   int64_t to = INT64_MAX;           // the last position to deliver
@@ -171,9 +194,12 @@ struct ReplayOptions {
   std::shared_ptr<const Upcaster> upcaster = nullptr;
 };
 
+// What a replay delivered.
 struct ReplayResult {
+  // Events handed to the handler (retired ones, which an upcaster holds back, counted too).
   int64_t events = 0;
   int64_t first_position = 0;  // 0 when nothing was delivered
+  // The position of the last event delivered (0 likewise).
   int64_t last_position = 0;
   int64_t segments = 0;  // segments read
   uint64_t bytes = 0;    // object bytes read
@@ -186,9 +212,12 @@ struct ReplayResult {
 // checked one ahead of delivery, on a second thread.
 class ArchiveReader {
  public:
+  // Lists the archive in `objects`, which must outlive the reader. kCorruption for keys that
+  // leave a gap, overlap or do not start at position 1.
   static Result<std::unique_ptr<ArchiveReader>> Open(ObjectStore& objects);
   virtual ~ArchiveReader() = default;
 
+  // The archive's segments as Open() found them, in position order.
   virtual const std::vector<SegmentInfo>& Segments() const = 0;
   virtual int64_t LastPosition() const = 0;  // 0 for an empty archive
 

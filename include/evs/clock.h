@@ -7,6 +7,8 @@
 
 namespace evs {
 
+// A source of wall-clock and monotonic time. Called from any thread: implementations must be
+// thread-safe.
 class Clock {
  public:
   virtual ~Clock() = default;

@@ -1,10 +1,13 @@
-// The event store on Amazon DynamoDB (docs/ARCHITECTURE.md): the EventStore contract on one
+// The event store on Amazon DynamoDB (docs/architecture.md): the EventStore contract on one
 // table, one item per commit, for when one machine is not enough.
 //
 // The table has the partition key "StreamId" (S) and the sort key "Version" (N, the first version
 // of a commit). Each append is one item, written with a conditional PutItem, so appends are
 // atomic and checked without transactions, and a stream has no length limit. The change feed is
-// DynamoDB Streams (NEW_IMAGE) relayed to Kinesis; see aws/dynamodb_items.h for the item format.
+// DynamoDB Streams (NEW_IMAGE) relayed to Kinesis. An item holds: StreamId (S), Version (N, the
+// commit's first version), LastVersion (N), Count (N), RecordedAt (N, microseconds since the Unix
+// epoch) and Events (L of M {Id, Type, Data, Metadata}, all S; data and metadata are the JSON
+// text as appended). Part of the evs::aws component (target evs::aws).
 //
 // Where it differs from the embedded store:
 //  * No global log: positions are 0, and ReadLog(), HeadPosition() and WaitForHead() are
@@ -37,9 +40,11 @@
 
 namespace evs {
 
+// How OpenDynamoDbEventStore (and OpenDynamoDbSnapshotStore) open their table. Only `table` must
+// be set.
 struct DynamoDbStoreOptions {
   std::string table;  // the table's name (3 to 255 of a-z, A-Z, 0-9, '_', '-', '.')
-  Limits limits;
+  Limits limits;      // checked on every append, before anything is sent
   // Create the table (with its DynamoDB stream enabled, NEW_IMAGE) when it does not exist.
   // Otherwise opening a missing table is kNotFound.
   bool create_table_if_missing = false;

@@ -1,4 +1,5 @@
 // The key store of personal data (evs/personal_data.h) on DynamoDB, for stores that run on AWS.
+// Part of the evs::aws component (target evs::aws).
 //
 // One table, by convention "<events table>-keys", with the partition key "StreamId" (S), as the
 // snapshot table has (evs aws init makes neither; CreateTable here or Terraform does). Its items:
@@ -23,8 +24,9 @@
 
 namespace evs {
 
+// How OpenDynamoDbKeyStore opens its table. `table` and `master_key` must be set.
 struct DynamoDbKeyStoreOptions {
-  std::string table;
+  std::string table;       // by convention KeyTableFor(the events table)
   std::string master_key;  // 32 bytes
   // Create the table (on-demand billing) when it is missing; otherwise that is kNotFound.
   bool create_table_if_missing = false;

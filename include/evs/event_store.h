@@ -1,4 +1,4 @@
-// The event store contract (docs/ARCHITECTURE.md). Every backend keeps it; one contract test suite
+// The event store contract (docs/architecture.md). Every backend keeps it; one contract test suite
 // runs against each of them.
 //
 // Thread safety: every method may be called concurrently from any number of threads.
@@ -31,38 +31,47 @@ struct Limits {
   size_t max_events_per_append = 1000;  // events in one append
 };
 
+// Where an append's events went (for an idempotent retry: where the original append put them).
 struct AppendResult {
-  int64_t first_version = 0;
-  int64_t last_version = 0;
+  int64_t first_version = 0;   // the version of the first event appended
+  int64_t last_version = 0;    // the version of the last one: the stream's version after it
   int64_t first_position = 0;  // 0 on backends without a global log
-  int64_t last_position = 0;
+  int64_t last_position = 0;   // likewise
 };
 
+// The order in which ReadStream returns a stream's events.
 enum class Direction { kForward, kBackward };
 
+// What ReadStream reads: which way, from where, and how much.
 struct ReadStreamOptions {
-  Direction direction = Direction::kForward;
+  Direction direction = Direction::kForward;  // kForward: oldest first; kBackward: newest first
   // Forward: the first version to return (1 = the start). Backward: the highest version to
   // return (0 = the end of the stream).
   int64_t from = 0;
-  size_t limit = 1000;
+  size_t limit = 1000;  // the most events in the page; above 2^24 is kInvalidArgument
 };
 
+// One page of a stream. To read on, pass the last event's version + 1 (forward) or - 1
+// (backward) as `from`.
 struct StreamPage {
+  // In the read's direction; only the events that reads return (see StreamMetadata).
   std::vector<RecordedEvent> events;
   int64_t stream_version = 0;  // the stream's last version when the page was read
   bool end_of_stream = false;  // no more events in the read's direction
 };
 
+// One page of the global log.
 struct LogPage {
+  // In position order, with no gaps: scavenged events appear as their markers.
   std::vector<RecordedEvent> events;
   int64_t next_position = 0;  // pass as `after` to read the next page
   int64_t head_position = 0;  // the last committed position when the page was read
 };
 
+// A stream as ListStreams lists it.
 struct StreamInfo {
-  std::string stream_id;
-  int64_t version = 0;
+  std::string stream_id;  // the stream's id
+  int64_t version = 0;    // its last version
 };
 
 // What an application sets on a stream to bound what reads return (see "Stream lifecycle" in
@@ -78,12 +87,13 @@ struct StreamMetadata {
 
 // A stream's metadata and what has happened to it.
 struct StreamLifecycle {
-  StreamMetadata metadata;
+  StreamMetadata metadata;      // as last set (nothing set when never set)
   int64_t version = 0;          // the stream's last version, deleted events included
   int64_t deleted_through = 0;  // soft delete: versions up to this one read as deleted
   bool hard_deleted = false;    // a tombstone: no reads, no appends, ever again
 };
 
+// How DeleteStream deletes.
 enum class DeleteMode {
   // The stream reads as not found (kNotFound) and is not listed; an append with expected
   // no-stream or any starts it again at the next version (versions never go back), and reads
@@ -93,12 +103,14 @@ enum class DeleteMode {
   kHard,
 };
 
+// How far a Scavenge() has got, as ScavengeOptions::progress is told.
 struct ScavengeProgress {
-  int64_t streams_done = 0;
+  int64_t streams_done = 0;      // streams examined so far, of streams_total
   int64_t streams_total = 0;     // streams with metadata or a delete, the ones examined
   int64_t events_scavenged = 0;  // so far
 };
 
+// How Scavenge() goes about it.
 struct ScavengeOptions {
   // Events reclaimed per step; writers wait for at most one step (a few ms) at a time, and
   // between steps the writer is left to appends for as long as the step took.
@@ -111,14 +123,19 @@ struct ScavengeOptions {
   bool compact = false;
 };
 
+// What a Scavenge() did.
 struct ScavengeReport {
+  // Streams with metadata or a delete: the ones that can hold events to reclaim.
   int64_t streams_examined = 0;
+  // Events turned into kScavengedEventType markers.
   int64_t events_scavenged = 0;
+  // The size of the store's files when it began (0 for the in-memory store).
   int64_t file_bytes_before = 0;
+  // The size of the store's files when it ended (0 for the in-memory store).
   int64_t file_bytes_after = 0;
   bool file_shrinks = true;    // false: a store that needs `compact` to give space back
   double longest_step_ms = 0;  // the longest that one step kept writers waiting
-  double seconds = 0;
+  double seconds = 0;          // how long it took (0 for the in-memory store)
 };
 
 // The type a scavenged event's position holds in the log: the stream id, version, position, id
@@ -127,11 +144,15 @@ struct ScavengeReport {
 // log's positions stay dense. Appends may not use this type.
 inline constexpr std::string_view kScavengedEventType = "$scavenged";
 
+// One page of ListStreams.
 struct StreamsPage {
   std::vector<StreamInfo> streams;  // ordered by stream id
   std::string next_after;           // pass as `after` to read the next page; empty at the end
 };
 
+// Streams of events, each appended to under an optimistic concurrency check, and on the embedded
+// stores one global log of every commit. Errors are values (status.h). Made by
+// NewMemoryEventStore, OpenSqliteEventStore(Reader) or OpenDynamoDbEventStore (dynamodb.h).
 class EventStore {
  public:
   virtual ~EventStore() = default;
@@ -206,9 +227,10 @@ Status ValidateStreamMetadata(const StreamMetadata& metadata);
 std::unique_ptr<EventStore> NewMemoryEventStore(const Limits& limits = {},
                                                 std::shared_ptr<Clock> clock = nullptr);
 
+// How OpenSqliteEventStore opens the embedded store. Only `path` must be set.
 struct SqliteStoreOptions {
   std::string path;  // the database file; its folder must exist. Created when absent.
-  Limits limits;
+  Limits limits;     // checked on every append
   // Wait for fsync before acknowledging (SQLite synchronous=FULL). Turning it off is only for
   // tests and benchmarks that measure something else; acknowledged appends may then be lost.
   bool durable = true;

@@ -58,11 +58,15 @@ inline constexpr bool kStorableEvents<EventTypes<Ts...>> = (StorableEvent<Ts> &&
 template <class Types>
 concept StorableEvents = kStorableEvents<Types>;
 
+// The registry of a set of event structs Ts..., each with its `kType` and JSON conversions (see
+// above). Only static members: it serves as a type (e.g. an aggregate's), not as an object.
 template <class... Ts>
 class EventTypes {
  public:
+  // One event of any of the types.
   using Event = std::variant<Ts...>;
 
+  // The stored type name of `event`: its struct's kType.
   static std::string_view TypeName(const Event& event) {
     return std::visit([](const auto& e) { return std::decay_t<decltype(e)>::kType; }, event);
   }
@@ -91,6 +95,8 @@ class EventTypes {
     return out;
   }
 
+  // The event `recorded` holds, as its struct. Never throws: kUnknownEventType, kUnsupported or
+  // kCorruption as above, naming the stream and version.
   static Result<Event> Decode(const RecordedEvent& recorded) {
     Result<Event> (*decode)(const RecordedEvent&) = nullptr;
     (void)((Ts::kType == recorded.type ? (decode = &DecodeAs<Ts>, true) : false) || ...);
@@ -101,6 +107,7 @@ class EventTypes {
                            "', which this application does not know");
   }
 
+  // True when `type` is the kType of one of the structs.
   static bool Knows(std::string_view type) { return ((Ts::kType == type) || ...); }
 
   // Calls fn(type name, current schema version) for each type.

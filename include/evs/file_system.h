@@ -18,24 +18,37 @@
 
 namespace evs {
 
+// The file system calls evs makes, each as its POSIX namesake (see above).
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
 
+  // open(2): a descriptor, or -1.
   virtual int Open(const char* path, int flags, mode_t mode) = 0;
+  // write(2): the bytes written (maybe fewer than `size`), or -1.
   virtual ssize_t Write(int fd, const void* data, size_t size) = 0;
+  // pwrite(2): the bytes written at `offset` (maybe fewer than `size`), or -1.
   virtual ssize_t Pwrite(int fd, const void* data, size_t size, off_t offset) = 0;
+  // pread(2): the bytes read at `offset` (maybe fewer than `size`; 0 at the end), or -1.
   virtual ssize_t Pread(int fd, void* data, size_t size, off_t offset) = 0;
+  // fsync(2): 0, or -1 (and what the file holds beyond the last successful fsync is unknown).
   virtual int Fsync(int fd) = 0;
+  // close(2).
   virtual int Close(int fd) = 0;
+  // fstat(2).
   virtual int Fstat(int fd, struct stat* out) = 0;
+  // stat(2).
   virtual int Stat(const char* path, struct stat* out) = 0;
+  // lstat(2): as Stat, but of a symbolic link itself.
   virtual int Lstat(const char* path, struct stat* out) = 0;
+  // rename(2): atomically replaces `to` when it exists.
   virtual int Rename(const char* from, const char* to) = 0;
   // renameat2(2) with RENAME_NOREPLACE: EEXIST when `to` exists; EINVAL where the file system
   // cannot refuse atomically.
   virtual int RenameNoReplace(const char* from, const char* to) = 0;
+  // unlink(2).
   virtual int Unlink(const char* path) = 0;
+  // mkdir(2).
   virtual int Mkdir(const char* path, mode_t mode) = 0;
   // flock(2): the advisory lock that keeps a second process off a store.
   virtual int Flock(int fd, int operation) = 0;
@@ -48,9 +61,12 @@ class FileSystem {
 std::shared_ptr<FileSystem> RealFileSystem();
 
 // Helpers on any FileSystem, retrying EINTR and short transfers. Each returns 0, or an errno
-// value (EIO for a read that ends before `size` bytes, or a write that makes no progress).
+// value. WriteFully writes all `size` bytes; EIO for a write that makes no progress.
 int WriteFully(FileSystem& fs, int fd, const void* data, size_t size);
+// Writes all `size` bytes at `offset`. Unlike WriteFully, it calls Pwrite again after one that
+// wrote nothing.
 int PwriteFully(FileSystem& fs, int fd, const void* data, size_t size, off_t offset);
+// Reads `size` bytes at `offset`; EIO when the file ends before them.
 int PreadFully(FileSystem& fs, int fd, void* data, size_t size, off_t offset);
 // Opens folder `path` and fsyncs it, so that the names created, renamed or removed in it
 // survive a power loss.

@@ -17,17 +17,20 @@
 
 namespace evs {
 
+// An object as Head() and List() describe it.
 struct ObjectInfo {
-  std::string key;
-  uint64_t size = 0;
+  std::string key;             // the whole key, prefix included
+  uint64_t size = 0;           // its length in bytes
   int64_t modified_at_us = 0;  // microseconds since the Unix epoch
 };
 
+// One page of List().
 struct ObjectList {
   std::vector<ObjectInfo> objects;  // ordered by key (bytewise, as S3 orders UTF-8 keys)
   std::string next_token;           // pass as `continuation` for the next page; empty at the end
 };
 
+// Which keys List() lists, and how many a page.
 struct ListOptions {
   std::string_view prefix;       // only keys that start with this ("" for all)
   std::string_view start_after;  // only keys after this one (S3's StartAfter)
@@ -39,8 +42,8 @@ struct ListOptions {
 
 // Bytes [offset, offset + length) of an object; a range past the end is cut at the end.
 struct ByteRange {
-  uint64_t offset = 0;
-  uint64_t length = 0;
+  uint64_t offset = 0;  // the first byte's index (0: the object's first byte)
+  uint64_t length = 0;  // how many bytes
 };
 
 // Keys are non-empty UTF-8 of at most 1024 bytes; '/' separates folders, and a part is at most
@@ -77,8 +80,10 @@ class ObjectStore {
   virtual std::string Location() const = 0;
 };
 
+// How OpenDirectoryObjectStore opens its folder. Only `path` must be set.
 struct DirectoryObjectStoreOptions {
-  std::string path;  // the folder; created (with its parents) when missing
+  std::string path;  // the folder
+  // Create the folder (with its parents) when it is missing; otherwise that is kNotFound.
   bool create_if_missing = true;
   // fsync each object and its folder before Put returns. Off only for tests and benchmarks
   // that measure something else.
@@ -100,10 +105,7 @@ struct DirectoryObjectStoreOptions {
 Result<std::unique_ptr<ObjectStore>> OpenDirectoryObjectStore(
     const DirectoryObjectStoreOptions& options);
 
-// The store a location names: "s3://bucket/prefix" (S3, with credentials, region and endpoint
-// from the AWS environment variables: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
-// AWS_ENDPOINT_URL_S3, ...) or a folder path (optionally "file://" + absolute path). Defined in
-// the evs_aws library.
-Result<std::unique_ptr<ObjectStore>> OpenObjectStore(std::string_view location);
+// For a store named by a location ("s3://bucket/prefix" or a folder), see OpenObjectStore in
+// evs/s3.h (the evs::aws component).
 
 }  // namespace evs

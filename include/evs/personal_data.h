@@ -55,23 +55,31 @@ inline constexpr size_t kMaxSealedTextBytes = 64 * 1024;
 // kInvalidArgument (kLimitExceeded when too long) saying what is wrong with a subject id.
 Status ValidateSubject(std::string_view subject);
 
+// A personal field as events and aggregate states hold it: its text sealed under the key of its
+// subject (see above). Made by PersonalData::Seal; converts to and from JSON by itself.
 struct SealedField {
-  std::string subject;
+  std::string subject;     // the data subject's id, in clear
   std::string nonce;       // 12 bytes
   std::string ciphertext;  // the encrypted text followed by the 16-byte GCM tag
+  // Bytewise: two seals of the same text differ, as their nonces do.
   bool operator==(const SealedField&) const = default;
 };
 
-// The JSON form above. from_json throws nlohmann::json exceptions for anything else, so that
-// EventTypes::Decode reports an event with a malformed field as kCorruption.
+// Writes the JSON form above; nlohmann::json calls it.
 void to_json(nlohmann::json& j, const SealedField& field);
+// Reads the JSON form above; nlohmann::json calls it. Throws nlohmann::json exceptions for
+// anything else, so that EventTypes::Decode reports an event with a malformed field as
+// kCorruption.
 void from_json(const nlohmann::json& j, SealedField& field);
 // The same, never throwing: kCorruption saying what is wrong.
 Result<SealedField> ParseSealedField(const nlohmann::json& j);
 
 // What a key store knows of a subject.
 struct SubjectKey {
+  // kUnknown: the key store never had the subject; kActive: it holds the subject's key;
+  // kForgotten: the key was destroyed, and a tombstone says so.
   enum class State { kUnknown, kActive, kForgotten };
+  // The subject's state in the key store.
   State state = State::kUnknown;
   std::string key;  // 32 bytes when kActive
 };
@@ -106,10 +114,13 @@ class KeyStore {
 // so that a destroyed key is left in neither the file, its free pages nor its WAL. Keys are kept
 // as they are (no master key): the file is made readable by its owner only.
 struct SqliteKeyStoreOptions {
-  std::string path;
+  std::string path;  // the file; by convention KeyStorePathFor(the store's path)
   // Create the file when it is missing; otherwise a missing file is kNotFound.
   bool create_if_missing = true;
 };
+// Opens the embedded key store (see SqliteKeyStoreOptions); a file it creates is readable by its
+// owner only. kInvalidArgument for an empty path; kNotFound for a missing file without
+// create_if_missing.
 Result<std::unique_ptr<KeyStore>> OpenSqliteKeyStore(const SqliteKeyStoreOptions& options);
 
 // "<store_path>-keys": the key store beside an embedded store's file.

@@ -1,7 +1,7 @@
-// Projections: read models in SQLite kept up to date from the change feed, with exactly-once
-// effect. Each batch of events is applied and the projection's checkpoint saved in one
-// transaction of the read model's database, so a crash at any moment leaves the read model at
-// a checkpoint it really reached: nothing missing, nothing counted twice.
+// Projections: read models kept up to date from the change feed, with exactly-once effect. Each
+// batch of events is applied and the projection's checkpoint saved in one transaction of the
+// read model's database (a SQLite file), so a crash at any moment leaves the read model at a
+// checkpoint it really reached: nothing missing, nothing counted twice.
 //
 // A read model lives in tables named with a generation suffix ("cart_summaries_g1") behind
 // views with the plain names ("cart_summaries"), which readers query. A rebuild fills the next
@@ -9,32 +9,45 @@
 // transaction.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "evs/event_store.h"
+#include "evs/read_model.h"
 #include "evs/status.h"
 #include "evs/subscription.h"
 
 namespace evs {
 
-// What a projection defines: its tables and how an event changes them. Called on one thread at
-// a time, inside a transaction the runner owns (no BEGIN or COMMIT here).
-class SqliteProjection {
+// What a projection defines: its tables and how an event changes them, written through a
+// ReadModel (read_model.h). Called on one thread at a time, inside a transaction the runner owns.
+//
+//   class OpenCarts : public evs::Projection {  // the ids of carts opened
+//    public:
+//     std::string Name() const override { return "open_carts"; }
+//     std::vector<std::string> Tables() const override { return {"carts"}; }
+//     evs::Status CreateTables(evs::ReadModel& m) override {
+//       return m.Execute("CREATE TABLE IF NOT EXISTS carts" + m.Suffix() + " (id TEXT)");
+//     }
+//     evs::Status Apply(evs::ReadModel& m, const evs::RecordedEvent& e) override {
+//       if (e.type != "CartOpened") return evs::OkStatus();
+//       return m.Execute("INSERT INTO carts" + m.Suffix() + " VALUES (?)", {e.stream_id});
+//     }
+//   };
+class Projection {
  public:
-  virtual ~SqliteProjection() = default;
+  virtual ~Projection() = default;
   // Names the projection's checkpoint and its generations; stable across versions.
   virtual std::string Name() const = 0;
   // The tables' plain names: each is created as <name><suffix> and viewed as <name>.
   virtual std::vector<std::string> Tables() const = 0;
-  // Creates the tables (with `suffix` appended to each name) if they do not exist.
-  virtual Status CreateTables(sqlite3* db, const std::string& suffix) = 0;
-  // Applies one event to the tables with `suffix`. Events it does not care about are ignored.
-  virtual Status Apply(sqlite3* db, const std::string& suffix, const RecordedEvent& event) = 0;
+  // Creates the tables (named with `read_model.Suffix()`) if they do not exist.
+  virtual Status CreateTables(ReadModel& read_model) = 0;
+  // Applies one event to the tables of `read_model.Suffix()`. Events it does not care about are
+  // ignored. An error fails the batch (nothing of it stays) and goes to the failure policy.
+  virtual Status Apply(ReadModel& read_model, const RecordedEvent& event) = 0;
 };
 
 struct ProjectionOptions {
@@ -50,8 +63,7 @@ struct ProjectionOptions {
 class ProjectionRunner {
  public:
   // Opens (or creates) the read model, creating the first generation's tables and views.
-  static Result<std::unique_ptr<ProjectionRunner>> Open(EventStore& store,
-                                                        SqliteProjection& projection,
+  static Result<std::unique_ptr<ProjectionRunner>> Open(EventStore& store, Projection& projection,
                                                         ProjectionOptions options);
   virtual ~ProjectionRunner() = default;
 
@@ -91,7 +103,7 @@ class StreamProjectionHandler : public EventHandler {
  public:
   // Opens (or creates) the read model at `options.path`; batch_size and failure are not used
   // (the feed decides both).
-  static Result<std::unique_ptr<StreamProjectionHandler>> Open(SqliteProjection& projection,
+  static Result<std::unique_ptr<StreamProjectionHandler>> Open(Projection& projection,
                                                                ProjectionOptions options);
   // One transaction per call: every event of the batch applied, or none.
   Status Handle(std::span<const RecordedEvent> batch) override = 0;

@@ -21,8 +21,9 @@
 
 namespace evs {
 
+// An aggregate's state after one version of its stream, as a SnapshotStore keeps it.
 struct Snapshot {
-  std::string stream_id;
+  std::string stream_id;    // the aggregate's stream
   int64_t version = 0;      // the stream version whose state this is (>= 1)
   Uuid last_event_id;       // the id of the event at `version`, checked on use
   int schema_version = 1;   // the version of the state's own shape (the aggregate's)
@@ -58,6 +59,7 @@ inline constexpr size_t kMaxSnapshotBytes = 350'000;
 // Snapshots in memory, lost with the process. Null clock: SystemClock().
 std::unique_ptr<SnapshotStore> NewMemorySnapshotStore(std::shared_ptr<Clock> clock = nullptr);
 
+// How OpenSqliteSnapshotStore opens its file.
 struct SqliteSnapshotStoreOptions {
   // When snapshots are saved, by this clock. Null: SystemClock().
   std::shared_ptr<Clock> clock;

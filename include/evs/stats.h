@@ -10,12 +10,14 @@ namespace evs {
 // number of observations <= upper_bounds[i] and > upper_bounds[i-1]; counts.back() (one more
 // entry than upper_bounds) holds those above the last bound.
 struct HistogramSnapshot {
-  std::vector<double> upper_bounds;
-  std::vector<uint64_t> counts;
-  uint64_t count = 0;
-  double sum = 0;
+  std::vector<double> upper_bounds;  // the buckets' upper bounds, ascending
+  std::vector<uint64_t> counts;      // observations per bucket (not cumulative)
+  uint64_t count = 0;                // observations in all
+  double sum = 0;                    // the sum of all observed values
 };
 
+// What EventStore::Stats() reports: counts since the store was opened, and its size now.
+// Backends fill what they know and leave the rest 0.
 struct StoreStats {
   uint64_t appends = 0;             // appends written (idempotent retries not counted)
   uint64_t events = 0;              // events written

@@ -3,7 +3,7 @@
 // in position order, at least once, and saves its checkpoint after each batch.
 //
 // Handlers see batches of recorded events and never parse checkpoints: the same handler runs
-// behind this feed, a Kinesis shard consumer, or a Lambda batch (docs/ARCHITECTURE.md).
+// behind this feed, a Kinesis shard consumer, or a Lambda batch (docs/architecture.md).
 #pragma once
 
 #include <chrono>
@@ -29,17 +29,26 @@ class Upcaster;  // upcasting.h
 class EventHandler {
  public:
   virtual ~EventHandler() = default;
+  // Handles `batch`, in position order. OK: every event of it is handled. An error: none of it
+  // counts as handled, and its events come again (a Subscription hands them over one at a time,
+  // see FailurePolicy), so work done on part of the batch is seen again.
   virtual Status Handle(std::span<const RecordedEvent> batch) = 0;
 };
 
 // An event a handler kept failing on, set aside with the reason.
 struct ParkedEvent {
   int64_t id = 0;  // the parked entry's own id
+  // The checkpoint name of the subscription that parked it.
   std::string subscription;
+  // The event as stored (not upcast).
   RecordedEvent event;
+  // The handler's last error message.
   std::string error;
+  // How many times the handler failed on it.
   int attempts = 0;
+  // When it was parked: microseconds since the Unix epoch.
   int64_t parked_at_us = 0;
+  // RequestRetry() asked for it again, and that retry has not run yet.
   bool retry_requested = false;
 };
 
@@ -48,9 +57,13 @@ struct ParkedEvent {
 class CheckpointStore {
  public:
   virtual ~CheckpointStore() = default;
+  // The subscription's last saved checkpoint, or nullopt when it has none.
   virtual Result<std::optional<std::string>> Load(const std::string& subscription) = 0;
+  // Replaces the subscription's checkpoint.
   virtual Status Save(const std::string& subscription, const std::string& checkpoint) = 0;
 
+  // Sets `parked` aside under its subscription. The store gives it its id (parked.id is
+  // ignored), and the time now when parked_at_us is 0.
   virtual Status Park(const ParkedEvent& parked) = 0;
   // Parked events, of one subscription or (empty name) of all, oldest first: at most `limit`
   // of them, with ids above `after_id` (to page, pass the last id of the page before).
@@ -85,14 +98,21 @@ class CheckpointStore {
 Result<std::unique_ptr<CheckpointStore>> OpenSqliteCheckpointStore(
     const std::string& path, std::shared_ptr<Clock> clock = nullptr);
 
+// What a subscription does when its handler fails: the batch is handed over again one event at a
+// time, each event tried up to max_attempts times with backoff, and one that still fails is
+// parked or stops the subscription.
 struct FailurePolicy {
   int max_attempts = 5;  // tries of one event before it is parked (or the subscription stops)
   std::chrono::milliseconds initial_backoff{10};  // doubled after each failed try...
   std::chrono::milliseconds max_backoff{2000};    // ...up to this
+  // What becomes of an event that failed max_attempts times: kPark sets it aside
+  // (CheckpointStore::Park) and goes on; kStop stops the subscription (kFailed), its checkpoint
+  // just before the event.
   enum class OnExhausted { kPark, kStop };
-  OnExhausted on_exhausted = OnExhausted::kPark;
+  OnExhausted on_exhausted = OnExhausted::kPark;  // what happens after max_attempts failures
 };
 
+// What a subscription reads, and how. Only `name` must be set.
 struct SubscriptionOptions {
   // The checkpoint's name in the CheckpointStore; it resumes where the last run stopped.
   std::string name;
@@ -106,13 +126,13 @@ struct SubscriptionOptions {
   // stream's events stay in order, with one member); this one is `group_member` (0-based). Each
   // member keeps its own checkpoint, "<name>#<member>/<size>".
   int group_size = 1;
-  int group_member = 0;
+  int group_member = 0;  // this member's number, 0 .. group_size - 1
   // Events read per page (measured best for catch-up at 2048-4096).
   size_t batch_size = 2048;
   // How long a live subscription waits for a commit before it looks again (for Stop()); also
   // how often it looks for parked events whose retry was requested, idle or busy.
   std::chrono::milliseconds idle_wait{200};
-  FailurePolicy failure;
+  FailurePolicy failure;  // what happens when the handler fails
   // When events are parked, by this clock. Null: SystemClock().
   std::shared_ptr<Clock> clock;
   // Upcasts events before the handler sees them (upcasting.h); retired types are not delivered
@@ -121,12 +141,17 @@ struct SubscriptionOptions {
   std::shared_ptr<const Upcaster> upcaster = nullptr;
 };
 
+// What a subscription is doing, as GetStatus() reports it.
 struct SubscriptionStatus {
-  std::string name;
-  // kRetrying: reading the log (or waiting for commits) keeps failing; the subscription backs
-  // off (FailurePolicy's backoff) and tries again, and goes on where it was once the store
-  // answers (`error` says what fails, how many times in a row and since when).
+  std::string name;  // the checkpoint's name ("<name>#<member>/<size>" in a group)
+  // kCatchingUp: reading pages of the log behind the head; kLive: at the head, woken by commits;
+  // kStopped: Stop() was called; kFailed: stopped by the FailurePolicy (kStop) or by a checkpoint
+  // that could not be saved (`error` says which). kRetrying: reading the log (or waiting for
+  // commits) keeps failing; the subscription backs off (FailurePolicy's backoff) and tries again,
+  // and goes on where it was once the store answers (`error` says what fails, how many times in a
+  // row and since when).
   enum class State { kCatchingUp, kLive, kRetrying, kStopped, kFailed };
+  // What it is doing now.
   State state = State::kCatchingUp;
   int64_t checkpoint = 0;         // the last position handled (or skipped)
   int64_t head = 0;               // the log's head when last looked at
@@ -137,6 +162,8 @@ struct SubscriptionStatus {
   int64_t retrying_since_us = 0;  // when the first of them failed, by the options' clock
 };
 
+// The state's name as operators see it (`evs subscriptions`, CheckpointStore::SaveState):
+// "catching_up", "live", "retrying", "stopped" or "failed".
 const char* StateName(SubscriptionStatus::State state);
 
 // A running subscription on its own thread. Destroying it stops it.
@@ -151,6 +178,7 @@ class Subscription {
 
   // Stops after the batch in hand (its checkpoint saved). Idempotent.
   virtual void Stop() = 0;
+  // Its state and counters now. Thread-safe.
   virtual SubscriptionStatus GetStatus() const = 0;
   // Waits until the subscription has handled (or skipped) every position up to `position`, or
   // it stopped, or `timeout` passed. True when it got there.

@@ -75,8 +75,12 @@ constexpr int SchemaVersionOf() {
 // with the error (the event is not delivered); the stored event stays as it is.
 using UpcastStep = std::function<Status(nlohmann::json& data)>;
 
+// Brings stored events to their types' current shapes (see above). Made by
+// UpcasterBuilder::Build() and immutable from then on, so one can be shared by every reader and
+// thread.
 class Upcaster {
  public:
+  // What Upcast() did to an event.
   enum class Outcome {
     kAsStored,  // delivered as stored: already current, or a type the upcaster does not know
     kUpcast,    // renamed and/or stepped; metadata now records the current version

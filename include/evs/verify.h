@@ -13,12 +13,14 @@
 
 namespace evs {
 
+// How much Verify lists, and how it reports progress.
 struct VerifyOptions {
   // Problems listed in full; past this many only counted.
   size_t max_listed_problems = 100;
   ArchiveProgressFn progress;  // called now and then (may be empty)
 };
 
+// What Verify found.
 struct VerifyReport {
   int64_t store_events = 0;      // events read from the store
   int64_t store_streams = 0;     // streams seen in the store's log
@@ -33,6 +35,7 @@ struct VerifyReport {
   bool feed_archive = false;
   int64_t problem_count = 0;          // every problem found...
   std::vector<std::string> problems;  // ...and the first max_listed_problems of them
+  // True when no problem was found.
   bool ok() const { return problem_count == 0; }
 };
 

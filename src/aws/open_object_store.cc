@@ -2,7 +2,7 @@
 // environment variables. It lives with the AWS layer so that evs_core needs no network code.
 #include "aws/aws_client.h"
 #include "aws/s3_object_store.h"
-#include "evs/object_store.h"
+#include "evs/s3.h"
 
 namespace evs {
 

@@ -15,6 +15,7 @@
 #include "common/event_json.h"
 #include "evs/archive.h"
 #include "evs/projection.h"
+#include "evs/s3.h"
 #include "evs/verify.h"
 
 namespace evs::cli {

@@ -19,6 +19,7 @@
 #include "evs/archive.h"
 #include "evs/dynamodb.h"
 #include "evs/projection.h"
+#include "evs/s3.h"
 #include "evs/subscription.h"
 
 namespace evs::cli {

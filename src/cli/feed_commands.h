@@ -13,7 +13,7 @@ namespace evs::cli {
 // A projection of the data folder, opened with its store for a rebuild.
 struct OpenedProjection {
   std::unique_ptr<EventStore> store;
-  std::unique_ptr<SqliteProjection> projection;
+  std::unique_ptr<Projection> projection;
   std::unique_ptr<ProjectionRunner> runner;
 };
 // Opens the store (exclusively) and the projection `name` (known: cart_summary) in

@@ -15,6 +15,7 @@
 #include "cli/serve_command.h"
 #include "cli/snapshot_commands.h"
 #include "cli/store_commands.h"
+#include "evs/version.h"
 
 int main(int argc, char** argv) {
   using namespace evs::cli;
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
       "evs"};
   // Global options may also follow the command (`evs cart show ID --json`).
   app.fallthrough();
+  app.set_version_flag("--version", std::string("evs ") + evs::Version());
   app.require_subcommand(1);
   app.add_option("--data,--data-dir", global.data_dir,
                  "The data folder; the store is <folder>/events.sqlite (created when missing)")

@@ -14,6 +14,7 @@
 #include "common/event_json.h"
 #include "evs/archive.h"
 #include "evs/projection.h"
+#include "evs/s3.h"
 #include "evs/subscription.h"
 #include "http/api.h"
 #include "http/auth.h"

@@ -1,4 +1,4 @@
-// Runs a SqliteProjection from the feed: one transaction per batch with the checkpoint inside,
+// Runs a Projection from the feed: one transaction per batch with the checkpoint inside,
 // generations behind views, rebuild beside the live generation.
 #include <algorithm>
 #include <atomic>
@@ -10,6 +10,7 @@
 #include "evs/projection.h"
 #include "evs/upcasting.h"
 #include "feed/read_model.h"
+#include "feed/sqlite_read_model.h"
 #include "store/sqlite.h"
 
 namespace evs {
@@ -67,21 +68,26 @@ class GenerationHandler final : public EventHandler {
 
 class Runner final : public ProjectionRunner {
  public:
-  Runner(EventStore& store, SqliteProjection& projection, ProjectionOptions options, Database db,
+  Runner(EventStore& store, Projection& projection, ProjectionOptions options, Database db,
          std::unique_ptr<CheckpointStore> checkpoints)
       : store_(store),
         projection_(projection),
         options_(std::move(options)),
-        db_(std::move(db)),
+        model_(std::move(db)),
         checkpoints_(std::move(checkpoints)) {}
 
   ~Runner() override { Stop(); }
 
   Status Init() {
     std::lock_guard guard(db_mu_);
-    auto generation = feed::OpenCurrentGeneration(db_, projection_);
+    auto generation = feed::OpenCurrentGeneration(model_, projection_);
     if (!generation.ok()) return generation.error();
     generation_ = *generation;
+    auto save = model_.db().Prepare(
+        "INSERT INTO checkpoints(subscription, checkpoint, updated_at_us) VALUES (?, ?, 0) "
+        "ON CONFLICT(subscription) DO UPDATE SET checkpoint = excluded.checkpoint");
+    if (!save) return save.error();
+    save_checkpoint_ = std::move(save).value();
     return OkStatus();
   }
 
@@ -182,40 +188,34 @@ class Runner final : public ProjectionRunner {
   // One batch, one transaction: the events and the checkpoint together.
   Status ApplyBatch(int64_t generation, std::span<const RecordedEvent> batch) {
     std::lock_guard guard(db_mu_);
-    if (auto s = db_.Exec("BEGIN IMMEDIATE"); !s) return s;
-    const std::string suffix = GenerationSuffix(generation);
+    Database& db = model_.db();
+    if (auto s = db.Exec("BEGIN IMMEDIATE"); !s) return s;
+    model_.SetSuffix(GenerationSuffix(generation));
     RecordedEvent scratch;
     for (const RecordedEvent& e : batch) {
       Result<const RecordedEvent*> current = &e;
       if (options_.upcaster) current = options_.upcaster->UpcastOrKeep(e, scratch);
       Status s = current.ok() ? OkStatus() : Status(current.error());
       // A retired event (null) is not applied; the checkpoint passes it all the same.
-      if (s.ok() && *current != nullptr) s = projection_.Apply(db_.raw(), suffix, **current);
+      if (s.ok() && *current != nullptr) s = projection_.Apply(model_, **current);
       if (!s.ok()) {
-        (void)db_.Exec("ROLLBACK");
+        (void)db.Exec("ROLLBACK");
         return s;
       }
     }
-    auto save = db_.Prepare(
-        "INSERT INTO checkpoints(subscription, checkpoint, updated_at_us) VALUES (?, ?, 0) "
-        "ON CONFLICT(subscription) DO UPDATE SET checkpoint = excluded.checkpoint");
-    if (!save) {
-      (void)db_.Exec("ROLLBACK");
-      return save.error();
-    }
     const std::string name = NameFor(generation);
-    save->Bind(1, name);
+    save_checkpoint_.Bind(1, name);
     const std::string position = std::to_string(batch.back().position);
-    save->Bind(2, position);
-    if (save->Step() != SQLITE_DONE) {
-      Error error = save->LastError("saving the projection's checkpoint");
-      save->Reset();
-      (void)db_.Exec("ROLLBACK");
+    save_checkpoint_.Bind(2, position);
+    if (save_checkpoint_.Step() != SQLITE_DONE) {
+      Error error = save_checkpoint_.LastError("saving the projection's checkpoint");
+      save_checkpoint_.Reset();
+      (void)db.Exec("ROLLBACK");
       return error;
     }
-    save->Reset();
-    if (auto s = db_.Exec("COMMIT"); !s) {
-      (void)db_.Exec("ROLLBACK");
+    save_checkpoint_.Reset();
+    if (auto s = db.Exec("COMMIT"); !s) {
+      (void)db.Exec("ROLLBACK");
       return s;
     }
     return OkStatus();
@@ -226,11 +226,13 @@ class Runner final : public ProjectionRunner {
   Status PrepareGeneration(int64_t generation) {
     {
       std::lock_guard db_guard(db_mu_);
+      Database& db = model_.db();
       for (const auto& table : projection_.Tables()) {
-        if (auto s = db_.Exec("DROP TABLE IF EXISTS " + table + GenerationSuffix(generation)); !s)
+        if (auto s = db.Exec("DROP TABLE IF EXISTS " + table + GenerationSuffix(generation)); !s)
           return s;
       }
-      if (auto s = projection_.CreateTables(db_.raw(), GenerationSuffix(generation)); !s) return s;
+      model_.SetSuffix(GenerationSuffix(generation));
+      if (auto s = projection_.CreateTables(model_); !s) return s;
     }
     return checkpoints_->Save(NameFor(generation), "0");
   }
@@ -240,16 +242,19 @@ class Runner final : public ProjectionRunner {
   Status SwapTo(int64_t next) {
     {
       std::lock_guard db_guard(db_mu_);
-      if (auto s = db_.Exec("BEGIN IMMEDIATE"); !s) return s;
-      Status swapped = feed::PointViewsAt(db_, projection_, next);
+      Database& db = model_.db();
+      if (auto s = db.Exec("BEGIN IMMEDIATE"); !s) return s;
+      Status swapped = feed::PointViewsAt(db, projection_, next);
       for (const auto& table : projection_.Tables()) {
         if (swapped.ok())
-          swapped = db_.Exec("DROP TABLE IF EXISTS " + table + GenerationSuffix(generation_));
+          swapped = db.Exec("DROP TABLE IF EXISTS " + table + GenerationSuffix(generation_));
       }
-      if (!swapped.ok() || !(swapped = db_.Exec("COMMIT")).ok()) {
-        (void)db_.Exec("ROLLBACK");
+      if (!swapped.ok() || !(swapped = db.Exec("COMMIT")).ok()) {
+        (void)db.Exec("ROLLBACK");
         return WithLiveRestarted(swapped.error());
       }
+      // The dropped generation's statements would never run again.
+      model_.ClearStatements();
     }
     generation_ = next;
     return StartLive();
@@ -302,10 +307,11 @@ class Runner final : public ProjectionRunner {
   }
 
   EventStore& store_;
-  SqliteProjection& projection_;
+  Projection& projection_;
   const ProjectionOptions options_;
   std::mutex db_mu_;  // the connection is used by one thread at a time
-  Database db_;
+  feed::SqliteReadModel model_;
+  store::Statement save_checkpoint_;
   std::unique_ptr<CheckpointStore> checkpoints_;
   // Start, Stop and rebuilds one at a time; held through a whole rebuild.
   std::mutex run_mu_;
@@ -332,7 +338,7 @@ Status GenerationHandler::Handle(std::span<const RecordedEvent> batch) {
 }  // namespace
 
 Result<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Open(EventStore& store,
-                                                                 SqliteProjection& projection,
+                                                                 Projection& projection,
                                                                  ProjectionOptions options) {
   // The checkpoint store creates the file and its checkpoints table first.
   auto checkpoints = OpenSqliteCheckpointStore(options.path);

@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS projection_meta (
 
 std::string GenerationSuffix(int64_t generation) { return "_g" + std::to_string(generation); }
 
-Result<int64_t> OpenCurrentGeneration(store::Database& db, SqliteProjection& projection) {
+Result<int64_t> OpenCurrentGeneration(SqliteReadModel& model, Projection& projection) {
+  store::Database& db = model.db();
   if (auto s = db.Exec(kMetaSchema); !s) return s.error();
   auto get = db.Prepare("SELECT generation FROM projection_meta WHERE name = ?");
   if (!get) return get.error();
@@ -23,14 +24,13 @@ Result<int64_t> OpenCurrentGeneration(store::Database& db, SqliteProjection& pro
   get->Bind(1, name);
   const int64_t generation = get->Step() == SQLITE_ROW ? get->Int(0) : 1;
   get->Reset();
-  if (auto s = projection.CreateTables(db.raw(), GenerationSuffix(generation)); !s) {
-    return s.error();
-  }
+  model.SetSuffix(GenerationSuffix(generation));
+  if (auto s = projection.CreateTables(model); !s) return s.error();
   if (auto s = PointViewsAt(db, projection, generation); !s) return s.error();
   return generation;
 }
 
-Status PointViewsAt(store::Database& db, SqliteProjection& projection, int64_t generation) {
+Status PointViewsAt(store::Database& db, Projection& projection, int64_t generation) {
   for (const auto& table : projection.Tables()) {
     if (auto s = db.Exec("DROP VIEW IF EXISTS " + table); !s) return s;
     if (auto s = db.Exec("CREATE VIEW " + table + " AS SELECT * FROM " + table +
@@ -42,7 +42,7 @@ Status PointViewsAt(store::Database& db, SqliteProjection& projection, int64_t g
   return SaveGeneration(db, projection, generation);
 }
 
-Status SaveGeneration(store::Database& db, SqliteProjection& projection, int64_t generation) {
+Status SaveGeneration(store::Database& db, Projection& projection, int64_t generation) {
   auto set = db.Prepare(
       "INSERT INTO projection_meta(name, generation) VALUES (?, ?) "
       "ON CONFLICT(name) DO UPDATE SET generation = excluded.generation");

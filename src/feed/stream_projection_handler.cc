@@ -6,6 +6,7 @@
 #include "evs/projection.h"
 #include "evs/upcasting.h"
 #include "feed/read_model.h"
+#include "feed/sqlite_read_model.h"
 #include "store/sqlite.h"
 
 namespace evs {
@@ -16,26 +17,26 @@ using store::Statement;
 
 class Handler final : public StreamProjectionHandler {
  public:
-  Handler(SqliteProjection& projection, Database db, std::shared_ptr<const Upcaster> upcaster)
-      : projection_(projection), db_(std::move(db)), upcaster_(std::move(upcaster)) {}
+  Handler(Projection& projection, Database db, std::shared_ptr<const Upcaster> upcaster)
+      : projection_(projection), model_(std::move(db)), upcaster_(std::move(upcaster)) {}
 
   Status Init() {
     std::lock_guard guard(mu_);
-    auto generation = feed::OpenCurrentGeneration(db_, projection_);
+    auto generation = feed::OpenCurrentGeneration(model_, projection_);
     if (!generation.ok()) return generation.error();
-    suffix_ = feed::GenerationSuffix(*generation);
-    const std::string table = "stream_versions_" + projection_.Name() + suffix_;
-    if (auto s = db_.Exec("CREATE TABLE IF NOT EXISTS " + table +
-                          " (stream_id TEXT PRIMARY KEY, version INTEGER NOT NULL)");
+    Database& db = model_.db();
+    const std::string table = "stream_versions_" + projection_.Name() + model_.Suffix();
+    if (auto s = db.Exec("CREATE TABLE IF NOT EXISTS " + table +
+                         " (stream_id TEXT PRIMARY KEY, version INTEGER NOT NULL)");
         !s) {
       return s;
     }
-    auto get = db_.Prepare("SELECT version FROM " + table + " WHERE stream_id = ?");
+    auto get = db.Prepare("SELECT version FROM " + table + " WHERE stream_id = ?");
     if (!get) return get.error();
     get_ = std::move(get).value();
-    auto set = db_.Prepare("INSERT INTO " + table +
-                           "(stream_id, version) VALUES (?, ?) "
-                           "ON CONFLICT(stream_id) DO UPDATE SET version = excluded.version");
+    auto set = db.Prepare("INSERT INTO " + table +
+                          "(stream_id, version) VALUES (?, ?) "
+                          "ON CONFLICT(stream_id) DO UPDATE SET version = excluded.version");
     if (!set) return set.error();
     set_ = std::move(set).value();
     return OkStatus();
@@ -43,12 +44,13 @@ class Handler final : public StreamProjectionHandler {
 
   Status Handle(std::span<const RecordedEvent> batch) override {
     std::lock_guard guard(mu_);
-    if (auto s = db_.Exec("BEGIN IMMEDIATE"); !s) return s;
+    Database& db = model_.db();
+    if (auto s = db.Exec("BEGIN IMMEDIATE"); !s) return s;
     StreamProjectionStats counted;
     Status applied = ApplyLocked(batch, counted);
-    if (applied.ok()) applied = db_.Exec("COMMIT");
+    if (applied.ok()) applied = db.Exec("COMMIT");
     if (!applied.ok()) {
-      (void)db_.Exec("ROLLBACK");
+      (void)db.Exec("ROLLBACK");
       return applied;
     }
     stats_.applied += counted.applied;
@@ -94,7 +96,7 @@ class Handler final : public StreamProjectionHandler {
       if (upcaster_) current = upcaster_->UpcastOrKeep(event, scratch);
       if (!current.ok()) return current.error();
       if (*current != nullptr) {
-        if (auto s = projection_.Apply(db_.raw(), suffix_, **current); !s) return s;
+        if (auto s = projection_.Apply(model_, **current); !s) return s;
       }
       it->second = event.version;
       ++counted.applied;
@@ -121,11 +123,10 @@ class Handler final : public StreamProjectionHandler {
     return version;
   }
 
-  SqliteProjection& projection_;
+  Projection& projection_;
   mutable std::mutex mu_;
-  Database db_;
+  feed::SqliteReadModel model_;  // writes the generation in use, which does not change here
   const std::shared_ptr<const Upcaster> upcaster_;
-  std::string suffix_;
   Statement get_;
   Statement set_;
   StreamProjectionStats stats_;
@@ -134,7 +135,7 @@ class Handler final : public StreamProjectionHandler {
 }  // namespace
 
 Result<std::unique_ptr<StreamProjectionHandler>> StreamProjectionHandler::Open(
-    SqliteProjection& projection, ProjectionOptions options) {
+    Projection& projection, ProjectionOptions options) {
   // The same file layout as a ProjectionRunner's (WAL, a checkpoints table a consumer may use).
   if (auto checkpoints = OpenSqliteCheckpointStore(options.path); !checkpoints.ok()) {
     return checkpoints.error();

@@ -21,6 +21,7 @@
 #include "evs/archive.h"
 #include "evs/object_store.h"
 #include "evs/projection.h"
+#include "evs/s3.h"
 #include "lambda/function_registry.h"
 
 namespace evs::lambda {

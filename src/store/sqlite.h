@@ -24,6 +24,7 @@ class Statement {
 
   // Binding indexes are 1-based, as in SQLite. Text and blobs are copied only when `transient`.
   void Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+  void BindDouble(int index, double value) { sqlite3_bind_double(stmt_, index, value); }
   void BindNull(int index) { sqlite3_bind_null(stmt_, index); }
   // The text is not copied: it must outlive the statement's next Step().
   void Bind(int index, std::string_view text) {
@@ -40,7 +41,13 @@ class Statement {
     sqlite3_clear_bindings(stmt_);
   }
 
+  // The largest parameter index of the statement (?3 counts three).
+  int ParameterCount() const { return sqlite3_bind_parameter_count(stmt_); }
+  int ColumnCount() const { return sqlite3_column_count(stmt_); }
+  // SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB or SQLITE_NULL.
+  int ColumnType(int column) const { return sqlite3_column_type(stmt_, column); }
   int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+  double Double(int column) const { return sqlite3_column_double(stmt_, column); }
   std::string_view Text(int column) const {
     auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
     return std::string_view(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));

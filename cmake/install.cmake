@@ -1,0 +1,57 @@
+# What `cmake --install` puts under the prefix, and the Debian package (cpack):
+#   include/evs/                 the public headers
+#   lib/libevs.a                 evs::evs (store, repository, feed, archive, snapshots)
+#   lib/libevs_aws.a             evs::aws (DynamoDB, Kinesis, S3), when built
+#   lib/cmake/evs/               evsConfig.cmake, its version file and the exported targets
+#   lib/pkgconfig/evs.pc         the core for pkg-config (evs-aws.pc for the AWS component)
+#   bin/evs                      the command-line tool, when built
+# Each component is an export set of its own, so find_package(evs) alone never asks for the
+# dependencies of a component the user did not request.
+
+install(DIRECTORY include/evs DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+set(evs_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/evs)
+
+install(TARGETS evs_core EXPORT evsTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(EXPORT evsTargets NAMESPACE evs:: DESTINATION ${evs_cmake_dir})
+set(evs_components "")
+if(EVS_BUILD_AWS)
+  set_target_properties(evs_aws PROPERTIES OUTPUT_NAME evs_aws)
+  install(TARGETS evs_aws EXPORT evsAwsTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(EXPORT evsAwsTargets NAMESPACE evs:: DESTINATION ${evs_cmake_dir})
+  list(APPEND evs_components aws)
+endif()
+
+configure_package_config_file(cmake/evsConfig.cmake.in ${CMAKE_CURRENT_BINARY_DIR}/evsConfig.cmake
+                              INSTALL_DESTINATION ${evs_cmake_dir})
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/evsConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/evsConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/evsConfigVersion.cmake
+        DESTINATION ${evs_cmake_dir})
+
+# pkg-config: static libraries, so their dependencies are in Requires (not Requires.private).
+# The prefix is relative to the .pc file, so `cmake --install --prefix P` needs no reconfigure.
+file(RELATIVE_PATH evs_pc_to_prefix /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
+configure_file(cmake/evs.pc.in ${CMAKE_CURRENT_BINARY_DIR}/evs.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/evs.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+if(EVS_BUILD_AWS)
+  configure_file(cmake/evs-aws.pc.in ${CMAKE_CURRENT_BINARY_DIR}/evs-aws.pc @ONLY)
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/evs-aws.pc
+          DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()
+
+# The Debian package: evs_<version>_amd64.deb. Depends is computed by dpkg-shlibdeps from what
+# bin/evs links (the runtime libraries, never the -dev packages).
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME evs)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "evs maintainers <evs@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION database)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_STRIP_FILES bin/evs)
+include(CPack)
