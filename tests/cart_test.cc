@@ -3,6 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "evs/testing.h"
+
 namespace cart {
 namespace {
 
@@ -15,20 +22,6 @@ Cart OpenCart() {
 evs::ErrorCode CodeOf(const evs::Status& s) {
   EXPECT_FALSE(s.ok());
   return s.ok() ? evs::ErrorCode::kUnsupported : s.error().code;
-}
-
-TEST(Cart, OpensOnce) {
-  Cart c = OpenCart();
-  EXPECT_EQ(c.status(), Status::kOpen);
-  EXPECT_EQ(CodeOf(c.Open()), evs::ErrorCode::kDomainRule);
-  EXPECT_EQ(c.pending().size(), 1u);
-}
-
-TEST(Cart, CommandsNeedAnOpenCart) {
-  Cart c("c1");
-  EXPECT_EQ(CodeOf(c.AddItem("apple", 1, 10)), evs::ErrorCode::kDomainRule);
-  EXPECT_EQ(CodeOf(c.Checkout()), evs::ErrorCode::kDomainRule);
-  EXPECT_TRUE(c.pending().empty());
 }
 
 TEST(Cart, AddsItemsAndTotals) {
@@ -47,56 +40,128 @@ TEST(Cart, AddsItemsAndTotals) {
   EXPECT_EQ(json["items"][0]["line_total_cents"], 250);
 }
 
-TEST(Cart, QuantityAndNameRules) {
-  Cart c = OpenCart();
-  EXPECT_EQ(CodeOf(c.AddItem("apple", 0, 10)), evs::ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(c.AddItem("apple", -2, 10)), evs::ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(c.AddItem("", 1, 10)), evs::ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(c.AddItem(std::string(201, 'x'), 1, 10)), evs::ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(c.AddItem("bad\xff", 1, 10)), evs::ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(c.AddItem("tab\there", 1, 10)), evs::ErrorCode::kInvalidArgument);
-  EXPECT_TRUE(c.AddItem(std::string(200, 'x'), 1, 10).ok());
-  EXPECT_EQ(CodeOf(c.AddItem("apple", 1, -1)), evs::ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(c.AddItem("apple", kMaxQuantity + 1, 1)), evs::ErrorCode::kInvalidArgument);
+// The command rules as specifications: given past events, when a command, then new events or an
+// error (evs/testing.h). Each goes through the repository and a memory store, as in production.
+
+using evs::testing::AggregateSpec;
+
+// A spec's verdict as an assertion, with its message on failure.
+::testing::AssertionResult Holds(const evs::testing::SpecResult& result) {
+  if (result) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << result.message();
 }
 
-TEST(Cart, ADifferentPriceForAnItemInTheCartIsRefused) {
-  Cart c = OpenCart();
-  ASSERT_TRUE(c.AddItem("apple", 1, 50).ok());
-  EXPECT_EQ(CodeOf(c.AddItem("apple", 1, 60)), evs::ErrorCode::kDomainRule);
+ItemAdded Added(std::string name, int64_t quantity, int64_t cents, std::string currency = "USD") {
+  return ItemAdded{std::move(name), quantity, Price{cents, std::move(currency)}};
 }
 
-TEST(Cart, CannotRemoveMoreThanIsInTheCart) {
-  Cart c = OpenCart();
-  ASSERT_TRUE(c.AddItem("apple", 2, 50).ok());
-  EXPECT_EQ(CodeOf(c.RemoveItem("apple", 3)), evs::ErrorCode::kDomainRule);
-  EXPECT_EQ(CodeOf(c.RemoveItem("pear", 1)), evs::ErrorCode::kDomainRule);
-  ASSERT_TRUE(c.RemoveItem("apple", 1).ok());
-  EXPECT_EQ(c.items().at("apple").quantity, 1);
-  ASSERT_TRUE(c.RemoveItem("apple", 1).ok());
-  EXPECT_TRUE(c.items().empty());
-  EXPECT_EQ(c.total_cents(), 0);
+auto Add(std::string name, int64_t quantity, std::optional<int64_t> cents,
+         std::string currency = "") {
+  return [=](Cart& c) { return c.AddItem(name, quantity, cents, currency); };
+}
+auto Remove(std::string name, int64_t quantity) {
+  return [=](Cart& c) { return c.RemoveItem(name, quantity); };
+}
+evs::Status Checkout(Cart& c) { return c.Checkout(); }
+
+TEST(CartRules, OpensOnce) {
+  auto opened = AggregateSpec<Cart>().When([](Cart& c) { return c.Open(); });
+  EXPECT_TRUE(Holds(opened.Then({CartOpened{}})));
+  EXPECT_EQ(opened.result()->status(), Status::kOpen);
+  EXPECT_TRUE(Holds(AggregateSpec<Cart>()
+                        .Given({CartOpened{}})
+                        .When([](Cart& c) { return c.Open(); })
+                        .ThenError(evs::ErrorCode::kDomainRule, "already open")));
 }
 
-TEST(Cart, EmptyCartCannotBeCheckedOut) {
-  Cart c = OpenCart();
-  EXPECT_EQ(CodeOf(c.Checkout()), evs::ErrorCode::kDomainRule);
-  ASSERT_TRUE(c.AddItem("apple", 1, 50).ok());
-  ASSERT_TRUE(c.RemoveItem("apple", 1).ok());
-  EXPECT_EQ(CodeOf(c.Checkout()), evs::ErrorCode::kDomainRule);
+TEST(CartRules, CommandsNeedAnOpenCart) {
+  AggregateSpec<Cart> spec;  // nothing given: a new cart
+  EXPECT_TRUE(
+      Holds(spec.When(Add("apple", 1, 10)).ThenError(evs::ErrorCode::kDomainRule, "is not open")));
+  EXPECT_TRUE(Holds(spec.When(Remove("apple", 1)).ThenError(evs::ErrorCode::kDomainRule)));
+  EXPECT_TRUE(Holds(spec.When(Checkout).ThenError(evs::ErrorCode::kDomainRule, "is not open")));
 }
 
-TEST(Cart, NothingChangesAfterCheckout) {
-  Cart c = OpenCart();
-  ASSERT_TRUE(c.AddItem("apple", 1, 50).ok());
-  ASSERT_TRUE(c.Checkout().ok());
-  EXPECT_EQ(c.status(), Status::kCheckedOut);
-  const size_t pending = c.pending().size();
-  EXPECT_EQ(CodeOf(c.AddItem("pear", 1, 10)), evs::ErrorCode::kDomainRule);
-  EXPECT_EQ(CodeOf(c.RemoveItem("apple", 1)), evs::ErrorCode::kDomainRule);
-  EXPECT_EQ(CodeOf(c.Checkout()), evs::ErrorCode::kDomainRule);
-  EXPECT_EQ(c.pending().size(), pending);
-  EXPECT_EQ(c.ToJson()["status"], "checked_out");
+TEST(CartRules, AddingAnItemRaisesItAtItsPrice) {
+  AggregateSpec<Cart> spec;
+  spec.Given({CartOpened{}, Added("apple", 3, 50)});
+  EXPECT_TRUE(Holds(spec.When(Add("pear", 1, 120)).Then({Added("pear", 1, 120)})));
+  // Without a price, an item already in the cart keeps its own.
+  auto more = spec.When(Add("apple", 2, std::nullopt));
+  EXPECT_TRUE(Holds(more.Then({Added("apple", 2, 50)})));
+  EXPECT_EQ(more.result()->items().at("apple").quantity, 5);
+}
+
+TEST(CartRules, QuantityAndNameRules) {
+  AggregateSpec<Cart> spec;
+  spec.Given({CartOpened{}});
+  for (auto command :
+       {Add("apple", 0, 10), Add("apple", -2, 10), Add("", 1, 10),
+        Add(std::string(201, 'x'), 1, 10), Add("bad\xff", 1, 10), Add("tab\there", 1, 10),
+        Add("apple", 1, -1), Add("apple", kMaxQuantity + 1, 1), Add("apple", 1, 10, "usd")}) {
+    EXPECT_TRUE(Holds(spec.When(command).ThenError(evs::ErrorCode::kInvalidArgument)));
+  }
+  EXPECT_TRUE(Holds(
+      spec.When(Add(std::string(200, 'x'), 1, 10)).Then({Added(std::string(200, 'x'), 1, 10)})));
+}
+
+TEST(CartRules, ADifferentPriceForAnItemInTheCartIsRefused) {
+  AggregateSpec<Cart> spec;
+  spec.Given({CartOpened{}, Added("apple", 1, 50)});
+  EXPECT_TRUE(
+      Holds(spec.When(Add("apple", 1, 60)).ThenError(evs::ErrorCode::kDomainRule, "remove it")));
+}
+
+TEST(CartRules, ACartHasOneCurrency) {
+  AggregateSpec<Cart> spec;
+  spec.Given({CartOpened{}, Added("apple", 1, 50, "EUR")});
+  EXPECT_TRUE(Holds(spec.When(Add("pear", 1, 10, "USD"))
+                        .ThenError(evs::ErrorCode::kDomainRule, "priced in EUR, not USD")));
+  EXPECT_TRUE(Holds(spec.When(Add("pear", 1, 10)).Then({Added("pear", 1, 10, "EUR")})));
+}
+
+TEST(CartRules, CannotRemoveMoreThanIsInTheCart) {
+  AggregateSpec<Cart> spec;
+  spec.Given({CartOpened{}, Added("apple", 2, 50)});
+  EXPECT_TRUE(Holds(spec.When(Remove("apple", 3))
+                        .ThenError(evs::ErrorCode::kDomainRule, "cannot remove 3 of 'apple'")));
+  EXPECT_TRUE(Holds(spec.When(Remove("pear", 1)).ThenError(evs::ErrorCode::kDomainRule)));
+  auto removed = spec.When(Remove("apple", 2));
+  EXPECT_TRUE(Holds(removed.Then({ItemRemoved{"apple", 2}})));
+  EXPECT_TRUE(removed.result()->items().empty());
+  EXPECT_EQ(removed.result()->total_cents(), 0);
+}
+
+TEST(CartRules, EmptyCartCannotBeCheckedOut) {
+  EXPECT_TRUE(Holds(AggregateSpec<Cart>()
+                        .Given({CartOpened{}})
+                        .When(Checkout)
+                        .ThenError(evs::ErrorCode::kDomainRule, "is empty")));
+  EXPECT_TRUE(Holds(AggregateSpec<Cart>()
+                        .Given({CartOpened{}, Added("apple", 1, 50), ItemRemoved{"apple", 1}})
+                        .When(Checkout)
+                        .ThenError(evs::ErrorCode::kDomainRule, "is empty")));
+}
+
+TEST(CartRules, NothingChangesAfterCheckout) {
+  AggregateSpec<Cart> spec;
+  spec.Given({CartOpened{}, Added("apple", 1, 50)});
+  auto checked_out = spec.When(Checkout);
+  EXPECT_TRUE(Holds(checked_out.Then({CartCheckedOut{}})));
+  EXPECT_EQ(checked_out.result()->ToJson()["status"], "checked_out");
+  for (auto command : std::vector<std::function<evs::Status(Cart&)>>{
+           Add("pear", 1, 10), Remove("apple", 1), Checkout}) {
+    EXPECT_TRUE(Holds(spec.When(command).ThenError(evs::ErrorCode::kDomainRule, "checked out")));
+  }
+}
+
+// A version-1 ItemAdded (priced in dollars, without a currency) in the history is upcast.
+TEST(CartRules, AHistoryInTheOldSchemaIsUpcast) {
+  AggregateSpec<Cart> spec(evs::testing::SpecOptions{.id = "old", .upcaster = CartUpcaster()});
+  spec.Given({CartOpened{}})
+      .GivenStored({{evs::Uuid{}, "ItemAdded",
+                     R"({"name":"apple","quantity":1,"unit_price_cents":50})", "{}"}});
+  EXPECT_TRUE(Holds(spec.When(Add("apple", 1, std::nullopt)).Then({Added("apple", 1, 50)})));
 }
 
 TEST(Cart, EventsRoundTripThroughJson) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <concepts>
+#include <memory>
 #include <thread>
 
 #include "cart/cart.h"
@@ -212,6 +214,81 @@ TEST_P(RepositoryTest, ConcurrentCommandsOnOneCartAllLand) {
   ASSERT_TRUE(cart.ok());
   EXPECT_EQ(cart->items().at("apple").quantity, kThreads * kEach);
   EXPECT_EQ(cart->version(), 1 + kThreads * kEach);
+}
+
+// What an aggregate needs (aggregate.h): the concept says yes to the cart and no, by name, to
+// types that fall short; a move-only aggregate with a private Apply is stored and fetched.
+struct Counted {
+  static constexpr std::string_view kType = "Counted";
+  int by = 1;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Counted, by)
+struct NotJson {
+  static constexpr std::string_view kType = "NotJson";
+};
+using CounterEvents = EventTypes<Counted>;
+
+class Counter : public Aggregate<Counter, CounterEvents> {
+ public:
+  static constexpr std::string_view kCategory = "counter";
+  explicit Counter(std::string id) : Aggregate(std::move(id)) {}
+  Status Count(int by) {
+    Raise(Counted{by});
+    return OkStatus();
+  }
+  int total() const { return *total_; }
+
+ private:
+  friend Aggregate;
+  void Apply(const Event& event) { *total_ += std::get<Counted>(event).by; }
+  std::unique_ptr<int> total_ = std::make_unique<int>(0);  // makes it move-only
+};
+
+class NoCategory : public Aggregate<NoCategory, CounterEvents> {
+ public:
+  explicit NoCategory(std::string id) : Aggregate(std::move(id)) {}
+  void Apply(const Event&) {}
+};
+class HiddenApply : public Aggregate<HiddenApply, CounterEvents> {
+ public:
+  static constexpr std::string_view kCategory = "hidden";
+  explicit HiddenApply(std::string id) : Aggregate(std::move(id)) {}
+
+ private:
+  void Apply(const Event&) {}  // and no friend: the base cannot call it
+};
+class NoIdConstructor : public Aggregate<NoIdConstructor, CounterEvents> {
+ public:
+  static constexpr std::string_view kCategory = "no-id";
+  NoIdConstructor() : Aggregate("fixed") {}
+  void Apply(const Event&) {}
+};
+class UnstorableEvents : public Aggregate<UnstorableEvents, EventTypes<NotJson>> {
+ public:
+  static constexpr std::string_view kCategory = "unstorable";
+  explicit UnstorableEvents(std::string id) : Aggregate(std::move(id)) {}
+  void Apply(const Event&) {}
+};
+
+static_assert(AggregateRoot<Cart>);
+static_assert(AggregateRoot<Counter> && !std::copyable<Counter>);
+static_assert(!AggregateRoot<NoCategory> && !internal::HasCategory<NoCategory>);
+static_assert(!AggregateRoot<HiddenApply> && !internal::HasApply<HiddenApply>);
+static_assert(!AggregateRoot<NoIdConstructor> && !internal::ConstructibleFromId<NoIdConstructor>);
+static_assert(!AggregateRoot<UnstorableEvents> && !StorableEvent<NotJson>);
+static_assert(!AggregateRoot<std::string> && !internal::DerivesFromAggregate<std::string>);
+
+TEST_P(RepositoryTest, AMoveOnlyAggregateWithAPrivateApplyIsStoredAndFetched) {
+  Repository<Counter> repo(*store_);  // with a cache that it cannot use
+  auto created = repo.Create("c1", [](Counter& c) { return c.Count(2); });
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  auto stored = repo.Execute("c1", [](Counter& c) { return c.Count(3); });
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  EXPECT_EQ(stored->total(), 5);
+  auto fetched = repo.Fetch("c1");
+  ASSERT_TRUE(fetched.ok()) << fetched.error().message;
+  EXPECT_EQ(fetched->total(), 5);
+  EXPECT_EQ(fetched->version(), 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RepositoryTest, testing::kBackends,

@@ -14,6 +14,22 @@
 // Commands check the rules, then Raise() events; Apply() is the only place state changes, so
 // state rebuilt from the store equals state after the commands that made it.
 //
+// What Repository<T> needs of T, and why (the AggregateRoot concept below checks each; the
+// repository static_asserts them one by one, so a missing one is named):
+// * T derives from Aggregate<T, Types>: the base keeps the id, the version the aggregate was
+//   loaded at and the pending events, which Store() appends at that version.
+// * `static constexpr std::string_view kCategory` (anything convertible to std::string_view):
+//   the aggregate's streams are "<kCategory>-<id>".
+// * T is constructible from its id, a std::string (public): Fetch() starts from T(id) and
+//   applies the stored events, Create() runs its command on a new T(id).
+// * `Apply(const Event&)`, callable by the base: Raise() and Fetch() call it. It may be public,
+//   or private with `friend Aggregate;` in T, so that only events change state.
+// * Every event struct in Types has a kType and converts with nlohmann::json both ways (see
+//   event_types.h and its StorableEvent concept): Store() encodes, Fetch() decodes.
+// * T is move-constructible (results are returned by value). Being copyable is optional: a
+//   copyable aggregate is kept in the repository's cache (which hands out copies); a move-only
+//   one is never cached, and every Fetch() reads its stream (or snapshot).
+//
 // An aggregate that can be snapshotted (snapshot.h) also says how its state is serialised, and
 // the version of that shape (change it whenever the shape changes: older snapshots are then
 // ignored and replaced, never misread):
@@ -27,9 +43,11 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "evs/event_types.h"
 #include "evs/status.h"
 #include "evs/uuid.h"
 
@@ -37,6 +55,9 @@ namespace evs {
 
 template <class T>
 class Repository;
+namespace internal {
+struct AggregateChecks;
+}
 
 // An aggregate whose state can be kept in snapshots (see above).
 template <class T>
@@ -67,14 +88,21 @@ class Aggregate {
  protected:
   explicit Aggregate(std::string id) : id_(std::move(id)) {}
 
-  // Applies a new event to the state and keeps it as a pending change.
-  void Raise(Event event) {
-    static_cast<Derived*>(this)->Apply(event);
-    pending_.push_back(std::move(event));
+  // Keeps a new event (one of Types' structs, or an Event) as a pending change and applies it to
+  // the state. Built in place: GCC 12 reports a false "maybe uninitialized" for a moved variant.
+  template <class E>
+  void Raise(E&& event) {
+    static_cast<Derived*>(this)->Apply(pending_.emplace_back(std::forward<E>(event)));
   }
 
  private:
   friend class Repository<Derived>;
+  friend struct internal::AggregateChecks;
+
+  // Asked here, in the base, so that a private Apply befriending the base counts.
+  static consteval bool AppliesEvents() {
+    return requires(Derived * aggregate, const Event& event) { aggregate->Apply(event); };
+  }
 
   void ApplyStored(const Event& event, int64_t version, const Uuid& event_id) {
     static_cast<Derived*>(this)->Apply(event);
@@ -99,5 +127,38 @@ class Aggregate {
   bool snapshot_unusable_ = false;
   std::vector<Event> pending_;
 };
+
+// The requirements listed at the top of this file, one by one.
+namespace internal {
+struct AggregateChecks {
+  template <class T>
+  static consteval bool AppliesEvents() {
+    return T::AppliesEvents();
+  }
+};
+template <class T>
+concept HasEventTypes = requires {
+  typename T::EventTypes;
+};
+template <class T>
+concept DerivesFromAggregate =
+    HasEventTypes<T> && std::derived_from<T, Aggregate<T, typename T::EventTypes>>;
+template <class T>
+concept HasCategory = requires {
+  { T::kCategory } -> std::convertible_to<std::string_view>;
+};
+template <class T>
+concept ConstructibleFromId = std::constructible_from<T, const std::string&>;
+template <class T>
+concept HasApply = DerivesFromAggregate<T> && AggregateChecks::AppliesEvents<T>();
+template <class T>
+concept HasStorableEvents = DerivesFromAggregate<T> && StorableEvents<typename T::EventTypes>;
+}  // namespace internal
+
+// A type that Repository<T> can fetch and store (the requirements at the top of this file).
+template <class T>
+concept AggregateRoot = internal::DerivesFromAggregate<T> && internal::HasCategory<T> &&
+    internal::ConstructibleFromId<T> && internal::HasApply<T> && internal::HasStorableEvents<T> &&
+    std::move_constructible<T>;
 
 }  // namespace evs

@@ -17,11 +17,15 @@
 // Older events reach it through an upcaster (upcasting.h), which RepositoryOptions and the feeds
 // run before decoding.
 //
+// What an event struct needs is the StorableEvent concept below; EventTypes checks it for each
+// struct it decodes, naming the struct when one falls short.
+//
 // Decoding never throws: an unknown type, or a schema version newer than the struct's, is
 // kUnknownEventType; an older version (no upcaster ran) is kUnsupported; data that does not fit
 // the struct is kCorruption; each names the stream and version.
 #pragma once
 
+#include <concepts>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -32,6 +36,27 @@
 #include "evs/upcasting.h"
 
 namespace evs {
+
+// An event struct: its stored type name, and conversions to and from nlohmann::json (to_json and
+// from_json found by ADL, or an nlohmann::adl_serializer; from_json needs it default
+// constructible).
+template <class E>
+concept StorableEvent = std::is_constructible_v<nlohmann::json, const E&> &&
+    requires(const nlohmann::json& json) {
+  { E::kType } -> std::convertible_to<std::string_view>;
+  json.get<E>();
+};
+
+template <class... Ts>
+class EventTypes;
+
+// True for an EventTypes<Ts...> whose every Ts is a StorableEvent.
+template <class Types>
+inline constexpr bool kStorableEvents = false;
+template <class... Ts>
+inline constexpr bool kStorableEvents<EventTypes<Ts...>> = (StorableEvent<Ts> && ...);
+template <class Types>
+concept StorableEvents = kStorableEvents<Types>;
 
 // The registry of a set of event structs Ts..., each with its `kType` and JSON conversions (see
 // above). Only static members: it serves as a type (e.g. an aggregate's), not as an object.
@@ -94,6 +119,9 @@ class EventTypes {
  private:
   template <class T>
   static Result<Event> DecodeAs(const RecordedEvent& recorded) {
+    static_assert(StorableEvent<T>,
+                  "an event struct needs `static constexpr std::string_view kType` and to_json and "
+                  "from_json for nlohmann::json (evs/event_types.h)");
     auto where = [&] {
       return "stream '" + recorded.stream_id + "' version " + std::to_string(recorded.version) +
              " (" + recorded.type + ")";

@@ -8,10 +8,14 @@
 // taken from another history is ignored, the aggregate is rebuilt from its events, and the
 // snapshot is replaced. Snapshot failures never fail a fetch or a store: snapshots are a cache.
 //
+// T is an AggregateRoot (aggregate.h says what that needs, and why). A copyable T is cached
+// (RepositoryOptions::cache_capacity); a move-only T never is: each Fetch reads its stream.
+//
 // Thread safety: a Repository may be shared by any number of threads; aggregates it returns are
 // copies owned by the caller.
 #pragma once
 
+#include <concepts>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,7 +33,7 @@
 namespace evs {
 
 struct RepositoryOptions {
-  // Aggregates kept in memory; 0 disables the cache.
+  // Aggregates kept in memory (copyable ones: see above); 0 disables the cache.
   size_t cache_capacity = 100000;
   // Command attempts after the first when the store reports a version conflict.
   int max_conflict_retries = 10;
@@ -60,6 +64,25 @@ struct RepositorySnapshotStats {
 
 template <class T>
 class Repository {
+  static_assert(internal::DerivesFromAggregate<T>,
+                "Repository<T>: T must derive from evs::Aggregate<T, Types> (evs/aggregate.h)");
+  static_assert(internal::HasCategory<T>,
+                "Repository<T>: T needs `static constexpr std::string_view kCategory`, the "
+                "category of its streams (evs/aggregate.h)");
+  static_assert(internal::ConstructibleFromId<T>,
+                "Repository<T>: T needs a public constructor from its id, a std::string: Fetch "
+                "and Create start from T(id) (evs/aggregate.h)");
+  static_assert(internal::HasApply<T>,
+                "Repository<T>: T needs `void Apply(const Event&)`, public or private with "
+                "`friend Aggregate;` in T (evs/aggregate.h)");
+  static_assert(internal::HasStorableEvents<T>,
+                "Repository<T>: every event struct needs a kType and to_json and from_json for "
+                "nlohmann::json (evs/event_types.h)");
+  static_assert(std::move_constructible<T>, "Repository<T>: T must be move-constructible");
+
+  // The cache hands out copies: a move-only aggregate is rebuilt on every fetch instead.
+  static constexpr bool kCached = std::copyable<T>;
+
  public:
   explicit Repository(EventStore& store, RepositoryOptions options = {})
       : store_(store),
@@ -76,7 +99,8 @@ class Repository {
     const std::string stream = T::StreamIdFor(id);
     auto head = store_.StreamVersion(stream);
     if (!head.ok()) return head.error();
-    std::optional<T> aggregate = cache_.Get(id);
+    std::optional<T> aggregate;
+    if constexpr (kCached) aggregate = cache_.Get(id);
     if (aggregate && aggregate->version() == *head) return std::move(*aggregate);
     // The snapshot's version, when the first event read must be the one it was taken after.
     int64_t check_snapshot_at = 0;
@@ -121,7 +145,7 @@ class Repository {
     }
     if (aggregate->version() == 0) return NotFound(id);
     MaybeSaveSnapshot(*aggregate);
-    cache_.Put(*aggregate);
+    if constexpr (kCached) cache_.Put(*aggregate);
     return std::move(*aggregate);
   }
 
@@ -141,12 +165,14 @@ class Repository {
     auto result = store_.Append(aggregate.stream_id(), ExpectedVersion::Exact(aggregate.version()),
                                 std::move(events));
     if (!result.ok()) {
-      if (result.error().code == ErrorCode::kWrongExpectedVersion) cache_.Erase(aggregate.id());
+      if constexpr (kCached) {
+        if (result.error().code == ErrorCode::kWrongExpectedVersion) cache_.Erase(aggregate.id());
+      }
       return result.error();
     }
     aggregate.MarkStored(result->last_version, last_event_id);
     MaybeSaveSnapshot(aggregate);
-    cache_.Put(aggregate);
+    if constexpr (kCached) cache_.Put(aggregate);
     return aggregate;
   }
 
