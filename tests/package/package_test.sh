@@ -39,8 +39,8 @@ done
 if grep -rlE '#include "(store|common|feed|http|aws|cli|cart)/' "$prefix/include/evs" >/dev/null; then
   fail "an installed header includes an internal one: $(grep -rlE '#include "(store|common|feed|http|aws|cli|cart)/' "$prefix/include/evs")"
 fi
-if grep -rl 'sqlite3\.h' "$prefix/include/evs" >/dev/null; then
-  echo "   (note: an installed header includes sqlite3.h: $(grep -rl 'sqlite3\.h' "$prefix/include/evs" | xargs -n1 basename))"
+if grep -rlE '#include <(sqlite3\.h|curl/|httplib\.h|CLI/|gtest/)' "$prefix/include/evs" >/dev/null; then
+  fail "an installed header includes a library that is not part of the API: $(grep -rlE '#include <(sqlite3\.h|curl/|httplib\.h|CLI/|gtest/)' "$prefix/include/evs")"
 fi
 [ "$("$prefix/bin/evs" --version)" = "evs $version" ] || fail "evs --version: $("$prefix/bin/evs" --version)"
 
