@@ -67,12 +67,17 @@ concept Snapshottable = requires(const T& aggregate, T& fresh, const nlohmann::j
   { fresh.LoadSnapshotState(state) } -> std::same_as<Status>;
 };
 
+// The base of a domain aggregate Derived (see above): its id, the version it was loaded at and
+// the events raised since. Not thread-safe: an aggregate is a value owned by one caller.
 template <class Derived, class Types>
 class Aggregate {
  public:
+  // The registry of the aggregate's event structs (an evs::EventTypes<...>).
   using EventTypes = Types;
+  // One event of the aggregate: a std::variant of Types' structs.
   using Event = typename Types::Event;
 
+  // The id the aggregate was made with.
   const std::string& id() const { return id_; }
   // The version of the last stored event applied (0 for a new aggregate). Store() expects the
   // stream to still be at this version.
@@ -81,11 +86,13 @@ class Aggregate {
   const std::vector<Event>& pending() const { return pending_; }
   // The stream that holds this aggregate's events.
   std::string stream_id() const { return StreamIdFor(id_); }
+  // The stream of the aggregate with this id: "<kCategory>-<id>".
   static std::string StreamIdFor(const std::string& id) {
     return std::string(Derived::kCategory) + "-" + id;
   }
 
  protected:
+  // A new aggregate with this id: version 0, nothing pending.
   explicit Aggregate(std::string id) : id_(std::move(id)) {}
 
   // Keeps a new event (one of Types' structs, or an Event) as a pending change and applies it to

@@ -53,8 +53,10 @@ class EventTypes;
 // True for an EventTypes<Ts...> whose every Ts is a StorableEvent.
 template <class Types>
 inline constexpr bool kStorableEvents = false;
+// An EventTypes<Ts...>: true when each Ts is a StorableEvent.
 template <class... Ts>
 inline constexpr bool kStorableEvents<EventTypes<Ts...>> = (StorableEvent<Ts> && ...);
+// Event types a Repository or a DeciderSpec can store: an EventTypes of StorableEvent structs.
 template <class Types>
 concept StorableEvents = kStorableEvents<Types>;
 

@@ -50,10 +50,11 @@ class Projection {
   virtual Status Apply(ReadModel& read_model, const RecordedEvent& event) = 0;
 };
 
+// How a projection's read model is kept (ProjectionRunner::Open, StreamProjectionHandler::Open).
 struct ProjectionOptions {
   std::string path;         // the read model's SQLite file (created when absent)
   size_t batch_size = 512;  // events per transaction
-  FailurePolicy failure;
+  FailurePolicy failure;    // for a batch that fails: retries, then park or stop (subscription.h)
   // Upcasts events before Apply() sees them (upcasting.h): from the live feed, a rebuild and a
   // replay alike. Null: Apply() sees events as stored.
   std::shared_ptr<const Upcaster> upcaster = nullptr;
@@ -69,8 +70,15 @@ class ProjectionRunner {
 
   // Starts following the feed from the projection's checkpoint.
   virtual Status Start() = 0;
+  // Stops following the feed after the batch in hand (its checkpoint saved); Start() goes on
+  // from there. Idempotent; the destructor stops too.
   virtual void Stop() = 0;
+  // The live subscription's state and counters (subscription.h); when not started or stopped,
+  // kStopped, or kFailed with the reason the live subscription could not start. Answers at once,
+  // also during a rebuild.
   virtual SubscriptionStatus GetStatus() const = 0;
+  // Waits until the read model has applied (or skipped) every position up to `position`, or the
+  // runner stopped, or `timeout` passed. True when it got there; false at once when not running.
   virtual bool WaitUntil(int64_t position, std::chrono::milliseconds timeout) = 0;
 
   // Rebuilds the read model from position 0 into the next generation while the current one
@@ -87,6 +95,8 @@ class ProjectionRunner {
   virtual std::string CheckpointName() const = 0;
 };
 
+// What a StreamProjectionHandler did since it was opened, counting committed batches only. Kept
+// in memory, not in the read model.
 struct StreamProjectionStats {
   int64_t applied = 0;  // events applied to the read model
   int64_t skipped = 0;  // events delivered again, already applied
@@ -107,6 +117,7 @@ class StreamProjectionHandler : public EventHandler {
                                                                ProjectionOptions options);
   // One transaction per call: every event of the batch applied, or none.
   Status Handle(std::span<const RecordedEvent> batch) override = 0;
+  // The counts since Open.
   virtual StreamProjectionStats Stats() const = 0;
   // The last version of `stream_id` applied (0 when none).
   virtual Result<int64_t> AppliedVersion(const std::string& stream_id) = 0;

@@ -45,6 +45,7 @@ class ReadModel {
   // constraint, wrong parameters), with its message; kIOError or kUnavailable when the disk or a
   // lock fails.
   virtual Status Execute(std::string_view sql, std::span<const SqlValue> params) = 0;
+  // As above, with the parameters listed: Execute("... WHERE id = ?", {id}).
   Status Execute(std::string_view sql, std::initializer_list<SqlValue> params = {}) {
     return Execute(sql, std::span<const SqlValue>(params.begin(), params.size()));
   }
@@ -52,6 +53,7 @@ class ReadModel {
   // Runs one statement as Execute does and returns every row it yields.
   virtual Result<std::vector<SqlRow>> Query(std::string_view sql,
                                             std::span<const SqlValue> params) = 0;
+  // As above, with the parameters listed.
   Result<std::vector<SqlRow>> Query(std::string_view sql,
                                     std::initializer_list<SqlValue> params = {}) {
     return Query(sql, std::span<const SqlValue>(params.begin(), params.size()));

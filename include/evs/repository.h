@@ -32,6 +32,7 @@
 
 namespace evs {
 
+// The settings of a Repository, copied when it is made.
 struct RepositoryOptions {
   // Aggregates kept in memory (copyable ones: see above); 0 disables the cache.
   size_t cache_capacity = 100000;
@@ -58,10 +59,11 @@ struct RepositoryOptions {
 struct RepositorySnapshotStats {
   int64_t used = 0;     // fetches that started from a snapshot
   int64_t ignored = 0;  // snapshots found and not used (damaged, other version or history)
-  int64_t saved = 0;
-  int64_t failed = 0;  // loads or saves that failed (the fetch or store went on without)
+  int64_t saved = 0;    // snapshots saved (by SaveSnapshot() or by the snapshot_every policy)
+  int64_t failed = 0;   // loads or saves that failed (the fetch or store went on without)
 };
 
+// Fetches aggregates of type T from an EventStore and stores their new events (see above).
 template <class T>
 class Repository {
   static_assert(internal::DerivesFromAggregate<T>,
@@ -84,6 +86,7 @@ class Repository {
   static constexpr bool kCached = std::copyable<T>;
 
  public:
+  // A repository on `store`, which must outlive it.
   explicit Repository(EventStore& store, RepositoryOptions options = {})
       : store_(store),
         options_(options),
@@ -209,6 +212,7 @@ class Repository {
     }
   }
 
+  // The snapshot counters so far. Thread-safe.
   RepositorySnapshotStats snapshot_stats() const {
     std::lock_guard guard(stats_mu_);
     return snapshot_stats_;

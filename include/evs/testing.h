@@ -88,10 +88,14 @@ concept Decider = requires {
 // expected and what happened (each event as its type and JSON data).
 class SpecResult {
  public:
+  // A result that passed, with an empty message.
   static SpecResult Pass() { return SpecResult(true, {}); }
+  // A result that failed, with `message` saying why.
   static SpecResult Fail(std::string message) { return SpecResult(false, std::move(message)); }
 
+  // True when it passed.
   bool ok() const { return ok_; }
+  // ok(), for ASSERT_TRUE(result) and if (result).
   explicit operator bool() const { return ok_; }
   // Empty when it passed.
   const std::string& message() const { return message_; }
@@ -102,6 +106,7 @@ class SpecResult {
   std::string message_;
 };
 
+// The options of an AggregateSpec or a DeciderSpec.
 struct SpecOptions {
   // The aggregate's id (its stream is "<kCategory>-<id>"), or a decider's stream id.
   std::string id = "spec-1";
@@ -279,6 +284,7 @@ class SpecStream {
 template <class Types, class Subject>
 class ThenStep {
  public:
+  // One event of Types: a std::variant of its structs.
   using Event = typename Types::Event;
 
   // Passes when the command succeeded and stored exactly `expected`, in order.
@@ -360,9 +366,12 @@ class ThenStep {
 template <class T>
 class AggregateSpec {
  public:
+  // One event of T.
   using Event = typename T::Event;
+  // T's event types (T::EventTypes).
   using Types = typename T::EventTypes;
 
+  // A spec with a new, empty memory store of its own.
   explicit AggregateSpec(SpecOptions options = {})
       : options_(std::move(options)), stream_(T::StreamIdFor(options_.id), options_.upcaster) {}
 
@@ -440,17 +449,23 @@ class AggregateSpec {
 template <Decider D>
 class DeciderSpec {
  public:
+  // D's event types (D::EventTypes).
   using Types = typename D::EventTypes;
+  // One event of D.
   using Event = typename Types::Event;
+  // D's state, which result() holds after a When step.
   using State = typename D::State;
 
+  // A spec with a new, empty memory store of its own.
   explicit DeciderSpec(SpecOptions options = {})
       : options_(std::move(options)), stream_(options_.id, options_.upcaster) {}
 
+  // Appends these events to the decider's stream.
   DeciderSpec& Given(const std::vector<Event>& events) {
     stream_.template Given<Types>(events);
     return *this;
   }
+  // Appends events as stored, e.g. in an older schema version (see SpecOptions::upcaster).
   DeciderSpec& GivenStored(std::vector<EventData> events) {
     stream_.GivenStored(std::move(events));
     return *this;

@@ -8,9 +8,14 @@
 // from 1.0; before it, a minor release may change the API, and the README says how.
 #pragma once
 
+// The major number of this release of the headers (0 until the API is stable: see above).
 #define EVS_VERSION_MAJOR 0
+// The minor number of this release of the headers.
 #define EVS_VERSION_MINOR 9
+// The patch number of this release of the headers.
 #define EVS_VERSION_PATCH 0
+// "<major>.<minor>.<patch>", the three numbers above. CMake and the package test read the
+// version from this line, so it must stay one `#define` with a string literal.
 #define EVS_VERSION_STRING "0.9.0"
 
 namespace evs {
