@@ -1,9 +1,10 @@
 // The Api as `evs serve` runs it for the HTTP tests: the store's own routes and the cart's
 // (app/cart/cart_http.h), with the cart's upcaster for ?upcast=true and the API's personal data
-// for the carts' emails.
+// for the carts' emails. Used by the HTTP tests and the HTTP fuzz targets.
 #pragma once
 
-#include <gtest/gtest.h>
+#include <cstdio>
+#include <cstdlib>
 
 #include "cart/cart_http.h"
 #include "evs/http/api.h"
@@ -12,12 +13,15 @@ namespace evs::testing {
 
 class CartApi : public http::Api {
  public:
-  explicit CartApi(EventStore& store, http::ApiOptions options = {}, http::ApiFeeds feeds = {},
-                   cart::CartReports* reports = nullptr)
-      : http::Api(store, WithCartUpcaster(options), std::move(feeds)),
-        cart_(store, CartOptions(options, reports)) {
-    const Status registered = cart_.Register(routes());
-    EXPECT_TRUE(registered.ok()) << registered.error().message;
+  explicit CartApi(EventStore& store, http::ApiOptions options = {},
+                   cart::CartHttpOptions cart_options = {})
+      : http::Api(store, WithCartUpcaster(options)),
+        cart_(store, WithPersonalData(std::move(cart_options), options)) {
+    // The cart's routes are fixed: a refusal is a bug in them.
+    if (const Status registered = cart_.Register(routes()); !registered.ok()) {
+      std::fprintf(stderr, "cart routes refused: %s\n", registered.error().message.c_str());
+      std::abort();
+    }
   }
 
  private:
@@ -25,11 +29,9 @@ class CartApi : public http::Api {
     options.upcaster = cart::CartUpcaster();
     return options;
   }
-  static cart::CartHttpOptions CartOptions(const http::ApiOptions& options,
-                                           cart::CartReports* reports) {
-    cart::CartHttpOptions cart_options;
+  static cart::CartHttpOptions WithPersonalData(cart::CartHttpOptions cart_options,
+                                                const http::ApiOptions& options) {
     cart_options.personal_data = options.personal_data;
-    cart_options.reports = reports;
     return cart_options;
   }
   cart::CartHttp cart_;
