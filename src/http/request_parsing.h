@@ -15,7 +15,7 @@ namespace evs::http {
 
 // The target split into percent-decoded path segments and query parameters.
 struct Target {
-  std::vector<std::string> segments;  // "/carts/a%2Fb/items" -> {"carts", "a/b", "items"}
+  std::vector<std::string> segments;  // "/tickets/a%2Fb/notes" -> {"tickets", "a/b", "notes"}
   std::map<std::string, std::string> query;
 };
 

@@ -16,7 +16,7 @@ class RouteTable final : public Routes {
  public:
   // One pattern and the handlers of its methods, in the order added.
   struct Entry {
-    std::string pattern;                // as first added, e.g. "/carts/{id}"; the metrics label
+    std::string pattern;                // as first added, e.g. "/tickets/{id}"; the metrics label
     std::vector<std::string> segments;  // literals; "" where a parameter is
     std::vector<std::string> names;     // each segment's parameter name; "" for a literal
     std::vector<std::pair<std::string, Handler>> methods;
