@@ -66,15 +66,16 @@
 
 #include "bench.h"
 #include "cart/cart.h"
+#include "cart/cart_http.h"
+#include "cart/cart_reports.h"
 #include "cart/cart_summary_projection.h"
 #include "common/event_json.h"
 #include "evs/event_store.h"
+#include "evs/http/api.h"
+#include "evs/http/server.h"
 #include "evs/projection.h"
 #include "evs/repository.h"
 #include "evs/subscription.h"
-#include "http/api.h"
-#include "http/cart_reports.h"
-#include "http/server.h"
 #include "report.h"
 
 extern char** environ;
@@ -647,7 +648,7 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
   auto runner = ProjectionRunner::Open(**store, projection, projection_options);
   if (!runner.ok()) return runner.error();
   if (auto s = (*runner)->Start(); !s) return s.error();
-  auto reports = http::CartReports::Open(projection_options.path);
+  auto reports = cart::CartReports::Open(projection_options.path);
   if (!reports.ok()) return reports.error();
   auto checkpoints = OpenSqliteCheckpointStore(options.dir + "/evs-http-feed.sqlite");
   if (!checkpoints.ok()) return checkpoints.error();
@@ -658,7 +659,6 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
   auto log_subscription = Subscription::Start(**store, **checkpoints, event_log, log_options);
   if (!log_subscription.ok()) return log_subscription.error();
   http::ApiFeeds feeds;
-  feeds.cart_reports = reports->get();
   feeds.subscriptions = [&] {
     return std::vector<SubscriptionStatus>{(*runner)->GetStatus(),
                                            (*log_subscription)->GetStatus()};
@@ -666,7 +666,13 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
 
   Status result = OkStatus();
   {
-    http::Api api(**store, http::ApiOptions{}, feeds);
+    http::ApiOptions api_options;
+    api_options.upcaster = cart::CartUpcaster();
+    http::Api api(**store, api_options, feeds);
+    cart::CartHttpOptions cart_options;
+    cart_options.reports = reports->get();
+    cart::CartHttp cart_http(**store, cart_options);
+    if (auto s = cart_http.Register(api.routes()); !s) return s.error();
     http::ServerOptions server_options;
     server_options.host = "127.0.0.1";
     server_options.port = 0;

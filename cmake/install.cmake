@@ -2,8 +2,9 @@
 #   include/evs/                 the public headers
 #   lib/libevs.a                 evs::evs (store, repository, feed, archive, snapshots)
 #   lib/libevs_aws.a             evs::aws (DynamoDB, Kinesis, S3), when built
+#   lib/libevs_http.a            evs::http (the HTTP API and server, include/evs/http), when built
 #   lib/cmake/evs/               evsConfig.cmake, its version file and the exported targets
-#   lib/pkgconfig/evs.pc         the core for pkg-config (evs-aws.pc for the AWS component)
+#   lib/pkgconfig/evs.pc         the core for pkg-config (evs-aws.pc, evs-http.pc: components)
 #   bin/evs                      the command-line tool, when built
 # Each component is an export set of its own, so find_package(evs) alone never asks for the
 # dependencies of a component the user did not request.
@@ -23,6 +24,14 @@ if(EVS_BUILD_AWS)
   list(APPEND evs_components aws)
 endif()
 
+if(EVS_BUILD_HTTP)
+  set_target_properties(evs_http PROPERTIES OUTPUT_NAME evs_http)
+  install(TARGETS evs_http EXPORT evsHttpTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(EXPORT evsHttpTargets NAMESPACE evs:: DESTINATION ${evs_cmake_dir})
+  list(APPEND evs_components http)
+endif()
+
 configure_package_config_file(cmake/evsConfig.cmake.in ${CMAKE_CURRENT_BINARY_DIR}/evsConfig.cmake
                               INSTALL_DESTINATION ${evs_cmake_dir})
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/evsConfigVersion.cmake
@@ -36,6 +45,11 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/evsConfig.cmake
 file(RELATIVE_PATH evs_pc_to_prefix /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
 configure_file(cmake/evs.pc.in ${CMAKE_CURRENT_BINARY_DIR}/evs.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/evs.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+if(EVS_BUILD_HTTP)
+  configure_file(cmake/evs-http.pc.in ${CMAKE_CURRENT_BINARY_DIR}/evs-http.pc @ONLY)
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/evs-http.pc
+          DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()
 if(EVS_BUILD_AWS)
   configure_file(cmake/evs-aws.pc.in ${CMAKE_CURRENT_BINARY_DIR}/evs-aws.pc @ONLY)
   install(FILES ${CMAKE_CURRENT_BINARY_DIR}/evs-aws.pc

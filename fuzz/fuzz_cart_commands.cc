@@ -18,9 +18,10 @@
 #include <string_view>
 
 #include "cart/cart.h"
+#include "cart_api.h"
 #include "evs/event_store.h"
+#include "evs/http/api.h"
 #include "fuzz_check.h"
-#include "http/api.h"
 
 namespace {
 
@@ -30,8 +31,8 @@ using nlohmann::json;
 
 constexpr size_t kMaxCommands = 64;
 
-evs::http::ApiOptions SmallApi() {
-  evs::http::ApiOptions options;
+cart::CartHttpOptions SmallCarts() {
+  cart::CartHttpOptions options;
   options.repository.cache_capacity = 16;
   options.repository.command_lock_stripes = 1;
   return options;
@@ -127,7 +128,7 @@ json Replay(evs::EventStore& store, const std::string& id) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(bytes), size);
   auto store = evs::NewMemoryEventStore();
-  evs::http::Api api(*store, SmallApi());
+  evs::testing::CartApi api(*store, {}, SmallCarts());
   const Response opened = Send(api, "POST", "/carts");
   EVS_FUZZ_CHECK(opened.status == 201, opened.body);
   const std::string id = json::parse(opened.body)["cart_id"].get<std::string>();
@@ -182,7 +183,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     cart = now;
   }
   EVS_FUZZ_CHECK(Replay(*store, id) == cart, Dump(Replay(*store, id)) + " vs " + Dump(cart));
-  evs::http::Api fresh(*store, SmallApi());
+  evs::testing::CartApi fresh(*store, {}, SmallCarts());
   EVS_FUZZ_CHECK(GetCart(fresh, id) == cart, Dump(cart));
   return 0;
 }

@@ -17,10 +17,10 @@
 
 #include "common/event_json.h"
 #include "evs/event_store.h"
+#include "evs/http/api.h"
 #include "evs/personal_data.h"
 #include "evs/text.h"
 #include "fuzz_check.h"
-#include "http/api.h"
 
 namespace {
 
@@ -29,13 +29,6 @@ using evs::http::Response;
 using nlohmann::json;
 
 constexpr const char* kStream = "fuzz-stream";
-
-evs::http::ApiOptions SmallApi() {
-  evs::http::ApiOptions options;
-  options.repository.cache_capacity = 16;
-  options.repository.command_lock_stripes = 1;
-  return options;
-}
 
 std::string Dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -66,7 +59,7 @@ json ReadBack(evs::http::Api& api) {
 // Appends `body` to a fresh store; the events read back when accepted, null otherwise.
 json AppendAndRead(const std::string& body) {
   auto store = evs::NewMemoryEventStore();
-  evs::http::Api api(*store, SmallApi());
+  evs::http::Api api(*store);
   const Response response = Post(api, body);
   EVS_FUZZ_CHECK(response.status >= 200 && response.status <= 599, response.body);
   EVS_FUZZ_CHECK(response.status != 500, response.body);

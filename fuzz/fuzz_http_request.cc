@@ -19,9 +19,10 @@
 #include <string_view>
 #include <vector>
 
+#include "cart_api.h"
 #include "evs/event_store.h"
+#include "evs/http/api.h"
 #include "fuzz_check.h"
-#include "http/api.h"
 
 namespace {
 
@@ -106,8 +107,9 @@ void CheckResponse(const Request& request, const Response& response) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(bytes), size);
   evs::http::ApiOptions options;
-  options.repository.cache_capacity = 16;
-  options.repository.command_lock_stripes = 1;
+  cart::CartHttpOptions cart_options;
+  cart_options.repository.cache_capacity = 16;
+  cart_options.repository.command_lock_stripes = 1;
   options.max_body_bytes = 4096;  // small, so that the fuzzer reaches the limit too
   if (input.starts_with("#auth\n")) {
     options.bearer_token = kToken;
@@ -115,7 +117,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   }
   auto store = evs::NewMemoryEventStore();
   Seed(*store);
-  evs::http::Api api(*store, options);
+  evs::testing::CartApi api(*store, options, cart_options);
 
   std::string new_cart = kCartId;
   for (size_t n = 0; n < kMaxRequests && !input.empty(); ++n) {

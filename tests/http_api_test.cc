@@ -20,9 +20,10 @@
 #include <thread>
 #include <vector>
 
+#include "cart_api.h"
 #include "evs/event_store.h"
-#include "http/api.h"
-#include "http/server.h"
+#include "evs/http/api.h"
+#include "evs/http/server.h"
 #include "http_client.h"
 #include "temp_dir.h"
 
@@ -96,7 +97,7 @@ class HttpApiTest : public ::testing::Test {
     auto store = OpenSqliteEventStore(store_options);
     ASSERT_TRUE(store.ok()) << store.error().message;
     store_ = std::move(store).value();
-    api_ = std::make_unique<Api>(*store_);
+    api_ = std::make_unique<testing::CartApi>(*store_);
     ServerOptions options;
     options.host = "127.0.0.1";
     options.port = 0;
@@ -182,7 +183,7 @@ class HttpApiTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<EventStore> store_;
-  std::unique_ptr<Api> api_;
+  std::unique_ptr<testing::CartApi> api_;
   std::unique_ptr<Server> server_;
   std::thread server_thread_;
   int port_ = 0;

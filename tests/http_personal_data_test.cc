@@ -10,10 +10,11 @@
 #include <string>
 #include <thread>
 
+#include "cart_api.h"
 #include "evs/event_store.h"
+#include "evs/http/api.h"
+#include "evs/http/server.h"
 #include "evs/personal_data.h"
-#include "http/api.h"
-#include "http/server.h"
 #include "http_client.h"
 #include "temp_dir.h"
 
@@ -39,7 +40,7 @@ class HttpPersonalDataTest : public ::testing::Test {
     ApiOptions api_options;
     api_options.bearer_token = kToken;
     api_options.personal_data = std::move(personal).value();
-    api_ = std::make_unique<Api>(*store_, api_options);
+    api_ = std::make_unique<testing::CartApi>(*store_, api_options);
     ServerOptions options;
     options.host = "127.0.0.1";
     options.port = 0;
@@ -83,7 +84,7 @@ class HttpPersonalDataTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<EventStore> store_;
-  std::unique_ptr<Api> api_;
+  std::unique_ptr<testing::CartApi> api_;
   std::unique_ptr<Server> server_;
   std::thread server_thread_;
   std::unique_ptr<httplib::Client> client_;

@@ -21,11 +21,12 @@
 #include <thread>
 #include <vector>
 
+#include "cart_api.h"
 #include "evs/event_store.h"
+#include "evs/http/api.h"
+#include "evs/http/server.h"
 #include "evs_child.h"
-#include "http/api.h"
 #include "http/auth.h"
-#include "http/server.h"
 #include "http_client.h"
 #include "temp_dir.h"
 
@@ -167,7 +168,7 @@ class SecurityTest : public ::testing::Test {
     auto store = OpenSqliteEventStore(store_options);
     ASSERT_TRUE(store.ok()) << store.error().message;
     store_ = std::move(store).value();
-    api_ = std::make_unique<Api>(*store_, api_options);
+    api_ = std::make_unique<testing::CartApi>(*store_, api_options);
     server_options.host = "127.0.0.1";
     server_options.port = 0;
     server_options.access_log = false;
@@ -215,7 +216,7 @@ class SecurityTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<EventStore> store_;
-  std::unique_ptr<Api> api_;
+  std::unique_ptr<testing::CartApi> api_;
   std::unique_ptr<Server> server_;
   std::thread server_thread_;
   int port_ = 0;

@@ -8,17 +8,19 @@
 #include <thread>
 
 #include "cart/cart.h"
+#include "cart/cart_http.h"
+#include "cart/cart_reports.h"
 #include "cart/cart_summary_projection.h"
 #include "cli/archive_commands.h"
 #include "cli/output.h"
 #include "common/event_json.h"
 #include "evs/archive.h"
+#include "evs/http/api.h"
+#include "evs/http/server.h"
 #include "evs/projection.h"
 #include "evs/s3.h"
 #include "evs/subscription.h"
-#include "http/api.h"
 #include "http/auth.h"
-#include "http/server.h"
 
 namespace evs::cli {
 
@@ -101,7 +103,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   const std::string dir = global.data_dir + "/";
   cart::CartSummaryProjection projection;
   std::unique_ptr<ProjectionRunner> runner;
-  std::unique_ptr<http::CartReports> reports;
+  std::unique_ptr<cart::CartReports> reports;
   std::unique_ptr<CheckpointStore> checkpoints;
   // The original's "simple event logging": one JSON line per committed event on stdout.
   JsonLinesHandler event_log(/*flush=*/true);
@@ -116,7 +118,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
     if (!opened.ok()) return ReportError(global, opened.error());
     runner = std::move(opened).value();
     if (auto s = runner->Start(); !s) return ReportError(global, s.error());
-    auto opened_reports = http::CartReports::Open(dir + "cart_summary.sqlite");
+    auto opened_reports = cart::CartReports::Open(dir + "cart_summary.sqlite");
     if (!opened_reports.ok()) return ReportError(global, opened_reports.error());
     reports = std::move(opened_reports).value();
     auto opened_checkpoints = OpenSqliteCheckpointStore(dir + "feed.sqlite");
@@ -143,7 +145,6 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   }
   http::ApiFeeds feeds;
   if (embedded) {
-    feeds.cart_reports = reports.get();
     feeds.subscriptions = [&] {
       std::vector<SubscriptionStatus> all{runner->GetStatus()};
       if (event_log_subscription) all.push_back(event_log_subscription->GetStatus());
@@ -168,8 +169,14 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   http::ApiOptions api_options;
   api_options.max_body_bytes = args.max_body_bytes;
   api_options.bearer_token = token;
+  api_options.upcaster = cart::CartUpcaster();
   api_options.personal_data = std::move(personal).value();
   http::Api api(**store, api_options, feeds);
+  cart::CartHttpOptions cart_options;
+  cart_options.personal_data = api_options.personal_data;
+  cart_options.reports = reports.get();
+  cart::CartHttp cart_http(**store, cart_options);
+  if (auto s = cart_http.Register(api.routes()); !s) return ReportError(global, s.error());
   http::Server server(api, server_options);
   auto port = server.Bind();
   if (!port.ok()) return ReportError(global, port.error());

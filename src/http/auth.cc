@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "common/strings.h"
-#include "http/problem.h"
+#include "evs/http/responses.h"
 
 namespace evs::http {
 

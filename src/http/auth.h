@@ -10,8 +10,8 @@
 #include <string_view>
 
 #include "evs/file_system.h"
+#include "evs/http/message.h"
 #include "evs/status.h"
-#include "http/message.h"
 
 namespace evs::http {
 

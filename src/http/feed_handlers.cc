@@ -1,53 +1,22 @@
-// The read side's endpoints: the cart read model, the subscriptions, the live tail.
+// The read side's endpoints: the subscriptions, the live tail.
 #include <charconv>
 #include <chrono>
 
 #include "common/event_json.h"
-#include "http/api.h"
-#include "http/problem.h"
+#include "evs/http/request_reading.h"
+#include "evs/http/responses.h"
+#include "http/event_store_routes.h"
+#include "http/request_parsing.h"
 
 namespace evs::http {
 
 namespace {
 
-Response NoReadModel() {
-  return Problem(503, "unavailable", "the cart read model is not running in this server");
-}
-
 constexpr auto kHeartbeat = std::chrono::seconds(15);
 
 }  // namespace
 
-Response Api::ListCarts(const Target& target) {
-  if (!feeds_.cart_reports) return NoReadModel();
-  auto limit = IntParam(target, "limit", static_cast<int64_t>(options_.default_page), 1,
-                        static_cast<int64_t>(options_.max_page));
-  if (auto* problem = std::get_if<Response>(&limit)) return std::move(*problem);
-  std::optional<std::string> status;
-  if (auto it = target.query.find("status"); it != target.query.end()) {
-    if (it->second != "open" && it->second != "checked_out") {
-      return Problem(400, "invalid_parameter",
-                     "status must be open or checked_out, got '" + it->second + "'");
-    }
-    status = it->second;
-  }
-  auto after = target.query.find("after");
-  auto body = feeds_.cart_reports->ListCarts(
-      status, after == target.query.end() ? "" : after->second, std::get<int64_t>(limit));
-  if (!body.ok()) return ProblemFor(body.error());
-  return JsonResponse(*body);
-}
-
-Response Api::TopItems(const Target& target) {
-  if (!feeds_.cart_reports) return NoReadModel();
-  auto limit = IntParam(target, "limit", 10, 1, static_cast<int64_t>(options_.max_page));
-  if (auto* problem = std::get_if<Response>(&limit)) return std::move(*problem);
-  auto body = feeds_.cart_reports->TopItems(std::get<int64_t>(limit));
-  if (!body.ok()) return ProblemFor(body.error());
-  return JsonResponse(*body);
-}
-
-Response Api::Subscriptions() {
+Response EventStoreRoutes::Subscriptions(const Request&, const Params&) {
   if (!feeds_.subscriptions) {
     return Problem(503, "unavailable", "no subscriptions run in this server");
   }
@@ -71,10 +40,10 @@ Response Api::Subscriptions() {
   return JsonResponse({{"subscriptions", list}});
 }
 
-Response Api::LiveLog(const Request& request, const Target& target) {
-  auto from = IntParam(target, "from", -1, 0, INT64_MAX);
-  if (auto* problem = std::get_if<Response>(&from)) return std::move(*problem);
-  int64_t start = std::get<int64_t>(from);
+Response EventStoreRoutes::LiveLog(const Request& request, const Params& params) {
+  auto from = QueryInt(params, "from", -1, 0, INT64_MAX);
+  if (!from) return from.problem();
+  int64_t start = *from;
   // A reconnecting EventSource sends the last id it saw.
   if (auto last = request.Header("Last-Event-ID"); last && start < 0) {
     int64_t id = 0;

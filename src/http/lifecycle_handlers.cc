@@ -2,8 +2,10 @@
 #include <thread>
 #include <variant>
 
-#include "http/api.h"
-#include "http/problem.h"
+#include "evs/http/request_reading.h"
+#include "evs/http/responses.h"
+#include "http/event_store_routes.h"
+#include "http/request_parsing.h"
 #include "store/stream_lifecycle.h"
 
 namespace evs::http {
@@ -28,25 +30,34 @@ nlohmann::json ScavengeJson(const ScavengeState& state) {
 
 }  // namespace
 
-Response Api::GetStreamMetadata(const std::string& stream) {
+Response EventStoreRoutes::GetStreamMetadata(const Request&, const Params& params) {
+  const std::string& stream = params.path.at("id");
+  if (auto invalid = CheckPathStreamId(stream)) return std::move(*invalid);
+  return StreamMetadata(stream);
+}
+
+Response EventStoreRoutes::StreamMetadata(const std::string& stream) {
   auto lifecycle = store_.GetStreamLifecycle(stream);
   if (!lifecycle.ok()) return ProblemFor(lifecycle.error());
   return JsonResponse(store::LifecycleToJson(stream, *lifecycle));
 }
 
-Response Api::PutStreamMetadata(const Request& request, const std::string& stream) {
+Response EventStoreRoutes::PutStreamMetadata(const Request& request, const Params& params) {
+  const std::string& stream = params.path.at("id");
+  if (auto invalid = CheckPathStreamId(stream)) return std::move(*invalid);
   auto parsed = JsonBody(request);
-  if (auto* problem = std::get_if<Response>(&parsed)) return std::move(*problem);
-  auto metadata = store::MetadataFromJson(std::get<nlohmann::json>(parsed));
+  if (!parsed) return parsed.problem();
+  auto metadata = store::MetadataFromJson(*parsed);
   if (!metadata.ok()) return ProblemFor(metadata.error());
   if (auto s = store_.SetStreamMetadata(stream, *metadata); !s) return ProblemFor(s.error());
-  return GetStreamMetadata(stream);
+  return StreamMetadata(stream);
 }
 
-Response Api::DeleteStream(const Request& request, const Target& target,
-                           const std::string& stream) {
+Response EventStoreRoutes::DeleteStream(const Request& request, const Params& params) {
+  const std::string& stream = params.path.at("id");
+  if (auto invalid = CheckPathStreamId(stream)) return std::move(*invalid);
   DeleteMode mode = DeleteMode::kSoft;
-  if (auto hard = target.query.find("hard"); hard != target.query.end()) {
+  if (auto hard = params.query.find("hard"); hard != params.query.end()) {
     if (hard->second == "true") {
       mode = DeleteMode::kHard;
     } else if (hard->second != "false") {
@@ -55,9 +66,9 @@ Response Api::DeleteStream(const Request& request, const Target& target,
     }
   }
   auto header = ExpectedVersionHeader(request);
-  if (auto* problem = std::get_if<Response>(&header)) return std::move(*problem);
-  const ExpectedVersion expected = std::get<ExpectedVersion>(header);
-  // Caches (of carts, of their bodies) check the stream's version, which is 0 once deleted.
+  if (!header) return header.problem();
+  const ExpectedVersion expected = *header;
+  // Aggregate caches (repository.h) check the stream's version, which is 0 once deleted.
   if (auto s = store_.DeleteStream(stream, mode, expected); !s) return ProblemFor(s.error());
   Response r;
   r.status = 204;
@@ -65,16 +76,18 @@ Response Api::DeleteStream(const Request& request, const Target& target,
   return r;
 }
 
-ScavengeState Api::ScavengeStatus() {
+ScavengeState EventStoreRoutes::ScavengeStatus() {
   std::lock_guard guard(scavenge_mu_);
   return scavenge_;
 }
 
-Response Api::GetScavenge() { return JsonResponse(ScavengeJson(ScavengeStatus())); }
+Response EventStoreRoutes::GetScavenge(const Request&, const Params&) {
+  return JsonResponse(ScavengeJson(ScavengeStatus()));
+}
 
-Response Api::StartScavenge(const Target& target) {
-  auto step = IntParam(target, "step", 100, 1, 100000);
-  if (auto* problem = std::get_if<Response>(&step)) return std::move(*problem);
+Response EventStoreRoutes::StartScavenge(const Request&, const Params& params) {
+  auto step = QueryInt(params, "step", 100, 1, 100000);
+  if (!step) return step.problem();
   std::lock_guard guard(scavenge_mu_);
   if (scavenge_.state == "running") {
     return Problem(409, "scavenge_running",
@@ -83,7 +96,7 @@ Response Api::StartScavenge(const Target& target) {
   if (scavenge_thread_.joinable()) scavenge_thread_.join();  // the last one, finished
   scavenge_ = ScavengeState{};
   scavenge_.state = "running";
-  scavenge_thread_ = std::thread([this, step = std::get<int64_t>(step)] {
+  scavenge_thread_ = std::thread([this, step = *step] {
     ScavengeOptions options;
     options.events_per_step = static_cast<size_t>(step);
     options.progress = [this](const ScavengeProgress& progress) {
@@ -103,7 +116,7 @@ Response Api::StartScavenge(const Target& target) {
   return JsonResponse(ScavengeJson(scavenge_), 202);
 }
 
-void Api::JoinScavenge() {
+void EventStoreRoutes::JoinScavenge() {
   std::thread finishing;
   {
     std::lock_guard guard(scavenge_mu_);

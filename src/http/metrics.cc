@@ -33,11 +33,10 @@ void Header(std::string& out, const std::string& name, const std::string& type,
 
 }  // namespace
 
-Metrics::Metrics(const std::vector<std::string>& routes) {
-  for (const auto& route : routes) {
-    latency_[route] = std::make_unique<Histogram>(Histogram::LatencyBounds());
-  }
-  latency_["other"] = std::make_unique<Histogram>(Histogram::LatencyBounds());
+Metrics::Metrics() { AddRoute("other"); }
+
+void Metrics::AddRoute(const std::string& route) {
+  latency_.emplace(route, std::make_unique<Histogram>(Histogram::LatencyBounds()));
 }
 
 Histogram& Metrics::LatencyFor(const std::string& route) {

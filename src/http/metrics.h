@@ -15,8 +15,11 @@ namespace evs::http {
 
 class Metrics {
  public:
-  // `routes` are every route label requests may carry; others are counted under "other".
-  explicit Metrics(const std::vector<std::string>& routes);
+  // Requests of routes not added are counted under "other".
+  Metrics();
+
+  // A route label requests may carry. Not safe while Record() runs: add every route first.
+  void AddRoute(const std::string& route);
 
   void Record(const std::string& route, const std::string& method, int status, double seconds);
 
@@ -26,7 +29,7 @@ class Metrics {
  private:
   Histogram& LatencyFor(const std::string& route);
 
-  std::map<std::string, std::unique_ptr<Histogram>> latency_;  // fixed after construction
+  std::map<std::string, std::unique_ptr<Histogram>> latency_;  // fixed once serving
   mutable std::mutex mu_;
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;
 };

@@ -6,7 +6,8 @@
 #include <charconv>
 
 #include "common/strings.h"
-#include "http/problem.h"
+#include "evs/http/request_reading.h"
+#include "evs/http/responses.h"
 
 namespace evs::http {
 
@@ -121,7 +122,7 @@ std::optional<Response> CheckPathStreamId(std::string_view id) {
                      "control characters");
 }
 
-std::variant<nlohmann::json, Response> JsonBody(const Request& request) {
+Parsed<nlohmann::json> JsonBody(const Request& request) {
   auto type = request.Header("Content-Type");
   std::string_view media = type ? type->substr(0, type->find(';')) : std::string_view();
   while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
@@ -142,7 +143,7 @@ std::variant<nlohmann::json, Response> JsonBody(const Request& request) {
   return body;
 }
 
-std::variant<ExpectedVersion, Response> ExpectedVersionHeader(const Request& request) {
+Parsed<ExpectedVersion> ExpectedVersionHeader(const Request& request) {
   auto header = request.Header("ES-Expected-Version");
   if (!header) return ExpectedVersion::Any();
   auto parsed = ExpectedVersion::Parse(*header);
@@ -154,10 +155,10 @@ std::variant<ExpectedVersion, Response> ExpectedVersionHeader(const Request& req
   return *parsed;
 }
 
-std::variant<int64_t, Response> IntParam(const Target& target, const std::string& name,
-                                         int64_t fallback, int64_t min, int64_t max) {
-  auto it = target.query.find(name);
-  if (it == target.query.end()) return fallback;
+Parsed<int64_t> QueryInt(const Params& params, const std::string& name, int64_t fallback,
+                         int64_t min, int64_t max) {
+  auto it = params.query.find(name);
+  if (it == params.query.end()) return fallback;
   int64_t value = 0;
   const std::string& text = it->second;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -168,6 +169,28 @@ std::variant<int64_t, Response> IntParam(const Target& target, const std::string
                        " to " + std::to_string(max) + ", got '" + text + "'");
   }
   return value;
+}
+
+Parsed<int64_t> QueryLimit(const Params& params) {
+  return QueryInt(params, "limit", static_cast<int64_t>(params.default_page), 1,
+                  static_cast<int64_t>(params.max_page));
+}
+
+Parsed<std::optional<int64_t>> IfMatchVersion(const Request& request) {
+  auto header = request.Header("If-Match");
+  if (!header) return std::optional<int64_t>();
+  std::string_view text = *header;
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
+    text = text.substr(1, text.size() - 2);
+  }
+  int64_t version = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || version < 0) {
+    return Problem(400, "invalid_if_match",
+                   "If-Match must be a version in quotes, like \"3\" (the ETag of a read), got '" +
+                       std::string(*header) + "'");
+  }
+  return std::optional<int64_t>(version);
 }
 
 }  // namespace evs::http

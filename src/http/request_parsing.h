@@ -1,24 +1,21 @@
-// Reading the parts of a request: path segments, query parameters, JSON bodies and integers,
-// each failure a problem response that says what was wrong.
+// Reading a request's target: path segments and query parameters, and the checks the Api makes
+// on them before any handler runs. (What handlers read is evs/http/request_reading.h.)
 #pragma once
 
 #include <cstdint>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
-#include "evs/expected_version.h"
-#include "http/message.h"
+#include "evs/http/message.h"
 
 namespace evs::http {
 
 // The target split into percent-decoded path segments and query parameters.
 struct Target {
-  std::vector<std::string> segments;  // "/carts/a%2Fb/items" -> {"carts", "a/b", "items"}
+  std::vector<std::string> segments;  // "/tickets/a%2Fb/notes" -> {"tickets", "a/b", "notes"}
   std::map<std::string, std::string> query;
 };
 
@@ -40,16 +37,5 @@ inline constexpr size_t kMaxJsonDepth = 1024;
 // How deeply arrays and objects nest in `text` (brackets inside strings do not count); counting
 // stops once past `limit`. Meant for text that is about to be parsed; it does not validate.
 size_t NestingDepth(std::string_view text, size_t limit);
-
-// A JSON body: 415 when the content type is not JSON, 400 when it does not parse or nests
-// deeper than kMaxJsonDepth (code "json_too_deep").
-std::variant<nlohmann::json, Response> JsonBody(const Request& request);
-
-// The ES-Expected-Version header: any when absent; a 400 when it is not an expected version.
-std::variant<ExpectedVersion, Response> ExpectedVersionHeader(const Request& request);
-
-// An integer query parameter within [min, max]; `fallback` when absent; a 400 otherwise.
-std::variant<int64_t, Response> IntParam(const Target& target, const std::string& name,
-                                         int64_t fallback, int64_t min, int64_t max);
 
 }  // namespace evs::http

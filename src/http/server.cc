@@ -1,4 +1,4 @@
-#include "http/server.h"
+#include "evs/http/server.h"
 
 #include <httplib.h>
 #include <sys/socket.h>
@@ -12,7 +12,8 @@
 #include <thread>
 
 #include "common/event_json.h"
-#include "http/problem.h"
+#include "evs/http/responses.h"
+#include "http/metrics.h"
 
 namespace evs::http {
 
@@ -134,7 +135,35 @@ class ConnectionQueue : public httplib::TaskQueue {
 
 }  // namespace
 
+// cpp-httplib's server. Debian builds httplib 0.11 with two limits fixed at compile time (its
+// CPPHTTPLIB_* macros are compiled into the library, so defining them here changes nothing): a
+// request line over 8192 bytes (414) and a header line over 8192 bytes (httplib stops reading
+// the headers there and answers 400, which the error handler turns into a 431).
+class Server::Impl {
+ public:
+  Impl(Api& api, ServerOptions options);
+  Result<int> Bind();
+  void Run();
+  void Stop();
+
+ private:
+  Api& api_;
+  const ServerOptions options_;
+  std::unique_ptr<httplib::Server> server_;
+  int listen_socket_ = -1;
+  std::mutex mu_;
+  bool stop_requested_ = false;  // guarded by mu_
+  bool running_ = false;         // Run() is in listen_after_bind(); guarded by mu_
+};
+
 Server::Server(Api& api, ServerOptions options)
+    : impl_(std::make_unique<Impl>(api, std::move(options))) {}
+Server::~Server() = default;
+Result<int> Server::Bind() { return impl_->Bind(); }
+void Server::Run() { impl_->Run(); }
+void Server::Stop() { impl_->Stop(); }
+
+Server::Impl::Impl(Api& api, ServerOptions options)
     : api_(api), options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
   httplib::Server& s = *server_;
   const auto threads = static_cast<size_t>(std::max(1, options_.threads));
@@ -283,9 +312,7 @@ Server::Server(Api& api, ServerOptions options)
   });
 }
 
-Server::~Server() = default;
-
-Result<int> Server::Bind() {
+Result<int> Server::Impl::Bind() {
   int port = options_.port == 0
                  ? server_->bind_to_any_port(options_.host)
                  : (server_->bind_to_port(options_.host, options_.port) ? options_.port : -1);
@@ -299,7 +326,7 @@ Result<int> Server::Bind() {
   return port;
 }
 
-void Server::Run() {
+void Server::Impl::Run() {
   {
     std::lock_guard guard(mu_);
     if (stop_requested_) return;  // Stop() came first
@@ -310,7 +337,7 @@ void Server::Run() {
   running_ = false;
 }
 
-void Server::Stop() {
+void Server::Impl::Stop() {
   api_.Shutdown();  // live streams end within their next wait
   {
     std::lock_guard guard(mu_);

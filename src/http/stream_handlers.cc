@@ -1,11 +1,12 @@
 // The event store endpoints: list streams, read a stream or the log, append.
 #include <optional>
-#include <variant>
 
 #include "common/event_json.h"
+#include "evs/http/request_reading.h"
+#include "evs/http/responses.h"
 #include "evs/upcasting.h"
-#include "http/api.h"
-#include "http/problem.h"
+#include "http/event_store_routes.h"
+#include "http/request_parsing.h"
 
 namespace evs::http {
 
@@ -19,9 +20,9 @@ nlohmann::json EventsJson(const std::vector<RecordedEvent>& events) {
 
 // `?upcast=true`: events in the application's current shapes, retired types left out (paging
 // still follows the stored events); absent or false: the stored bytes.
-std::variant<bool, Response> UpcastParam(const Target& target) {
-  auto upcast = target.query.find("upcast");
-  if (upcast == target.query.end() || upcast->second == "false") return false;
+Parsed<bool> UpcastParam(const Params& params) {
+  auto upcast = params.query.find("upcast");
+  if (upcast == params.query.end() || upcast->second == "false") return false;
   if (upcast->second == "true") return true;
   return Problem(400, "invalid_parameter",
                  "upcast must be true or false, got '" + upcast->second + "'");
@@ -29,18 +30,17 @@ std::variant<bool, Response> UpcastParam(const Target& target) {
 
 }  // namespace
 
-Status Api::UpcastIfAsked(bool asked, std::vector<RecordedEvent>& events) const {
-  if (!asked || !options_.repository.upcaster) return OkStatus();
-  return options_.repository.upcaster->UpcastAll(events);
+Status EventStoreRoutes::UpcastIfAsked(bool asked, std::vector<RecordedEvent>& events) const {
+  if (!asked || !options_.upcaster) return OkStatus();
+  return options_.upcaster->UpcastAll(events);
 }
 
-Response Api::ListStreams(const Target& target) {
-  auto limit = IntParam(target, "limit", static_cast<int64_t>(options_.default_page), 1,
-                        static_cast<int64_t>(options_.max_page));
-  if (auto* problem = std::get_if<Response>(&limit)) return std::move(*problem);
-  auto after = target.query.find("after");
-  auto page = store_.ListStreams(after == target.query.end() ? "" : after->second,
-                                 static_cast<size_t>(std::get<int64_t>(limit)));
+Response EventStoreRoutes::ListStreams(const Request&, const Params& params) {
+  auto limit = QueryLimit(params);
+  if (!limit) return limit.problem();
+  auto after = params.query.find("after");
+  auto page = store_.ListStreams(after == params.query.end() ? "" : after->second,
+                                 static_cast<size_t>(*limit));
   if (!page.ok()) return ProblemFor(page.error());
   nlohmann::json streams = nlohmann::json::array();
   for (const auto& s : page->streams) {
@@ -52,17 +52,18 @@ Response Api::ListStreams(const Target& target) {
   return JsonResponse(body);
 }
 
-Response Api::ReadStream(const Target& target, const std::string& stream) {
-  auto limit = IntParam(target, "limit", static_cast<int64_t>(options_.default_page), 1,
-                        static_cast<int64_t>(options_.max_page));
-  if (auto* problem = std::get_if<Response>(&limit)) return std::move(*problem);
-  auto from = IntParam(target, "from", 0, 0, INT64_MAX);
-  if (auto* problem = std::get_if<Response>(&from)) return std::move(*problem);
+Response EventStoreRoutes::ReadStream(const Request&, const Params& params) {
+  const std::string& stream = params.path.at("id");
+  if (auto invalid = CheckPathStreamId(stream)) return std::move(*invalid);
+  auto limit = QueryLimit(params);
+  if (!limit) return limit.problem();
+  auto from = QueryInt(params, "from", 0, 0, INT64_MAX);
+  if (!from) return from.problem();
   ReadStreamOptions read;
-  read.limit = static_cast<size_t>(std::get<int64_t>(limit));
-  read.from = std::get<int64_t>(from);
-  auto direction = target.query.find("direction");
-  if (direction != target.query.end()) {
+  read.limit = static_cast<size_t>(*limit);
+  read.from = *from;
+  auto direction = params.query.find("direction");
+  if (direction != params.query.end()) {
     if (direction->second == "backward") {
       read.direction = Direction::kBackward;
     } else if (direction->second != "forward") {
@@ -70,13 +71,13 @@ Response Api::ReadStream(const Target& target, const std::string& stream) {
                      "direction must be forward or backward, got '" + direction->second + "'");
     }
   }
-  auto upcast = UpcastParam(target);
-  if (auto* problem = std::get_if<Response>(&upcast)) return std::move(*problem);
+  auto upcast = UpcastParam(params);
+  if (!upcast) return upcast.problem();
   auto page = store_.ReadStream(stream, read);
   if (!page.ok()) return ProblemFor(page.error());
   std::optional<int64_t> last_read;
   if (!page->events.empty()) last_read = page->events.back().version;
-  if (Status s = UpcastIfAsked(std::get<bool>(upcast), page->events); !s.ok()) {
+  if (Status s = UpcastIfAsked(*upcast, page->events); !s.ok()) {
     return ProblemFor(s.error());
   }
   nlohmann::ordered_json body = {{"stream_id", stream},
@@ -92,18 +93,16 @@ Response Api::ReadStream(const Target& target, const std::string& stream) {
   return JsonResponse(body);
 }
 
-Response Api::ReadLog(const Target& target) {
-  auto limit = IntParam(target, "limit", static_cast<int64_t>(options_.default_page), 1,
-                        static_cast<int64_t>(options_.max_page));
-  if (auto* problem = std::get_if<Response>(&limit)) return std::move(*problem);
-  auto from = IntParam(target, "from", 0, 0, INT64_MAX);
-  if (auto* problem = std::get_if<Response>(&from)) return std::move(*problem);
-  auto upcast = UpcastParam(target);
-  if (auto* problem = std::get_if<Response>(&upcast)) return std::move(*problem);
-  auto page =
-      store_.ReadLog(std::get<int64_t>(from), static_cast<size_t>(std::get<int64_t>(limit)));
+Response EventStoreRoutes::ReadLog(const Request&, const Params& params) {
+  auto limit = QueryLimit(params);
+  if (!limit) return limit.problem();
+  auto from = QueryInt(params, "from", 0, 0, INT64_MAX);
+  if (!from) return from.problem();
+  auto upcast = UpcastParam(params);
+  if (!upcast) return upcast.problem();
+  auto page = store_.ReadLog(*from, static_cast<size_t>(*limit));
   if (!page.ok()) return ProblemFor(page.error());
-  if (Status s = UpcastIfAsked(std::get<bool>(upcast), page->events); !s.ok()) {
+  if (Status s = UpcastIfAsked(*upcast, page->events); !s.ok()) {
     return ProblemFor(s.error());
   }
   return JsonResponse({{"events", EventsJson(page->events)},
@@ -111,13 +110,15 @@ Response Api::ReadLog(const Target& target) {
                        {"head_position", page->head_position}});
 }
 
-Response Api::AppendToStream(const Request& request, const std::string& stream) {
+Response EventStoreRoutes::AppendToStream(const Request& request, const Params& params) {
+  const std::string& stream = params.path.at("id");
+  if (auto invalid = CheckPathStreamId(stream)) return std::move(*invalid);
   auto header = ExpectedVersionHeader(request);
-  if (auto* problem = std::get_if<Response>(&header)) return std::move(*problem);
-  const ExpectedVersion expected = std::get<ExpectedVersion>(header);
+  if (!header) return header.problem();
+  const ExpectedVersion expected = *header;
   auto parsed = JsonBody(request);
-  if (auto* problem = std::get_if<Response>(&parsed)) return std::move(*problem);
-  const nlohmann::json& body = std::get<nlohmann::json>(parsed);
+  if (!parsed) return parsed.problem();
+  const nlohmann::json& body = *parsed;
   if (!body.is_array()) {
     return Problem(400, "invalid_body",
                    R"(the body must be an array of events like [{"type": "T", "data": {}}])");

@@ -1,10 +1,13 @@
 // POST /subjects/{id}/forget: crypto-shredding (evs/personal_data.h) over HTTP.
-#include "http/api.h"
-#include "http/problem.h"
+#include "evs/http/request_reading.h"
+#include "evs/http/responses.h"
+#include "http/event_store_routes.h"
+#include "http/request_parsing.h"
 
 namespace evs::http {
 
-Response Api::ForgetSubject(const std::string& subject) {
+Response EventStoreRoutes::ForgetSubject(const Request&, const Params& params) {
+  const std::string& subject = params.path.at("id");
   if (!options_.personal_data) {
     return Problem(503, "no_key_store", "this server has no key store for personal data");
   }

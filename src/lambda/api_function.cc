@@ -4,9 +4,10 @@
 
 #include "aws/dynamodb_event_store.h"
 #include "aws/kinesis_records.h"
-#include "http/api.h"
-#include "http/cart_reports.h"
-#include "http/problem.h"
+#include "cart/cart_http.h"
+#include "cart/cart_reports.h"
+#include "evs/http/api.h"
+#include "evs/http/responses.h"
 #include "lambda/function_registry.h"
 
 namespace evs::lambda {
@@ -92,12 +93,26 @@ std::string ToProxyAnswer(http::Response response) {
 
 class ApiFunction final : public Function {
  public:
-  ApiFunction(std::unique_ptr<EventStore> store, std::unique_ptr<http::CartReports> reports,
+  ApiFunction(std::unique_ptr<EventStore> store, std::unique_ptr<cart::CartReports> reports,
               const FunctionSettings& settings)
       : store_(std::move(store)),
         reports_(std::move(reports)),
-        api_(*store_, http::ApiOptions{}, http::ApiFeeds{reports_.get(), {}}),
+        api_(*store_, ApiOptions()),
+        cart_(*store_, CartOptions(reports_.get())),
         settings_(settings) {}
+
+  Status Init() { return cart_.Register(api_.routes()); }
+
+  static http::ApiOptions ApiOptions() {
+    http::ApiOptions options;
+    options.upcaster = cart::CartUpcaster();  // for ?upcast=true
+    return options;
+  }
+  static cart::CartHttpOptions CartOptions(cart::CartReports* reports) {
+    cart::CartHttpOptions options;
+    options.reports = reports;
+    return options;
+  }
 
   Outcome Invoke(const Invocation& invocation) override {
     if (MillisecondsLeft(invocation.deadline_ms) < settings_.deadline_margin.count()) {
@@ -115,8 +130,9 @@ class ApiFunction final : public Function {
 
  private:
   std::unique_ptr<EventStore> store_;
-  std::unique_ptr<http::CartReports> reports_;
+  std::unique_ptr<cart::CartReports> reports_;
   http::Api api_;
+  cart::CartHttp cart_;
   const FunctionSettings settings_;
 };
 
@@ -128,14 +144,16 @@ Result<std::unique_ptr<Function>> NewApiFunction(const FunctionSettings& setting
   options.table = settings.table;
   auto store = aws::NewDynamoDbEventStore(std::move(client), options);
   if (!store.ok()) return store.error();
-  std::unique_ptr<http::CartReports> reports;
+  std::unique_ptr<cart::CartReports> reports;
   if (!settings.read_model.empty()) {
-    auto opened = http::CartReports::Open(settings.read_model);
+    auto opened = cart::CartReports::Open(settings.read_model);
     if (!opened.ok()) return opened.error();
     reports = std::move(opened).value();
   }
-  return std::unique_ptr<Function>(
-      std::make_unique<ApiFunction>(std::move(store).value(), std::move(reports), settings));
+  auto function =
+      std::make_unique<ApiFunction>(std::move(store).value(), std::move(reports), settings);
+  if (auto s = function->Init(); !s) return s.error();
+  return std::unique_ptr<Function>(std::move(function));
 }
 
 }  // namespace evs::lambda

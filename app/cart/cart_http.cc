@@ -1,11 +1,19 @@
 // The cart endpoints: the original's OpenCart, AddItem and GetCart, and the rest of the cart.
-#include <charconv>
+#include "cart/cart_http.h"
 
+#include "evs/http/request_reading.h"
+#include "evs/http/responses.h"
 #include "evs/uuid.h"
-#include "http/api.h"
-#include "http/problem.h"
 
-namespace evs::http {
+namespace cart {
+
+using evs::ErrorCode;
+using evs::http::JsonBody;
+using evs::http::Params;
+using evs::http::Problem;
+using evs::http::ProblemFor;
+using evs::http::Request;
+using evs::http::Response;
 
 namespace {
 
@@ -19,33 +27,17 @@ Response CartBodyResponse(std::string body, int64_t version, int status = 200) {
 
 // Cart ids are UUIDs, in their canonical lower-case form.
 std::optional<std::string> CartId(const std::string& text) {
-  auto uuid = Uuid::Parse(text);
+  auto uuid = evs::Uuid::Parse(text);
   if (!uuid) return std::nullopt;
   return uuid->ToString();
 }
 
-Response UnknownCart(const std::string& id) {
-  return Problem(404, "not_found", "cart '" + id + "' not found (cart ids are UUIDs)");
+Response NoReadModel() {
+  return Problem(503, "unavailable", "the cart read model is not running in this server");
 }
 
-// If-Match: "<version>" (a bare number is accepted too). nullopt when absent; a 400 when it
-// is not a version.
-std::variant<std::optional<int64_t>, Response> IfMatch(const Request& request) {
-  auto header = request.Header("If-Match");
-  if (!header) return std::optional<int64_t>();
-  std::string_view text = *header;
-  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
-    text = text.substr(1, text.size() - 2);
-  }
-  int64_t version = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || version < 0) {
-    return Problem(400, "invalid_if_match",
-                   "If-Match must be a cart version in quotes, like \"3\" (the ETag of GET "
-                   "/carts/{id}), got '" +
-                       std::string(*header) + "'");
-  }
-  return std::optional<int64_t>(version);
+Response UnknownCart(const std::string& id) {
+  return Problem(404, "not_found", "cart '" + id + "' not found (cart ids are UUIDs)");
 }
 
 Response PreconditionFailed(const std::string& id, int64_t expected, int64_t actual) {
@@ -58,7 +50,7 @@ Response PreconditionFailed(const std::string& id, int64_t expected, int64_t act
 
 }  // namespace
 
-Response Api::CartResponse(const cart::Cart& cart, int status) {
+Response CartHttp::CartResponse(const Cart& cart, int status) {
   auto json = cart.ToJson(options_.personal_data.get());
   if (!json.ok()) return ProblemFor(json.error());
   std::string body = json->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -68,13 +60,13 @@ Response Api::CartResponse(const cart::Cart& cart, int status) {
   return CartBodyResponse(std::move(body), cart.version(), status);
 }
 
-Response Api::OpenCart(const Request& request) {
+Response CartHttp::OpenCart(const Request& request, const Params&) {
   std::string customer_id;
   std::string email;
   if (!request.body.empty()) {
     auto parsed = JsonBody(request);
-    if (auto* problem = std::get_if<Response>(&parsed)) return std::move(*problem);
-    const nlohmann::json& body = std::get<nlohmann::json>(parsed);
+    if (!parsed) return parsed.problem();
+    const nlohmann::json& body = *parsed;
     if (!body.is_object()) {
       return Problem(400, "invalid_body",
                      R"(the body must be an object like {"customer_id": "c-1", "email": "a@b.c"})");
@@ -90,10 +82,10 @@ Response Api::OpenCart(const Request& request) {
     }
   }
   // The email is sealed, its key durable, before the cart's first event is appended.
-  auto customer = cart::MakeCustomer(options_.personal_data.get(), customer_id, email);
+  auto customer = MakeCustomer(options_.personal_data.get(), customer_id, email);
   if (!customer.ok()) return ProblemFor(customer.error());
-  const std::string id = Uuid::Random().ToString();
-  auto cart = carts_.Create(id, [&](cart::Cart& c) { return c.Open(*customer); });
+  const std::string id = evs::Uuid::Random().ToString();
+  auto cart = carts_.Create(id, [&](Cart& c) { return c.Open(*customer); });
   if (!cart.ok()) return ProblemFor(cart.error());
   nlohmann::ordered_json body = {{"cart_id", id}, {"version", cart->version()}};
   Response r = CartResponse(*cart, 201);
@@ -102,10 +94,11 @@ Response Api::OpenCart(const Request& request) {
   return r;
 }
 
-Response Api::GetCart(const std::string& raw_id) {
+Response CartHttp::GetCart(const Request&, const Params& params) {
+  const std::string& raw_id = params.path.at("id");
   auto id = CartId(raw_id);
   if (!id) return UnknownCart(raw_id);
-  auto version = store_.StreamVersion(cart::Cart::StreamIdFor(*id));
+  auto version = store_.StreamVersion(Cart::StreamIdFor(*id));
   if (version.ok() && *version > 0) {
     auto cached = cart_bodies_.Get(*id);
     if (cached && cached->version() == *version) {
@@ -118,12 +111,12 @@ Response Api::GetCart(const std::string& raw_id) {
 }
 
 template <class Decide>
-Response Api::CartCommand(const Request& request, const std::string& raw_id, Decide&& decide) {
+Response CartHttp::CartCommand(const Request& request, const std::string& raw_id, Decide&& decide) {
   auto id = CartId(raw_id);
   if (!id) return UnknownCart(raw_id);
-  auto if_match = IfMatch(request);
-  if (auto* problem = std::get_if<Response>(&if_match)) return std::move(*problem);
-  const std::optional<int64_t> expected = std::get<std::optional<int64_t>>(if_match);
+  auto if_match = evs::http::IfMatchVersion(request);
+  if (!if_match) return if_match.problem();
+  const std::optional<int64_t> expected = *if_match;
   if (!expected) {
     auto cart = carts_.Execute(*id, decide);
     if (!cart.ok()) return ProblemFor(cart.error());
@@ -133,7 +126,7 @@ Response Api::CartCommand(const Request& request, const std::string& raw_id, Dec
   auto cart = carts_.Fetch(*id);
   if (!cart.ok()) return ProblemFor(cart.error());
   if (cart->version() != *expected) return PreconditionFailed(*id, *expected, cart->version());
-  if (Status s = decide(*cart); !s.ok()) return ProblemFor(s.error());
+  if (evs::Status s = decide(*cart); !s.ok()) return ProblemFor(s.error());
   auto stored = carts_.Store(std::move(cart).value());
   if (!stored.ok()) {
     if (stored.error().code == ErrorCode::kWrongExpectedVersion) {
@@ -144,10 +137,10 @@ Response Api::CartCommand(const Request& request, const std::string& raw_id, Dec
   return CartResponse(*stored);
 }
 
-Response Api::AddItem(const Request& request, const std::string& id) {
+Response CartHttp::AddItem(const Request& request, const Params& params) {
   auto parsed = JsonBody(request);
-  if (auto* problem = std::get_if<Response>(&parsed)) return std::move(*problem);
-  const nlohmann::json& body = std::get<nlohmann::json>(parsed);
+  if (!parsed) return parsed.problem();
+  const nlohmann::json& body = *parsed;
   if (!body.is_object()) {
     return Problem(400, "invalid_body",
                    R"(the body must be an object like {"name": "apple", "quantity": 2})");
@@ -180,20 +173,69 @@ Response Api::AddItem(const Request& request, const std::string& id) {
     }
   }
   if (!body.contains("name")) return Problem(400, "invalid_body", "'name' is required");
-  return CartCommand(request, id,
-                     [&](cart::Cart& c) { return c.AddItem(name, quantity, price, currency); });
+  return CartCommand(request, params.path.at("id"),
+                     [&](Cart& c) { return c.AddItem(name, quantity, price, currency); });
 }
 
-Response Api::RemoveItem(const Request& request, const Target& target, const std::string& id,
-                         const std::string& name) {
-  auto quantity = IntParam(target, "quantity", 1, 1, cart::kMaxQuantity);
-  if (auto* problem = std::get_if<Response>(&quantity)) return std::move(*problem);
-  const int64_t n = std::get<int64_t>(quantity);
-  return CartCommand(request, id, [&](cart::Cart& c) { return c.RemoveItem(name, n); });
+Response CartHttp::RemoveItem(const Request& request, const Params& params) {
+  auto quantity = evs::http::QueryInt(params, "quantity", 1, 1, kMaxQuantity);
+  if (!quantity) return quantity.problem();
+  const int64_t n = *quantity;
+  const std::string& name = params.path.at("name");
+  return CartCommand(request, params.path.at("id"), [&](Cart& c) { return c.RemoveItem(name, n); });
 }
 
-Response Api::Checkout(const Request& request, const std::string& id) {
-  return CartCommand(request, id, [](cart::Cart& c) { return c.Checkout(); });
+Response CartHttp::Checkout(const Request& request, const Params& params) {
+  return CartCommand(request, params.path.at("id"), [](Cart& c) { return c.Checkout(); });
 }
 
-}  // namespace evs::http
+Response CartHttp::ListCarts(const Request&, const Params& params) {
+  if (!options_.reports) return NoReadModel();
+  auto limit = evs::http::QueryLimit(params);
+  if (!limit) return limit.problem();
+  std::optional<std::string> status;
+  if (auto it = params.query.find("status"); it != params.query.end()) {
+    if (it->second != "open" && it->second != "checked_out") {
+      return Problem(400, "invalid_parameter",
+                     "status must be open or checked_out, got '" + it->second + "'");
+    }
+    status = it->second;
+  }
+  auto after = params.query.find("after");
+  auto body =
+      options_.reports->ListCarts(status, after == params.query.end() ? "" : after->second, *limit);
+  if (!body.ok()) return ProblemFor(body.error());
+  return evs::http::JsonResponse(*body);
+}
+
+Response CartHttp::TopItems(const Request&, const Params& params) {
+  if (!options_.reports) return NoReadModel();
+  auto limit = evs::http::QueryInt(params, "limit", 10, 1, static_cast<int64_t>(params.max_page));
+  if (!limit) return limit.problem();
+  auto body = options_.reports->TopItems(*limit);
+  if (!body.ok()) return ProblemFor(body.error());
+  return evs::http::JsonResponse(*body);
+}
+
+CartHttp::CartHttp(evs::EventStore& store, CartHttpOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      carts_(store, options_.repository),
+      cart_bodies_(options_.repository.cache_capacity) {}
+
+evs::Status CartHttp::Register(evs::http::Routes& routes) {
+  // For each pattern its methods in the order that 405's Allow lists them.
+  return evs::http::AddMemberRoutes<CartHttp>(
+      routes, *this,
+      {
+          {"GET", "/carts", &CartHttp::ListCarts},
+          {"POST", "/carts", &CartHttp::OpenCart},
+          {"GET", "/carts/{id}", &CartHttp::GetCart},
+          {"POST", "/carts/{id}/items", &CartHttp::AddItem},
+          {"DELETE", "/carts/{id}/items/{name}", &CartHttp::RemoveItem},
+          {"POST", "/carts/{id}/checkout", &CartHttp::Checkout},
+          {"GET", "/reports/top-items", &CartHttp::TopItems},
+      });
+}
+
+}  // namespace cart

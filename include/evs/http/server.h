@@ -1,31 +1,31 @@
-// The embedded HTTP server of `evs serve`: cpp-httplib's server (thread per connection, with
-// keep-alive) in front of the transport-neutral Api.
+// The embedded HTTP server: a thread per connection (with keep-alive) in front of an Api
+// (api.h), on one host and port.
+//
+//   http::Server server(api, {.host = "127.0.0.1", .port = 0});
+//   auto port = server.Bind();               // the port it listens on
+//   std::thread serving([&] { server.Run(); });
+//   ...
+//   server.Stop();                           // from any thread; Run() returns
+//   serving.join();
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "evs/http/api.h"
 #include "evs/status.h"
-#include "http/api.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace evs::http {
 
-// Limits on what a client may send. Each refusal is a problem document (problem.h) with its
+// Limits on what a client may send. Each refusal is a problem document (responses.h) with its
 // status; where the rest of the request is left unread, the reply says "Connection: close".
 //
-// cpp-httplib 0.11, as Debian builds it, fixes two limits at compile time (its CPPHTTPLIB_*
-// macros are compiled into the library, so defining them here changes nothing):
+// Two limits are fixed:
 //   * a request line (method, target with its query, version) over 8192 bytes: 414, code
 //     "uri_too_long";
-//   * one header line over 8192 bytes: 431, code "header_too_large" (httplib stops reading the
-//     headers there; this server turns its 400 into the 431).
-// httplib reads a whole line before it checks its length, and has no limit on the number of
-// header lines: max_header_bytes is checked once the headers are in.
+//   * one header line over 8192 bytes: 431, code "header_too_large".
+// A whole line is read before its length is checked, and the number of header lines is not
+// limited: max_header_bytes is checked once the headers are in.
 struct ServerOptions {
   std::string host = "127.0.0.1";  // loopback unless told otherwise
   int port = 8080;                 // 0 picks a free port
@@ -47,25 +47,27 @@ struct ServerOptions {
 
 class Server {
  public:
+  // `api` must outlive the server.
   Server(Api& api, ServerOptions options);
+  // Run() must have returned, or never been called.
   ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
 
-  // Binds the listening socket; returns the port (useful with port 0).
+  // Binds the listening socket; returns the port (useful with port 0). kUnavailable when the
+  // address is in use or not one of this machine.
   Result<int> Bind();
-  // Serves until Stop(); returns once in-flight requests have finished.
+  // Serves on the calling thread (connections on threads of the server's own) until Stop();
+  // returns once in-flight requests have finished. Call it once, after Bind().
   void Run();
-  // Stops accepting and lets in-flight requests finish. Safe from any thread, any number of
-  // times, also before Run() has started (Run() then returns at once).
+  // Stops accepting and lets in-flight requests finish; live streams end (Api::Shutdown). Safe
+  // from any thread, any number of times, also before Run() has started (Run() then returns at
+  // once).
   void Stop();
 
  private:
-  Api& api_;
-  const ServerOptions options_;
-  std::unique_ptr<httplib::Server> server_;
-  int listen_socket_ = -1;
-  std::mutex mu_;
-  bool stop_requested_ = false;  // guarded by mu_
-  bool running_ = false;         // Run() is in listen_after_bind(); guarded by mu_
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace evs::http

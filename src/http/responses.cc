@@ -1,4 +1,4 @@
-#include "http/problem.h"
+#include "evs/http/responses.h"
 
 namespace evs::http {
 

@@ -1,0 +1,92 @@
+// The HTTP API of an event store: the store's own routes, and the routes a domain adds
+// (routes.h). Transport-neutral: the embedded server (server.h) and a Lambda function hand it
+// the same Requests.
+//
+// Its own routes:
+//   GET    /streams                     ?after=&limit=
+//   GET    /streams/{id}                ?from=&limit=&direction=forward|backward&upcast=
+//   POST   /streams/{id}                [{id?, type, data, metadata?}], ES-Expected-Version
+//   DELETE /streams/{id}                ?hard=true for a tombstone; ES-Expected-Version -> 204
+//   GET    /streams/{id}/metadata       the metadata and state (404 unknown, 410 never: shown)
+//   PUT    /streams/{id}/metadata       {max_count?, max_age_seconds?, truncate_before?, custom?}
+//   POST   /admin/scavenge              ?step=N: scavenge in the background -> 202 (409: one runs)
+//   GET    /admin/scavenge              its state and progress
+//   GET    /log                         ?from=&limit=&upcast=  (events after position `from`)
+//   GET    /log/live                    ?from=  Server-Sent Events, live (Last-Event-ID resumes)
+//   GET    /subscriptions               each subscription's checkpoint, head, lag, parked, state
+//   POST   /subjects/{id}/forget        destroy a data subject's key (personal_data.h)
+//   GET    /healthz, GET /metrics       liveness; Prometheus text
+//
+// Every request, to these routes and to added ones alike: with a bearer token
+// (ApiOptions::bearer_token), every method other than GET and HEAD needs
+// "Authorization: Bearer <token>" (401, code "unauthorized", otherwise); reads stay open. A body
+// over max_body_bytes is 413. A target that is not a path with valid percent escapes, or has a
+// "." or ".." segment, is 400 ("malformed_target"). Stream ids in paths never look like paths
+// that leave a folder (400, "invalid_stream_id"). Errors are problem documents (responses.h).
+// Each request is counted in GET /metrics by route pattern, method and status.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evs/event_store.h"
+#include "evs/http/message.h"
+#include "evs/http/routes.h"
+#include "evs/personal_data.h"
+#include "evs/subscription.h"
+#include "evs/upcasting.h"
+
+namespace evs::http {
+
+struct ApiOptions {
+  size_t max_body_bytes = 1 << 20;  // larger bodies get 413
+  size_t max_page = 1000;           // the largest `limit` a list accepts (Params::max_page)
+  size_t default_page = 100;        // `limit` when absent (Params::default_page)
+  // When not empty, requests other than GET and HEAD need "Authorization: Bearer <token>" and
+  // get 401 without it (or with another token). Empty: no authentication.
+  std::string bearer_token;
+  // Upcasts the events of GET /streams/{id} and GET /log when asked (?upcast=true); null: those
+  // answer the stored events either way.
+  std::shared_ptr<const Upcaster> upcaster;
+  // Forgets subjects (POST /subjects/{id}/forget); null: that answers 503.
+  std::shared_ptr<PersonalData> personal_data;
+};
+
+// The read side that runs beside the store; absent parts answer 503.
+struct ApiFeeds {
+  // The subscriptions for GET /subscriptions; called on a request's thread.
+  std::function<std::vector<SubscriptionStatus>()> subscriptions;
+};
+
+class Metrics;  // internal: the request metrics
+
+class Api {
+ public:
+  // `store` must outlive the Api.
+  explicit Api(EventStore& store, ApiOptions options = {}, ApiFeeds feeds = {});
+  // Waits for a scavenge started through the API to finish.
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  // Where a domain adds its routes, before the Api serves (routes.h).
+  Routes& routes();
+
+  // Answers one request; never throws (any failure is a problem response). Thread-safe: the
+  // transport calls it on any number of threads at once.
+  Response Handle(const Request& request);
+
+  // Ends live streams (GET /log/live) soon; the server calls it when it stops.
+  void Shutdown();
+
+  // The request metrics, for responses a transport answers itself (server.h).
+  Metrics& metrics();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace evs::http

@@ -1,0 +1,87 @@
+// Routes: how a domain serves itself over HTTP. A route is a method, a path pattern and a
+// handler; the Api (api.h) matches each request against its routes and calls the handler.
+//
+//   Status s = api.routes().Add("POST", "/tickets/{id}/assign",
+//                               [&](const http::Request& request, const http::Params& params) {
+//                                 return Assign(request, params.path.at("id"));
+//                               });
+//
+// Patterns are segments after a '/': a literal matches the same segment of the path once
+// percent-decoded; "{name}" matches any one segment and hands it to the handler, decoded. When
+// several patterns match a path, the one whose first differing segment is a literal wins
+// ("/tickets/open" before "/tickets/{id}"). A path that matches a pattern but none of its methods
+// is answered 405 with Allow (the methods added for that pattern, in the order added); a path
+// that matches no pattern 404 (code "no_route").
+//
+// Registered routes are served exactly as the Api's own: the bearer token, the body limit,
+// malformed targets (400), exceptions (500) and the request metrics (labelled with the pattern)
+// are handled by the Api before and after the handler.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <string>
+
+#include "evs/http/message.h"
+#include "evs/status.h"
+
+namespace evs::http {
+
+// What the Api read from a request for its handler.
+struct Params {
+  // Each "{name}" of the pattern with the segment it matched, percent-decoded.
+  std::map<std::string, std::string> path;
+  // The query parameters, percent-decoded ('+' is a space); of a name given twice, the first.
+  std::map<std::string, std::string> query;
+  // The Api's page sizes (ApiOptions) for a `limit` parameter; QueryLimit (request_reading.h)
+  // reads it within them.
+  size_t default_page = 100;
+  size_t max_page = 1000;
+};
+
+// Called on the transport's threads, any number at once: a handler must be thread-safe. It
+// answers every outcome with a Response (a problem document for failures, responses.h); an
+// exception it throws is answered 500 (code "internal").
+using Handler = std::function<Response(const Request& request, const Params& params)>;
+
+// Where routes are added. Implemented by the Api; add every route before the Api serves its
+// first request (before Server::Run, or the first Handle): adding is not safe while it serves.
+class Routes {
+ public:
+  virtual ~Routes() = default;
+
+  // Adds `handler` for `method` (upper case, like "POST") on `pattern` (like "/carts/{id}").
+  // kInvalidArgument when the method is not upper-case letters, the pattern does not start with
+  // '/', has an empty segment, a '{' or '}' that is not a whole "{name}" segment or one name
+  // twice, when this method is already served on this pattern (parameter names aside; the
+  // Api's own routes included, api.h lists them), or when the pattern is there already with its
+  // parameters named otherwise.
+  virtual Status Add(const std::string& method, const std::string& pattern, Handler handler) = 0;
+};
+
+// A route whose handler is a member function of T.
+template <class T>
+struct MemberRoute {
+  const char* method;
+  const char* pattern;
+  Response (T::*handler)(const Request& request, const Params& params);
+};
+
+// Adds each route with its handler called on `object`, which must outlive serving; stops at the
+// first that Add refuses and returns its error.
+template <class T>
+Status AddMemberRoutes(Routes& routes, T& object, std::initializer_list<MemberRoute<T>> list) {
+  for (const MemberRoute<T>& r : list) {
+    Status added =
+        routes.Add(r.method, r.pattern,
+                   [&object, handler = r.handler](const Request& request, const Params& params) {
+                     return (object.*handler)(request, params);
+                   });
+    if (!added.ok()) return added;
+  }
+  return OkStatus();
+}
+
+}  // namespace evs::http

@@ -1,0 +1,73 @@
+// The Api's own routes (evs/http/api.h lists them): the event store, the read side's status and
+// operations. Registered into the Api's routes like a domain's, so that they are served alike.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "evs/event_store.h"
+#include "evs/http/api.h"
+#include "http/metrics.h"
+
+namespace evs::http {
+
+// The last scavenge started through the API.
+struct ScavengeState {
+  std::string state = "idle";  // idle, running, done, failed
+  ScavengeProgress progress;
+  std::optional<ScavengeReport> report;  // done
+  std::string error;                     // failed
+};
+
+class EventStoreRoutes {
+ public:
+  EventStoreRoutes(EventStore& store, const ApiOptions& options, ApiFeeds feeds,
+                   const Metrics& metrics)
+      : store_(store), options_(options), feeds_(std::move(feeds)), metrics_(metrics) {}
+  // Waits for a scavenge started through the API.
+  ~EventStoreRoutes() { JoinScavenge(); }
+
+  // Adds every route; each handler runs on this object, which must outlive serving.
+  Status Register(Routes& routes);
+
+  // Ends live streams (GET /log/live) soon.
+  void Shutdown() { stopping_ = true; }
+
+ private:
+  Response Healthz(const Request&, const Params&);
+  Response RenderMetrics(const Request&, const Params&);
+  Response ListStreams(const Request&, const Params& params);
+  Response ReadStream(const Request&, const Params& params);
+  Response AppendToStream(const Request& request, const Params& params);
+  Response DeleteStream(const Request& request, const Params& params);
+  Response GetStreamMetadata(const Request&, const Params& params);
+  Response PutStreamMetadata(const Request& request, const Params& params);
+  Response StartScavenge(const Request&, const Params& params);
+  Response GetScavenge(const Request&, const Params&);
+  Response ReadLog(const Request&, const Params& params);
+  Response LiveLog(const Request& request, const Params& params);
+  Response Subscriptions(const Request&, const Params&);
+  Response ForgetSubject(const Request&, const Params& params);
+
+  Response StreamMetadata(const std::string& stream);
+  ScavengeState ScavengeStatus();
+  void JoinScavenge();
+  // Upcasts `events` in place when `asked` (?upcast=true) and the API has an upcaster.
+  Status UpcastIfAsked(bool asked, std::vector<RecordedEvent>& events) const;
+
+  EventStore& store_;
+  const ApiOptions& options_;
+  ApiFeeds feeds_;
+  const Metrics& metrics_;
+  std::atomic<bool> stopping_{false};
+
+  std::mutex scavenge_mu_;
+  ScavengeState scavenge_;
+  std::thread scavenge_thread_;
+};
+
+}  // namespace evs::http
