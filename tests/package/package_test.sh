@@ -33,7 +33,8 @@ cmake --install "$build" --prefix "$prefix" >"$work/install.log"
 libdir=$(cd "$prefix" && ls -d lib*/cmake/evs | head -1 | xargs dirname | xargs dirname)
 for f in include/evs/event_store.h include/evs/version.h "$libdir/libevs.a" "$libdir/libevs_aws.a" \
   "$libdir/cmake/evs/evsConfig.cmake" "$libdir/cmake/evs/evsConfigVersion.cmake" \
-  "$libdir/pkgconfig/evs.pc" bin/evs; do
+  "$libdir/libevs_http.a" include/evs/http/api.h "$libdir/pkgconfig/evs.pc" \
+  "$libdir/pkgconfig/evs-aws.pc" "$libdir/pkgconfig/evs-http.pc" bin/evs; do
   [ -e "$prefix/$f" ] || fail "cmake --install left no $f"
 done
 if grep -rlE '#include "(store|common|feed|http|aws|cli|cart)/' "$prefix/include/evs" >/dev/null; then
@@ -51,6 +52,7 @@ cmake --build "$work/consumer" >"$work/consumer-build.log" ||
   { cat "$work/consumer-build.log"; fail "the consumer does not build"; }
 "$work/consumer/counter" "$work/data-cmake"
 "$work/consumer/archive_location" "$work/objects"
+"$work/consumer/hello_route"
 if ldd "$work/consumer/counter" | grep -q curl; then fail "evs::evs alone linked libcurl"; fi
 # A component that was not installed is refused by name, and a newer version than installed is
 # not found.
@@ -76,6 +78,9 @@ g++ -o "$work/counter-pc" "$here/consumer/counter.cc" $(pkg-config --cflags --li
 # shellcheck disable=SC2046
 g++ -o "$work/archive-pc" "$here/consumer/archive_location.cc" $(pkg-config --cflags --libs evs-aws)
 "$work/archive-pc" "$work/objects-pc"
+# shellcheck disable=SC2046
+g++ -o "$work/hello-pc" "$here/consumer/hello_route.cc" $(pkg-config --cflags --libs evs-http)
+"$work/hello-pc"
 
 echo "-- 5. the Debian package"
 (cd "$build" && cpack -G DEB -B "$work/deb" >"$work/cpack.log") ||

@@ -83,8 +83,7 @@ int main(int argc, char** argv) {
   auto conflict = counters.Store(stale);
   if (conflict.ok()) return Fail("a stale write was accepted");
   std::printf("counter c1 = %lld at version %lld (evs %s); stale write: %s\n",
-              static_cast<long long>(fetched->value()),
-              static_cast<long long>(fetched->version()), evs::Version(),
-              conflict.error().message.c_str());
+              static_cast<long long>(fetched->value()), static_cast<long long>(fetched->version()),
+              evs::Version(), conflict.error().message.c_str());
   return 0;
 }
