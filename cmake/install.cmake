@@ -12,23 +12,20 @@
 install(DIRECTORY include/evs DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 set(evs_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/evs)
 
-install(TARGETS evs_core EXPORT evsTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(EXPORT evsTargets NAMESPACE evs:: DESTINATION ${evs_cmake_dir})
+# One library and its export set (evs<Set>.cmake, read by evsConfig.cmake).
+function(evs_install_library target export_set)
+  install(TARGETS ${target} EXPORT ${export_set} ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(EXPORT ${export_set} NAMESPACE evs:: DESTINATION ${evs_cmake_dir})
+endfunction()
+evs_install_library(evs_core evsTargets)
 set(evs_components "")
 if(EVS_BUILD_AWS)
-  set_target_properties(evs_aws PROPERTIES OUTPUT_NAME evs_aws)
-  install(TARGETS evs_aws EXPORT evsAwsTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-  install(EXPORT evsAwsTargets NAMESPACE evs:: DESTINATION ${evs_cmake_dir})
+  evs_install_library(evs_aws evsAwsTargets)
   list(APPEND evs_components aws)
 endif()
-
 if(EVS_BUILD_HTTP)
-  set_target_properties(evs_http PROPERTIES OUTPUT_NAME evs_http)
-  install(TARGETS evs_http EXPORT evsHttpTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-  install(EXPORT evsHttpTargets NAMESPACE evs:: DESTINATION ${evs_cmake_dir})
+  evs_install_library(evs_http evsHttpTargets)
   list(APPEND evs_components http)
 endif()
 
@@ -43,18 +40,14 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/evsConfig.cmake
 # pkg-config: static libraries, so their dependencies are in Requires (not Requires.private).
 # The prefix is relative to the .pc file, so `cmake --install --prefix P` needs no reconfigure.
 file(RELATIVE_PATH evs_pc_to_prefix /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
-configure_file(cmake/evs.pc.in ${CMAKE_CURRENT_BINARY_DIR}/evs.pc @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/evs.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
-if(EVS_BUILD_HTTP)
-  configure_file(cmake/evs-http.pc.in ${CMAKE_CURRENT_BINARY_DIR}/evs-http.pc @ONLY)
-  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/evs-http.pc
-          DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
-endif()
-if(EVS_BUILD_AWS)
-  configure_file(cmake/evs-aws.pc.in ${CMAKE_CURRENT_BINARY_DIR}/evs-aws.pc @ONLY)
-  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/evs-aws.pc
-          DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
-endif()
+set(evs_pc_files evs)
+foreach(component IN LISTS evs_components)
+  list(APPEND evs_pc_files evs-${component})
+endforeach()
+foreach(pc IN LISTS evs_pc_files)
+  configure_file(cmake/${pc}.pc.in ${CMAKE_CURRENT_BINARY_DIR}/${pc}.pc @ONLY)
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/${pc}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endforeach()
 
 # The Debian package: evs_<version>_amd64.deb. Depends is computed by dpkg-shlibdeps from what
 # bin/evs links (the runtime libraries, never the -dev packages).
