@@ -15,11 +15,22 @@ Error Invalid(const std::string& method, const std::string& pattern, const std::
 }  // namespace
 
 Status RouteTable::Add(const std::string& method, const std::string& pattern, Handler handler) {
+  if (!handler) return Invalid(method, pattern, "no handler");
+  return AddMethod(method, pattern, {method, std::move(handler), nullptr});
+}
+
+Status RouteTable::AddAsync(const std::string& method, const std::string& pattern,
+                            AsyncHandler handler) {
+  if (!handler) return Invalid(method, pattern, "no handler");
+  return AddMethod(method, pattern, {method, nullptr, std::move(handler)});
+}
+
+Status RouteTable::AddMethod(const std::string& method, const std::string& pattern,
+                             Entry::Method served) {
   if (method.empty() ||
       !std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
     return Invalid(method, pattern, "the method must be upper-case letters, like POST");
   }
-  if (!handler) return Invalid(method, pattern, "no handler");
   if (pattern.empty() || pattern[0] != '/') {
     return Invalid(method, pattern, "the pattern must start with '/'");
   }
@@ -66,10 +77,10 @@ Status RouteTable::Add(const std::string& method, const std::string& pattern, Ha
   } else if (it->names != parsed.names) {
     return Invalid(method, pattern, "its parameters are named otherwise in " + it->pattern);
   }
-  for (const auto& served : it->methods) {
-    if (served.first == method) return Invalid(method, pattern, "it is served already");
+  for (const auto& m : it->methods) {
+    if (m.method == method) return Invalid(method, pattern, "it is served already");
   }
-  it->methods.emplace_back(method, std::move(handler));
+  it->methods.push_back(std::move(served));
   return OkStatus();
 }
 

@@ -19,7 +19,13 @@ class RouteTable final : public Routes {
     std::string pattern;                // as first added, e.g. "/tickets/{id}"; the metrics label
     std::vector<std::string> segments;  // literals; "" where a parameter is
     std::vector<std::string> names;     // each segment's parameter name; "" for a literal
-    std::vector<std::pair<std::string, Handler>> methods;
+    // Each method with its handler: exactly one of the two is set.
+    struct Method {
+      std::string method;
+      Handler handler;
+      AsyncHandler async_handler;
+    };
+    std::vector<Method> methods;
   };
   struct Match {
     const Entry* entry = nullptr;
@@ -31,11 +37,15 @@ class RouteTable final : public Routes {
       : on_new_pattern_(std::move(on_new_pattern)) {}
 
   Status Add(const std::string& method, const std::string& pattern, Handler handler) override;
+  Status AddAsync(const std::string& method, const std::string& pattern,
+                  AsyncHandler handler) override;
 
   // The most specific entry whose pattern matches `segments` (decoded); nullopt when none does.
   std::optional<Match> Find(const std::vector<std::string>& segments) const;
 
  private:
+  Status AddMethod(const std::string& method, const std::string& pattern, Entry::Method served);
+
   std::function<void(const std::string&)> on_new_pattern_;
   std::vector<Entry> entries_;
 };

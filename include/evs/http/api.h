@@ -74,8 +74,21 @@ class Api {
   // Where a domain adds its routes, before the Api serves (routes.h).
   Routes& routes();
 
-  // Answers one request; never throws (any failure is a problem response). Thread-safe: the
-  // transport calls it on any number of threads at once.
+  // Runs a task that may block (a synchronous handler) on a transport's threads for such work.
+  using Executor = std::function<void(std::function<void()> task)>;
+
+  // Answers one request through `respond`, called exactly once, on the thread that finishes it
+  // (perhaps before HandleAsync returns): a synchronous handler (Routes::Add) runs through
+  // `blocking`, or on the calling thread when that is null; an asynchronous one
+  // (Routes::AddAsync) starts on the calling thread and responds from wherever its work
+  // completes. Refusals that need no handler (401, 404, 405, 413, malformed targets) respond on
+  // the calling thread. Never throws: any failure is a problem response. Thread-safe: a
+  // transport calls it on any number of threads at once, and keeps the Api alive until every
+  // `respond` has been called.
+  void HandleAsync(Request request, Respond respond, const Executor& blocking = nullptr);
+
+  // Answers one request and waits for its response (HandleAsync with no executor); for
+  // transports that serve a request per call, like a Lambda function, and for tests.
   Response Handle(const Request& request);
 
   // Ends live streams (GET /log/live) soon; the server calls it when it stops.

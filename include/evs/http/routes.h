@@ -41,10 +41,23 @@ struct Params {
   size_t max_page = 1000;
 };
 
-// Called on the transport's threads, any number at once: a handler must be thread-safe. It
-// answers every outcome with a Response (a problem document for failures, responses.h); an
-// exception it throws is answered 500 (code "internal").
+// Called on the transport's threads for blocking work, any number at once: a handler must be
+// thread-safe, and may block (a read, a durable append). It answers every outcome with a Response
+// (a problem document for failures, responses.h); an exception it throws is answered 500 (code
+// "internal").
 using Handler = std::function<Response(const Request& request, const Params& params)>;
+
+// Delivers the response of an asynchronous handler. Call it exactly once, from any thread
+// (typically the thread that completes the work, like a durable append's); it does not block.
+using Respond = std::function<void(Response response)>;
+
+// A handler that answers later: it starts the work and returns at once, and the work calls
+// `respond` when it completes. Called on the transport's I/O thread, it must not block (no
+// waiting for a durable append, no sleeping): a blocking handler stalls every connection of that
+// thread. `request` and `params` stay valid until `respond` has been called. An exception it
+// throws before responding is answered 500; one thrown after is ignored.
+using AsyncHandler =
+    std::function<void(const Request& request, const Params& params, Respond respond)>;
 
 // Where routes are added. Implemented by the Api; add every route before the Api serves its
 // first request (before Server::Run, or the first Handle): adding is not safe while it serves.
@@ -59,6 +72,11 @@ class Routes {
   // Api's own routes included, api.h lists them), or when the pattern is there already with its
   // parameters named otherwise.
   virtual Status Add(const std::string& method, const std::string& pattern, Handler handler) = 0;
+
+  // Adds an asynchronous `handler` (AsyncHandler above); the same rules and refusals as Add, and
+  // a method and pattern are served by one handler, synchronous or not.
+  virtual Status AddAsync(const std::string& method, const std::string& pattern,
+                          AsyncHandler handler) = 0;
 };
 
 // A route whose handler is a member function of T.
