@@ -25,6 +25,9 @@ struct BenchOptions {
   int connections = 64;                    // http: wrk's keep-alive connections
   int wrk_threads = 1;                     // http: wrk's threads (they share the server's cores)
   std::string wrk = "wrk";                 // http: the wrk program, looked up on PATH
+  std::string nginx = "/usr/sbin/nginx";   // http: the ceiling's server (rows skipped if missing)
+  int nginx_workers = 0;                   // http: 0 = as many as the evs server's I/O threads
+  int64_t idle_connections = 10000;        // http: idle keep-alive connections (0: no idle rows)
   int64_t feed_events = 1000000;           // feed, archive: events in the log
   std::vector<int> batch_sizes = {512};    // feed: subscription batch_size per catch-up row
   int feed_writers = 64;                   // feed: writer threads of the live row

@@ -12,8 +12,11 @@
 // folder, whose request() picks a random pre-formatted request and whose done() prints
 // requests, duration and latency percentiles on one line that this program parses:
 //
-//   http_healthz   GET /healthz, the server's cheapest endpoint: the HTTP ceiling of this
-//                  machine and the baseline of the other rows
+//   http_healthz   GET /healthz, the server's cheapest endpoint; first from nginx (system
+//                  "nginx": a static file of the same {"status":"ok"}, started as a child process
+//                  with a config of its own, as many workers as the evs server has I/O threads),
+//                  the HTTP ceiling of this machine and the baseline of every evs row, each
+//                  beside issue 17's target at 64 connections (without nginx: evs's /healthz)
 //   http_add_item  POST /carts/{id}/items {"name": one of 5, "quantity": 1, "unit_price_cents"}
 //                  (durable: acknowledged after fsync), a random cart per request
 //   http_get_cart  GET /carts/{id}, a random cart per request (run after AddItem, so the carts
@@ -32,6 +35,13 @@
 // Each row's note also says where the CPU went during the measured run (this process, i.e. the
 // server; wrk; everything else on the machine, which should be near 0) and, for AddItem, what
 // the store's group commit did (appends per commit, commits/s, mean fsync).
+//
+// Then the http-idle rows: --idle-connections keep-alive connections (default 10,000), each
+// sending one GET /healthz and then idle, held by a child process (evs-bench --idle-client) so
+// that its sockets count neither against this process's file limit nor in its memory; first to
+// an evs server of its own (options sized for them in one place, IdleOptions), whose memory is
+// this process's RSS, then to nginx (its processes' RSS); a fresh request meanwhile, and how many
+// the server still holds after --seconds idle.
 //
 // Connects the listen queue dropped are counted (the kernel's ListenOverflows) and named in the
 // note: a dropped connect stalls for a second or more (SYN-ACK retransmit), so a row with drops
@@ -56,6 +66,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -76,6 +87,7 @@
 #include "evs/projection.h"
 #include "evs/repository.h"
 #include "evs/subscription.h"
+#include "http_ceiling.h"
 #include "report.h"
 
 extern char** environ;
@@ -354,11 +366,14 @@ struct Load {
   std::vector<std::string> bodies;
 };
 
+// The server under load: the in-process evs server (api and store set), or nginx (its pid).
 struct HttpRun {
   const BenchOptions& options;
-  http::Api& api;
-  EventStore& store;
+  http::Api* api;
+  EventStore* store;
   int port;
+  std::string system = "evs";
+  pid_t server_pid = 0;  // 0: this process
 };
 
 Result<WrkResult> RunWrk(const HttpRun& run, const std::string& script_path, int seconds) {
@@ -407,11 +422,15 @@ struct Measurement {
 Result<Measurement> MeasureOnce(const HttpRun& run, const Load& load,
                                 const std::string& script_path) {
   Measurement m;
-  const StoreStats store_before = run.store.Stats();
-  const auto before = ServerStatusCounts(run.api, load.route, load.method);
+  const StoreStats store_before = run.store ? run.store->Stats() : StoreStats{};
+  const auto before =
+      run.api ? ServerStatusCounts(*run.api, load.route, load.method) : std::map<int, int64_t>{};
   const int64_t overflows_before = ListenOverflows();
   const MachineCpu machine_before = ReadMachineCpu();
-  const double self_before = SelfCpuSeconds();
+  auto server_cpu = [&run] {
+    return run.server_pid > 0 ? ProcessTreeCpuSeconds(run.server_pid) : SelfCpuSeconds();
+  };
+  const double self_before = server_cpu();
   const auto start = std::chrono::steady_clock::now();
   // wrk takes whole seconds.
   const int seconds = std::max(1, static_cast<int>(std::lround(run.options.seconds)));
@@ -419,7 +438,7 @@ Result<Measurement> MeasureOnce(const HttpRun& run, const Load& load,
   if (!wrk.ok()) return wrk.error();
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double self_cpu = SelfCpuSeconds() - self_before;
+  const double self_cpu = server_cpu() - self_before;
   const MachineCpu machine_after = ReadMachineCpu();
   const int64_t overflows_after = ListenOverflows();
   m.wrk = *wrk;
@@ -436,9 +455,10 @@ Result<Measurement> MeasureOnce(const HttpRun& run, const Load& load,
     m.wrk_cores = wrk->cpu_seconds / wall;
     m.other_cores = std::max(0.0, busy_cores - m.server_cores - m.wrk_cores);
   }
-  WaitUntilSettled(run.api, load.route, load.method);
-  m.server = Minus(ServerStatusCounts(run.api, load.route, load.method), before);
-  const StoreStats store_after = run.store.Stats();
+  if (!run.api) return m;  // nginx counts nothing for us
+  WaitUntilSettled(*run.api, load.route, load.method);
+  m.server = Minus(ServerStatusCounts(*run.api, load.route, load.method), before);
+  const StoreStats store_after = run.store->Stats();
   m.commits = store_after.commits - store_before.commits;
   m.appends = store_after.appends - store_before.appends;
   m.fsyncs = store_after.fsync_seconds.count - store_before.fsync_seconds.count;
@@ -467,12 +487,13 @@ Result<Row> RunLoad(const HttpRun& run, const Load& load) {
     std::fprintf(stderr, "http: %s warm-up...\n", load.bench);
     auto warm = RunWrk(run, script_path, static_cast<int>(std::ceil(options.warmup_seconds)));
     if (!warm.ok()) return warm.error();
-    WaitUntilSettled(run.api, load.route, load.method);
+    if (run.api) WaitUntilSettled(*run.api, load.route, load.method);
   }
   Measurement m;
   std::vector<int64_t> dropped;  // listen overflows of the attempts repeated
   for (int attempt = 1;; ++attempt) {
-    std::fprintf(stderr, "http: %s, %d connections...\n", load.bench, options.connections);
+    std::fprintf(stderr, "http: %s (%s), %d connections...\n", load.bench, run.system.c_str(),
+                 options.connections);
     auto measured = MeasureOnce(run, load, script_path);
     if (!measured.ok()) return measured.error();
     m = std::move(measured).value();
@@ -485,7 +506,7 @@ Result<Row> RunLoad(const HttpRun& run, const Load& load) {
 
   Row row;
   row.bench = load.bench;
-  row.system = "evs";
+  row.system = run.system;
   row.concurrency_name = "connections";
   row.concurrency = options.connections;
   row.ops = wrk.requests - wrk.non_2xx;
@@ -517,6 +538,10 @@ Result<Row> RunLoad(const HttpRun& run, const Load& load) {
                {"wrk_cores", Round2(m.wrk_cores)},
                {"other_cores", Round2(m.other_cores)}};
 
+  if (!run.api) {
+    row.extra.erase("server_responses");
+    row.extra.erase("server_2xx");
+  }
   std::vector<std::string> notes;
   const int64_t server_non_2xx = Total(m.server) - Count2xx(m.server);
   if (wrk.non_2xx > 0 || server_non_2xx > 0) {
@@ -529,8 +554,9 @@ Result<Row> RunLoad(const HttpRun& run, const Load& load) {
                     std::to_string(wrk.write_errors) + ", timeout " + std::to_string(wrk.timeouts));
   }
   char cpu[96];
-  std::snprintf(cpu, sizeof(cpu), "cpu: server %.2f, wrk %.2f, other %.2f cores", m.server_cores,
-                m.wrk_cores, m.other_cores);
+  std::snprintf(cpu, sizeof(cpu), "cpu: %s %.2f, wrk %.2f, other %.2f cores",
+                run.api ? "server" : run.system.c_str(), m.server_cores, m.wrk_cores,
+                m.other_cores);
   notes.push_back(cpu);
   if (m.commits > 0) {
     const double mean_fsync_ms = m.fsyncs > 0 ? 1000 * m.fsync_seconds / m.fsyncs : 0;
@@ -556,6 +582,190 @@ Result<Row> RunLoad(const HttpRun& run, const Load& load) {
                     std::to_string(kAttempts) + ": earlier runs had " + list +
                     " connects dropped by the listen queue");
   }
+  for (const std::string& n : notes) row.note += (row.note.empty() ? "" : "; ") + n;
+  return row;
+}
+
+// ---- the server's options: the one place that sets them --------------------------------------
+
+// Room for the fresh request beside the idle connections, and for stray ones.
+constexpr int kSpareConnections = 64;
+// Idle connections must outlive the row (open, hold --seconds, check); both servers get this.
+constexpr int kIdleKeepAliveSeconds = 120;
+
+// The evs server as `evs serve` runs it by default (no access log, as with --quiet), on a free
+// loopback port: the wrk rows.
+http::ServerOptions ServeOptions() {
+  http::ServerOptions o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.access_log = false;
+  return o;
+}
+
+// The idle row's server: room for `connections` open at once, kept open while idle. Today's
+// server (cpp-httplib) holds a worker thread per open keep-alive connection, so it needs as many
+// threads as connections; a server with a few I/O threads needs only max_connections here.
+http::ServerOptions IdleOptions(int64_t connections) {
+  http::ServerOptions o = ServeOptions();
+  o.max_connections = static_cast<int>(connections) + kSpareConnections;
+  o.threads = static_cast<int>(connections) + kSpareConnections;
+  o.keep_alive_seconds = kIdleKeepAliveSeconds;
+  return o;
+}
+
+// The idle row's note on what was set.
+std::string DescribeIdleOptions(const http::ServerOptions& o) {
+  return "server options threads=" + std::to_string(o.threads) +
+         " max_connections=" + std::to_string(o.max_connections) +
+         " keep_alive_seconds=" + std::to_string(o.keep_alive_seconds);
+}
+
+// The threads that do the server's network I/O, which nginx gets as many workers as: today's
+// server runs its `threads` workers on every core, so as many as the machine has cores.
+int ServerIoThreads(const http::ServerOptions& o) {
+  return std::max(1, std::min<int>(o.threads, std::thread::hardware_concurrency()));
+}
+
+// ---- nginx, targets and the idle row ---------------------------------------------------------
+
+// Issue 17's targets, set at 64 connections: each evs row's rate as a share of nginx's, and
+// AddItem's p99.
+struct Target {
+  const char* bench;
+  double min_ratio_to_nginx;
+  double max_p99_us;  // 0: none
+};
+constexpr Target kTargets[] = {
+    {"http_healthz", 0.8, 0}, {"http_add_item", 0.4, 5000}, {"http_get_cart", 0.7, 0}};
+constexpr int kTargetConnections = 64;
+
+// The row's ratio to nginx (its baseline then) and its targets, or, without nginx, its ratio to
+// evs's /healthz as before. The targets lead the note, so the table shows them beside the ratio.
+void SetRatios(Row& row, const Row& healthz, const Row* nginx, int connections) {
+  if (healthz.ops_per_s > 0) {
+    row.extra["ratio_to_healthz"] = std::round(1000 * row.ops_per_s / healthz.ops_per_s) / 1000;
+  }
+  if (!nginx) {
+    SetRatio(row, healthz);
+    row.note = "no nginx: ratio to evs's /healthz, targets not checked; " + row.note;
+    return;
+  }
+  SetRatio(row, *nginx);
+  const double ratio = row.ratio_to_baseline.value_or(0);
+  row.extra["ratio_to_nginx"] = std::round(1000 * ratio) / 1000;
+  std::string notes;
+  for (const Target& t : kTargets) {
+    if (row.bench != t.bench) continue;
+    const bool applies = connections == kTargetConnections;
+    char text[160];
+    row.extra["target_ratio_to_nginx"] = t.min_ratio_to_nginx;
+    if (applies) row.extra["target_ratio_met"] = ratio >= t.min_ratio_to_nginx;
+    std::snprintf(text, sizeof(text), "target >= %.2fx of nginx: %s", t.min_ratio_to_nginx,
+                  !applies                        ? "set at 64 connections"
+                  : ratio >= t.min_ratio_to_nginx ? "met"
+                                                  : "NOT met");
+    notes = text;
+    if (t.max_p99_us > 0) {
+      const bool met = row.latency.p99_us <= t.max_p99_us;
+      row.extra["target_p99_us"] = t.max_p99_us;
+      if (applies) row.extra["target_p99_met"] = met;
+      std::snprintf(text, sizeof(text), "; target p99 <= %.0f ms: %s", t.max_p99_us / 1000,
+                    !applies ? "set at 64 connections"
+                    : met    ? "met"
+                             : "NOT met");
+      notes += text;
+    }
+  }
+  if (!notes.empty()) row.note = notes + (row.note.empty() ? "" : "; " + row.note);
+}
+
+std::string Megabytes(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+// The http-idle row of one server: `count` connections opened by the idle client, each sending
+// one GET /healthz and then idle; the server's RSS (`rss`) before and while they are open; one
+// fresh request while they are; and how many the server still holds when the row ends.
+Result<Row> RunIdle(const BenchOptions& options, const std::string& system, int port, int64_t count,
+                    const std::function<int64_t()>& rss, const std::string& rss_source) {
+  std::fprintf(stderr, "http: http-idle (%s), %lld connections...\n", system.c_str(),
+               static_cast<long long>(count));
+  const int64_t before = rss();
+  auto client = IdleClient::Start(port, count);
+  if (!client.ok()) return client.error();
+  auto opened = (*client)->WaitOpened();
+  if (!opened.ok()) return opened.error();
+  // Idle for the row's length, then measured while they are open.
+  std::this_thread::sleep_for(std::chrono::duration<double>(options.seconds));
+  const int64_t after = rss();
+  const FreshRequest fresh = GetHealthz(port);
+  auto still_open = (*client)->CountStillOpen();
+  if (!still_open.ok()) return still_open.error();
+  (*client)->Finish();
+
+  const int64_t held = opened->answered_2xx;
+  Row row;
+  row.bench = "http-idle";
+  row.system = system;
+  row.concurrency_name = "connections";
+  row.concurrency = static_cast<int>(count);
+  row.ops = held;
+  row.errors =
+      opened->refused + opened->closed + opened->unanswered + (fresh.status == 200 ? 0 : 1);
+  row.seconds = opened->open_seconds;
+  // Connections opened and answered per second; the latency columns are the fresh request's.
+  row.ops_per_s = row.seconds > 0 ? static_cast<double>(held) / row.seconds : 0;
+  row.latency.count = 1;
+  row.latency.mean_us = row.latency.p50_us = row.latency.p90_us = row.latency.p99_us =
+      row.latency.p999_us = row.latency.max_us = fresh.ms * 1000;
+  const double per_connection =
+      held > 0 ? static_cast<double>(after - before) / static_cast<double>(held) : 0;
+  row.extra = {{"requested", count},
+               {"held", held},
+               {"refused", opened->refused},
+               {"closed_early", opened->closed},
+               {"unanswered", opened->unanswered},
+               {"still_open", *still_open},
+               {"open_seconds", Round2(opened->open_seconds)},
+               {"idle_seconds", options.seconds},
+               {"rss_before_bytes", before},
+               {"rss_after_bytes", after},
+               {"rss_delta_bytes", after - before},
+               {"bytes_per_connection", std::llround(per_connection)},
+               {"rss_of", rss_source},
+               {"fresh_status", fresh.status},
+               {"fresh_ms", Round2(fresh.ms)}};
+  if (!opened->error.empty()) row.extra["client_error"] = opened->error;
+
+  std::vector<std::string> notes;
+  char memory[200];
+  std::snprintf(memory, sizeof(memory), "RSS %s -> %s (%+.1f MB, %.1f KB per connection; %s)",
+                Megabytes(before).c_str(), Megabytes(after).c_str(),
+                static_cast<double>(after - before) / 1e6, per_connection / 1e3,
+                rss_source.c_str());
+  notes.push_back(memory);
+  notes.push_back(std::to_string(held) + " of " + std::to_string(count) + " answered and held, " +
+                  std::to_string(*still_open) + " still open after " +
+                  std::to_string(static_cast<int>(options.seconds)) + " s idle");
+  if (opened->refused + opened->closed + opened->unanswered > 0) {
+    notes.push_back("NOT all taken: " + std::to_string(opened->refused) + " refused (non-2xx), " +
+                    std::to_string(opened->closed) + " closed before an answer, " +
+                    std::to_string(opened->unanswered) + " unanswered in 10 s");
+  }
+  if (!opened->error.empty()) notes.push_back("client stopped: " + opened->error);
+  char fresh_text[160];
+  if (fresh.status == 200) {
+    std::snprintf(fresh_text, sizeof(fresh_text), "fresh GET /healthz meanwhile: 200 in %.2f ms",
+                  fresh.ms);
+  } else {
+    std::snprintf(fresh_text, sizeof(fresh_text), "fresh GET /healthz meanwhile FAILED: %s%s",
+                  fresh.status ? ("status " + std::to_string(fresh.status)).c_str() : "",
+                  fresh.error.c_str());
+  }
+  notes.push_back(fresh_text);
   for (const std::string& n : notes) row.note += (row.note.empty() ? "" : "; ") + n;
   return row;
 }
@@ -664,6 +874,39 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
                                            (*log_subscription)->GetStatus()};
   };
 
+  // Both servers must hold --idle-connections at once, and the idle client as many in its own
+  // process; each also needs some files of its own.
+  constexpr int64_t kReservedFiles = 256;
+  const int64_t file_limit = RaiseFileLimit();
+  int64_t idle_connections = options.idle_connections;
+  std::string idle_capped;
+  if (idle_connections > file_limit - kReservedFiles) {
+    idle_connections = std::max<int64_t>(0, file_limit - kReservedFiles);
+    idle_capped = "; capped from " + std::to_string(options.idle_connections) +
+                  " connections: RLIMIT_NOFILE's hard limit is " + std::to_string(file_limit) +
+                  " (raise it, e.g. ulimit -Hn as root, for more)";
+    std::fprintf(stderr, "http: http-idle%s\n", idle_capped.c_str());
+  }
+
+  // nginx serves a file as large as evs's /healthz answer, with as many workers as the evs
+  // server has I/O threads (or --nginx-workers).
+  NginxOptions nginx_options;
+  nginx_options.program = options.nginx;
+  nginx_options.dir = options.dir + "/nginx";
+  nginx_options.workers =
+      options.nginx_workers > 0 ? options.nginx_workers : ServerIoThreads(ServeOptions());
+  nginx_options.max_connections = static_cast<int>(idle_connections) + kSpareConnections;
+  nginx_options.keepalive_seconds = kIdleKeepAliveSeconds;
+  nginx_options.body = R"({"status":"ok"})";
+  auto nginx = Nginx::Start(nginx_options);
+  const std::string nginx_setup =
+      nginx_options.workers <= 1 ? "nginx: one process (master_process off), static file"
+                                 : "nginx: a master and " + std::to_string(nginx_options.workers) +
+                                       " workers, static file";
+  if (!nginx) {
+    std::fprintf(stderr, "http: no nginx rows: %s\n", nginx.error().message.c_str());
+  }
+
   Status result = OkStatus();
   {
     http::ApiOptions api_options;
@@ -673,10 +916,7 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
     cart_options.reports = reports->get();
     cart::CartHttp cart_http(**store, cart_options);
     if (auto s = cart_http.Register(api.routes()); !s) return s.error();
-    http::ServerOptions server_options;
-    server_options.host = "127.0.0.1";
-    server_options.port = 0;
-    server_options.access_log = false;
+    const http::ServerOptions server_options = ServeOptions();
     http::Server server(api, server_options);
     auto port = server.Bind();
     if (!port.ok()) return port.error();
@@ -694,10 +934,23 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
           "subscribed, as evs serve runs them) share this machine's " +
           std::to_string(std::thread::hardware_concurrency()) + " cores on loopback; " +
           std::to_string(options.connections) + " keep-alive connections over " +
-          std::to_string(options.http_carts) +
-          " carts; ratios are to GET /healthz, the HTTP ceiling of this machine");
+          std::to_string(options.http_carts) + " carts; ratios are to " +
+          (nginx ? "nginx (" + nginx_setup + "), the HTTP ceiling of this machine"
+                 : std::string("evs's GET /healthz (nginx: ") + nginx.error().message + ")"));
 
-      HttpRun run{options, api, **store, *port};
+      std::optional<Row> nginx_row;
+      if (nginx) {
+        HttpRun nginx_run{options, nullptr, nullptr, (*nginx)->port(), "nginx", (*nginx)->pid()};
+        auto row = RunLoad(nginx_run, {"http_healthz", "GET", "", {"/healthz"}, {}});
+        if (!row.ok()) return row.error();
+        row->note = nginx_setup + "; " + row->note;
+        nginx_row = *row;
+        SetRatio(*nginx_row, *nginx_row);
+        reporter.Add(*nginx_row);
+      }
+      const Row* baseline = nginx_row ? &*nginx_row : nullptr;
+
+      HttpRun run{options, &api, store->get(), *port};
       std::vector<std::string> cart_paths, item_paths, bodies;
       for (const std::string& id : *ids) {
         cart_paths.push_back("/carts/" + id);
@@ -711,12 +964,12 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
 
       auto healthz = RunLoad(run, {"http_healthz", "GET", "/healthz", {"/healthz"}, {}});
       if (!healthz.ok()) return healthz.error();
-      SetRatio(*healthz, *healthz);
+      SetRatios(*healthz, *healthz, baseline, options.connections);
       reporter.Add(*healthz);
 
       auto add_item = RunLoad(run, {"http_add_item", "POST", kAddItemRoute, item_paths, bodies});
       if (!add_item.ok()) return add_item.error();
-      SetRatio(*add_item, *healthz);
+      SetRatios(*add_item, *healthz, baseline, options.connections);
       // The check: every acknowledged AddItem (warm-up and measured) is in the store.
       auto stored = StoredQuantity(**store, *ids);
       if (!stored.ok()) return stored.error();
@@ -745,11 +998,12 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
 
       auto get_cart = RunLoad(run, {"http_get_cart", "GET", "/carts/{id}", cart_paths, {}});
       if (!get_cart.ok()) return get_cart.error();
-      SetRatio(*get_cart, *healthz);
+      SetRatios(*get_cart, *healthz, baseline, options.connections);
       reporter.Add(*get_cart);
 
       int64_t failed = 0;
       for (const Row* row : {&*healthz, &*add_item, &*get_cart}) failed += row->errors;
+      if (nginx_row) failed += nginx_row->errors;
       if (!check_ok) {
         return Error::Make(ErrorCode::kCorruption, std::string("http_add_item ") + check);
       }
@@ -763,6 +1017,45 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
     result = run_all();
     server.Stop();
     serving.join();
+
+    // The idle rows, on a server of their own sized for them (and nginx, already sized).
+    auto run_idle = [&]() -> Status {
+      if (idle_connections <= 0) return OkStatus();
+      const http::ServerOptions idle_options = IdleOptions(idle_connections);
+      const int64_t before_server = ProcessRss(getpid());
+      http::Server idle_server(api, idle_options);
+      auto idle_port = idle_server.Bind();
+      if (!idle_port.ok()) return idle_port.error();
+      std::thread idle_serving([&idle_server] { idle_server.Run(); });
+      // Run() starts the server's threads: wait for it to answer before taking "before".
+      for (int i = 0; i < 100 && GetHealthz(*idle_port).status != 200; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      auto evs_row = RunIdle(
+          options, "evs", *idle_port, idle_connections, [] { return ProcessRss(getpid()); },
+          "bench process: the server runs in it; the client is a child process");
+      idle_server.Stop();
+      idle_serving.join();
+      if (!evs_row.ok()) return evs_row.error();
+      const int64_t server_start =
+          evs_row->extra["rss_before_bytes"].get<int64_t>() - before_server;
+      evs_row->extra["rss_server_start_bytes"] = server_start;
+      evs_row->note += "; " + DescribeIdleOptions(idle_options) + " (starting it took " +
+                       Megabytes(server_start) + ")" + idle_capped;
+      reporter.Add(*evs_row);
+      if (nginx) {
+        const pid_t nginx_pid = (*nginx)->pid();
+        auto nginx_idle = RunIdle(
+            options, "nginx", (*nginx)->port(), idle_connections,
+            [nginx_pid] { return ProcessTreeRss(nginx_pid); }, "nginx's processes");
+        if (!nginx_idle.ok()) return nginx_idle.error();
+        nginx_idle->note += "; " + nginx_setup + idle_capped;
+        reporter.Add(*nginx_idle);
+      }
+      return OkStatus();
+    };
+    Status idle = run_idle();
+    if (result.ok()) result = idle;
   }
   store->reset();
   RemoveDatabase(path);

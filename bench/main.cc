@@ -3,7 +3,8 @@
 //   evs-bench [all]           every benchmark
 //   evs-bench append          durable appends/s and latency at 1, 16, 64 writers vs naive SQLite
 //   evs-bench fetch           cart fetches/s, cold and warm, vs the raw SQLite read
-//   evs-bench http            AddItem and GetCart over HTTP (wrk on loopback) vs GET /healthz
+//   evs-bench http            GET /healthz, AddItem and GetCart over HTTP (wrk on loopback) vs
+//                             nginx serving a static file; 10,000 idle connections to each
 //   evs-bench feed            subscription catch-up events/s vs a raw SQLite scan; the
 //                             cart-summary projection's catch-up vs the bare feed; live
 //                             append-to-handler latency under 64 durable writers
@@ -24,7 +25,8 @@
 //                             dynamodb, in `all` only with an endpoint set
 //
 // Options go before or after the subcommand: --seconds, --warmup, --writers, --threads,
-// --carts, --connections, --wrk-threads, --wrk, --events, --batch-sizes, --feed-writers,
+// --carts, --connections, --wrk-threads, --wrk, --nginx, --nginx-workers, --idle-connections,
+// --events, --batch-sizes, --feed-writers,
 // --projection-events, --upcast-events, --snapshot-carts, --snapshot-every, --scavenge-events,
 // --json,
 // --dir. The table (or, with --json, one JSON object per row) goes to stdout; progress goes to
@@ -40,9 +42,14 @@
 #include <thread>
 
 #include "bench.h"
+#include "http_ceiling.h"
 #include "report.h"
 
 int main(int argc, char** argv) {
+  // The http-idle rows' client, spawned by the bench itself (not a subcommand to run by hand).
+  if (argc == 4 && std::string(argv[1]) == "--idle-client") {
+    return evs::bench::IdleClientMain(std::atoi(argv[2]), std::atoll(argv[3]));
+  }
   using evs::bench::BenchOptions;
   BenchOptions options;
   bool json = false;
@@ -82,6 +89,19 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--wrk", options.wrk, "http: the wrk program")->capture_default_str();
+  app.add_option("--nginx", options.nginx,
+                 "http: nginx, the machine's HTTP ceiling (its rows are skipped when missing)")
+      ->capture_default_str();
+  app.add_option("--nginx-workers", options.nginx_workers,
+                 "http: nginx's worker processes (0: as many as the evs server's I/O threads; 1: "
+                 "one process, master_process off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--idle-connections", options.idle_connections,
+                 "http: idle keep-alive connections held open to each server (0: no http-idle "
+                 "rows)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--events", options.feed_events, "feed, archive: events in the log")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -123,7 +143,9 @@ int main(int argc, char** argv) {
   CLI::App* append = app.add_subcommand("append", "Durable appends vs a naive SQLite store");
   CLI::App* fetch = app.add_subcommand("fetch", "Cart fetches, cold and warm, vs raw SQLite reads");
   CLI::App* http = app.add_subcommand(
-      "http", "AddItem and GetCart over HTTP with wrk on loopback vs GET /healthz");
+      "http",
+      "AddItem, GetCart and /healthz over HTTP with wrk on loopback vs nginx; idle "
+      "connections");
   CLI::App* feed = app.add_subcommand(
       "feed", "Subscription catch-up vs a raw SQLite scan, and live latency under writers");
   CLI::App* archive = app.add_subcommand(
