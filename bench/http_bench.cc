@@ -690,7 +690,8 @@ std::string Megabytes(int64_t bytes) {
 // one GET /healthz and then idle; the server's RSS (`rss`) before and while they are open; one
 // fresh request while they are; and how many the server still holds when the row ends.
 Result<Row> RunIdle(const BenchOptions& options, const std::string& system, int port, int64_t count,
-                    const std::function<int64_t()>& rss, const std::string& rss_source) {
+                    const std::function<int64_t()>& rss, const std::function<double()>& cpu_seconds,
+                    const std::string& rss_source) {
   std::fprintf(stderr, "http: http-idle (%s), %lld connections...\n", system.c_str(),
                static_cast<long long>(count));
   const int64_t before = rss();
@@ -698,8 +699,14 @@ Result<Row> RunIdle(const BenchOptions& options, const std::string& system, int 
   if (!client.ok()) return client.error();
   auto opened = (*client)->WaitOpened();
   if (!opened.ok()) return opened.error();
-  // Idle for the row's length, then measured while they are open.
+  // Idle for the row's length, then measured while they are open. An idle connection should
+  // cost the server no CPU: what it used meanwhile is in the row.
+  const double cpu_before = cpu_seconds();
+  const auto idle_start = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(options.seconds));
+  const double idle_cores =
+      (cpu_seconds() - cpu_before) /
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - idle_start).count();
   const int64_t after = rss();
   const FreshRequest fresh = GetHealthz(port);
   auto still_open = (*client)->CountStillOpen();
@@ -736,6 +743,7 @@ Result<Row> RunIdle(const BenchOptions& options, const std::string& system, int 
                {"rss_delta_bytes", after - before},
                {"bytes_per_connection", std::llround(per_connection)},
                {"rss_of", rss_source},
+               {"idle_server_cores", Round2(idle_cores)},
                {"fresh_status", fresh.status},
                {"fresh_ms", Round2(fresh.ms)}};
   if (!opened->error.empty()) row.extra["client_error"] = opened->error;
@@ -747,6 +755,9 @@ Result<Row> RunIdle(const BenchOptions& options, const std::string& system, int 
                 static_cast<double>(after - before) / 1e6, per_connection / 1e3,
                 rss_source.c_str());
   notes.push_back(memory);
+  char cores[96];
+  std::snprintf(cores, sizeof(cores), "%.2f cores of CPU while idle", idle_cores);
+  notes.push_back(cores);
   notes.push_back(std::to_string(held) + " of " + std::to_string(count) + " answered and held, " +
                   std::to_string(*still_open) + " still open after " +
                   std::to_string(static_cast<int>(options.seconds)) + " s idle");
@@ -950,7 +961,7 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
       }
       const Row* baseline = nginx_row ? &*nginx_row : nullptr;
 
-      HttpRun run{options, &api, store->get(), *port};
+      HttpRun run{options, &api, store->get(), *port, "evs", 0};
       std::vector<std::string> cart_paths, item_paths, bodies;
       for (const std::string& id : *ids) {
         cart_paths.push_back("/carts/" + id);
@@ -1033,7 +1044,7 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
       }
       auto evs_row = RunIdle(
           options, "evs", *idle_port, idle_connections, [] { return ProcessRss(getpid()); },
-          "bench process: the server runs in it; the client is a child process");
+          SelfCpuSeconds, "bench process: the server runs in it; the client is a child process");
       idle_server.Stop();
       idle_serving.join();
       if (!evs_row.ok()) return evs_row.error();
@@ -1047,7 +1058,8 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
         const pid_t nginx_pid = (*nginx)->pid();
         auto nginx_idle = RunIdle(
             options, "nginx", (*nginx)->port(), idle_connections,
-            [nginx_pid] { return ProcessTreeRss(nginx_pid); }, "nginx's processes");
+            [nginx_pid] { return ProcessTreeRss(nginx_pid); },
+            [nginx_pid] { return ProcessTreeCpuSeconds(nginx_pid); }, "nginx's processes");
         if (!nginx_idle.ok()) return nginx_idle.error();
         nginx_idle->note += "; " + nginx_setup + idle_capped;
         reporter.Add(*nginx_idle);
