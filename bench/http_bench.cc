@@ -1069,6 +1069,9 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
     Status idle = run_idle();
     if (result.ok()) result = idle;
   }
+  // The subscriptions read the store until they stop.
+  log_subscription->reset();
+  runner->reset();
   store->reset();
   RemoveDatabase(path);
   return result;

@@ -102,9 +102,11 @@ int Connect(int port) {
   return fd;
 }
 
-bool SendAll(int fd, const std::string& data) {
+// To a socket, or a pipe (`to_pipe`; the client reads until EOF, so the pipe outlives writes).
+bool SendAll(int fd, const std::string& data, bool to_pipe = false) {
   for (size_t sent = 0; sent < data.size();) {
-    const ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = to_pipe ? write(fd, data.data() + sent, data.size() - sent)
+                              : send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     sent += static_cast<size_t>(n);
@@ -381,7 +383,8 @@ Result<IdleOpened> IdleClient::WaitOpened() {
 }
 
 Result<int64_t> IdleClient::CountStillOpen() {
-  if (!SendAll(to_, "check\n")) return Error::Make(ErrorCode::kUnavailable, "idle client gone");
+  if (!SendAll(to_, "check\n", true))
+    return Error::Make(ErrorCode::kUnavailable, "idle client gone");
   auto line = ReadLine();
   if (!line.ok()) return line.error();
   return std::atoll(line->c_str());
