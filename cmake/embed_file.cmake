@@ -11,7 +11,8 @@ endforeach()
 file(READ "${INPUT}" hex HEX)
 # Each byte as 0xNN, 16 on a line.
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-string(REGEX REPLACE "((0x..,){16})" "\\1\n" bytes "${bytes}")
+string(REPEAT "0x..," 16 line)  # CMake's regular expressions have no {16}
+string(REGEX REPLACE "(${line})" "\\1\n" bytes "${bytes}")
 file(WRITE "${OUTPUT}.tmp"
   "// Generated from ${INPUT} by cmake/embed_file.cmake: do not edit.\n"
   "#include \"${HEADER}\"\n\n"
