@@ -4,12 +4,15 @@
 // the same routes. tools/openapi/validate.js (the openapi_valid test) validates it as OpenAPI.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "cart/cart_http.h"
 #include "cli/serve_routes.h"
