@@ -13,6 +13,7 @@
 #include "cart/cart_summary_projection.h"
 #include "cli/archive_commands.h"
 #include "cli/output.h"
+#include "cli/serve_routes.h"
 #include "common/event_json.h"
 #include "evs/archive.h"
 #include "evs/http/api.h"
@@ -176,7 +177,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   cart_options.personal_data = api_options.personal_data;
   cart_options.reports = reports.get();
   cart::CartHttp cart_http(**store, cart_options);
-  if (auto s = cart_http.Register(api.routes()); !s) return ReportError(global, s.error());
+  if (auto s = AddServeRoutes(api, cart_http); !s) return ReportError(global, s.error());
   http::Server server(api, server_options);
   auto port = server.Bind();
   if (!port.ok()) return ReportError(global, port.error());
@@ -225,7 +226,7 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global, Command& comman
       "DELETE /carts/{id}/items/{name}; POST /carts/{id}/checkout; GET /streams; "
       "GET|POST /streams/{id}; GET /log; GET /log/live (Server-Sent Events); GET /carts?status=; "
       "GET /reports/top-items; GET /subscriptions; POST /subjects/{id}/forget; GET /healthz; "
-      "GET /metrics. See README.md.\n\n"
+      "GET /metrics; GET /openapi.json (the OpenAPI document of them all). See README.md.\n\n"
       "With --token-file, every request other than GET and HEAD needs 'Authorization: Bearer "
       "<token>' (401 otherwise); reads stay open. The file holds one token of at least 16 bytes "
       "of visible ASCII (trailing whitespace is ignored), e.g. made by: umask 077; openssl rand "

@@ -72,6 +72,13 @@ Api::Api(EventStore& store, ApiOptions options, ApiFeeds feeds)
     : impl_(std::make_unique<Impl>(store, std::move(options), std::move(feeds))) {}
 Api::~Api() = default;
 Routes& Api::routes() { return impl_->table_; }
+std::vector<RouteInfo> Api::ListRoutes() const {
+  std::vector<RouteInfo> routes;
+  for (const RouteTable::Entry& entry : impl_->table_.entries()) {
+    for (const auto& served : entry.methods) routes.push_back({served.method, entry.pattern});
+  }
+  return routes;
+}
 void Api::HandleAsync(Request request, Respond respond, const Executor& blocking) {
   impl_->HandleAsync(std::move(request), std::move(respond), blocking);
 }

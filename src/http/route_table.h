@@ -40,6 +40,9 @@ class RouteTable final : public Routes {
   Status AddAsync(const std::string& method, const std::string& pattern,
                   AsyncHandler handler) override;
 
+  // Every pattern with its methods, in the order first added.
+  const std::vector<Entry>& entries() const { return entries_; }
+
   // The most specific entry whose pattern matches `segments` (decoded); nullopt when none does.
   std::optional<Match> Find(const std::vector<std::string>& segments) const;
 

@@ -60,6 +60,12 @@ struct ApiFeeds {
   std::function<std::vector<SubscriptionStatus>()> subscriptions;
 };
 
+// A route the Api serves: a method and the pattern it was added with (routes.h).
+struct RouteInfo {
+  std::string method;   // upper case, like "POST"
+  std::string pattern;  // like "/streams/{id}", its parameters named as when first added
+};
+
 class Metrics;  // internal: the request metrics
 
 class Api {
@@ -73,6 +79,12 @@ class Api {
 
   // Where a domain adds its routes, before the Api serves (routes.h).
   Routes& routes();
+
+  // Every route served: the Api's own and the added ones, each pattern in the order it was first
+  // added and its methods in the order added (the order of a 405's Allow). For documents and
+  // tests that must list what a server serves (an OpenAPI document); like adding, not safe while
+  // routes are being added.
+  std::vector<RouteInfo> ListRoutes() const;
 
   // Runs a task that may block (a synchronous handler) on a transport's threads for such work.
   using Executor = std::function<void(std::function<void()> task)>;
