@@ -101,7 +101,7 @@ class HttpApiTest : public ::testing::Test {
     ServerOptions options;
     options.host = "127.0.0.1";
     options.port = 0;
-    options.threads = 64;
+    options.blocking_threads = 64;
     options.access_log = false;
     server_ = std::make_unique<Server>(*api_, options);
     auto port = server_->Bind();
@@ -979,7 +979,7 @@ TEST(HttpServer, StopRightAfterStartEndsRun) {
   for (int i = 0; i < 20; ++i) {
     ServerOptions options;
     options.port = 0;
-    options.threads = 4;
+    options.blocking_threads = 4;
     options.access_log = false;
     Server server(api, options);
     ASSERT_TRUE(server.Bind().ok());

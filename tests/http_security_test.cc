@@ -172,7 +172,7 @@ class SecurityTest : public ::testing::Test {
     server_options.host = "127.0.0.1";
     server_options.port = 0;
     server_options.access_log = false;
-    if (server_options.threads == ServerOptions().threads) server_options.threads = 16;
+    if (server_options.io_threads == 0) server_options.io_threads = 2;
     server_ = std::make_unique<Server>(*api_, server_options);
     auto port = server_->Bind();
     ASSERT_TRUE(port.ok()) << port.error().message;
@@ -605,7 +605,7 @@ TEST_F(SecurityTest, DeeplyNestedJsonIs400AndTheServerGoesOn) {
 
 TEST_F(SecurityTest, ConnectionsPastTheLimitGet503) {
   ServerOptions options;
-  options.threads = 4;
+  options.blocking_threads = 4;
   options.max_connections = 2;
   options.keep_alive_seconds = 60;  // idle connections stay open for the whole test
   Start({}, options);
