@@ -124,6 +124,8 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       if (self->phase_ == Phase::kIdle || self->phase_ == Phase::kHandshake ||
           self->phase_ == Phase::kHead || self->phase_ == Phase::kBody) {
         self->Close();
+      } else if (self->phase_ == Phase::kStreaming && self->sink_) {
+        self->sink_->closed = true;  // the stream's next write returns false
       }
       // Otherwise the response in flight says "Connection: close" or, once sent, ends it.
     });
@@ -162,6 +164,8 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   void OnDeadline() {
     switch (phase_) {
       case Phase::kHead:
+        if (!parser_->started()) return Close();  // a connection that never asked anything
+        [[fallthrough]];
       case Phase::kBody:
         return Refuse(Problem(408, "request_timeout",
                               "the request did not arrive within " +
