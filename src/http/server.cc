@@ -55,6 +55,11 @@ Result<asio::ssl::context> TlsContext(const ServerOptions& options) {
         "cannot read the TLS certificate " + options.tls_cert_file + ": " + ec.message());
   }
   tls.use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
+  if (ec && ec.message().find("mismatch") != std::string::npos) {
+    return Error::Make(ErrorCode::kInvalidArgument, "the TLS key " + options.tls_key_file +
+                                                        " does not match the certificate " +
+                                                        options.tls_cert_file);
+  }
   if (ec) {
     return Error::Make(ErrorCode::kInvalidArgument,
                        "cannot read the TLS key " + options.tls_key_file + ": " + ec.message());
