@@ -603,28 +603,29 @@ http::ServerOptions ServeOptions() {
   return o;
 }
 
-// The idle row's server: room for `connections` open at once, kept open while idle. Today's
-// server (cpp-httplib) holds a worker thread per open keep-alive connection, so it needs as many
-// threads as connections; a server with a few I/O threads needs only max_connections here.
+// The idle row's server: room for `connections` open at once, kept open while idle (the I/O
+// threads hold every connection; no thread per connection).
 http::ServerOptions IdleOptions(int64_t connections) {
   http::ServerOptions o = ServeOptions();
   o.max_connections = static_cast<int>(connections) + kSpareConnections;
-  o.threads = static_cast<int>(connections) + kSpareConnections;
   o.keep_alive_seconds = kIdleKeepAliveSeconds;
   return o;
 }
 
+int ServerIoThreads(const http::ServerOptions& o);
+
 // The idle row's note on what was set.
 std::string DescribeIdleOptions(const http::ServerOptions& o) {
-  return "server options threads=" + std::to_string(o.threads) +
+  return "server options io_threads=" + std::to_string(ServerIoThreads(o)) +
          " max_connections=" + std::to_string(o.max_connections) +
          " keep_alive_seconds=" + std::to_string(o.keep_alive_seconds);
 }
 
-// The threads that do the server's network I/O, which nginx gets as many workers as: today's
-// server runs its `threads` workers on every core, so as many as the machine has cores.
+// The threads that do the server's network I/O, which nginx gets as many workers as (0: one per
+// core, the server's default).
 int ServerIoThreads(const http::ServerOptions& o) {
-  return std::max(1, std::min<int>(o.threads, std::thread::hardware_concurrency()));
+  return o.io_threads > 0 ? o.io_threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 // ---- nginx, targets and the idle row ---------------------------------------------------------

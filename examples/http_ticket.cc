@@ -245,7 +245,7 @@ int main() {
   evs::http::ServerOptions server_options;
   server_options.host = "127.0.0.1";
   server_options.port = 0;  // a free port
-  server_options.threads = 4;
+  server_options.blocking_threads = 4;
   server_options.access_log = false;
   evs::http::Server server(api, server_options);
   auto port = server.Bind();

@@ -1,6 +1,10 @@
-// Feeds: up to 16 HTTP requests, split from the input, to http::Api::Handle (the transport-
-// neutral API behind `evs serve`) on an in-memory store that holds a cart and a stream:
+// Feeds: up to 16 HTTP requests, split from the input, through the server's request parser
+// (src/http/request_parser.h: Boost.Beast within the server's limits, bytes given in pieces) to
+// http::Api::Handle (the transport-neutral API behind `evs serve`) on an in-memory store that
+// holds a cart and a stream:
 //
+//   [#raw]                        first line: the rest is the raw bytes of a connection
+//                                 (pipelined requests), parsed as they come
 //   [#auth]                       first line: the API takes writes only with a bearer token
 //   METHOD TARGET                 e.g. "POST /streams/orders-1?x=%41"
 //   Name: value                   headers, up to an empty line
@@ -8,13 +12,19 @@
 //   body                          the rest, up to a line "===" that starts the next request
 //
 // "$cart" in a target or body stands for the seeded cart's id, "$new" for the cart that the last
-// "POST /carts" opened, and a header value "$token" for "Bearer <the token>".
-// Asserts: nothing crashes or throws; every response has a status in 200..599 and never 500
-// (Handle answers 500 only for an exception, which is a bug); errors are problem documents (a
-// JSON object with the same status and a code); JSON responses are valid JSON.
+// "POST /carts" opened, and a header value "$token" for "Bearer <the token>". Each request is
+// written as HTTP/1.1 (with a Content-Length for its body unless it has one, or a
+// Transfer-Encoding) and parsed back.
+// Asserts: nothing crashes or throws; the parser never takes more bytes than it is given, and its
+// refusals are problem documents of 400, 408, 413, 414, 415, 431 or 501; every response has a
+// status in 200..599 and never 500 (Handle answers 500 only for an exception, which is a bug);
+// errors are problem documents (a JSON object with the same status and a code); JSON responses are
+// valid JSON.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +33,7 @@
 #include "evs/event_store.h"
 #include "evs/http/api.h"
 #include "fuzz_check.h"
+#include "http/request_parser.h"
 
 namespace {
 
@@ -31,6 +42,8 @@ using evs::http::Response;
 using nlohmann::json;
 
 constexpr size_t kMaxRequests = 16;
+const evs::http::RequestLimits kLimits{
+    .max_body_bytes = 4096, .max_header_bytes = 2048, .max_header_count = 20};
 constexpr const char* kCartId = "0f8fad5b-d9cb-469f-a165-70867728950e";
 constexpr const char* kToken = "fuzz-token-0123456789abcdef";
 
@@ -84,6 +97,66 @@ Request ParseRequest(std::string_view text) {
   return request;
 }
 
+// Request in the wire format of HTTP/1.1.
+std::string ToWire(const Request& request) {
+  std::string wire = request.method + " " + request.target + " HTTP/1.1\r\n";
+  bool framed = false;
+  for (const auto& [name, value] : request.headers) {
+    wire += name + ": " + value + "\r\n";
+    framed = framed || name == "Content-Length" || name == "Transfer-Encoding";
+  }
+  if (!framed && !request.body.empty()) {
+    wire += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
+  }
+  return wire + "\r\n" + request.body;
+}
+
+void CheckProblem(const Response& problem) {
+  const std::string what = std::to_string(problem.status) + " " + problem.body;
+  EVS_FUZZ_CHECK(problem.status == 400 || problem.status == 408 || problem.status == 413 ||
+                     problem.status == 414 || problem.status == 415 || problem.status == 431 ||
+                     problem.status == 501,
+                 what);
+  EVS_FUZZ_CHECK(problem.content_type == "application/problem+json", what);
+  const json body = json::parse(problem.body, nullptr, false);
+  EVS_FUZZ_CHECK(body.is_object() && body["status"] == problem.status && body["code"].is_string(),
+                 what);
+}
+
+// Parses one request from the front of `bytes`, given in pieces of `piece` bytes (at least 1), as
+// a connection's reads would; consumes what the request used. nullopt: more is needed, or the
+// request was refused (checked here).
+std::optional<Request> ParseWire(std::string_view& bytes, size_t piece) {
+  evs::http::RequestParser parser(kLimits);
+  std::string pending;
+  while (parser.state() == evs::http::RequestParser::State::kNeedMore && !bytes.empty()) {
+    const size_t take = std::min(piece, bytes.size());
+    pending.append(bytes.substr(0, take));
+    bytes.remove_prefix(take);
+    const size_t used = parser.Feed(pending);
+    EVS_FUZZ_CHECK(used <= pending.size(), "the parser took more than it was given");
+    pending.erase(0, used);
+  }
+  // What the request did not use goes back to the front, for the next one.
+  const size_t unused = pending.size();
+  bytes = std::string_view(bytes.data() - unused, bytes.size() + unused);
+  switch (parser.state()) {
+    case evs::http::RequestParser::State::kDone: {
+      Request request = std::move(parser.request());
+      if (request.method == "HEAD") request.method = "GET";
+      return request;
+    }
+    case evs::http::RequestParser::State::kRefused:
+      CheckProblem(parser.problem());
+      bytes = {};  // a refused request ends the connection
+      return std::nullopt;
+    case evs::http::RequestParser::State::kNeedMore:
+      bytes = {};
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 void CheckResponse(const Request& request, const Response& response) {
   const std::string what = request.method + " " + request.target + " -> " +
                            std::to_string(response.status) + " " + response.body;
@@ -111,6 +184,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   cart_options.repository.cache_capacity = 16;
   cart_options.repository.command_lock_stripes = 1;
   options.max_body_bytes = 4096;  // small, so that the fuzzer reaches the limit too
+  const bool raw = input.starts_with("#raw\n");
+  if (raw) input.remove_prefix(5);
+  const size_t piece = 1 + (size % 97);  // the reads' size varies with the input
   if (input.starts_with("#auth\n")) {
     options.bearer_token = kToken;
     input.remove_prefix(6);
@@ -121,9 +197,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
 
   std::string new_cart = kCartId;
   for (size_t n = 0; n < kMaxRequests && !input.empty(); ++n) {
-    const size_t split = input.find("\n===\n");
-    Request request = ParseRequest(input.substr(0, split));
-    input = split == std::string_view::npos ? std::string_view() : input.substr(split + 5);
+    std::optional<Request> parsed;
+    if (raw) {
+      parsed = ParseWire(input, piece);
+    } else {
+      const size_t split = input.find("\n===\n");
+      const std::string wire = ToWire(ParseRequest(input.substr(0, split)));
+      input = split == std::string_view::npos ? std::string_view() : input.substr(split + 5);
+      std::string_view bytes = wire;
+      parsed = ParseWire(bytes, piece);
+    }
+    if (!parsed) continue;
+    Request request = std::move(*parsed);
     for (std::string* text : {&request.target, &request.body}) {
       *text = Replace(Replace(std::move(*text), "$cart", kCartId), "$new", new_cart);
     }

@@ -101,7 +101,7 @@ class HttpApiTest : public ::testing::Test {
     ServerOptions options;
     options.host = "127.0.0.1";
     options.port = 0;
-    options.threads = 64;
+    options.blocking_threads = 64;
     options.access_log = false;
     server_ = std::make_unique<Server>(*api_, options);
     auto port = server_->Bind();
@@ -234,7 +234,7 @@ TEST_F(HttpApiTest, PostWithoutContentLengthHasAnEmptyBody) {
 
 TEST_F(HttpApiTest, RequestsThatAreNotHttpAre400Problems) {
   for (const std::string& raw :
-       {std::string("GARBAGE\r\n\r\n"), std::string("BREW /carts HTTP/1.1\r\nHost: x\r\n\r\n"),
+       {std::string("GARBAGE\r\n\r\n"),
         std::string("POST /carts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                     "zz\r\n")}) {
     const std::string reply = RawExchange(port_, raw);
@@ -242,6 +242,10 @@ TEST_F(HttpApiTest, RequestsThatAreNotHttpAre400Problems) {
     EXPECT_NE(reply.find("Content-Type: application/problem+json"), std::string::npos) << reply;
     EXPECT_NE(reply.find("\"code\":\"bad_request\""), std::string::npos) << reply;
   }
+  // A method the server does not know is not implemented (a known one without a route is 405).
+  const std::string brew = RawExchange(port_, "BREW /carts HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(brew.rfind("HTTP/1.1 501 ", 0), 0u) << brew;
+  EXPECT_NE(brew.find("\"code\":\"not_implemented\""), std::string::npos) << brew;
   EXPECT_EQ(Get("/healthz").status, 200);
 }
 
@@ -979,7 +983,7 @@ TEST(HttpServer, StopRightAfterStartEndsRun) {
   for (int i = 0; i < 20; ++i) {
     ServerOptions options;
     options.port = 0;
-    options.threads = 4;
+    options.blocking_threads = 4;
     options.access_log = false;
     Server server(api, options);
     ASSERT_TRUE(server.Bind().ok());

@@ -44,7 +44,7 @@ class HttpPersonalDataTest : public ::testing::Test {
     ServerOptions options;
     options.host = "127.0.0.1";
     options.port = 0;
-    options.threads = 8;
+    options.blocking_threads = 8;
     options.access_log = false;
     server_ = std::make_unique<Server>(*api_, options);
     auto port = server_->Bind();

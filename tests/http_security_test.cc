@@ -28,6 +28,7 @@
 #include "evs_child.h"
 #include "http/auth.h"
 #include "http_client.h"
+#include "raw_connection.h"
 #include "temp_dir.h"
 
 namespace evs::http {
@@ -35,8 +36,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::BodyOf;
 using testing::NewClient;
+using testing::RawConnection;
 using testing::Reply;
+using testing::StatusLine;
 using testing::ToReply;
 using Clock = std::chrono::steady_clock;
 
@@ -57,95 +61,6 @@ json ExpectProblem(const Reply& reply, int status, const std::string& code) {
   EXPECT_EQ(body.value("type", ""), "https://evs.dev/problems/" + code) << reply.body;
   EXPECT_FALSE(body.value("detail", "").empty()) << reply.body;
   return body;
-}
-
-// One raw TCP connection to the server, for requests no well-behaved client would send.
-class RawConnection {
- public:
-  explicit RawConnection(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval timeout{.tv_sec = 10, .tv_usec = 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  }
-  ~RawConnection() { Close(); }
-  RawConnection(const RawConnection&) = delete;
-  RawConnection& operator=(const RawConnection&) = delete;
-
-  bool connected() const { return connected_; }
-  void Close() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
-  // Sends all of `bytes`; false when the server stopped taking them.
-  bool Send(const std::string& bytes) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      const ssize_t n = send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<size_t>(n);
-    }
-    return true;
-  }
-
-  // The next response: its head and as much body as its Content-Length says (empty when the
-  // connection ends first, or nothing comes for 10 s).
-  std::string ReadResponse() {
-    for (;;) {
-      const size_t head_end = buffer_.find("\r\n\r\n");
-      if (head_end != std::string::npos) {
-        const std::string head = buffer_.substr(0, head_end + 4);
-        const size_t at = head.find("\r\nContent-Length: ");
-        const size_t length = at == std::string::npos ? 0 : std::stoul(head.substr(at + 18));
-        if (buffer_.size() >= head_end + 4 + length) {
-          std::string response = buffer_.substr(0, head_end + 4 + length);
-          buffer_.erase(0, head_end + 4 + length);
-          return response;
-        }
-      }
-      if (!Fill()) return {};
-    }
-  }
-
-  // Whether the server ends the connection (within 10 s), ignoring whatever it still sends.
-  bool ClosedByServer() {
-    while (Fill()) {
-    }
-    return closed_;
-  }
-
- private:
-  bool Fill() {
-    char chunk[8192];
-    const ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) {
-      closed_ = n == 0 || errno == ECONNRESET;
-      return false;
-    }
-    buffer_.append(chunk, static_cast<size_t>(n));
-    return true;
-  }
-
-  int fd_ = -1;
-  bool connected_ = false;
-  bool closed_ = false;
-  std::string buffer_;
-};
-
-std::string StatusLine(const std::string& response) {
-  return response.substr(0, response.find("\r\n"));
-}
-
-json BodyOf(const std::string& response) {
-  const size_t head_end = response.find("\r\n\r\n");
-  if (head_end == std::string::npos) return json();
-  return json::parse(response.substr(head_end + 4), nullptr, /*allow_exceptions=*/false);
 }
 
 // Every path under `root`, relative to it, folders included.
@@ -172,7 +87,7 @@ class SecurityTest : public ::testing::Test {
     server_options.host = "127.0.0.1";
     server_options.port = 0;
     server_options.access_log = false;
-    if (server_options.threads == ServerOptions().threads) server_options.threads = 16;
+    if (server_options.io_threads == 0) server_options.io_threads = 2;
     server_ = std::make_unique<Server>(*api_, server_options);
     auto port = server_->Bind();
     ASSERT_TRUE(port.ok()) << port.error().message;
@@ -605,7 +520,7 @@ TEST_F(SecurityTest, DeeplyNestedJsonIs400AndTheServerGoesOn) {
 
 TEST_F(SecurityTest, ConnectionsPastTheLimitGet503) {
   ServerOptions options;
-  options.threads = 4;
+  options.blocking_threads = 4;
   options.max_connections = 2;
   options.keep_alive_seconds = 60;  // idle connections stay open for the whole test
   Start({}, options);
@@ -749,14 +664,14 @@ TEST(ServeDefaults, ListensOnLoopbackWithLimitsAndNoToken) {
   EXPECT_EQ(ServerOptions().host, "127.0.0.1");
   EXPECT_EQ(ServerOptions().max_body_bytes, size_t{1} << 20);
   EXPECT_EQ(ServerOptions().max_header_bytes, size_t{32} << 10);
-  EXPECT_EQ(ServerOptions().max_connections, 512);
+  EXPECT_EQ(ServerOptions().max_connections, 16384);
   EXPECT_EQ(ApiOptions().bearer_token, "");
   testing::Child help({"serve", "--help"});
   ASSERT_TRUE(help.WaitForExit().has_value());
   const std::string text = help.Stdout() + help.Stderr();
   EXPECT_NE(text.find("--listen TEXT=127.0.0.1:8080"), std::string::npos) << text;
   EXPECT_NE(text.find("--token-file"), std::string::npos) << text;
-  EXPECT_NE(text.find("--max-connections INT=512"), std::string::npos) << text;
+  EXPECT_NE(text.find("--max-connections INT=16384"), std::string::npos) << text;
 }
 
 // --- `evs serve --token-file` --------------------------------------------------------------------

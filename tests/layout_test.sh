@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The tree's dependency rules (docs/architecture.md, "Layout"), checked on the #include lines:
 #  * public headers (include/evs) include only public headers and the libraries the core links
-#    (no SQLite, libcurl, cpp-httplib, CLI11, GoogleTest, pugixml, simdjson, zstd, xxHash or
+#    (no SQLite, libcurl, cpp-httplib, Boost, zlib, brotli, CLI11, GoogleTest, pugixml, simdjson, zstd, xxHash or
 #    OpenSSL types in the API);
 #  * the core (src/common, store, snapshot, personal, feed, archive) knows neither the AWS, HTTP,
 #    Lambda or CLI components nor any application;
@@ -25,7 +25,7 @@ forbid() {
   fi
 }
 core=(src/common src/store src/snapshot src/personal src/feed src/archive)
-forbid include/evs -- 'sqlite3\.h|curl/|httplib\.h|CLI/|gtest/|gmock/|pugixml|simdjson|zstd|xxhash|openssl/' \
+forbid include/evs -- 'sqlite3\.h|curl/|httplib\.h|boost/|brotli/|zlib\.h|CLI/|gtest/|gmock/|pugixml|simdjson|zstd|xxhash|openssl/' \
   "a public header includes a library that is not part of the API"
 forbid include/evs -- '(common|store|snapshot|personal|feed|archive|aws|http|lambda|cli|cart)/' \
   "a public header includes an internal one"

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <charconv>
 #include <cstdio>
@@ -29,8 +30,12 @@ namespace {
 
 struct ServeArgs {
   std::string listen = "127.0.0.1:8080";
-  int threads = 256;
+  int threads = http::ServerOptions().blocking_threads;
+  int io_threads = http::ServerOptions().io_threads;
   int max_connections = http::ServerOptions().max_connections;
+  int keep_alive_seconds = http::ServerOptions().keep_alive_seconds;
+  std::string tls_cert;
+  std::string tls_key;
   size_t max_body_bytes = http::ServerOptions().max_body_bytes;
   std::string token_file;
   bool quiet = false;
@@ -52,6 +57,16 @@ bool ParseListen(const std::string& text, std::string& host, int& port) {
   return begin != end && ec == std::errc() && p == end && port >= 0 && port <= 65535;
 }
 
+// Each connection takes a file descriptor: the soft limit (often 1024) is raised to the hard one,
+// so that max_connections can be reached.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   http::ServerOptions server_options;
   if (!ParseListen(args.listen, server_options.host, server_options.port)) {
@@ -59,10 +74,21 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
         global, "--listen must be HOST:PORT, like 127.0.0.1:8080, got '" + args.listen + "'");
   }
   if (args.threads < 1) return ReportInvalid(global, "--threads must be at least 1");
+  if (args.io_threads < 0) return ReportInvalid(global, "--io-threads must be 0 or more");
+  if (args.keep_alive_seconds < 1)
+    return ReportInvalid(global, "--keep-alive-seconds must be at least 1");
+  if (args.tls_cert.empty() != args.tls_key.empty()) {
+    return ReportInvalid(global, "--tls-cert and --tls-key go together: give both, or neither");
+  }
   if (args.max_connections < 1)
     return ReportInvalid(global, "--max-connections must be at least 1");
   if (args.max_body_bytes < 1) return ReportInvalid(global, "--max-body-bytes must be at least 1");
-  server_options.threads = args.threads;
+  server_options.blocking_threads = args.threads;
+  server_options.io_threads = args.io_threads;
+  server_options.keep_alive_seconds = args.keep_alive_seconds;
+  server_options.tls_cert_file = args.tls_cert;
+  server_options.tls_key_file = args.tls_key;
+  RaiseFileLimit();
   server_options.max_connections = args.max_connections;
   server_options.max_body_bytes = args.max_body_bytes;
   server_options.access_log = !args.quiet;
@@ -181,7 +207,8 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   http::Server server(api, server_options);
   auto port = server.Bind();
   if (!port.ok()) return ReportError(global, port.error());
-  std::fprintf(stderr, "evs: serving http://%s:%d (%s %s)\n", server_options.host.c_str(), *port,
+  std::fprintf(stderr, "evs: serving %s://%s:%d (%s %s)\n",
+               args.tls_cert.empty() ? "http" : "https", server_options.host.c_str(), *port,
                embedded ? "data in" : "store",
                embedded ? global.data_dir.c_str() : global.store.c_str());
   if (!token.empty()) {
@@ -233,22 +260,37 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global, Command& comman
       "-hex 32 > token. The server refuses to start on an empty, unreadable or short token, and "
       "warns when the file is readable by its group or others.\n\n"
       "Limits: bodies over --max-body-bytes get 413, request lines over 8192 bytes 414, header "
-      "lines over 8192 bytes or headers over 32 KiB in all 431, appends over the store's "
+      "lines over 8192 bytes, over 100 header lines or headers over 32 KiB in all 431, a "
+      "request head that takes over 10 s 408, unknown methods 501, appends over the store's "
       "events-per-append limit 413, and connections past --max-connections 503.");
   serve->add_option("-l,--listen", args->listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   serve
       ->add_option("--threads", args->threads,
-                   "Worker threads; each open connection holds one while it lasts")
+                   "Threads for handlers that block (a durable append); connections do not "
+                   "hold them")
       ->capture_default_str();
+  serve
+      ->add_option("--io-threads", args->io_threads,
+                   "Threads that serve every connection's reads and writes (0: one per core)")
+      ->capture_default_str();
+  serve
+      ->add_option("--keep-alive-seconds", args->keep_alive_seconds,
+                   "Idle keep-alive connections close after this many seconds")
+      ->capture_default_str();
+  serve->add_option("--tls-cert", args->tls_cert,
+                    "Serve HTTPS only (TLS 1.2 or later) with this PEM certificate (chain); "
+                    "needs --tls-key");
+  serve->add_option("--tls-key", args->tls_key, "The PEM private key of --tls-cert");
   serve
       ->add_option("--max-body-bytes,--max-body", args->max_body_bytes,
                    "The largest request body, in bytes (also once decompressed); larger: 413")
       ->capture_default_str();
   serve
       ->add_option("--max-connections", args->max_connections,
-                   "Open connections at most (served or waiting for a worker thread); a "
-                   "connection past it is answered 503")
+                   "Open connections at most, idle ones included; a connection past it is "
+                   "answered 503 (each takes a file descriptor: the soft RLIMIT_NOFILE is "
+                   "raised to the hard limit at start)")
       ->capture_default_str();
   serve->add_option("--token-file", args->token_file,
                     "A file holding the bearer token that writes (every request but GET and "

@@ -1,7 +1,5 @@
 #include "http/request_parsing.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <charconv>
 
@@ -24,7 +22,19 @@ std::optional<std::string> Decode(std::string_view text, bool plus_is_space) {
       return std::nullopt;
     }
   }
-  return httplib::detail::decode_url(std::string(text), plus_is_space);
+  std::string decoded;
+  decoded.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%') {
+      unsigned value = 0;
+      std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+      decoded.push_back(static_cast<char>(value));
+      i += 2;
+    } else {
+      decoded.push_back(plus_is_space && text[i] == '+' ? ' ' : text[i]);
+    }
+  }
+  return decoded;
 }
 
 }  // namespace

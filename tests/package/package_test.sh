@@ -17,12 +17,12 @@ fail() { echo "package_test: $*" >&2; exit 1; }
 version=$(sed -n 's/^#define EVS_VERSION_STRING "\(.*\)"/\1/p' "$source_dir/include/evs/version.h")
 [ -n "$version" ] || fail "no EVS_VERSION_STRING in include/evs/version.h"
 
-echo "-- 1. the core alone configures without GoogleTest, CLI11, libcurl, pugixml or cpp-httplib"
+echo "-- 1. the core alone configures without GoogleTest, CLI11, libcurl, pugixml, cpp-httplib or Boost"
 cmake -S "$source_dir" -B "$work/core-only" -G Ninja -DEVS_BUILD_HTTP=OFF -DEVS_BUILD_AWS=OFF \
   -DEVS_BUILD_CLI=OFF -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON -DCMAKE_DISABLE_FIND_PACKAGE_CLI11=ON \
   -DCMAKE_DISABLE_FIND_PACKAGE_CURL=ON --no-warn-unused-cli >"$work/core-only.log" 2>&1 ||
   { cat "$work/core-only.log"; fail "the core alone does not configure"; }
-if grep -Eiq 'gtest|libcurl|pugixml|httplib|CLI11' "$work/core-only/build.ninja"; then
+if grep -Eiq 'gtest|libcurl|pugixml|httplib|boost|brotli|CLI11' "$work/core-only/build.ninja"; then
   fail "the core-only build refers to a dependency of another component"
 fi
 rm -rf "$work/core-only"
@@ -40,8 +40,8 @@ done
 if grep -rlE '#include "(store|common|feed|http|aws|cli|cart)/' "$prefix/include/evs" >/dev/null; then
   fail "an installed header includes an internal one: $(grep -rlE '#include "(store|common|feed|http|aws|cli|cart)/' "$prefix/include/evs")"
 fi
-if grep -rlE '#include <(sqlite3\.h|curl/|httplib\.h|CLI/|gtest/)' "$prefix/include/evs" >/dev/null; then
-  fail "an installed header includes a library that is not part of the API: $(grep -rlE '#include <(sqlite3\.h|curl/|httplib\.h|CLI/|gtest/)' "$prefix/include/evs")"
+if grep -rlE '#include <(sqlite3\.h|curl/|httplib\.h|boost/|CLI/|gtest/)' "$prefix/include/evs" >/dev/null; then
+  fail "an installed header includes a library that is not part of the API: $(grep -rlE '#include <(sqlite3\.h|curl/|httplib\.h|boost/|CLI/|gtest/)' "$prefix/include/evs")"
 fi
 [ "$("$prefix/bin/evs" --version)" = "evs $version" ] || fail "evs --version: $("$prefix/bin/evs" --version)"
 
