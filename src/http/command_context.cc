@@ -91,8 +91,10 @@ std::string CommandContext::Stamp(std::string_view metadata) const {
   nlohmann::ordered_json json = nlohmann::ordered_json::parse(
       metadata.empty() ? std::string_view("{}") : metadata, nullptr, /*allow_exceptions=*/false);
   if (!json.is_object()) return std::string(metadata);
-  if (!json.contains(kCorrelationIdKey)) json[std::string(kCorrelationIdKey)] = correlation_id;
-  if (!json.contains(kCausationIdKey)) json[std::string(kCausationIdKey)] = causation_id;
+  for (const auto& [key, id] : {std::pair{std::string(kCorrelationIdKey), &correlation_id},
+                                std::pair{std::string(kCausationIdKey), &causation_id}}) {
+    if (!json.contains(key)) json[key] = *id;
+  }
   return json.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
