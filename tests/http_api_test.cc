@@ -515,7 +515,10 @@ TEST_F(HttpApiTest, AppendToStreamAndConflictIs409WithExpectedAndActual) {
   ASSERT_EQ(events.size(), 6u);
   EXPECT_EQ(events[1].value("type", ""), "B");
   EXPECT_EQ(events[1]["data"], json({{"i", 2}}));
-  EXPECT_EQ(events[1]["metadata"], json({{"by", "test"}}));
+  // The client's metadata, with the command's correlation and causation ids beside it.
+  EXPECT_EQ(events[1]["metadata"].value("by", ""), "test");
+  EXPECT_EQ(events[1]["metadata"].size(), 3u) << events[1]["metadata"];
+  EXPECT_TRUE(events[1]["metadata"].contains("correlation_id"));
   EXPECT_EQ(events[2]["data"], nullptr);
   EXPECT_EQ(events[3]["data"], json::array());
   EXPECT_EQ(events[4]["data"], "x");
@@ -1201,7 +1204,7 @@ TEST_F(HttpApiTest, TraceparentGivesTheIdsAndAMalformedOneIsIgnored) {
   ASSERT_EQ(metadata.size(), 2u);
   EXPECT_EQ(metadata[0], json({{"correlation_id", trace}, {"causation_id", parent}}));
   EXPECT_EQ(metadata[1], json({{"correlation_id", trace}, {"causation_id", "explicit"}}));
-  for (const std::string bad :
+  for (const std::string& bad :
        {"00-" + trace + "-" + parent, "00-" + std::string(32, '0') + "-" + parent + "-01",
         "ff-" + trace + "-" + parent + "-01", "00-" + trace + "-" + parent + "-01-extra",
         "00-4BF92F3577B34DA6A3CE929D0E0E4736-" + parent + "-01"}) {
@@ -1246,8 +1249,8 @@ TEST_F(HttpApiTest, MalformedIdHeadersAreRefused) {
 
 // What no client library sends gets the same answer, read without a transport.
 TEST(CommandContext, ControlAndNonAsciiCharactersAreRefused) {
-  for (const std::string value : {std::string("tab\there"), std::string("caf\xc3\xa9"),
-                                  std::string(), std::string(1, '\x7f')}) {
+  for (const std::string& value : {std::string("tab\there"), std::string("caf\xc3\xa9"),
+                                   std::string(), std::string(1, '\x7f')}) {
     Request request;
     request.headers = {{"x-causation-id", value}};
     auto context = ReadCommandContext(request);
