@@ -23,6 +23,7 @@
 #include "cart_api.h"
 #include "evs/event_store.h"
 #include "evs/http/api.h"
+#include "evs/http/command_context.h"
 #include "evs/http/server.h"
 #include "http_client.h"
 #include "temp_dir.h"
@@ -518,7 +519,10 @@ TEST_F(HttpApiTest, AppendToStreamAndConflictIs409WithExpectedAndActual) {
   ASSERT_EQ(events.size(), 6u);
   EXPECT_EQ(events[1].value("type", ""), "B");
   EXPECT_EQ(events[1]["data"], json({{"i", 2}}));
-  EXPECT_EQ(events[1]["metadata"], json({{"by", "test"}}));
+  // The client's metadata, with the command's correlation and causation ids beside it.
+  EXPECT_EQ(events[1]["metadata"].value("by", ""), "test");
+  EXPECT_EQ(events[1]["metadata"].size(), 3u) << events[1]["metadata"];
+  EXPECT_TRUE(events[1]["metadata"].contains("correlation_id"));
   EXPECT_EQ(events[2]["data"], nullptr);
   EXPECT_EQ(events[3]["data"], json::array());
   EXPECT_EQ(events[4]["data"], "x");
@@ -1148,5 +1152,153 @@ TEST_F(HttpApiTest, ScavengeRunsInTheBackgroundAndReportsProgress) {
   EXPECT_EQ(Get("/streams/new").Json()["events"].size(), 5u);
   ExpectProblem(Delete("/admin/scavenge"), 405, "method_not_allowed");
 }
+// The metadata of every event of a stream, parsed.
+std::vector<json> MetadataOf(EventStore& store, const std::string& stream) {
+  std::vector<json> out;
+  auto page = store.ReadStream(stream, {});
+  EXPECT_TRUE(page.ok()) << (page.ok() ? "" : page.error().message);
+  if (!page.ok()) return out;
+  for (const auto& e : page->events) out.push_back(json::parse(e.metadata));
+  return out;
+}
+
+// Given ids are stored in each event's metadata beside the client's own fields (a client's
+// explicit id wins) and echoed in the response.
+TEST_F(HttpApiTest, GivenCorrelationAndCausationIdsAreStoredAndEchoed) {
+  json events = json::array({{{"type", "A"}, {"data", json::object()}},
+                             {{"type", "B"}, {"data", json::object()}, {"metadata", {{"k", 1}}}},
+                             {{"type", "C"},
+                              {"data", json::object()},
+                              {"metadata", {{"correlation_id", "client-own"}}}}});
+  Reply reply = Post("/streams/orders-1", events.dump(), kJson,
+                     {{"X-Correlation-Id", "corr-42"}, {"X-Causation-Id", "cause-7"}});
+  ASSERT_EQ(reply.status, 201) << reply.body;
+  EXPECT_EQ(reply.Header("X-Correlation-Id"), "corr-42");
+  EXPECT_EQ(reply.Header("X-Causation-Id"), "cause-7");
+  std::vector<json> metadata = MetadataOf(*store_, "orders-1");
+  ASSERT_EQ(metadata.size(), 3u);
+  EXPECT_EQ(metadata[0], json({{"correlation_id", "corr-42"}, {"causation_id", "cause-7"}}));
+  EXPECT_EQ(metadata[1],
+            json({{"k", 1}, {"correlation_id", "corr-42"}, {"causation_id", "cause-7"}}));
+  EXPECT_EQ(metadata[2], json({{"correlation_id", "client-own"}, {"causation_id", "cause-7"}}));
+  // A failed command echoes them too.
+  Reply conflict = Post("/streams/orders-1", events.dump(), kJson,
+                        {{"X-Correlation-Id", "corr-43"}, {"ES-Expected-Version", "1"}});
+  EXPECT_EQ(conflict.status, 409) << conflict.body;
+  EXPECT_EQ(conflict.Header("X-Correlation-Id"), "corr-43");
+  EXPECT_FALSE(conflict.Header("X-Causation-Id").empty());
+}
+
+// A W3C traceparent gives both (trace-id, parent-id); an explicit header still wins; a malformed
+// traceparent is ignored.
+TEST_F(HttpApiTest, TraceparentGivesTheIdsAndAMalformedOneIsIgnored) {
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string parent = "00f067aa0ba902b7";
+  const json events = json::array({{{"type", "A"}, {"data", json::object()}}});
+  Reply reply = Post("/streams/traced", events.dump(), kJson,
+                     {{"traceparent", "00-" + trace + "-" + parent + "-01"}});
+  ASSERT_EQ(reply.status, 201) << reply.body;
+  EXPECT_EQ(reply.Header("X-Correlation-Id"), trace);
+  EXPECT_EQ(reply.Header("X-Causation-Id"), parent);
+  reply =
+      Post("/streams/traced", events.dump(), kJson,
+           {{"traceparent", "00-" + trace + "-" + parent + "-01"}, {"X-Causation-Id", "explicit"}});
+  ASSERT_EQ(reply.status, 201) << reply.body;
+  std::vector<json> metadata = MetadataOf(*store_, "traced");
+  ASSERT_EQ(metadata.size(), 2u);
+  EXPECT_EQ(metadata[0], json({{"correlation_id", trace}, {"causation_id", parent}}));
+  EXPECT_EQ(metadata[1], json({{"correlation_id", trace}, {"causation_id", "explicit"}}));
+  for (const std::string& bad :
+       {"00-" + trace + "-" + parent, "00-" + std::string(32, '0') + "-" + parent + "-01",
+        "ff-" + trace + "-" + parent + "-01", "00-" + trace + "-" + parent + "-01-extra",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-" + parent + "-01"}) {
+    reply = Post("/streams/untraced", events.dump(), kJson, {{"traceparent", bad}});
+    ASSERT_EQ(reply.status, 201) << bad << ": " << reply.body;
+    EXPECT_NE(reply.Header("X-Correlation-Id"), trace) << bad;
+    EXPECT_NE(reply.Header("X-Causation-Id"), parent) << bad;
+  }
+}
+
+// Without ids, each is a new UUID, stored and echoed.
+TEST_F(HttpApiTest, AbsentIdsAreGeneratedStoredAndEchoed) {
+  const json events = json::array({{{"type", "A"}, {"data", json::object()}}});
+  Reply reply = Post("/streams/plain", events.dump());
+  ASSERT_EQ(reply.status, 201) << reply.body;
+  const std::string correlation = reply.Header("X-Correlation-Id");
+  const std::string causation = reply.Header("X-Causation-Id");
+  EXPECT_TRUE(Uuid::Parse(correlation).has_value()) << correlation;
+  EXPECT_TRUE(Uuid::Parse(causation).has_value()) << causation;
+  std::vector<json> metadata = MetadataOf(*store_, "plain");
+  ASSERT_EQ(metadata.size(), 1u);
+  EXPECT_EQ(metadata[0], json({{"correlation_id", correlation}, {"causation_id", causation}}));
+  Reply again = Post("/streams/plain", events.dump());
+  EXPECT_NE(again.Header("X-Correlation-Id"), correlation);
+}
+
+// A bad X-Correlation-Id or X-Causation-Id is a 400 problem and writes nothing.
+TEST_F(HttpApiTest, MalformedIdHeadersAreRefused) {
+  const json events = json::array({{{"type", "A"}, {"data", json::object()}}});
+  const std::string id = OpenCart();
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"X-Correlation-Id", std::string(129, 'a')}, {"X-Causation-Id", "has space"}}) {
+    Reply reply = Post("/streams/refused", events.dump(), kJson, {{name, value}});
+    EXPECT_EQ(reply.status, 400) << name << ": " << value;
+    EXPECT_EQ(reply.Json().value("code", ""),
+              name == "X-Correlation-Id" ? "invalid_correlation_id" : "invalid_causation_id");
+    EXPECT_EQ(AddItem(id, {{"name", "apple"}}, {{name, value}}).status, 400) << name;
+  }
+  EXPECT_EQ(Get("/streams/refused").status, 404);
+  EXPECT_EQ(CartVersion(id), 1);
+}
+
+// What no client library sends gets the same answer, read without a transport.
+TEST(CommandContext, ControlAndNonAsciiCharactersAreRefused) {
+  for (const std::string& value : {std::string("tab\there"), std::string("caf\xc3\xa9"),
+                                   std::string(), std::string(1, '\x7f')}) {
+    Request request;
+    request.headers = {{"x-causation-id", value}};
+    auto context = ReadCommandContext(request);
+    ASSERT_FALSE(context.ok()) << value;
+    EXPECT_EQ(context.problem().status, 400);
+  }
+  Request request;
+  request.headers = {{"X-Correlation-Id", std::string(kMaxContextIdBytes, '~')}};
+  auto context = ReadCommandContext(request);
+  ASSERT_TRUE(context.ok());
+  EXPECT_EQ(context->correlation_id, std::string(kMaxContextIdBytes, '~'));
+  // Stamping leaves metadata that is not an object alone.
+  EXPECT_EQ(context->Stamp("[1,2]"), "[1,2]");
+  EXPECT_EQ(json::parse(context->Stamp("")).size(), 2u);
+}
+
+// The cart's commands stamp their events and echo the ids, conditional ones included.
+TEST_F(HttpApiTest, CartEventsCarryTheCommandsIds) {
+  Reply opened = PostEmpty("/carts", {{"X-Correlation-Id", "checkout-flow-1"}});
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  EXPECT_EQ(opened.Header("X-Correlation-Id"), "checkout-flow-1");
+  const std::string id = opened.Json().value("cart_id", "");
+  Reply added = AddItem(id, {{"name", "apple"}},
+                        {{"X-Correlation-Id", "checkout-flow-1"}, {"X-Causation-Id", "click-2"}});
+  ASSERT_EQ(added.status, 200) << added.body;
+  EXPECT_EQ(added.Header("X-Causation-Id"), "click-2");
+  Reply conditional = AddItem(id, {{"name", "pear"}},
+                              {{"If-Match", "\"2\""}, {"X-Correlation-Id", "checkout-flow-1"}});
+  ASSERT_EQ(conditional.status, 200) << conditional.body;
+  Reply stale =
+      AddItem(id, {{"name", "fig"}}, {{"If-Match", "\"2\""}, {"X-Causation-Id", "click-4"}});
+  EXPECT_EQ(stale.status, 412) << stale.body;
+  EXPECT_EQ(stale.Header("X-Causation-Id"), "click-4");
+  Reply checkout = PostEmpty("/carts/" + id + "/checkout", {{"X-Causation-Id", "click-5"}});
+  ASSERT_EQ(checkout.status, 200) << checkout.body;
+  std::vector<json> metadata = MetadataOf(*store_, "cart-" + id);
+  ASSERT_EQ(metadata.size(), 4u);
+  EXPECT_EQ(metadata[0].value("correlation_id", ""), "checkout-flow-1");
+  EXPECT_EQ(metadata[0].value("causation_id", ""), opened.Header("X-Causation-Id"));
+  EXPECT_EQ(metadata[1].value("causation_id", ""), "click-2");
+  EXPECT_EQ(metadata[2].value("correlation_id", ""), "checkout-flow-1");
+  EXPECT_EQ(metadata[3].value("causation_id", ""), "click-5");
+  EXPECT_EQ(metadata[3].value("correlation_id", ""), checkout.Header("X-Correlation-Id"));
+}
+
 }  // namespace
 }  // namespace evs::http

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "fake_clock.h"
@@ -29,6 +31,48 @@ std::vector<EventData> Events(int n, const std::string& type = "Tick") {
   }
   return events;
 }
+
+// Collects AppendAsync outcomes, in the order they are called back, from any thread.
+class Outcomes {
+ public:
+  // A callback that records its outcome under `index`.
+  EventStore::AppendCallback Callback(int index) {
+    return [this, index](Result<AppendResult> result) {
+      std::lock_guard guard(mu_);
+      order_.push_back(index);
+      results_.emplace_back(index, std::move(result));
+      cv_.notify_all();
+    };
+  }
+  // Waits (bounded: a minute, far beyond any run) until `n` outcomes are in; returns how many.
+  size_t WaitFor(size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::minutes(1), [&] { return order_.size() >= n; });
+    return order_.size();
+  }
+  size_t Count() {
+    std::lock_guard guard(mu_);
+    return order_.size();
+  }
+  std::vector<int> Order() {
+    std::lock_guard guard(mu_);
+    return order_;
+  }
+  // The outcome recorded under `index` (the first, if called back twice).
+  Result<AppendResult> Of(int index) {
+    std::lock_guard guard(mu_);
+    for (auto& [i, r] : results_) {
+      if (i == index) return r;
+    }
+    return Error::Make(ErrorCode::kNotFound, "no outcome for " + std::to_string(index));
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int> order_;
+  std::vector<std::pair<int, Result<AppendResult>>> results_;
+};
 
 class StoreContract : public ::testing::TestWithParam<std::string> {
  protected:
@@ -598,6 +642,107 @@ TEST_P(StoreContract, OutOfRangeReadArgumentsAreClearErrors) {
   log = store_->ReadLog(0, 10);
   ASSERT_TRUE(log.ok()) << log.error().message;
   EXPECT_EQ(log->events.size(), 3u);
+}
+
+// AppendAsync gives what Append would: results, conflicts and refusals, each called back once.
+TEST_P(StoreContract, AppendAsyncCallsBackOnceWithWhatAppendWouldReturn) {
+  Outcomes outcomes;
+  store_->AppendAsync("s", ExpectedVersion::NoStream(), Events(2), outcomes.Callback(0));
+  ASSERT_EQ(outcomes.WaitFor(1), 1u);
+  store_->AppendAsync("s", ExpectedVersion::Exact(2), Events(3), outcomes.Callback(1));
+  store_->AppendAsync("s", ExpectedVersion::Exact(2), Events(1), outcomes.Callback(2));
+  // Refused up front: may be called back before AppendAsync returns.
+  store_->AppendAsync("", ExpectedVersion::Any(), Events(1), outcomes.Callback(3));
+  ASSERT_EQ(outcomes.WaitFor(4), 4u);
+  auto first = outcomes.Of(0);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->first_version, 1);
+  EXPECT_EQ(first->last_version, 2);
+  EXPECT_EQ(first->last_position, Position(2));
+  auto second = outcomes.Of(1);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(second->first_version, 3);
+  EXPECT_EQ(second->last_version, 5);
+  auto conflict = outcomes.Of(2);
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.error().code, ErrorCode::kWrongExpectedVersion);
+  ASSERT_TRUE(conflict.error().conflict.has_value());
+  EXPECT_EQ(conflict.error().conflict->actual, 5);
+  auto invalid = outcomes.Of(3);
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_EQ(invalid.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(outcomes.Count(), 4u);  // once each
+  auto page = store_->ReadStream("s", {});
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  EXPECT_EQ(page->events.size(), 5u);
+}
+
+// 1,000 appends in flight from one thread: every one is acknowledged, in the order submitted,
+// and readable.
+TEST_P(StoreContract, AThousandAsyncAppendsFromOneThreadAreAllAcknowledgedInOrder) {
+  constexpr int kAppends = 1000;
+  Outcomes outcomes;
+  for (int i = 0; i < kAppends; ++i) {
+    const std::string stream = "s-" + std::to_string(i % 10);
+    store_->AppendAsync(stream, ExpectedVersion::Exact(i / 10), Events(1), outcomes.Callback(i));
+  }
+  ASSERT_EQ(outcomes.WaitFor(kAppends), static_cast<size_t>(kAppends));
+  std::vector<int> order = outcomes.Order();
+  for (int i = 0; i < kAppends; ++i) {
+    ASSERT_EQ(order[static_cast<size_t>(i)], i) << "completed out of submission order";
+    auto r = outcomes.Of(i);
+    ASSERT_TRUE(r.ok()) << i << ": " << r.error().message;
+    EXPECT_EQ(r->first_version, i / 10 + 1);
+  }
+  for (int s = 0; s < 10; ++s) {
+    auto page = store_->ReadStream("s-" + std::to_string(s), {});
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    EXPECT_EQ(page->events.size(), static_cast<size_t>(kAppends / 10));
+  }
+  ExpectHead(kAppends);
+}
+
+// A callback may append again, asynchronously: a chain of appends, each from the last one's
+// completion.
+TEST_P(StoreContract, AnAsyncCallbackMayAppendAsyncAgain) {
+  constexpr int kChain = 50;
+  Outcomes outcomes;
+  std::function<void(int)> next = [&](int i) {
+    store_->AppendAsync("chain", ExpectedVersion::Exact(i), Events(1),
+                        [&, i](Result<AppendResult> result) {
+                          const bool ok = result.ok();
+                          outcomes.Callback(i)(std::move(result));
+                          if (ok && i + 1 < kChain) next(i + 1);
+                        });
+  };
+  next(0);
+  ASSERT_EQ(outcomes.WaitFor(kChain), static_cast<size_t>(kChain));
+  EXPECT_EQ(*store_->StreamVersion("chain"), kChain);
+}
+
+// Closing the store completes every append in flight before the destructor returns; what was
+// acknowledged is there after a reopen.
+TEST_P(StoreContract, ClosingTheStoreCompletesEveryAsyncAppendInFlight) {
+  constexpr int kAppends = 300;
+  Outcomes outcomes;
+  for (int i = 0; i < kAppends; ++i) {
+    store_->AppendAsync("s", ExpectedVersion::Any(), Events(1), outcomes.Callback(i));
+  }
+  store_.reset();
+  ASSERT_EQ(outcomes.Count(), static_cast<size_t>(kAppends));
+  int64_t acknowledged = 0;
+  for (int i = 0; i < kAppends; ++i) {
+    auto r = outcomes.Of(i);
+    if (r.ok()) {
+      ++acknowledged;
+    } else {
+      EXPECT_EQ(r.error().code, ErrorCode::kUnavailable) << r.error().message;
+    }
+  }
+  if (!factory_->Persistent()) return;
+  store_ = factory_->Open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(*store_->StreamVersion("s"), acknowledged);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, testing::kContractBackends,

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -270,6 +272,51 @@ TEST_F(StoreFaultsTest, ConcurrentAppendsAroundAFailedFsyncLoseNothingAcknowledg
   auto next = store_->Append("s-0", ExpectedVersion::Any(), Events(1));
   ASSERT_TRUE(next.ok()) << next.error().message;
   EXPECT_EQ(next->first_position, static_cast<int64_t>(WholeLog(*store_).size()));
+}
+
+// Asynchronous appends in flight when an fsync fails: each one fails (none is acknowledged, as
+// for blocking appends), each is called back once, and the log holds each wholly or not at all.
+TEST_F(StoreFaultsTest, AFailedFsyncFailsEveryAsyncAppendInFlight) {
+  AppendOk("a", 2);
+  constexpr int kAppends = 200;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::optional<Result<AppendResult>>> outcomes(kAppends);
+  int called = 0;
+  auto submit = [&](int i) {
+    auto events = Events(1 + i % 3);
+    attempts_.push_back(Attempt{"s-" + std::to_string(i % 4), events});
+    store_->AppendAsync(attempts_.back().stream, ExpectedVersion::Any(), std::move(events),
+                        [&, i](Result<AppendResult> result) {
+                          std::lock_guard guard(mu);
+                          if (!outcomes[static_cast<size_t>(i)]) ++called;
+                          outcomes[static_cast<size_t>(i)].emplace(std::move(result));
+                          cv.notify_all();
+                        });
+  };
+  // The first append's fsync waits while the rest queue up behind it, then fails.
+  vfs_.HoldSyncs(kWal);
+  submit(0);
+  vfs_.WaitForHeldSync();
+  for (int i = 1; i < kAppends; ++i) submit(i);
+  vfs_.FailSyncs(1, kWal, /*lose_writes=*/true);
+  vfs_.ReleaseSyncs();
+  {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::minutes(1), [&] { return called == kAppends; });
+    ASSERT_EQ(called, kAppends);
+  }
+  EXPECT_EQ(vfs_.Faults(), 1);
+  for (int i = 0; i < kAppends; ++i) {
+    const Result<AppendResult>& r = *outcomes[static_cast<size_t>(i)];
+    ASSERT_FALSE(r.ok()) << i << " was acknowledged";
+    EXPECT_TRUE(Contains(r.error().message, "fsync failure")) << i << ": " << r.error().message;
+  }
+  EXPECT_EQ(outcomes[0]->error().code, ErrorCode::kIOError);
+
+  vfs_.Clear();
+  Reopen();
+  ExpectLogHolds(*store_, attempts_);
 }
 
 // A full disk: the commit fails with a clear error and nothing of it is written; the store is

@@ -1,6 +1,7 @@
 // The cart endpoints: the original's OpenCart, AddItem and GetCart, and the rest of the cart.
 #include "cart/cart_http.h"
 
+#include "evs/http/command_context.h"
 #include "evs/http/request_reading.h"
 #include "evs/http/responses.h"
 #include "evs/uuid.h"
@@ -8,11 +9,14 @@
 namespace cart {
 
 using evs::ErrorCode;
+using evs::http::BeginCommand;
+using evs::http::CommandContext;
 using evs::http::JsonBody;
 using evs::http::Params;
 using evs::http::Problem;
 using evs::http::ProblemFor;
 using evs::http::Request;
+using evs::http::Respond;
 using evs::http::Response;
 
 namespace {
@@ -60,38 +64,47 @@ Response CartHttp::CartResponse(const Cart& cart, int status) {
   return CartBodyResponse(std::move(body), cart.version(), status);
 }
 
-Response CartHttp::OpenCart(const Request& request, const Params&) {
+void CartHttp::OpenCart(const Request& request, const Params&, Respond respond) {
+  auto context = BeginCommand(request, respond);
+  if (!context) return;
   std::string customer_id;
   std::string email;
   if (!request.body.empty()) {
     auto parsed = JsonBody(request);
-    if (!parsed) return parsed.problem();
+    if (!parsed) return respond(parsed.problem());
     const nlohmann::json& body = *parsed;
     if (!body.is_object()) {
-      return Problem(400, "invalid_body",
-                     R"(the body must be an object like {"customer_id": "c-1", "email": "a@b.c"})");
+      return respond(
+          Problem(400, "invalid_body",
+                  R"(the body must be an object like {"customer_id": "c-1", "email": "a@b.c"})"));
     }
     for (const auto& [key, value] : body.items()) {
       std::string* field = key == "customer_id" ? &customer_id : key == "email" ? &email : nullptr;
       if (field == nullptr) {
-        return Problem(400, "invalid_body",
-                       "unknown field '" + key + "'; expected customer_id, email");
+        return respond(Problem(400, "invalid_body",
+                               "unknown field '" + key + "'; expected customer_id, email"));
       }
-      if (!value.is_string()) return Problem(400, "invalid_body", "'" + key + "' must be a string");
+      if (!value.is_string()) {
+        return respond(Problem(400, "invalid_body", "'" + key + "' must be a string"));
+      }
       *field = value.get<std::string>();
     }
   }
   // The email is sealed, its key durable, before the cart's first event is appended.
   auto customer = MakeCustomer(options_.personal_data.get(), customer_id, email);
-  if (!customer.ok()) return ProblemFor(customer.error());
+  if (!customer.ok()) return respond(ProblemFor(customer.error()));
   const std::string id = evs::Uuid::Random().ToString();
-  auto cart = carts_.Create(id, [&](Cart& c) { return c.Open(*customer); });
-  if (!cart.ok()) return ProblemFor(cart.error());
-  nlohmann::ordered_json body = {{"cart_id", id}, {"version", cart->version()}};
-  Response r = CartResponse(*cart, 201);
-  r.body = body.dump();
-  r.headers.emplace_back("Location", "/carts/" + id);
-  return r;
+  carts_.CreateAsync(
+      id, [&](Cart& c) { return c.Open(*customer); },
+      [this, id, respond](evs::Result<Cart> cart) {
+        if (!cart.ok()) return respond(ProblemFor(cart.error()));
+        nlohmann::ordered_json body = {{"cart_id", id}, {"version", cart->version()}};
+        Response r = CartResponse(*cart, 201);
+        r.body = body.dump();
+        r.headers.emplace_back("Location", "/carts/" + id);
+        respond(std::move(r));
+      },
+      context->Stamp());
 }
 
 Response CartHttp::GetCart(const Request&, const Params& params) {
@@ -111,33 +124,51 @@ Response CartHttp::GetCart(const Request&, const Params& params) {
 }
 
 template <class Decide>
-Response CartHttp::CartCommand(const Request& request, const std::string& raw_id, Decide&& decide) {
+void CartHttp::CartCommand(const Request& request, const CommandContext& context,
+                           const std::string& raw_id, Decide decide, Respond respond) {
   auto id = CartId(raw_id);
-  if (!id) return UnknownCart(raw_id);
+  if (!id) return respond(UnknownCart(raw_id));
   auto if_match = evs::http::IfMatchVersion(request);
-  if (!if_match) return if_match.problem();
+  if (!if_match) return respond(if_match.problem());
   const std::optional<int64_t> expected = *if_match;
+  const std::string metadata = context.Stamp();
   if (!expected) {
-    auto cart = carts_.Execute(*id, decide);
-    if (!cart.ok()) return ProblemFor(cart.error());
-    return CartResponse(*cart);
+    carts_.ExecuteAsync(
+        *id, std::move(decide),
+        [this, respond](evs::Result<Cart> cart) {
+          respond(cart.ok() ? CartResponse(*cart) : ProblemFor(cart.error()));
+        },
+        metadata);
+    return;
   }
   // Conditional: one attempt, at the version the client saw, or nothing.
   auto cart = carts_.Fetch(*id);
-  if (!cart.ok()) return ProblemFor(cart.error());
-  if (cart->version() != *expected) return PreconditionFailed(*id, *expected, cart->version());
-  if (evs::Status s = decide(*cart); !s.ok()) return ProblemFor(s.error());
-  auto stored = carts_.Store(std::move(cart).value());
-  if (!stored.ok()) {
-    if (stored.error().code == ErrorCode::kWrongExpectedVersion) {
-      return PreconditionFailed(*id, *expected, stored.error().conflict->actual);
-    }
-    return ProblemFor(stored.error());
+  if (!cart.ok()) return respond(ProblemFor(cart.error()));
+  if (cart->version() != *expected) {
+    return respond(PreconditionFailed(*id, *expected, cart->version()));
   }
-  return CartResponse(*stored);
+  if (evs::Status s = decide(*cart); !s.ok()) return respond(ProblemFor(s.error()));
+  carts_.StoreAsync(
+      std::move(cart).value(),
+      [this, id = *id, expected = *expected, respond](evs::Result<Cart> stored) {
+        if (stored.ok()) return respond(CartResponse(*stored));
+        if (stored.error().code == ErrorCode::kWrongExpectedVersion) {
+          return respond(PreconditionFailed(id, expected, stored.error().conflict->actual));
+        }
+        respond(ProblemFor(stored.error()));
+      },
+      metadata);
 }
 
-Response CartHttp::AddItem(const Request& request, const Params& params) {
+// The item a POST /carts/{id}/items adds.
+struct CartHttp::NewItem {
+  std::string name;
+  int64_t quantity = 1;
+  std::optional<int64_t> price;
+  std::string currency;
+};
+
+evs::http::Parsed<CartHttp::NewItem> CartHttp::ReadNewItem(const Request& request) {
   auto parsed = JsonBody(request);
   if (!parsed) return parsed.problem();
   const nlohmann::json& body = *parsed;
@@ -173,20 +204,40 @@ Response CartHttp::AddItem(const Request& request, const Params& params) {
     }
   }
   if (!body.contains("name")) return Problem(400, "invalid_body", "'name' is required");
-  return CartCommand(request, params.path.at("id"),
-                     [&](Cart& c) { return c.AddItem(name, quantity, price, currency); });
+  return NewItem{std::move(name), quantity, price, std::move(currency)};
 }
 
-Response CartHttp::RemoveItem(const Request& request, const Params& params) {
+void CartHttp::AddItem(const Request& request, const Params& params, Respond respond) {
+  auto context = BeginCommand(request, respond);
+  if (!context) return;
+  auto item = ReadNewItem(request);
+  if (!item) return respond(item.problem());
+  // By value: the decision may run again (a retry) after this handler has returned.
+  CartCommand(
+      request, *context, params.path.at("id"),
+      [item = std::move(*item)](Cart& c) {
+        return c.AddItem(item.name, item.quantity, item.price, item.currency);
+      },
+      std::move(respond));
+}
+
+void CartHttp::RemoveItem(const Request& request, const Params& params, Respond respond) {
+  auto context = BeginCommand(request, respond);
+  if (!context) return;
   auto quantity = evs::http::QueryInt(params, "quantity", 1, 1, kMaxQuantity);
-  if (!quantity) return quantity.problem();
-  const int64_t n = *quantity;
-  const std::string& name = params.path.at("name");
-  return CartCommand(request, params.path.at("id"), [&](Cart& c) { return c.RemoveItem(name, n); });
+  if (!quantity) return respond(quantity.problem());
+  CartCommand(
+      request, *context, params.path.at("id"),
+      [n = *quantity, name = params.path.at("name")](Cart& c) { return c.RemoveItem(name, n); },
+      std::move(respond));
 }
 
-Response CartHttp::Checkout(const Request& request, const Params& params) {
-  return CartCommand(request, params.path.at("id"), [](Cart& c) { return c.Checkout(); });
+void CartHttp::Checkout(const Request& request, const Params& params, Respond respond) {
+  auto context = BeginCommand(request, respond);
+  if (!context) return;
+  CartCommand(
+      request, *context, params.path.at("id"), [](Cart& c) { return c.Checkout(); },
+      std::move(respond));
 }
 
 Response CartHttp::ListCarts(const Request&, const Params& params) {

@@ -21,6 +21,8 @@
 #include "cart/cart_reports.h"
 #include "evs/aggregate_cache.h"
 #include "evs/event_store.h"
+#include "evs/http/command_context.h"
+#include "evs/http/request_reading.h"
 #include "evs/http/routes.h"
 #include "evs/personal_data.h"
 #include "evs/repository.h"
@@ -55,16 +57,25 @@ class CartHttp {
   using Response = evs::http::Response;
   using Params = evs::http::Params;
 
-  Response OpenCart(const Request& request, const Params&);
+  using Respond = evs::http::Respond;
+  using CommandContext = evs::http::CommandContext;
+
+  // The commands are asynchronous routes: they respond once their events are durable.
+  void OpenCart(const Request& request, const Params&, Respond respond);
   Response GetCart(const Request&, const Params& params);
-  Response AddItem(const Request& request, const Params& params);
-  Response RemoveItem(const Request& request, const Params& params);
-  Response Checkout(const Request& request, const Params& params);
+  void AddItem(const Request& request, const Params& params, Respond respond);
+  void RemoveItem(const Request& request, const Params& params, Respond respond);
+  void Checkout(const Request& request, const Params& params, Respond respond);
   Response ListCarts(const Request&, const Params& params);
   Response TopItems(const Request&, const Params& params);
-  // Runs a cart command: conditional on If-Match when the request has one.
+  // Runs a cart command: conditional on If-Match when the request has one; its events carry
+  // `context`'s ids. `decide` is copied and may run again after the handler has returned.
   template <class Decide>
-  Response CartCommand(const Request& request, const std::string& id, Decide&& decide);
+  void CartCommand(const Request& request, const CommandContext& context, const std::string& id,
+                   Decide decide, Respond respond);
+
+  struct NewItem;
+  static evs::http::Parsed<NewItem> ReadNewItem(const Request& request);
 
   // A serialized cart at one version: GET /carts/{id} answers from it while the cart's stream is
   // still at that version (the store answers that from memory), without rebuilding the JSON.

@@ -168,6 +168,30 @@ class EventStore {
   virtual Result<AppendResult> Append(std::string_view stream_id, ExpectedVersion expected,
                                       std::vector<EventData> events) = 0;
 
+  // Receives the outcome of an AppendAsync: what Append would have returned.
+  using AppendCallback = std::function<void(Result<AppendResult> result)>;
+
+  // Append without waiting: queues the append and returns; `callback` gets its outcome once the
+  // commit is durable (or failed), with the same results, errors and idempotent retries as
+  // Append. Any number may be in flight from one thread; on the embedded store they share group
+  // commits with blocking appends. The contract:
+  // * `callback` is called exactly once.
+  // * Where: an append refused up front (invalid arguments, limits, a closing or read-only
+  //   store) may be called back on the caller's thread before AppendAsync returns. Otherwise, on
+  //   the embedded store, on one of the store's own threads (the one that made the commit
+  //   durable): the callback must be short and must not block, throw, or call Append or any
+  //   other blocking write of this store (that would wait for the thread it runs on); it may call
+  //   AppendAsync and read. Backends without a native one (the in-memory, DynamoDB and read-only
+  //   stores: this default) run Append and call back on the caller's thread before returning.
+  // * Order: appends that pass the up-front checks complete in the order they were submitted
+  //   (for one store), blocking and asynchronous ones alike.
+  // * A failed fsync fails every append in flight, as it does blocking ones (see
+  //   OpenSqliteEventStore).
+  // * Destroying the store first completes every append in flight (each is called back before
+  //   the destructor returns); one submitted while the store closes is kUnavailable.
+  virtual void AppendAsync(std::string_view stream_id, ExpectedVersion expected,
+                           std::vector<EventData> events, AppendCallback callback);
+
   // Reads one stream in pages. A stream with no events is kNotFound.
   virtual Result<StreamPage> ReadStream(std::string_view stream_id,
                                         const ReadStreamOptions& options) = 0;

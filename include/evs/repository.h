@@ -16,6 +16,8 @@
 #pragma once
 
 #include <concepts>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -93,7 +95,10 @@ class Repository {
         cache_(options.cache_capacity),
         command_locks_(options.command_lock_stripes > 0
                            ? std::make_unique<std::mutex[]>(options.command_lock_stripes)
-                           : nullptr) {}
+                           : nullptr),
+        async_turns_(options.command_lock_stripes > 0
+                         ? std::make_unique<AsyncTurns[]>(options.command_lock_stripes)
+                         : nullptr) {}
 
   // The aggregate rebuilt from every event of its stream (or from its snapshot and the events
   // after it), or kNotFound. Served from the cache when the cached copy is at the stream's
@@ -157,26 +162,72 @@ class Repository {
   // kWrongExpectedVersion and the cached copy is dropped, so the next Fetch reads fresh state.
   Result<T> Store(T aggregate, const std::string& metadata = "{}") {
     if (aggregate.pending().empty()) return aggregate;
-    std::vector<EventData> events;
-    events.reserve(aggregate.pending().size());
-    for (const auto& e : aggregate.pending()) {
-      auto encoded = T::EventTypes::Encode(e, metadata);
-      if (!encoded.ok()) return encoded.error();
-      events.push_back(std::move(encoded).value());
-    }
-    const Uuid last_event_id = events.back().id;
+    auto events = EncodePending(aggregate, metadata);
+    if (!events.ok()) return events.error();
+    const Uuid last_event_id = events->back().id;
     auto result = store_.Append(aggregate.stream_id(), ExpectedVersion::Exact(aggregate.version()),
-                                std::move(events));
-    if (!result.ok()) {
-      if constexpr (kCached) {
-        if (result.error().code == ErrorCode::kWrongExpectedVersion) cache_.Erase(aggregate.id());
-      }
-      return result.error();
+                                std::move(events).value());
+    return Stored(std::move(aggregate), last_event_id, std::move(result));
+  }
+
+  // Receives what StoreAsync, ExecuteAsync or CreateAsync would have returned.
+  using StoreCallback = std::function<void(Result<T> stored)>;
+
+  // Store without waiting, through EventStore::AppendAsync: `done` gets what Store would have
+  // returned, exactly once, on the thread AppendAsync calls back on (event_store.h: on the
+  // embedded store one of its own threads, so `done` must not block; an encoding failure, or
+  // nothing pending, calls back on the caller's thread before StoreAsync returns). A snapshot
+  // that the snapshot_every policy asks for is saved on that thread before `done`.
+  void StoreAsync(T aggregate, StoreCallback done, const std::string& metadata = "{}") {
+    if (aggregate.pending().empty()) return done(std::move(aggregate));
+    auto events = EncodePending(aggregate, metadata);
+    if (!events.ok()) return done(events.error());
+    const Uuid last_event_id = events->back().id;
+    const std::string stream = aggregate.stream_id();
+    const ExpectedVersion expected = ExpectedVersion::Exact(aggregate.version());
+    // Shared: the callback must be copyable, and T need not be.
+    auto owned = std::make_shared<T>(std::move(aggregate));
+    store_.AppendAsync(
+        stream, expected, std::move(events).value(),
+        [this, owned, last_event_id, done = std::move(done)](Result<AppendResult> result) {
+          done(Stored(std::move(*owned), last_event_id, std::move(result)));
+        });
+  }
+
+  // Execute without waiting: fetches and decides on the caller's thread (a short read), stores
+  // with StoreAsync, and on a version conflict runs again (fetch, decide, store) on the thread
+  // that reported it, at most max_conflict_retries more times; `done` gets the outcome once.
+  // `decide` is copied and may run again after ExecuteAsync returns: it must own what it uses.
+  // With command_lock_stripes, the ExecuteAsync commands of one stripe take turns without holding
+  // a thread: one queued behind another starts (fetches, decides) on the thread that completed
+  // the one before it. They do not take turns with Execute: those two meet as conflicts.
+  template <class Decide>
+  void ExecuteAsync(const std::string& id, Decide decide, StoreCallback done,
+                    const std::string& metadata = "{}") {
+    if (!async_turns_) {
+      return ExecuteAttempt(std::make_shared<const AsyncCommand<Decide>>(AsyncCommand<Decide>{
+                                id, std::move(decide), std::move(done), metadata}),
+                            0);
     }
-    aggregate.MarkStored(result->last_version, last_event_id);
-    MaybeSaveSnapshot(aggregate);
-    if constexpr (kCached) cache_.Put(aggregate);
-    return aggregate;
+    const size_t stripe = std::hash<std::string>{}(id) % options_.command_lock_stripes;
+    auto command = std::make_shared<const AsyncCommand<Decide>>(
+        AsyncCommand<Decide>{id, std::move(decide),
+                             [this, stripe, done = std::move(done)](Result<T> stored) {
+                               done(std::move(stored));
+                               EndTurn(stripe);
+                             },
+                             metadata});
+    TakeTurn(stripe, [this, command] { ExecuteAttempt(command, 0); });
+  }
+
+  // Create without waiting: decides on the caller's thread and stores with StoreAsync, expecting
+  // no stream; `done` gets what Create would have returned, as StoreAsync says. Takes no lock.
+  template <class Decide>
+  void CreateAsync(const std::string& id, Decide&& decide, StoreCallback done,
+                   const std::string& metadata = "{}") {
+    T aggregate(id);
+    if (Status s = decide(aggregate); !s.ok()) return done(s.error());
+    StoreAsync(std::move(aggregate), std::move(done), metadata);
   }
 
   // Saves a snapshot of `aggregate` (stored: nothing pending) now. kUnsupported without a
@@ -247,6 +298,97 @@ class Repository {
   }
 
  private:
+  // The ExecuteAsync commands of one stripe: one runs, the rest wait their turn.
+  struct AsyncTurns {
+    std::mutex mu;
+    bool busy = false;
+    std::deque<std::function<void()>> waiting;
+  };
+
+  // Runs `start` now if the stripe is free, else once the commands before it have ended theirs.
+  void TakeTurn(size_t stripe, std::function<void()> start) {
+    {
+      std::lock_guard guard(async_turns_[stripe].mu);
+      if (async_turns_[stripe].busy) {
+        async_turns_[stripe].waiting.push_back(std::move(start));
+        return;
+      }
+      async_turns_[stripe].busy = true;
+    }
+    start();
+  }
+
+  // Ends a command's turn: starts the next waiting one, here.
+  void EndTurn(size_t stripe) {
+    std::function<void()> next;
+    {
+      std::lock_guard guard(async_turns_[stripe].mu);
+      if (async_turns_[stripe].waiting.empty()) {
+        async_turns_[stripe].busy = false;
+        return;
+      }
+      next = std::move(async_turns_[stripe].waiting.front());
+      async_turns_[stripe].waiting.pop_front();
+    }
+    next();
+  }
+
+  // One ExecuteAsync command, shared by its attempts.
+  template <class Decide>
+  struct AsyncCommand {
+    std::string id;
+    Decide decide;
+    StoreCallback done;
+    std::string metadata;
+  };
+
+  template <class Decide>
+  void ExecuteAttempt(std::shared_ptr<const AsyncCommand<Decide>> command, int attempt) {
+    auto aggregate = Fetch(command->id);
+    if (!aggregate.ok()) return command->done(aggregate.error());
+    // A copy per attempt: the command's own stays as given.
+    Decide decide = command->decide;
+    if (Status s = decide(*aggregate); !s.ok()) return command->done(s.error());
+    StoreAsync(
+        std::move(aggregate).value(),
+        [this, command, attempt](Result<T> stored) {
+          if (!stored.ok() && stored.error().code == ErrorCode::kWrongExpectedVersion &&
+              attempt < options_.max_conflict_retries) {
+            return ExecuteAttempt(command, attempt + 1);
+          }
+          command->done(std::move(stored));
+        },
+        command->metadata);
+  }
+
+  // The pending changes as events to append, with `metadata`.
+  static Result<std::vector<EventData>> EncodePending(const T& aggregate,
+                                                      const std::string& metadata) {
+    std::vector<EventData> events;
+    events.reserve(aggregate.pending().size());
+    for (const auto& e : aggregate.pending()) {
+      auto encoded = T::EventTypes::Encode(e, metadata);
+      if (!encoded.ok()) return encoded.error();
+      events.push_back(std::move(encoded).value());
+    }
+    return events;
+  }
+
+  // Settles a store's outcome: the clean aggregate (cached, maybe snapshotted), or the error
+  // (a conflict drops the cached copy).
+  Result<T> Stored(T aggregate, const Uuid& last_event_id, Result<AppendResult> result) {
+    if (!result.ok()) {
+      if constexpr (kCached) {
+        if (result.error().code == ErrorCode::kWrongExpectedVersion) cache_.Erase(aggregate.id());
+      }
+      return result.error();
+    }
+    aggregate.MarkStored(result->last_version, last_event_id);
+    MaybeSaveSnapshot(aggregate);
+    if constexpr (kCached) cache_.Put(aggregate);
+    return aggregate;
+  }
+
   static Error NotFound(const std::string& id) {
     return Error::Make(ErrorCode::kNotFound, std::string(T::kCategory) + " '" + id + "' not found");
   }
@@ -341,6 +483,7 @@ class Repository {
   RepositoryOptions options_;
   AggregateCache<T> cache_;
   std::unique_ptr<std::mutex[]> command_locks_;
+  std::unique_ptr<AsyncTurns[]> async_turns_;  // ExecuteAsync's stripes, like command_locks_
   mutable std::mutex stats_mu_;
   RepositorySnapshotStats snapshot_stats_;
 };

@@ -42,7 +42,8 @@ class EventStoreRoutes {
   Response RenderMetrics(const Request&, const Params&);
   Response ListStreams(const Request&, const Params& params);
   Response ReadStream(const Request&, const Params& params);
-  Response AppendToStream(const Request& request, const Params& params);
+  // Asynchronous: responds once the append is durable.
+  void AppendToStream(const Request& request, const Params& params, Respond respond);
   Response DeleteStream(const Request& request, const Params& params);
   Response GetStreamMetadata(const Request&, const Params& params);
   Response PutStreamMetadata(const Request& request, const Params& params);

@@ -2,6 +2,7 @@
 #include <optional>
 
 #include "common/event_json.h"
+#include "evs/http/command_context.h"
 #include "evs/http/request_reading.h"
 #include "evs/http/responses.h"
 #include "evs/upcasting.h"
@@ -110,12 +111,20 @@ Response EventStoreRoutes::ReadLog(const Request&, const Params& params) {
                        {"head_position", page->head_position}});
 }
 
-Response EventStoreRoutes::AppendToStream(const Request& request, const Params& params) {
+namespace {
+
+// What POST /streams/{id} appends.
+struct AppendRequest {
+  std::string stream;
+  ExpectedVersion expected;
+  std::vector<EventData> events;
+};
+
+Parsed<AppendRequest> ReadAppendRequest(const Request& request, const Params& params) {
   const std::string& stream = params.path.at("id");
   if (auto invalid = CheckPathStreamId(stream)) return std::move(*invalid);
   auto header = ExpectedVersionHeader(request);
   if (!header) return header.problem();
-  const ExpectedVersion expected = *header;
   auto parsed = JsonBody(request);
   if (!parsed) return parsed.problem();
   const nlohmann::json& body = *parsed;
@@ -123,7 +132,8 @@ Response EventStoreRoutes::AppendToStream(const Request& request, const Params& 
     return Problem(400, "invalid_body",
                    R"(the body must be an array of events like [{"type": "T", "data": {}}])");
   }
-  std::vector<EventData> events;
+  AppendRequest append{stream, *header, {}};
+  std::vector<EventData>& events = append.events;
   events.reserve(body.size());
   for (size_t i = 0; i < body.size(); ++i) {
     const nlohmann::json& e = body[i];
@@ -152,13 +162,28 @@ Response EventStoreRoutes::AppendToStream(const Request& request, const Params& 
     if (!e.contains("data")) return Problem(400, "invalid_body", where + "'data' is required");
     events.push_back(std::move(data));
   }
-  auto result = store_.Append(stream, expected, std::move(events));
-  if (!result.ok()) return ProblemFor(result.error());
-  return JsonResponse({{"first_version", result->first_version},
-                       {"last_version", result->last_version},
-                       {"first_position", result->first_position},
-                       {"position", result->last_position}},
-                      201);
+  return append;
+}
+
+}  // namespace
+
+void EventStoreRoutes::AppendToStream(const Request& request, const Params& params,
+                                      Respond respond) {
+  auto context = BeginCommand(request, respond);
+  if (!context) return;
+  auto append = ReadAppendRequest(request, params);
+  if (!append) return respond(append.problem());
+  context->Stamp(append->events);
+  // Responds from the append's completion: no thread waits for the fsync.
+  store_.AppendAsync(append->stream, append->expected, std::move(append->events),
+                     [respond = std::move(respond)](Result<AppendResult> result) {
+                       if (!result.ok()) return respond(ProblemFor(result.error()));
+                       respond(JsonResponse({{"first_version", result->first_version},
+                                             {"last_version", result->last_version},
+                                             {"first_position", result->first_position},
+                                             {"position", result->last_position}},
+                                            201));
+                     });
 }
 
 }  // namespace evs::http

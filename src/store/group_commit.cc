@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 
 namespace evs::store {
 
@@ -36,6 +37,8 @@ bool NeedsReopen(int rc) {
       return false;
   }
 }
+
+Error Closing() { return Error::Make(ErrorCode::kUnavailable, "the store is closing"); }
 
 FileSystem& FileSystemOf(const GroupCommitOptions& options) {
   return options.file_system ? *options.file_system : *RealFileSystem();
@@ -144,13 +147,30 @@ Result<AppendResult> GroupCommitWriter::Append(std::string_view stream,
   return std::move(*pending.result);
 }
 
-Status GroupCommitWriter::Submit(PendingAppend& pending) {
+void GroupCommitWriter::AppendAsync(std::string_view stream, const ExpectedVersion& expected,
+                                    std::vector<EventData> events,
+                                    EventStore::AppendCallback callback) {
+  auto pending = std::make_unique<AsyncAppend>(
+      AsyncParts{std::string(stream), expected, std::move(events), std::move(callback)});
+  if (!Enqueue(*pending)) {
+    pending->callback(Closing());
+    return;
+  }
+  pending.release();  // Deliver() deletes it once it has called back
+}
+
+bool GroupCommitWriter::Enqueue(PendingAppend& pending) {
   {
     std::lock_guard guard(queue_mu_);
-    if (stopping_) return Error::Make(ErrorCode::kUnavailable, "the store is closing");
+    if (stopping_) return false;
     queue_.push_back(&pending);
   }
   queue_cv_.notify_one();
+  return true;
+}
+
+Status GroupCommitWriter::Submit(PendingAppend& pending) {
+  if (!Enqueue(pending)) return Closing();
   pending.done.Wait();
   return OkStatus();
 }
@@ -549,6 +569,8 @@ void GroupCommitWriter::SyncAndDeliver(Batch& batch, std::optional<Error> failur
     }
     head_cv_.notify_all();
   }
+  // Taken before the next batch may be synced, so that it is delivered after this one.
+  std::lock_guard delivering(deliver_mu_);
   {
     std::lock_guard guard(sync_mu_);
     synced_heads_.insert(synced_heads_.end(), std::make_move_iterator(batch.heads.begin()),
@@ -635,7 +657,16 @@ void GroupCommitWriter::Deliver(Batch& batch, const std::optional<Error>& failur
     } else {
       p->result.emplace(d.result);
     }
-    p->done.Signal();  // `p` belongs to its caller from here on
+    if (p->async) {
+      std::unique_ptr<AsyncAppend> owned(p->async);
+      try {
+        owned->callback(std::move(*p->result));
+      } catch (...) {
+        // The contract forbids it; the store and the other appends of the batch go on.
+      }
+    } else {
+      p->done.Signal();  // `p` belongs to its caller from here on
+    }
   }
 }
 

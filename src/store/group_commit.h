@@ -29,6 +29,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -70,6 +71,12 @@ class GroupCommitWriter {
   Result<AppendResult> Append(std::string_view stream, const ExpectedVersion& expected,
                               std::vector<EventData> events);
 
+  // Queues a validated append and returns; `callback` gets its outcome once it is durable (or
+  // failed), on the thread that synced its batch (event_store.h states the contract), in the
+  // order appends were queued. A store that is closing calls back at once, on this thread.
+  void AppendAsync(std::string_view stream, const ExpectedVersion& expected,
+                   std::vector<EventData> events, EventStore::AppendCallback callback);
+
   // Queues a lifecycle change (metadata, a delete) like an append: decided by the planner in
   // commit order, written to stream_meta in the batch's transaction, returned once durable.
   Status Change(std::string_view stream, const ExpectedVersion& expected,
@@ -88,6 +95,7 @@ class GroupCommitWriter {
   int64_t WaitForHead(int64_t after, std::chrono::milliseconds timeout);
 
  private:
+  struct AsyncAppend;
   struct PendingAppend {
     PendingAppend(std::string_view s, const ExpectedVersion& e, std::vector<EventData>& ev)
         : stream(s), expected(e), events(ev) {}
@@ -99,6 +107,24 @@ class GroupCommitWriter {
     bool checkpoint_after = false;                          // of the job
     std::optional<Result<AppendResult>> result;
     Completion done;
+    // Set for an asynchronous append (AsyncAppend below): it is called back and then deleted
+    // instead of signalled.
+    AsyncAppend* async = nullptr;
+  };
+  // What an asynchronous append owns while it is queued: no caller keeps it alive.
+  struct AsyncParts {
+    std::string stream;
+    ExpectedVersion expected;
+    std::vector<EventData> events;
+    EventStore::AppendCallback callback;
+  };
+  // The parts are a base so that they are made before the PendingAppend that refers to them.
+  struct AsyncAppend : AsyncParts, PendingAppend {
+    explicit AsyncAppend(AsyncParts parts)
+        : AsyncParts(std::move(parts)),
+          PendingAppend(AsyncParts::stream, AsyncParts::expected, AsyncParts::events) {
+      async = this;
+    }
   };
   // A committed batch on its way to the sync thread.
   struct Batch {
@@ -116,6 +142,8 @@ class GroupCommitWriter {
   Status InsertEvents(const PendingAppend& p, const AppendDecision& d, int64_t now);
   Status WriteChange(const PendingAppend& p, const AppendDecision& d);
   Batch RunJob(PendingAppend* p);
+  // Queues `pending`; false when the store is closing (nothing queued).
+  bool Enqueue(PendingAppend& pending);
   Status Submit(PendingAppend& pending);
   Result<std::vector<CommittedId>> IdsAt(int64_t stream_number, int64_t first, size_t count);
   void HandToSync(Batch batch);
@@ -155,6 +183,10 @@ class GroupCommitWriter {
   std::condition_variable queue_cv_;
   std::vector<PendingAppend*> queue_;
   bool stopping_ = false;
+
+  // Held from before a batch's syncer gives up sync_busy_ until its appends are delivered, so
+  // that the next batch's syncer delivers after it: completions keep the order of submission.
+  std::mutex deliver_mu_;
 
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;

@@ -57,6 +57,15 @@ class SqliteEventStore final : public EventStore {
     return writer_->Append(stream_id, expected, std::move(events));
   }
 
+  void AppendAsync(std::string_view stream_id, ExpectedVersion expected,
+                   std::vector<EventData> events, AppendCallback callback) override {
+    if (auto s = store::ValidateAppend(options_.limits, stream_id, expected, events); !s) {
+      callback(s.error());
+      return;
+    }
+    writer_->AppendAsync(stream_id, expected, std::move(events), std::move(callback));
+  }
+
   Result<StreamPage> ReadStream(std::string_view stream_id,
                                 const ReadStreamOptions& options) override {
     if (auto s = store::ValidateReadStream(options); !s) return s.error();

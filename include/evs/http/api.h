@@ -5,7 +5,9 @@
 // Its own routes:
 //   GET    /streams                     ?after=&limit=
 //   GET    /streams/{id}                ?from=&limit=&direction=forward|backward&upcast=
-//   POST   /streams/{id}                [{id?, type, data, metadata?}], ES-Expected-Version
+//   POST   /streams/{id}                [{id?, type, data, metadata?}], ES-Expected-Version;
+//                                        a command: its events carry correlation and causation
+//                                        ids, echoed in its responses (command_context.h)
 //   DELETE /streams/{id}                ?hard=true for a tombstone; ES-Expected-Version -> 204
 //   GET    /streams/{id}/metadata       the metadata and state (404 unknown, 410 never: shown)
 //   PUT    /streams/{id}/metadata       {max_count?, max_age_seconds?, truncate_before?, custom?}

@@ -23,6 +23,7 @@
 #include <initializer_list>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "evs/http/message.h"
 #include "evs/status.h"
@@ -79,24 +80,45 @@ class Routes {
                           AsyncHandler handler) = 0;
 };
 
-// A route whose handler is a member function of T.
+// A route whose handler is a member function of T: synchronous (added with Add) or
+// asynchronous (added with AddAsync), by the member's signature.
 template <class T>
 struct MemberRoute {
-  const char* method;
-  const char* pattern;
-  Response (T::*handler)(const Request& request, const Params& params);
+  // A synchronous handler (Handler).
+  using Sync = Response (T::*)(const Request& request, const Params& params);
+  // An asynchronous handler (AsyncHandler).
+  using Async = void (T::*)(const Request& request, const Params& params, Respond respond);
+
+  // A synchronous route.
+  MemberRoute(const char* m, const char* p, Sync h) : method(m), pattern(p), handler(h) {}
+  // An asynchronous route.
+  MemberRoute(const char* m, const char* p, Async h) : method(m), pattern(p), async_handler(h) {}
+
+  const char* method;             // like "POST"
+  const char* pattern;            // like "/carts/{id}"
+  Sync handler = nullptr;         // set for a synchronous route
+  Async async_handler = nullptr;  // set for an asynchronous one
 };
 
 // Adds each route with its handler called on `object`, which must outlive serving; stops at the
-// first that Add refuses and returns its error.
+// first that Add (or AddAsync) refuses and returns its error.
 template <class T>
 Status AddMemberRoutes(Routes& routes, T& object, std::initializer_list<MemberRoute<T>> list) {
   for (const MemberRoute<T>& r : list) {
-    Status added =
-        routes.Add(r.method, r.pattern,
-                   [&object, handler = r.handler](const Request& request, const Params& params) {
-                     return (object.*handler)(request, params);
-                   });
+    Status added = OkStatus();
+    if (r.async_handler) {
+      added = routes.AddAsync(r.method, r.pattern,
+                              [&object, handler = r.async_handler](
+                                  const Request& request, const Params& params, Respond respond) {
+                                (object.*handler)(request, params, std::move(respond));
+                              });
+    } else {
+      added =
+          routes.Add(r.method, r.pattern,
+                     [&object, handler = r.handler](const Request& request, const Params& params) {
+                       return (object.*handler)(request, params);
+                     });
+    }
     if (!added.ok()) return added;
   }
   return OkStatus();
