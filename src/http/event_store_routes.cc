@@ -7,7 +7,7 @@ namespace evs::http {
 Status EventStoreRoutes::Register(Routes& routes) {
   // For each pattern its methods in the order that 405's Allow lists them.
   using R = EventStoreRoutes;
-  return AddMemberRoutes<R>(routes, *this,
+  Status added = AddMemberRoutes<R>(routes, *this,
                             {
                                 {"GET", "/healthz", &R::Healthz},
                                 {"GET", "/metrics", &R::RenderMetrics},
@@ -24,6 +24,8 @@ Status EventStoreRoutes::Register(Routes& routes) {
                                 {"GET", "/subscriptions", &R::Subscriptions},
                                 {"POST", "/subjects/{id}/forget", &R::ForgetSubject},
                             });
+  if (!added.ok()) return added;
+  return RegisterPersistentSubscriptions(routes);
 }
 
 Response EventStoreRoutes::Healthz(const Request&, const Params&) {
