@@ -1,7 +1,5 @@
 // Persistent subscriptions without HTTP: leases, per-stream order, acks and the checkpoint, lease
 // timeouts, parking, nacks, filters, restarts from the SQLite file, bad input.
-#include "evs/persistent_subscriptions.h"
-
 #include <gtest/gtest.h>
 
 #include <future>
@@ -10,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "evs/persistent_subscriptions.h"
 #include "temp_dir.h"
 
 namespace evs {

@@ -58,8 +58,8 @@ json Lease(httplib::Client& client, const std::string& name, int max, int wait_m
 }
 
 json Ack(httplib::Client& client, const std::string& name, const std::vector<int64_t>& positions) {
-  Reply r = ToReply(client.Post("/subscriptions/" + name + "/ack",
-                                json{{"positions", positions}}.dump(), kJson));
+  Reply r = ToReply(
+      client.Post("/subscriptions/" + name + "/ack", json{{"positions", positions}}.dump(), kJson));
   EXPECT_EQ(r.status, 200) << r.body;
   return r.Json();
 }
@@ -165,7 +165,8 @@ TEST(ServePersistentSubscriptions, TheLeasesOfAConsumerThatDiedGoToAnotherAfterT
     auto doomed = NewClient(port);
     const auto deadline = Steady::now() + kBound;
     while (held.size() < 2 && Steady::now() < deadline) {
-      for (const auto& e : Lease(*doomed, "orders", 10, 1000)) held.insert(e["position"].get<int64_t>());
+      for (const auto& e : Lease(*doomed, "orders", 10, 1000))
+        held.insert(e["position"].get<int64_t>());
     }
   }
   ASSERT_EQ(held, (std::set<int64_t>{1, 2})) << "order-1's second event waits for its first";
@@ -207,9 +208,8 @@ TEST(ServePersistentSubscriptions, TheCheckpointAndParkedEventsSurviveARestart) 
     }
     ASSERT_EQ(leased.size(), 5u);
     EXPECT_EQ(Ack(*client, "audit", {1, 2, 4, 77})["ignored"], 1);
-    Reply parked = ToReply(client->Post("/subscriptions/audit/nack",
-                                        R"({"positions":[5],"action":"park","reason":"no"})",
-                                        kJson));
+    Reply parked = ToReply(client->Post(
+        "/subscriptions/audit/nack", R"({"positions":[5],"action":"park","reason":"no"})", kJson));
     ASSERT_EQ(parked.status, 200) << parked.body;
     EXPECT_EQ(parked.Json()["parked"], 1);
     EXPECT_EQ(Get(*client, "audit")["checkpoint"], 2);

@@ -62,7 +62,7 @@ struct PersistentSubscriptionInfo {
 
 // One leased event.
 struct LeasedEvent {
-  RecordedEvent event;  // as stored
+  RecordedEvent event;     // as stored
   int64_t deliveries = 0;  // how many times it has been leased, this lease included
 };
 
@@ -140,7 +140,8 @@ class PersistentSubscriptions {
   // Ends the leases of `positions` (at most max_ack_positions) as handled, and moves the
   // checkpoint over the acked prefix; durable when it returns. A position this subscription
   // has not leased out now is ignored (counted in AckOutcome::ignored).
-  virtual Result<AckOutcome> Ack(const std::string& name, const std::vector<int64_t>& positions) = 0;
+  virtual Result<AckOutcome> Ack(const std::string& name,
+                                 const std::vector<int64_t>& positions) = 0;
   // Ends the leases of `positions` as not handled: `action` says whether they are leased again
   // or parked, with `reason` recorded when parked. Positions not leased now are ignored.
   virtual Result<AckOutcome> Nack(const std::string& name, const std::vector<int64_t>& positions,

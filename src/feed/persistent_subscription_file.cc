@@ -118,8 +118,8 @@ Status PersistentSubscriptionFile::Delete(const std::string& name) {
   std::lock_guard guard(mu_);
   if (Status s = db_.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
   Status done = OkStatus();
-  for (const char* sql : {"DELETE FROM parked WHERE subscription = ?",
-                          "DELETE FROM subscriptions WHERE name = ?"}) {
+  for (const char* sql :
+       {"DELETE FROM parked WHERE subscription = ?", "DELETE FROM subscriptions WHERE name = ?"}) {
     auto stmt = db_.Prepare(sql);
     if (!stmt) {
       done = stmt.error();
@@ -146,8 +146,8 @@ Status PersistentSubscriptionFile::Apply(const std::vector<SubscriptionWrite>& w
       "UPDATE parked SET reason = ?2, deliveries = ?3, retry_requested = 0 WHERE id = ?1");
   auto unpark = db_.Prepare("DELETE FROM parked WHERE id = ?");
   // Never backwards: a checkpoint only moves over what is acked or parked.
-  auto checkpoint = db_.Prepare(
-      "UPDATE subscriptions SET checkpoint = MAX(checkpoint, ?2) WHERE name = ?1");
+  auto checkpoint =
+      db_.Prepare("UPDATE subscriptions SET checkpoint = MAX(checkpoint, ?2) WHERE name = ?1");
   for (auto* s : {&park, &repark, &unpark, &checkpoint}) {
     if (!*s) return s->error();
   }
@@ -249,8 +249,8 @@ Result<int64_t> PersistentSubscriptionFile::CountParked(const std::string& name)
 Result<std::vector<ParkedEvent>> PersistentSubscriptionFile::RequestRetry(
     const std::string& name, const std::vector<int64_t>& ids) {
   std::lock_guard guard(mu_);
-  auto mark = db_.Prepare(ids.empty()
-                              ? "UPDATE parked SET retry_requested = 1 WHERE subscription = ?1"
+  auto mark =
+      db_.Prepare(ids.empty() ? "UPDATE parked SET retry_requested = 1 WHERE subscription = ?1"
                               : "UPDATE parked SET retry_requested = 1 WHERE subscription = ?1 "
                                 "AND id = ?2");
   if (!mark) return mark.error();

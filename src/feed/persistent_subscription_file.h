@@ -28,10 +28,10 @@ struct StoredSubscription {
 struct SubscriptionWrite {
   explicit SubscriptionWrite(std::string subscription) : name(std::move(subscription)) {}
   std::string name;
-  std::vector<ParkedEvent> parks;      // new parked events (attempts = deliveries)
-  std::vector<ParkedEvent> reparks;    // retried parked events parked again, by id
-  std::vector<int64_t> unparks;        // retried parked events that were acked, by id
-  std::optional<int64_t> checkpoint;   // the new checkpoint
+  std::vector<ParkedEvent> parks;     // new parked events (attempts = deliveries)
+  std::vector<ParkedEvent> reparks;   // retried parked events parked again, by id
+  std::vector<int64_t> unparks;       // retried parked events that were acked, by id
+  std::optional<int64_t> checkpoint;  // the new checkpoint
   bool empty() const { return parks.empty() && reparks.empty() && unparks.empty() && !checkpoint; }
 };
 

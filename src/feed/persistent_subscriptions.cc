@@ -223,9 +223,9 @@ bool Manager::Release(Sub& s, Entry& e, bool park, const std::string& reason,
   p.id = e.parked_id;
   p.event = e.event;
   p.attempts = static_cast<int>(e.deliveries);
-  p.error = park ? reason
-                 : reason + "; delivered " + std::to_string(e.deliveries) +
-                       " times (max_deliveries)";
+  p.error =
+      park ? reason
+           : reason + "; delivered " + std::to_string(e.deliveries) + " times (max_deliveries)";
   (e.parked_id ? w.reparks : w.parks).push_back(std::move(p));
   e.state = Entry::State::kDone;
   return true;
@@ -384,7 +384,8 @@ void Manager::Shutdown() {
   {
     std::lock_guard guard(mu_);
     stopping_ = true;
-    for (Waiter& w : waiters_) responses.emplace_back(std::move(w.done), std::vector<LeasedEvent>{});
+    for (Waiter& w : waiters_)
+      responses.emplace_back(std::move(w.done), std::vector<LeasedEvent>{});
     waiters_.clear();
     cv_.notify_all();
   }
@@ -395,17 +396,15 @@ void Manager::Shutdown() {
   });
 }
 
-Result<bool> Manager::Put(const std::string& name,
-                          const PersistentSubscriptionSettings& settings) {
+Result<bool> Manager::Put(const std::string& name, const PersistentSubscriptionSettings& settings) {
   if (Status s = ValidatePersistentSubscriptionName(name); !s.ok()) return s.error();
   if (Status s = ValidatePersistentSubscriptionSettings(settings); !s.ok()) return s.error();
   std::lock_guard guard(mu_);
   Sub* existing = Find(name);
   if (!existing && subs_.size() >= options_.max_subscriptions) {
-    return Error::Make(ErrorCode::kLimitExceeded,
-                       "there are " + std::to_string(subs_.size()) +
-                           " persistent subscriptions; the limit is " +
-                           std::to_string(options_.max_subscriptions));
+    return Error::Make(ErrorCode::kLimitExceeded, "there are " + std::to_string(subs_.size()) +
+                                                      " persistent subscriptions; the limit is " +
+                                                      std::to_string(options_.max_subscriptions));
   }
   StoredSubscription stored{name, settings, existing ? existing->checkpoint : settings.from};
   {
@@ -672,8 +671,7 @@ Result<std::unique_ptr<PersistentSubscriptions>> PersistentSubscriptions::Open(
   }
   auto file = PersistentSubscriptionFile::Open(options.path);
   if (!file.ok()) return file.error();
-  auto manager =
-      std::make_unique<Manager>(store, std::move(options), std::move(file).value());
+  auto manager = std::make_unique<Manager>(store, std::move(options), std::move(file).value());
   if (Status s = manager->Resume(); !s.ok()) return s.error();
   return std::unique_ptr<PersistentSubscriptions>(std::move(manager));
 }

@@ -43,8 +43,8 @@ Parsed<std::string> NameParam(const Params& params) {
 }
 
 // An integer member of `body` within [min, max], `fallback` when absent.
-Parsed<int64_t> IntField(const nlohmann::json& body, const char* key, int64_t fallback,
-                         int64_t min, int64_t max) {
+Parsed<int64_t> IntField(const nlohmann::json& body, const char* key, int64_t fallback, int64_t min,
+                         int64_t max) {
   auto it = body.find(key);
   if (it == body.end()) return fallback;
   if (!it->is_number_integer() || (it->is_number_unsigned() && it->get<uint64_t>() > INT64_MAX) ||
@@ -87,8 +87,8 @@ Parsed<nlohmann::json> ObjectBody(const Request& request, const std::set<std::st
 }
 
 Parsed<PersistentSubscriptionSettings> SettingsBody(const Request& request) {
-  auto body = ObjectBody(
-      request, {"from", "category", "event_types", "ack_timeout_ms", "max_deliveries"});
+  auto body =
+      ObjectBody(request, {"from", "category", "event_types", "ack_timeout_ms", "max_deliveries"});
   if (!body) return body.problem();
   PersistentSubscriptionSettings s;
   auto from = IntField(*body, "from", 0, 0, INT64_MAX);
@@ -137,17 +137,17 @@ nlohmann::ordered_json PersistentSubscriptionJson(const PersistentSubscriptionIn
 
 Status EventStoreRoutes::RegisterPersistentSubscriptions(Routes& routes) {
   using R = EventStoreRoutes;
-  Status added = AddMemberRoutes<R>(routes, *this,
-                                    {
-                                        {"GET", "/subscriptions/{name}", &R::GetPersistent},
-                                        {"PUT", "/subscriptions/{name}", &R::PutPersistent},
-                                        {"DELETE", "/subscriptions/{name}", &R::DeletePersistent},
-                                        {"POST", "/subscriptions/{name}/ack", &R::AckEvents},
-                                        {"POST", "/subscriptions/{name}/nack", &R::NackEvents},
-                                        {"GET", "/subscriptions/{name}/parked", &R::ListParked},
-                                        {"POST", "/subscriptions/{name}/parked/retry",
-                                         &R::RetryParked},
-                                    });
+  Status added =
+      AddMemberRoutes<R>(routes, *this,
+                         {
+                             {"GET", "/subscriptions/{name}", &R::GetPersistent},
+                             {"PUT", "/subscriptions/{name}", &R::PutPersistent},
+                             {"DELETE", "/subscriptions/{name}", &R::DeletePersistent},
+                             {"POST", "/subscriptions/{name}/ack", &R::AckEvents},
+                             {"POST", "/subscriptions/{name}/nack", &R::NackEvents},
+                             {"GET", "/subscriptions/{name}/parked", &R::ListParked},
+                             {"POST", "/subscriptions/{name}/parked/retry", &R::RetryParked},
+                         });
   if (!added.ok()) return added;
   return routes.AddAsync("GET", "/subscriptions/{name}/events",
                          [this](const Request& request, const Params& params, Respond respond) {
@@ -250,8 +250,8 @@ Response EventStoreRoutes::NackEvents(const Request& request, const Params& para
   std::string reason;
   if (auto it = body->find("reason"); it != body->end()) {
     if (!it->is_string() || it->get<std::string>().size() > kMaxReasonBytes) {
-      return InvalidField("reason must be a string of at most " +
-                          std::to_string(kMaxReasonBytes) + " bytes");
+      return InvalidField("reason must be a string of at most " + std::to_string(kMaxReasonBytes) +
+                          " bytes");
     }
     reason = it->get<std::string>();
   }
