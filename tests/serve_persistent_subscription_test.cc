@@ -134,7 +134,7 @@ TEST(ServePersistentSubscriptions, TwoConsumersRaceWithLongPollsAndShareTheWork)
   }
   first.join();
   second.join();
-  EXPECT_TRUE(faults.empty()) << faults.front();
+  EXPECT_EQ(faults, std::vector<std::string>{});
   EXPECT_EQ(handled, kTotal);
   json state = Get(*admin, "workers");
   EXPECT_EQ(state["in_flight"], 0);
