@@ -57,6 +57,16 @@ json Lease(httplib::Client& client, const std::string& name, int max, int wait_m
   return r.status == 200 ? r.Json()["events"] : json::array();
 }
 
+// The positions of leases with long polls until `count` came or the bound passed.
+std::vector<int64_t> LeaseUntil(httplib::Client& client, const std::string& name, size_t count) {
+  std::vector<int64_t> positions;
+  const auto deadline = Steady::now() + kBound;
+  while (positions.size() < count && Steady::now() < deadline) {
+    for (const auto& e : Lease(client, name, 10, 1000)) positions.push_back(e["position"]);
+  }
+  return positions;
+}
+
 json Ack(httplib::Client& client, const std::string& name, const std::vector<int64_t>& positions) {
   Reply r = ToReply(
       client.Post("/subscriptions/" + name + "/ack", json{{"positions", positions}}.dump(), kJson));
@@ -163,11 +173,7 @@ TEST(ServePersistentSubscriptions, TheLeasesOfAConsumerThatDiedGoToAnotherAfterT
   {
     // This consumer leases, then its connection goes away without an ack.
     auto doomed = NewClient(port);
-    const auto deadline = Steady::now() + kBound;
-    while (held.size() < 2 && Steady::now() < deadline) {
-      for (const auto& e : Lease(*doomed, "orders", 10, 1000))
-        held.insert(e["position"].get<int64_t>());
-    }
+    for (int64_t position : LeaseUntil(*doomed, "orders", 2)) held.insert(position);
   }
   ASSERT_EQ(held, (std::set<int64_t>{1, 2})) << "order-1's second event waits for its first";
 
@@ -201,11 +207,7 @@ TEST(ServePersistentSubscriptions, TheCheckpointAndParkedEventsSurviveARestart) 
     auto client = NewClient(port);
     ASSERT_EQ(PutSubscription(*client, "audit", {{"event_types", {"Seen"}}}).status, 201);
     for (const char* s : {"a", "b", "c", "d", "e"}) AppendTo(*client, s, "Seen");
-    std::vector<int64_t> leased;
-    const auto deadline = Steady::now() + kBound;
-    while (leased.size() < 5 && Steady::now() < deadline) {
-      for (const auto& e : Lease(*client, "audit", 10, 1000)) leased.push_back(e["position"]);
-    }
+    std::vector<int64_t> leased = LeaseUntil(*client, "audit", 5);
     ASSERT_EQ(leased.size(), 5u);
     EXPECT_EQ(Ack(*client, "audit", {1, 2, 4, 77})["ignored"], 1);
     Reply parked = ToReply(client->Post(
@@ -222,11 +224,7 @@ TEST(ServePersistentSubscriptions, TheCheckpointAndParkedEventsSurviveARestart) 
   EXPECT_EQ(state["checkpoint"], 2);
   EXPECT_EQ(state["parked"], 1);
   EXPECT_EQ(state["event_types"], json::array({"Seen"}));
-  std::vector<int64_t> again;
-  const auto deadline = Steady::now() + kBound;
-  while (again.size() < 2 && Steady::now() < deadline) {
-    for (const auto& e : Lease(*client, "audit", 10, 1000)) again.push_back(e["position"]);
-  }
+  std::vector<int64_t> again = LeaseUntil(*client, "audit", 2);
   EXPECT_EQ(again, (std::vector<int64_t>{3, 4})) << "at least once: 4 was acked above 3";
   Reply parked = ToReply(client->Get("/subscriptions/audit/parked"));
   ASSERT_EQ(parked.status, 200);

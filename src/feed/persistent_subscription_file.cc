@@ -3,12 +3,14 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "feed/parked_rows.h"
+
 namespace evs::feed {
 namespace {
 
 using store::Statement;
 
-constexpr std::string_view kSchema = R"sql(
+const std::string kSchema = std::string(R"sql(
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -20,28 +22,11 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   max_deliveries INTEGER NOT NULL,
   checkpoint     INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS parked (
-  id              INTEGER PRIMARY KEY,
-  subscription    TEXT    NOT NULL,
-  position        INTEGER NOT NULL,
-  stream_id       TEXT    NOT NULL,
-  version         INTEGER NOT NULL,
-  event_id        TEXT    NOT NULL,
-  type            TEXT    NOT NULL,
-  data            TEXT    NOT NULL,
-  metadata        TEXT    NOT NULL,
-  recorded_at_us  INTEGER NOT NULL,
-  reason          TEXT    NOT NULL,
-  deliveries      INTEGER NOT NULL,
-  parked_at_us    INTEGER NOT NULL,
-  retry_requested INTEGER NOT NULL DEFAULT 0
-);
+)sql") + kParkedTableSql + R"sql(
 CREATE INDEX IF NOT EXISTS parked_by_subscription ON parked(subscription, id);
 )sql";
 
-constexpr std::string_view kParkedColumns =
-    "SELECT id, subscription, position, stream_id, version, event_id, type, data, metadata, "
-    "recorded_at_us, reason, deliveries, parked_at_us, retry_requested FROM parked ";
+const std::string kParkedColumns = std::string("SELECT ") + kParkedRowColumns + " FROM parked ";
 
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -140,10 +125,10 @@ Status PersistentSubscriptionFile::Apply(const std::vector<SubscriptionWrite>& w
   std::lock_guard guard(mu_);
   auto park = db_.Prepare(
       "INSERT INTO parked(subscription, position, stream_id, version, event_id, type, data, "
-      "metadata, recorded_at_us, reason, deliveries, parked_at_us) "
+      "metadata, recorded_at_us, error, attempts, parked_at_us) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  auto repark = db_.Prepare(
-      "UPDATE parked SET reason = ?2, deliveries = ?3, retry_requested = 0 WHERE id = ?1");
+  auto repark =
+      db_.Prepare("UPDATE parked SET error = ?2, attempts = ?3, retry_requested = 0 WHERE id = ?1");
   auto unpark = db_.Prepare("DELETE FROM parked WHERE id = ?");
   // Never backwards: a checkpoint only moves over what is acked or parked.
   auto checkpoint =
@@ -209,21 +194,7 @@ Result<std::vector<ParkedEvent>> PersistentSubscriptionFile::QueryParked(const s
   std::vector<ParkedEvent> out;
   int rc;
   while ((rc = stmt->Step()) == SQLITE_ROW) {
-    ParkedEvent& p = out.emplace_back();
-    p.id = stmt->Int(0);
-    p.subscription = std::string(stmt->Text(1));
-    p.event.position = stmt->Int(2);
-    p.event.stream_id = std::string(stmt->Text(3));
-    p.event.version = stmt->Int(4);
-    p.event.id = Uuid::Parse(stmt->Text(5)).value_or(Uuid{});
-    p.event.type = std::string(stmt->Text(6));
-    p.event.data = std::string(stmt->Text(7));
-    p.event.metadata = std::string(stmt->Text(8));
-    p.event.recorded_at_us = stmt->Int(9);
-    p.error = std::string(stmt->Text(10));
-    p.attempts = static_cast<int>(stmt->Int(11));
-    p.parked_at_us = stmt->Int(12);
-    p.retry_requested = stmt->Int(13) != 0;
+    out.push_back(ReadParkedRow(*stmt));
   }
   if (rc != SQLITE_DONE) return stmt->LastError("listing parked events of " + name);
   return out;
