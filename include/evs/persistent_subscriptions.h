@@ -12,7 +12,7 @@
 //     retried: they are leased again (outside the stream order) until acked or parked again.
 //   * At least once: the checkpoint and the parked events live in a SQLite file (fsync'd on
 //     each change); after a restart every matching event after the checkpoint is delivered
-//     again, acked or not.
+//     again, acked or not (parked ones stay parked).
 //
 // Thread safety: every method may be called from any number of threads at once.
 #pragma once

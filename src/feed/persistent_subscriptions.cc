@@ -13,6 +13,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_set>
 
@@ -48,6 +49,8 @@ struct Sub {
   int64_t read_position = 0;         // the last position read into the window
   std::map<int64_t, Entry> window;   // matching events after the checkpoint
   std::map<int64_t, Entry> retries;  // parked events asked for again, by position
+  // Positions parked above the checkpoint in an earlier run: not delivered again.
+  std::set<int64_t> parked_ahead;
   int64_t in_flight = 0;
 };
 
@@ -167,6 +170,13 @@ Status Manager::Resume() {
     sub->settings = std::move(s.settings);
     sub->checkpoint = s.checkpoint;
     sub->read_position = s.checkpoint;
+    auto parked = file_->ListParked(s.name, 0, SIZE_MAX);
+    if (!parked.ok()) return parked.error();
+    for (const ParkedEvent& p : *parked) {
+      if (p.event.position > s.checkpoint && !p.retry_requested) {
+        sub->parked_ahead.insert(p.event.position);
+      }
+    }
     auto retries = file_->RetryRequested(s.name);
     if (!retries.ok()) return retries.error();
     for (ParkedEvent& p : *retries) {
@@ -297,7 +307,9 @@ bool Manager::ReadAhead(std::unique_lock<std::mutex>& lock,
     if (!page.ok() || !s || s->id != job.id || s->read_position != job.after) continue;
     for (const RecordedEvent& e : page->events) {
       if (s->window.size() >= options_.window) break;
-      if (Matches(s->settings, e)) s->window[e.position].event = e;
+      if (Matches(s->settings, e) && !s->parked_ahead.erase(e.position)) {
+        s->window[e.position].event = e;
+      }
       s->read_position = e.position;
       progressed = true;
     }
