@@ -153,7 +153,8 @@ TEST(ServePersistentSubscriptions, TwoConsumersRaceWithLongPollsAndShareTheWork)
   Reply all = ToReply(admin->Get("/subscriptions"));
   ASSERT_EQ(all.status, 200);
   bool listed = false;
-  for (const auto& s : all.Json()["subscriptions"]) {
+  const json listing = all.Json();
+  for (const auto& s : listing["subscriptions"]) {
     if (s["name"] == "workers") listed = s["kind"] == "persistent" && s["parked"] == 0;
   }
   EXPECT_TRUE(listed) << all.body;
