@@ -19,6 +19,7 @@
 #include "evs/archive.h"
 #include "evs/http/api.h"
 #include "evs/http/server.h"
+#include "evs/persistent_subscriptions.h"
 #include "evs/projection.h"
 #include "evs/s3.h"
 #include "evs/subscription.h"
@@ -172,6 +173,13 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   }
   http::ApiFeeds feeds;
   if (embedded) {
+    // Persistent subscriptions (competing consumers over HTTP) keep their state beside the
+    // store.
+    PersistentSubscriptionsOptions persistent;
+    persistent.path = dir + "persistent_subscriptions.sqlite";
+    auto opened_persistent = PersistentSubscriptions::Open(**store, persistent);
+    if (!opened_persistent.ok()) return ReportError(global, opened_persistent.error());
+    feeds.persistent_subscriptions = std::move(opened_persistent).value();
     feeds.subscriptions = [&] {
       std::vector<SubscriptionStatus> all{runner->GetStatus()};
       if (event_log_subscription) all.push_back(event_log_subscription->GetStatus());
@@ -252,8 +260,13 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global, Command& comman
       "Endpoints: POST /carts; GET /carts/{id}; POST /carts/{id}/items; "
       "DELETE /carts/{id}/items/{name}; POST /carts/{id}/checkout; GET /streams; "
       "GET|POST /streams/{id}; GET /log; GET /log/live (Server-Sent Events); GET /carts?status=; "
-      "GET /reports/top-items; GET /subscriptions; POST /subjects/{id}/forget; GET /healthz; "
-      "GET /metrics; GET /openapi.json (the OpenAPI document of them all). See README.md.\n\n"
+      "GET /reports/top-items; GET /subscriptions; PUT|GET|DELETE /subscriptions/{name}, "
+      "GET /subscriptions/{name}/events, POST /subscriptions/{name}/ack|nack, "
+      "GET /subscriptions/{name}/parked, POST /subscriptions/{name}/parked/retry (persistent "
+      "subscriptions); POST /subjects/{id}/forget; GET /healthz; "
+      "GET /metrics; GET /openapi.json (the OpenAPI document of them all). See README.md.
+
+"
       "With --token-file, every request other than GET and HEAD needs 'Authorization: Bearer "
       "<token>' (401 otherwise); reads stay open. The file holds one token of at least 16 bytes "
       "of visible ASCII (trailing whitespace is ignored), e.g. made by: umask 077; openssl rand "

@@ -10,6 +10,7 @@
 
 #include "evs/clock.h"
 #include "evs/subscription.h"
+#include "feed/parked_rows.h"
 #include "store/sqlite.h"
 
 namespace evs {
@@ -18,28 +19,14 @@ namespace {
 using store::Database;
 using store::Statement;
 
-constexpr std::string_view kSchema = R"sql(
+const std::string kSchema = std::string(R"sql(
 CREATE TABLE IF NOT EXISTS checkpoints (
   subscription  TEXT PRIMARY KEY,
   checkpoint    TEXT NOT NULL,
   updated_at_us INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS parked (
-  id              INTEGER PRIMARY KEY,
-  subscription    TEXT    NOT NULL,
-  position        INTEGER NOT NULL,
-  stream_id       TEXT    NOT NULL,
-  version         INTEGER NOT NULL,
-  event_id        TEXT    NOT NULL,
-  type            TEXT    NOT NULL,
-  data            TEXT    NOT NULL,
-  metadata        TEXT    NOT NULL,
-  recorded_at_us  INTEGER NOT NULL,
-  error           TEXT    NOT NULL,
-  attempts        INTEGER NOT NULL,
-  parked_at_us    INTEGER NOT NULL,
-  retry_requested INTEGER NOT NULL DEFAULT 0
-);
+)sql") + feed::kParkedTableSql +
+                            R"sql(
 CREATE INDEX IF NOT EXISTS parked_by_retry ON parked(subscription, retry_requested, id);
 CREATE TABLE IF NOT EXISTS subscription_states (
   subscription  TEXT PRIMARY KEY,
@@ -49,9 +36,8 @@ CREATE TABLE IF NOT EXISTS subscription_states (
 );
 )sql";
 
-constexpr std::string_view kParkedColumns =
-    "SELECT id, subscription, position, stream_id, version, event_id, type, data, metadata, "
-    "recorded_at_us, error, attempts, parked_at_us, retry_requested FROM parked ";
+const std::string kParkedColumns =
+    std::string("SELECT ") + feed::kParkedRowColumns + " FROM parked ";
 
 class SqliteCheckpointStore final : public CheckpointStore {
  public:
@@ -196,21 +182,7 @@ class SqliteCheckpointStore final : public CheckpointStore {
     std::vector<ParkedEvent> out;
     int rc;
     while ((rc = stmt.Step()) == SQLITE_ROW) {
-      ParkedEvent& p = out.emplace_back();
-      p.id = stmt.Int(0);
-      p.subscription = std::string(stmt.Text(1));
-      p.event.position = stmt.Int(2);
-      p.event.stream_id = std::string(stmt.Text(3));
-      p.event.version = stmt.Int(4);
-      p.event.id = Uuid::Parse(stmt.Text(5)).value_or(Uuid{});
-      p.event.type = std::string(stmt.Text(6));
-      p.event.data = std::string(stmt.Text(7));
-      p.event.metadata = std::string(stmt.Text(8));
-      p.event.recorded_at_us = stmt.Int(9);
-      p.error = std::string(stmt.Text(10));
-      p.attempts = static_cast<int>(stmt.Int(11));
-      p.parked_at_us = stmt.Int(12);
-      p.retry_requested = stmt.Int(13) != 0;
+      out.push_back(feed::ReadParkedRow(stmt));
     }
     Error error = stmt.LastError("listing parked events");
     stmt.Reset();

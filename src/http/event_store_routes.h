@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -23,6 +24,9 @@ struct ScavengeState {
   std::string error;                     // failed
 };
 
+// A persistent subscription as GET /subscriptions and /subscriptions/{name} show it.
+nlohmann::ordered_json PersistentSubscriptionJson(const PersistentSubscriptionInfo& info);
+
 class EventStoreRoutes {
  public:
   EventStoreRoutes(EventStore& store, const ApiOptions& options, ApiFeeds feeds,
@@ -34,8 +38,11 @@ class EventStoreRoutes {
   // Adds every route; each handler runs on this object, which must outlive serving.
   Status Register(Routes& routes);
 
-  // Ends live streams (GET /log/live) soon.
-  void Shutdown() { stopping_ = true; }
+  // Ends live streams (GET /log/live) soon, and answers waiting leases.
+  void Shutdown() {
+    stopping_ = true;
+    if (feeds_.persistent_subscriptions) feeds_.persistent_subscriptions->Shutdown();
+  }
 
  private:
   Response Healthz(const Request&, const Params&);
@@ -53,6 +60,16 @@ class EventStoreRoutes {
   Response LiveLog(const Request& request, const Params& params);
   Response Subscriptions(const Request&, const Params&);
   Response ForgetSubject(const Request&, const Params& params);
+  // Persistent subscriptions (persistent_subscription_handlers.cc).
+  Status RegisterPersistentSubscriptions(Routes& routes);
+  Response PutPersistent(const Request& request, const Params& params);
+  Response GetPersistent(const Request&, const Params& params);
+  Response DeletePersistent(const Request&, const Params& params);
+  void LeaseEvents(const Request&, const Params& params, Respond respond);
+  Response AckEvents(const Request& request, const Params& params);
+  Response NackEvents(const Request& request, const Params& params);
+  Response ListParked(const Request&, const Params& params);
+  Response RetryParked(const Request& request, const Params& params);
 
   Response StreamMetadata(const std::string& stream);
   ScavengeState ScavengeStatus();

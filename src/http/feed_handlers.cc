@@ -17,12 +17,14 @@ constexpr auto kHeartbeat = std::chrono::seconds(15);
 }  // namespace
 
 Response EventStoreRoutes::Subscriptions(const Request&, const Params&) {
-  if (!feeds_.subscriptions) {
+  if (!feeds_.subscriptions && !feeds_.persistent_subscriptions) {
     return Problem(503, "unavailable", "no subscriptions run in this server");
   }
   const int64_t head = store_.HeadPosition().ok() ? *store_.HeadPosition() : 0;
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const SubscriptionStatus& s : feeds_.subscriptions()) {
+  std::vector<SubscriptionStatus> running;
+  if (feeds_.subscriptions) running = feeds_.subscriptions();
+  for (const SubscriptionStatus& s : running) {
     nlohmann::ordered_json item = {{"name", s.name},
                                    {"state", StateName(s.state)},
                                    {"checkpoint", s.checkpoint},
@@ -36,6 +38,11 @@ Response EventStoreRoutes::Subscriptions(const Request&, const Params&) {
       item["retrying_since"] = FormatTimestamp(s.retrying_since_us);
     }
     list.push_back(std::move(item));
+  }
+  if (feeds_.persistent_subscriptions) {
+    for (const PersistentSubscriptionInfo& p : feeds_.persistent_subscriptions->List()) {
+      list.push_back(PersistentSubscriptionJson(p));
+    }
   }
   return JsonResponse({{"subscriptions", list}});
 }

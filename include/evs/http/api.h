@@ -16,6 +16,11 @@
 //   GET    /log                         ?from=&limit=&upcast=  (events after position `from`)
 //   GET    /log/live                    ?from=  Server-Sent Events, live (Last-Event-ID resumes)
 //   GET    /subscriptions               each subscription's checkpoint, head, lag, parked, state
+//   PUT    /subscriptions/{name}        create (201) or update (200) a persistent subscription
+//   GET    /subscriptions/{name}        its settings and state; DELETE removes it (204)
+//   GET    /subscriptions/{name}/events ?max=&wait_ms=  lease events (long poll)
+//   POST   /subscriptions/{name}/ack    {positions}; /nack {positions, action?, reason?}
+//   GET    /subscriptions/{name}/parked ?after=&limit=; POST .../parked/retry {ids?}
 //   POST   /subjects/{id}/forget        destroy a data subject's key (personal_data.h)
 //   GET    /healthz, GET /metrics       liveness; Prometheus text
 //
@@ -36,6 +41,7 @@
 #include "evs/event_store.h"
 #include "evs/http/message.h"
 #include "evs/http/routes.h"
+#include "evs/persistent_subscriptions.h"
 #include "evs/personal_data.h"
 #include "evs/subscription.h"
 #include "evs/upcasting.h"
@@ -60,6 +66,10 @@ struct ApiOptions {
 struct ApiFeeds {
   // The subscriptions for GET /subscriptions; called on a request's thread.
   std::function<std::vector<SubscriptionStatus>()> subscriptions;
+  // The persistent subscriptions (persistent_subscriptions.h) served under
+  // /subscriptions/{name} and listed in GET /subscriptions; null: those routes answer 503.
+  // Shutdown() shuts it down, which answers the leases waiting in long polls.
+  std::shared_ptr<PersistentSubscriptions> persistent_subscriptions;
 };
 
 // A route the Api serves: a method and the pattern it was added with (routes.h).
@@ -105,7 +115,8 @@ class Api {
   // transports that serve a request per call, like a Lambda function, and for tests.
   Response Handle(const Request& request);
 
-  // Ends live streams (GET /log/live) soon; the server calls it when it stops.
+  // Ends live streams (GET /log/live) soon and answers waiting leases of persistent
+  // subscriptions (with no events); the server calls it when it stops.
   void Shutdown();
 
   // The request metrics, for responses a transport answers itself (server.h).
