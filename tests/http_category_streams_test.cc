@@ -45,11 +45,14 @@ std::vector<Seen> SeenIn(const json& events) {
 
 class HttpCategoryStreamsTest : public ::testing::Test {
  protected:
+  void SetUp() override { ASSERT_GT(served_.port(), 0) << "the server did not start"; }
   Reply Get(const std::string& target) { return ToReply(served_.client().Get(target)); }
 
   // Appends `n` events of `type` to `stream` through the store (one commit); their positions.
   std::vector<int64_t> Append(const std::string& stream, const std::string& type, int n = 1) {
-    std::vector<EventData> events(static_cast<size_t>(n), EventData{.type = type});
+    EventData event;
+    event.type = type;
+    std::vector<EventData> events(static_cast<size_t>(n), event);
     auto result = served_.store().Append(stream, ExpectedVersion::Any(), std::move(events));
     EXPECT_TRUE(result.ok()) << result.error().message;
     std::vector<int64_t> positions;

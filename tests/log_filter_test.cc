@@ -21,8 +21,9 @@ RecordedEvent Event(std::string stream, std::string type) {
 }
 
 void AppendN(EventStore& store, const std::string& stream, const std::string& type, int n) {
-  std::vector<EventData> events;
-  for (int i = 0; i < n; ++i) events.push_back(EventData{.type = type});
+  EventData event;
+  event.type = type;
+  std::vector<EventData> events(static_cast<size_t>(n), event);
   ASSERT_TRUE(store.Append(stream, ExpectedVersion::Any(), std::move(events)).ok());
 }
 
@@ -40,14 +41,14 @@ TEST(LogFilter, CategoryIsThePartBeforeTheFirstDash) {
 }
 
 TEST(LogFilter, MatchesByCategoryAndType) {
-  LogFilter cart{.categories = {"cart"}};
+  LogFilter cart{{"cart"}, {}};
   EXPECT_TRUE(cart.Matches(Event("cart-1", "A")));
   EXPECT_FALSE(cart.Matches(Event("carts-1", "A")));  // a prefix, but another category
   EXPECT_FALSE(cart.Matches(Event("cart", "A")));     // no '-': no category
   EXPECT_FALSE(cart.Matches(Event("order-1", "A")));
   EXPECT_FALSE(cart.Matches(Event("cart-1", std::string(kScavengedEventType))));
 
-  LogFilter both{.categories = {"cart", "order"}, .types = {"A", "B"}};
+  LogFilter both{{"cart", "order"}, {"A", "B"}};
   EXPECT_TRUE(both.Matches(Event("order-9", "B")));
   EXPECT_FALSE(both.Matches(Event("order-9", "C")));
   EXPECT_FALSE(both.Matches(Event("user-9", "A")));
@@ -61,7 +62,7 @@ TEST(LogFilter, ReadsMatchesInLogOrderAndPages) {
   AppendN(*store, "cart-1", "A", 2);   // 1, 2
   AppendN(*store, "order-1", "A", 2);  // 3, 4
   AppendN(*store, "cart-2", "B", 2);   // 5, 6
-  const LogFilter cart{.categories = {"cart"}};
+  const LogFilter cart{{"cart"}, {}};
 
   auto all = ReadFilteredLog(*store, 0, 100, cart);
   ASSERT_TRUE(all.ok()) << all.error().message;
@@ -78,11 +79,11 @@ TEST(LogFilter, ReadsMatchesInLogOrderAndPages) {
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(Positions(*second), (std::vector<int64_t>{5, 6}));
 
-  auto type_b = ReadFilteredLog(*store, 0, 100, LogFilter{.types = {"B"}});
+  auto type_b = ReadFilteredLog(*store, 0, 100, LogFilter{{}, {"B"}});
   ASSERT_TRUE(type_b.ok());
   EXPECT_EQ(Positions(*type_b), (std::vector<int64_t>{5, 6}));
 
-  auto unknown = ReadFilteredLog(*store, 0, 100, LogFilter{.categories = {"nothing"}});
+  auto unknown = ReadFilteredLog(*store, 0, 100, LogFilter{{"nothing"}, {}});
   ASSERT_TRUE(unknown.ok());
   EXPECT_TRUE(unknown->events.empty());
   EXPECT_EQ(unknown->next_position, 6);  // examined to the head
@@ -94,7 +95,7 @@ TEST(LogFilter, AScanStopsAtItsBudgetAndSaysWhereItGot) {
   AppendN(*store, "other-2", "X", 1000);  // 1001..2000
   AppendN(*store, "other-3", "X", 500);   // 2001..2500
   AppendN(*store, "cart-1", "A", 1);      // 2501
-  const LogFilter cart{.categories = {"cart"}};
+  const LogFilter cart{{"cart"}, {}};
   const ScanBudget budget{.max_events = 1000, .max_bytes = 1 << 30, .events_per_read = 300};
 
   int64_t after = 0;
@@ -113,7 +114,9 @@ TEST(LogFilter, AScanStopsAtItsBudgetAndSaysWhereItGot) {
 
   // The byte budget: each event here is 12 bytes (id 7, type 1, data and metadata 2 each); the
   // scan stops once it has examined 25 bytes or more, so after the third event.
-  auto small = ReadFilteredLog(*store, 0, 10, cart, ScanBudget{.max_bytes = 25});
+  auto small =
+      ReadFilteredLog(*store, 0, 10, cart,
+                      ScanBudget{.max_events = 10000, .max_bytes = 25, .events_per_read = 256});
   ASSERT_TRUE(small.ok());
   EXPECT_EQ(small->examined, 3u);
   EXPECT_EQ(small->next_position, 3);
@@ -122,7 +125,8 @@ TEST(LogFilter, AScanStopsAtItsBudgetAndSaysWhereItGot) {
 TEST(LogFilter, WithoutACriterionItIsOneReadLog) {
   auto store = NewMemoryEventStore();
   AppendN(*store, "a", "X", 5);
-  auto page = ReadFilteredLog(*store, 1, 3, LogFilter{}, ScanBudget{.max_events = 1});
+  auto page = ReadFilteredLog(*store, 1, 3, LogFilter{},
+                              ScanBudget{.max_events = 1, .max_bytes = 1, .events_per_read = 1});
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(Positions(*page), (std::vector<int64_t>{2, 3, 4}));
   EXPECT_EQ(page->next_position, 4);

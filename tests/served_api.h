@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -21,8 +22,11 @@ namespace evs::testing {
 
 class ServedApi {
  public:
+  // The Api's options, made once the store is open (for parts that need it, like personal data).
+  using OptionsFor = std::function<http::ApiOptions(EventStore& store, const std::string& path)>;
+
   // Opens the store and serves; a failure is a test failure, and port() is then 0.
-  explicit ServedApi(http::ApiOptions options = {}, size_t threads = 8) {
+  explicit ServedApi(const OptionsFor& options = nullptr, size_t threads = 8) {
     SqliteStoreOptions store_options;
     store_options.path = dir_.File("events.sqlite");
     auto store = OpenSqliteEventStore(store_options);
@@ -31,7 +35,8 @@ class ServedApi {
       return;
     }
     store_ = std::move(store).value();
-    api_ = std::make_unique<CartApi>(*store_, std::move(options));
+    api_ = std::make_unique<CartApi>(
+        *store_, options ? options(*store_, store_options.path) : http::ApiOptions{});
     http::ServerOptions server_options;
     server_options.host = "127.0.0.1";
     server_options.port = 0;
