@@ -4,19 +4,14 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <chrono>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 
-#include "cart_api.h"
 #include "evs/event_store.h"
 #include "evs/http/api.h"
-#include "evs/http/server.h"
 #include "evs/personal_data.h"
 #include "http_client.h"
-#include "temp_dir.h"
+#include "served_api.h"
 
 namespace evs::http {
 namespace {
@@ -29,51 +24,21 @@ constexpr const char* kToken = "a-token-of-at-least-16-bytes";
 
 class HttpPersonalDataTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    SqliteStoreOptions store_options;
-    store_options.path = dir_.File("events.sqlite");
-    auto store = OpenSqliteEventStore(store_options);
-    ASSERT_TRUE(store.ok()) << store.error().message;
-    store_ = std::move(store).value();
-    auto personal = OpenSqlitePersonalData(*store_, KeyStorePathFor(store_options.path));
-    ASSERT_TRUE(personal.ok()) << personal.error().message;
-    ApiOptions api_options;
-    api_options.bearer_token = kToken;
-    api_options.personal_data = std::move(personal).value();
-    api_ = std::make_unique<testing::CartApi>(*store_, api_options);
-    ServerOptions options;
-    options.host = "127.0.0.1";
-    options.port = 0;
-    options.blocking_threads = 8;
-    options.access_log = false;
-    server_ = std::make_unique<Server>(*api_, options);
-    auto port = server_->Bind();
-    ASSERT_TRUE(port.ok()) << port.error().message;
-    server_thread_ = std::thread([this] { server_->Run(); });
-    client_ = testing::NewClient(*port);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (Get("/healthz").status != 200) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the server never answered";
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+  void SetUp() override { ASSERT_GT(served_.port(), 0) << "the server did not start"; }
+  static ApiOptions WithPersonalData(EventStore& store, const std::string& path) {
+    ApiOptions options;
+    options.bearer_token = kToken;
+    auto personal = OpenSqlitePersonalData(store, KeyStorePathFor(path));
+    EXPECT_TRUE(personal.ok()) << personal.error().message;
+    if (personal.ok()) options.personal_data = std::move(personal).value();
+    return options;
   }
 
-  void TearDown() override {
-    client_.reset();
-    if (server_thread_.joinable()) {
-      server_->Stop();
-      server_thread_.join();
-    }
-    server_.reset();
-    api_.reset();
-    store_.reset();
-  }
-
-  Reply Get(const std::string& target) { return ToReply(client_->Get(target)); }
+  Reply Get(const std::string& target) { return ToReply(served_.client().Get(target)); }
   Reply Post(const std::string& target, const std::string& body, bool with_token = true) {
     httplib::Headers headers;
     if (with_token) headers.emplace("Authorization", std::string("Bearer ") + kToken);
-    return ToReply(client_->Post(target, headers, body, "application/json"));
+    return ToReply(served_.client().Post(target, headers, body, "application/json"));
   }
 
   std::string OpenCart(const json& body) {
@@ -82,12 +47,7 @@ class HttpPersonalDataTest : public ::testing::Test {
     return reply.Json().value("cart_id", "");
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<EventStore> store_;
-  std::unique_ptr<testing::CartApi> api_;
-  std::unique_ptr<Server> server_;
-  std::thread server_thread_;
-  std::unique_ptr<httplib::Client> client_;
+  testing::ServedApi served_{WithPersonalData};
 };
 
 TEST_F(HttpPersonalDataTest, TheEmailShowsUntilTheCustomerIsForgotten) {
@@ -123,7 +83,7 @@ TEST_F(HttpPersonalDataTest, TheEmailShowsUntilTheCustomerIsForgotten) {
 }
 
 TEST_F(HttpPersonalDataTest, CartsWithoutACustomerAreAsBefore) {
-  Reply empty = ToReply(client_->Post(
+  Reply empty = ToReply(served_.client().Post(
       "/carts", httplib::Headers{{"Authorization", std::string("Bearer ") + kToken}}, "", ""));
   ASSERT_EQ(empty.status, 201) << empty.body;
   json cart = Get("/carts/" + empty.Json().value("cart_id", "")).Json();

@@ -264,9 +264,7 @@ void AddServeCommand(CLI::App& app, const GlobalOptions& global, Command& comman
       "GET /subscriptions/{name}/events, POST /subscriptions/{name}/ack|nack, "
       "GET /subscriptions/{name}/parked, POST /subscriptions/{name}/parked/retry (persistent "
       "subscriptions); POST /subjects/{id}/forget; GET /healthz; "
-      "GET /metrics; GET /openapi.json (the OpenAPI document of them all). See README.md.
-
-"
+      "GET /metrics; GET /openapi.json (the OpenAPI document of them all). See README.md.\n\n"
       "With --token-file, every request other than GET and HEAD needs 'Authorization: Bearer "
       "<token>' (401 otherwise); reads stay open. The file holds one token of at least 16 bytes "
       "of visible ASCII (trailing whitespace is ignored), e.g. made by: umask 077; openssl rand "

@@ -12,6 +12,7 @@
 
 #include "evs/event_store.h"
 #include "evs/http/api.h"
+#include "feed/log_filter.h"
 #include "http/metrics.h"
 
 namespace evs::http {
@@ -26,6 +27,10 @@ struct ScavengeState {
 
 // A persistent subscription as GET /subscriptions and /subscriptions/{name} show it.
 nlohmann::ordered_json PersistentSubscriptionJson(const PersistentSubscriptionInfo& info);
+// How much of the log one filtered read examines (GET /log?category=&type=, GET /streams/$ce-...,
+// each read of GET /log/live with filters) before it answers with the position it reached.
+inline constexpr feed::ScanBudget kFilteredReadBudget{
+    .max_events = 10000, .max_bytes = 16u << 20, .events_per_read = 256};
 
 class EventStoreRoutes {
  public:
@@ -71,6 +76,12 @@ class EventStoreRoutes {
   Response ListParked(const Request&, const Params& params);
   Response RetryParked(const Request& request, const Params& params);
 
+  // A virtual stream ($ce-..., $et-...): its events as a page of the log.
+  Response ReadVirtualStream(const std::string& stream, const Params& params);
+  // A page of the log that `filter` keeps (?from=&limit=&upcast=), as GET /log answers; with
+  // "stream_id" first when `stream` is not empty.
+  Response ReadLogPage(const Params& params, const feed::LogFilter& filter,
+                       const std::string& stream);
   Response StreamMetadata(const std::string& stream);
   ScavengeState ScavengeStatus();
   void JoinScavenge();

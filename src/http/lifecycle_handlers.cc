@@ -5,6 +5,7 @@
 #include "evs/http/request_reading.h"
 #include "evs/http/responses.h"
 #include "http/event_store_routes.h"
+#include "http/log_filter_params.h"
 #include "http/request_parsing.h"
 #include "store/stream_lifecycle.h"
 
@@ -45,6 +46,7 @@ Response EventStoreRoutes::StreamMetadata(const std::string& stream) {
 Response EventStoreRoutes::PutStreamMetadata(const Request& request, const Params& params) {
   const std::string& stream = params.path.at("id");
   if (auto invalid = CheckPathStreamId(stream)) return std::move(*invalid);
+  if (IsVirtualStream(stream)) return ReadOnlyStream(stream);
   auto parsed = JsonBody(request);
   if (!parsed) return parsed.problem();
   auto metadata = store::MetadataFromJson(*parsed);
@@ -56,6 +58,7 @@ Response EventStoreRoutes::PutStreamMetadata(const Request& request, const Param
 Response EventStoreRoutes::DeleteStream(const Request& request, const Params& params) {
   const std::string& stream = params.path.at("id");
   if (auto invalid = CheckPathStreamId(stream)) return std::move(*invalid);
+  if (IsVirtualStream(stream)) return ReadOnlyStream(stream);
   DeleteMode mode = DeleteMode::kSoft;
   if (auto hard = params.query.find("hard"); hard != params.query.end()) {
     if (hard->second == "true") {

@@ -7,6 +7,7 @@
 #include "evs/http/responses.h"
 #include "evs/upcasting.h"
 #include "http/event_store_routes.h"
+#include "http/log_filter_params.h"
 #include "http/request_parsing.h"
 
 namespace evs::http {
@@ -56,6 +57,7 @@ Response EventStoreRoutes::ListStreams(const Request&, const Params& params) {
 Response EventStoreRoutes::ReadStream(const Request&, const Params& params) {
   const std::string& stream = params.path.at("id");
   if (auto invalid = CheckPathStreamId(stream)) return std::move(*invalid);
+  if (IsVirtualStream(stream)) return ReadVirtualStream(stream, params);
   auto limit = QueryLimit(params);
   if (!limit) return limit.problem();
   auto from = QueryInt(params, "from", 0, 0, INT64_MAX);
@@ -94,21 +96,46 @@ Response EventStoreRoutes::ReadStream(const Request&, const Params& params) {
   return JsonResponse(body);
 }
 
+Response EventStoreRoutes::ReadVirtualStream(const std::string& stream, const Params& params) {
+  auto filter = VirtualStreamFilter(stream);
+  if (!filter) return filter.problem();
+  // Read in log order only: a virtual stream has no versions to go back from.
+  if (auto direction = params.query.find("direction");
+      direction != params.query.end() && direction->second != "forward") {
+    return Problem(400, "invalid_parameter",
+                   "a virtual stream is read forward in log order, so direction must be forward, "
+                   "got '" +
+                       direction->second + "'");
+  }
+  return ReadLogPage(params, *filter, stream);
+}
+
 Response EventStoreRoutes::ReadLog(const Request&, const Params& params) {
+  auto filter = LogFilterParams(params);
+  if (!filter) return filter.problem();
+  return ReadLogPage(params, *filter, "");
+}
+
+Response EventStoreRoutes::ReadLogPage(const Params& params, const feed::LogFilter& filter,
+                                       const std::string& stream) {
   auto limit = QueryLimit(params);
   if (!limit) return limit.problem();
   auto from = QueryInt(params, "from", 0, 0, INT64_MAX);
   if (!from) return from.problem();
   auto upcast = UpcastParam(params);
   if (!upcast) return upcast.problem();
-  auto page = store_.ReadLog(*from, static_cast<size_t>(*limit));
+  auto page = feed::ReadFilteredLog(store_, *from, static_cast<size_t>(*limit), filter,
+                                    kFilteredReadBudget);
   if (!page.ok()) return ProblemFor(page.error());
   if (Status s = UpcastIfAsked(*upcast, page->events); !s.ok()) {
     return ProblemFor(s.error());
   }
-  return JsonResponse({{"events", EventsJson(page->events)},
-                       {"next_from", page->next_position},
-                       {"head_position", page->head_position}});
+  nlohmann::ordered_json body;
+  if (!stream.empty()) body["stream_id"] = stream;
+  body["events"] = EventsJson(page->events);
+  body["next_from"] = page->next_position;
+  body["head_position"] = page->head_position;
+  return JsonResponse(body);
 }
 
 namespace {
@@ -123,6 +150,7 @@ struct AppendRequest {
 Parsed<AppendRequest> ReadAppendRequest(const Request& request, const Params& params) {
   const std::string& stream = params.path.at("id");
   if (auto invalid = CheckPathStreamId(stream)) return std::move(*invalid);
+  if (IsVirtualStream(stream)) return ReadOnlyStream(stream);
   auto header = ExpectedVersionHeader(request);
   if (!header) return header.problem();
   auto parsed = JsonBody(request);

@@ -5,6 +5,9 @@
 // Its own routes:
 //   GET    /streams                     ?after=&limit=
 //   GET    /streams/{id}                ?from=&limit=&direction=forward|backward&upcast=
+//   GET    /streams/$ce-{category}      ?from=&limit=&upcast=  the events of the streams
+//                                       "{category}-..." as a page of the log (as GET /log)
+//   GET    /streams/$et-{type}          ?from=&limit=&upcast=  the events of that type, likewise
 //   POST   /streams/{id}                [{id?, type, data, metadata?}], ES-Expected-Version;
 //                                        a command: its events carry correlation and causation
 //                                        ids, echoed in its responses (command_context.h)
@@ -13,8 +16,10 @@
 //   PUT    /streams/{id}/metadata       {max_count?, max_age_seconds?, truncate_before?, custom?}
 //   POST   /admin/scavenge              ?step=N: scavenge in the background -> 202 (409: one runs)
 //   GET    /admin/scavenge              its state and progress
-//   GET    /log                         ?from=&limit=&upcast=  (events after position `from`)
-//   GET    /log/live                    ?from=  Server-Sent Events, live (Last-Event-ID resumes)
+//   GET    /log                         ?from=&limit=&upcast=&category=&type=  (events after
+//                                       position `from`; the filters take comma lists)
+//   GET    /log/live                    ?from=&category=&type=  Server-Sent Events, live
+//                                       (Last-Event-ID resumes)
 //   GET    /subscriptions               each subscription's checkpoint, head, lag, parked, state
 //   PUT    /subscriptions/{name}        create (201) or update (200) a persistent subscription
 //   GET    /subscriptions/{name}        its settings and state; DELETE removes it (204)
@@ -31,6 +36,15 @@
 // "." or ".." segment, is 400 ("malformed_target"). Stream ids in paths never look like paths
 // that leave a folder (400, "invalid_stream_id"). Errors are problem documents (responses.h).
 // Each request is counted in GET /metrics by route pattern, method and status.
+//
+// Category and type streams ($ce-..., $et-...) are virtual: made of other streams' events, read
+// only (writes to them, their metadata included, are 405 "read_only_stream"). A category is the
+// part of a stream id before its first '-'; one that holds no stream yet is an empty page, not a
+// 404. Filtered reads (those and ?category=, ?type=) examine at most 10,000 events or 16 MiB of
+// the log per request and answer the position they reached as next_from, matches or not; a
+// filtered live tail sends that position at most once a second as a block with an id and no data
+// (": checkpoint" then "id: <position>"), which moves an EventSource's Last-Event-ID without an
+// event. Scavenged markers never match a filter.
 #pragma once
 
 #include <functional>
