@@ -1,7 +1,9 @@
 // GET /openapi.json and the document it answers (docs/openapi.json) kept true: its paths and
 // methods are exactly the routes `evs serve` serves (an Api built by AddServeRoutes, as the serve
-// command builds it), both ways; it is what the server answers; the README's route table lists
-// the same routes. tools/openapi/validate.js (the openapi_valid test) validates it as OpenAPI.
+// command builds it), both ways, where a documented path may also be a special case of a served
+// pattern's parameter (/streams/$ce-{category} of /streams/{id}); it is what the server answers;
+// the README's route table lists the same routes. tools/openapi/validate.js (the openapi_valid
+// test) validates it as OpenAPI.
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -58,6 +60,38 @@ Routes DocumentedRoutes(const nlohmann::json& document) {
   return routes;
 }
 
+std::vector<std::string> Segments(const std::string& path) {
+  std::vector<std::string> segments;
+  std::istringstream parts(path);
+  for (std::string segment; std::getline(parts, segment, '/');) segments.push_back(segment);
+  return segments;
+}
+
+// Whether documented route `documented` is served by the route pattern `served` as a special
+// case of one of its parameters: "GET /streams/$ce-{category}" (a category stream) by
+// "GET /streams/{id}". Each segment is the same, or the served one is a whole "{param}" and the
+// documented one a literal prefix and then "{...}" (not a whole "{param}": a renamed parameter
+// is no special case).
+bool ServedAsSpecialCase(const std::string& documented, const std::string& served) {
+  const size_t d_space = documented.find(' ');
+  const size_t s_space = served.find(' ');
+  if (documented.substr(0, d_space) != served.substr(0, s_space)) return false;  // the method
+  const std::vector<std::string> d = Segments(documented.substr(d_space + 1));
+  const std::vector<std::string> s = Segments(served.substr(s_space + 1));
+  if (d.size() != s.size()) return false;
+  bool special = false;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (d[i] == s[i]) continue;
+    const bool whole_parameter = !s[i].empty() && s[i].front() == '{' && s[i].back() == '}';
+    const size_t brace = d[i].find('{');
+    if (!whole_parameter || brace == 0 || brace == std::string::npos || d[i].back() != '}') {
+      return false;
+    }
+    special = true;
+  }
+  return special;
+}
+
 class OpenApiTest : public ::testing::Test {
  protected:
   OpenApiTest() {
@@ -86,8 +120,28 @@ TEST_F(OpenApiTest, DocumentsExactlyTheRoutesServed) {
   ASSERT_GT(served.size(), 20u);  // the store's, the cart's and /openapi.json
   EXPECT_EQ(Missing(served, documented), "")
       << "served but not in docs/openapi.json (document them there):";
-  EXPECT_EQ(Missing(documented, served), "")
+  // The category and type streams have paths of their own in the document, served by
+  // /streams/{id}: documented routes that are such special cases of a served one are served.
+  Routes documented_not_special = documented;
+  for (const std::string& route : documented) {
+    if (served.count(route)) continue;
+    for (const std::string& pattern : served) {
+      if (ServedAsSpecialCase(route, pattern)) documented_not_special.erase(route);
+    }
+  }
+  EXPECT_EQ(Missing(documented_not_special, served), "")
       << "in docs/openapi.json but not served (a route removed or renamed?):";
+}
+
+TEST(OpenApiSpecialCaseTest, OnlyLiteralPrefixedParametersAreSpecialCases) {
+  EXPECT_TRUE(ServedAsSpecialCase("GET /streams/$ce-{category}", "GET /streams/{id}"));
+  EXPECT_TRUE(ServedAsSpecialCase("GET /streams/$et-{type}", "GET /streams/{id}"));
+  EXPECT_FALSE(ServedAsSpecialCase("POST /streams/$ce-{category}", "GET /streams/{id}"));
+  EXPECT_FALSE(ServedAsSpecialCase("GET /streams/{stream}", "GET /streams/{id}"));
+  EXPECT_FALSE(ServedAsSpecialCase("GET /streams/{id}", "GET /streams/{id}"));
+  EXPECT_FALSE(ServedAsSpecialCase("GET /streams/$ce-{category}/x", "GET /streams/{id}"));
+  EXPECT_FALSE(ServedAsSpecialCase("GET /streams/$ce-x", "GET /streams/{id}"));
+  EXPECT_FALSE(ServedAsSpecialCase("GET /carts/$ce-{category}", "GET /streams/{id}"));
 }
 
 TEST_F(OpenApiTest, ListRoutesKeepsTheOrderOfAdding) {
