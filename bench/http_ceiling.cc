@@ -268,19 +268,28 @@ Result<std::unique_ptr<Nginx>> Nginx::Start(const NginxOptions& options) {
   }
 }
 
+namespace {
+
+// Waits for the child `pid` to exit; past `timeout`, kills it (SIGKILL) and reaps it.
+void ReapWithin(pid_t pid, std::chrono::seconds timeout) {
+  int status = 0;
+  const auto deadline = Clock::now() + timeout;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (Clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace
+
 Nginx::~Nginx() {
   if (pid_ > 0) {
     kill(pid_, SIGTERM);  // fast shutdown: the master stops its workers
-    int status = 0;
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (waitpid(pid_, &status, WNOHANG) == 0) {
-      if (Clock::now() > deadline) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    ReapWithin(pid_, std::chrono::seconds(10));
   }
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
@@ -325,16 +334,7 @@ void IdleClient::Finish() {
   if (pid_ <= 0) return;
   close(to_);  // EOF: the client closes its connections and exits
   close(from_);
-  int status = 0;
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (waitpid(pid_, &status, WNOHANG) == 0) {
-    if (Clock::now() > deadline) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ReapWithin(pid_, std::chrono::seconds(30));
   pid_ = -1;
 }
 
