@@ -152,7 +152,8 @@ TEST_F(OpenApiTest, ListRoutesKeepsTheOrderOfAdding) {
 }
 
 TEST_F(OpenApiTest, WritesNeedTheBearerTokenAndReadsDoNot) {
-  for (const auto& [path, item] : Document().at("paths").items()) {
+  const nlohmann::json document = Document();  // outlives the loop (a temporary would not)
+  for (const auto& [path, item] : document.at("paths").items()) {
     for (const auto& [method, operation] : item.items()) {
       const bool write = method != "get" && method != "head";
       const nlohmann::json bearer = nlohmann::json::parse(R"([{"bearerToken": []}])");
