@@ -49,8 +49,23 @@ Result<std::unique_ptr<PersistentSubscriptionFile>> PersistentSubscriptionFile::
   auto db = store::Database::Open(path, /*read_only=*/false);
   if (!db) return db.error();
   if (Status s = db->Exec(kSchema); !s.ok()) return s.error();
-  return std::unique_ptr<PersistentSubscriptionFile>(
-      new PersistentSubscriptionFile(std::move(db).value()));
+  auto park = db->Prepare(
+      "INSERT INTO parked(subscription, position, stream_id, version, event_id, type, data, "
+      "metadata, recorded_at_us, error, attempts, parked_at_us) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  auto repark =
+      db->Prepare("UPDATE parked SET error = ?2, attempts = ?3, retry_requested = 0 WHERE id = ?1");
+  auto unpark = db->Prepare("DELETE FROM parked WHERE id = ?");
+  // Never backwards: a checkpoint only moves over what is acked or parked.
+  auto checkpoint =
+      db->Prepare("UPDATE subscriptions SET checkpoint = MAX(checkpoint, ?2) WHERE name = ?1");
+  for (auto* s : {&park, &repark, &unpark, &checkpoint}) {
+    if (!*s) return s->error();
+  }
+  return std::unique_ptr<PersistentSubscriptionFile>(new PersistentSubscriptionFile(
+      std::move(db).value(),
+      ApplyStatements{std::move(park).value(), std::move(repark).value(), std::move(unpark).value(),
+                      std::move(checkpoint).value()}));
 }
 
 Result<std::vector<StoredSubscription>> PersistentSubscriptionFile::LoadAll() {
@@ -123,19 +138,10 @@ Status PersistentSubscriptionFile::Delete(const std::string& name) {
 
 Status PersistentSubscriptionFile::Apply(const std::vector<SubscriptionWrite>& writes) {
   std::lock_guard guard(mu_);
-  auto park = db_.Prepare(
-      "INSERT INTO parked(subscription, position, stream_id, version, event_id, type, data, "
-      "metadata, recorded_at_us, error, attempts, parked_at_us) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  auto repark =
-      db_.Prepare("UPDATE parked SET error = ?2, attempts = ?3, retry_requested = 0 WHERE id = ?1");
-  auto unpark = db_.Prepare("DELETE FROM parked WHERE id = ?");
-  // Never backwards: a checkpoint only moves over what is acked or parked.
-  auto checkpoint =
-      db_.Prepare("UPDATE subscriptions SET checkpoint = MAX(checkpoint, ?2) WHERE name = ?1");
-  for (auto* s : {&park, &repark, &unpark, &checkpoint}) {
-    if (!*s) return s->error();
-  }
+  store::Statement* park = &apply_.park;
+  store::Statement* repark = &apply_.repark;
+  store::Statement* unpark = &apply_.unpark;
+  store::Statement* checkpoint = &apply_.checkpoint;
   if (Status s = db_.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
   auto write = [&]() -> Status {
     for (const SubscriptionWrite& w : writes) {

@@ -58,12 +58,18 @@ class PersistentSubscriptionFile {
   Result<std::vector<ParkedEvent>> RetryRequested(const std::string& name);
 
  private:
-  explicit PersistentSubscriptionFile(store::Database db) : db_(std::move(db)) {}
+  // The statements of Apply, which runs after every ack that moves a checkpoint: prepared once.
+  struct ApplyStatements {
+    store::Statement park, repark, unpark, checkpoint;
+  };
+  PersistentSubscriptionFile(store::Database db, ApplyStatements apply)
+      : db_(std::move(db)), apply_(std::move(apply)) {}
   Result<std::vector<ParkedEvent>> QueryParked(const std::string& where, const std::string& name,
                                                int64_t after_id, int64_t limit);
 
   std::mutex mu_;
   store::Database db_;
+  ApplyStatements apply_;  // after db_: finalized before the connection closes
 };
 
 }  // namespace evs::feed
