@@ -131,7 +131,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     EVS_FUZZ_CHECK(out["version"] == static_cast<int64_t>(i + 1), Dump(out));
     EVS_FUZZ_CHECK(out["type"] == in["type"], Dump(out));
     EVS_FUZZ_CHECK(out["data"] == in["data"], Dump(out) + " from " + Dump(in));
-    const json metadata = in.contains("metadata") ? in["metadata"] : json::object();
+    // Metadata reads back as sent, except that an object gains the command's correlation and
+    // causation ids when it lacks them (a client's own fields win).
+    json metadata = in.contains("metadata") ? in["metadata"] : json::object();
+    if (metadata.is_object()) {
+      for (const char* key : {"correlation_id", "causation_id"}) {
+        EVS_FUZZ_CHECK(out["metadata"].contains(key), Dump(out));
+        if (!metadata.contains(key)) metadata[key] = out["metadata"][key];
+      }
+    }
     EVS_FUZZ_CHECK(out["metadata"] == metadata, Dump(out) + " from " + Dump(in));
     if (in.contains("id")) {
       const auto id = evs::Uuid::Parse(in["id"].get<std::string>());
