@@ -13,7 +13,7 @@ namespace evs::cli {
 namespace {
 
 // Snapshots asked of the store at a time: states may be up to kMaxSnapshotBytes each.
-constexpr size_t kPageSize = 100;
+constexpr size_t kSnapshotPageSize = 100;
 
 // The snapshot store, or null when there is none yet (no file, no table): listing and dropping
 // then have nothing to do, and neither creates one.
@@ -38,7 +38,7 @@ int RunList(const GlobalOptions& global, const ListArgs& args) {
   if (!store.ok()) return ReportError(global, store.error());
   ListPrinter printer(global.json, "(no snapshots)");
   for (std::string after; *store != nullptr;) {
-    auto page = (*store)->List(args.prefix, after, kPageSize);
+    auto page = (*store)->List(args.prefix, after, kSnapshotPageSize);
     if (!page.ok()) return ReportError(global, page.error());
     for (const Snapshot& s : *page) {
       if (printer.json()) {
@@ -55,7 +55,7 @@ int RunList(const GlobalOptions& global, const ListArgs& args) {
                         " taken_at=" + FormatTimestamp(s.taken_at_us));
       }
     }
-    if (page->size() < kPageSize) break;
+    if (page->size() < kSnapshotPageSize) break;
     after = page->back().stream_id;
   }
   printer.Finish();

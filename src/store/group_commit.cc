@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <memory>
 
+#include "common/system_error.h"
+
 namespace evs::store {
 
 namespace {
@@ -18,10 +20,6 @@ namespace {
 // SQLite's auto-checkpoint threshold, kept: the WAL is copied into the database file once a commit
 // leaves it this many frames (pages) long.
 constexpr int kCheckpointFrames = 1000;
-
-Error SystemError(const std::string& what) {
-  return Error::Make(ErrorCode::kIOError, what + ": " + std::strerror(errno));
-}
 
 // The SQLite result code of a failed step that only a reopen can judge: a failed write (but
 // not a full disk, which SQLite rolls back cleanly), a failed fsync, a damaged file.

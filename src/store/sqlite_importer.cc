@@ -10,6 +10,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "common/system_error.h"
 #include "evs/text.h"
 #include "store/append_validation.h"
 #include "store/durable_head.h"
@@ -23,10 +24,6 @@ namespace {
 // Events per transaction: big enough that commits cost nothing, small enough that the dirty
 // pages of one stay in the cache.
 constexpr size_t kEventsPerCommit = 100000;
-
-Error SystemError(const std::string& what, int err = errno) {
-  return Error::Make(ErrorCode::kIOError, what + ": " + std::strerror(err));
-}
 
 Status FsyncPath(FileSystem& fs, const std::string& path, int flags, const std::string& what) {
   int fd = fs.Open(path.c_str(), flags | O_CLOEXEC, 0);
