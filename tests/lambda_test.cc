@@ -79,7 +79,7 @@ TEST(LambdaInit, MissingOrInvalidSettingsAreInitErrors) {
            {{{"_HANDLER", "api"}}, "EVS_STORE"},
            {{{"_HANDLER", "api"}, {"EVS_STORE", "sqlite"}}, "EVS_STORE=dynamodb:TABLE"},
            {{{"_HANDLER", "relay"}}, "EVS_KINESIS_STREAM"},
-           {{{"_HANDLER", "nonsense"}}, "expected api, relay or consume"},
+           {{{"_HANDLER", "nonsense"}}, "expected api, relay, consume or replay"},
            {{}, "_HANDLER"}}) {
     FakeRuntimeApi runtime;
     FunctionEnvironment environment(settings);

@@ -7,6 +7,9 @@
 //   consume  Kinesis batches -> the event log (JSON lines on stdout, i.e. CloudWatch Logs), the
 //            cart projection (when EVS_READ_MODEL names its file, e.g. on EFS) and the archiver
 //            (when EVS_ARCHIVE names it); partial batch failures likewise.
+//   replay   {"archive": "s3://...", "kinesis_stream": "...", "from": P, "to": P} -> the archived
+//            events re-published to Kinesis (aws::ReplayToKinesis) until the deadline is near;
+//            answers {"next_from": P, "done": bool, ...} to continue from (replay_function.cc).
 // Settings come from the environment, with the values the CLI takes: EVS_STORE
 // ("dynamodb:TABLE"), EVS_KINESIS_STREAM, EVS_ARCHIVE ("s3://bucket/prefix"), EVS_READ_MODEL.
 #pragma once

@@ -21,9 +21,10 @@ Result<FunctionSettings> SettingsFromEnvironment() {
   settings.archive = EnvOrEmpty("EVS_ARCHIVE");
   settings.read_model = EnvOrEmpty("EVS_READ_MODEL");
   const std::string store = EnvOrEmpty("EVS_STORE");
-  if (settings.handler != "api" && settings.handler != "relay" && settings.handler != "consume") {
+  if (settings.handler != "api" && settings.handler != "relay" && settings.handler != "consume" &&
+      settings.handler != "replay") {
     return Invalid("_HANDLER (the function's handler setting) is '" + settings.handler +
-                   "'; expected api, relay or consume");
+                   "'; expected api, relay, consume or replay");
   }
   if (settings.handler == "api") {
     constexpr std::string_view kPrefix = "dynamodb:";
