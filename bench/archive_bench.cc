@@ -58,8 +58,44 @@ uint64_t ZstdContentSize(const std::string& frame) {
   return size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ? 0 : size;
 }
 
+// Events per stream and per type.
+class CountingProjection final : public EventHandler {
+ public:
+  Status Handle(std::span<const RecordedEvent> batch) override {
+    for (const RecordedEvent& e : batch) {
+      if (e.position != next_) {
+        return Error::Make(ErrorCode::kCorruption, "position " + std::to_string(e.position) +
+                                                       " where " + std::to_string(next_) +
+                                                       " belongs");
+      }
+      ++next_;
+      ++per_stream_[e.stream_id];
+      ++per_type_[e.type];
+    }
+    return OkStatus();
+  }
+  int64_t events() const { return next_ - 1; }
+
+ private:
+  int64_t next_ = 1;
+  std::unordered_map<std::string, int64_t> per_stream_;
+  std::unordered_map<std::string, int64_t> per_type_;
+};
+
+Row MakeRow(const std::string& bench, const std::string& system, int64_t events, double seconds) {
+  Row row;
+  row.bench = bench;
+  row.system = system;
+  row.ops = events;
+  row.seconds = seconds;
+  row.ops_per_s = seconds > 0 ? static_cast<double>(events) / seconds : 0;
+  return row;
+}
+
+}  // namespace
+
 // The events of one cart, as the cart application writes them.
-std::vector<EventData> CartEvents(std::mt19937_64& random) {
+static std::vector<EventData> CartEvents(std::mt19937_64& random) {
   static const std::vector<std::string> kProducts = [] {
     std::vector<std::string> names;
     const char* kinds[] = {"coffee", "tea",   "cocoa",  "honey",
@@ -121,42 +157,6 @@ Status FillCarts(EventStore& store, int64_t events) {
   if (error) return *error;
   return OkStatus();
 }
-
-// Events per stream and per type.
-class CountingProjection final : public EventHandler {
- public:
-  Status Handle(std::span<const RecordedEvent> batch) override {
-    for (const RecordedEvent& e : batch) {
-      if (e.position != next_) {
-        return Error::Make(ErrorCode::kCorruption, "position " + std::to_string(e.position) +
-                                                       " where " + std::to_string(next_) +
-                                                       " belongs");
-      }
-      ++next_;
-      ++per_stream_[e.stream_id];
-      ++per_type_[e.type];
-    }
-    return OkStatus();
-  }
-  int64_t events() const { return next_ - 1; }
-
- private:
-  int64_t next_ = 1;
-  std::unordered_map<std::string, int64_t> per_stream_;
-  std::unordered_map<std::string, int64_t> per_type_;
-};
-
-Row MakeRow(const std::string& bench, const std::string& system, int64_t events, double seconds) {
-  Row row;
-  row.bench = bench;
-  row.system = system;
-  row.ops = events;
-  row.seconds = seconds;
-  row.ops_per_s = seconds > 0 ? static_cast<double>(events) / seconds : 0;
-  return row;
-}
-
-}  // namespace
 
 Status RunArchiveBench(const BenchOptions& options, Reporter& reporter) {
   const std::string store_path = options.dir + "/archive-bench.sqlite";
