@@ -228,8 +228,7 @@ int main(int argc, char** argv) {
       {(run_all && dynamodb_configured) || dynamodb->parsed(), "dynamodb",
        evs::bench::RunDynamoDbBench},
       {(run_all && dynamodb_configured) || lambda->parsed(), "lambda", evs::bench::RunLambdaBench},
-      {(run_all && std::getenv("AWS_ENDPOINT_URL_KINESIS") != nullptr) ||
-           replay_kinesis->parsed(),
+      {(run_all && std::getenv("AWS_ENDPOINT_URL_KINESIS") != nullptr) || replay_kinesis->parsed(),
        "replay-kinesis", evs::bench::RunReplayKinesisBench},
   };
   int exit_code = 0;

@@ -98,7 +98,8 @@ Status RunReplayKinesisBench(const BenchOptions& options, Reporter& reporter) {
   store_options.durable = false;
   auto store = OpenSqliteEventStore(store_options);
   if (!store.ok()) return store.error();
-  std::fprintf(stderr, "replay-kinesis: filling the log with %lld cart events and archiving it...\n",
+  std::fprintf(stderr,
+               "replay-kinesis: filling the log with %lld cart events and archiving it...\n",
                static_cast<long long>(options.replay_events));
   if (auto s = FillCarts(**store, options.replay_events); !s) return s;
   const std::string run = Uuid::Random().ToString().substr(0, 8);

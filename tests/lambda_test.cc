@@ -380,9 +380,10 @@ TEST_F(LambdaTest, ReplayRepublishesAnArchiveInBoundedInvocations) {
     carts.push_back(Uuid::Random().ToString());
     ASSERT_TRUE(repo.Create(carts.back(), [](cart::Cart& cart) { return cart.Open(); }).ok());
     for (int i = 0; i < 4 + c; ++i) {
-      ASSERT_TRUE(repo.Execute(carts.back(), [&](cart::Cart& cart) {
-                        return cart.AddItem("item-" + std::to_string(i % 3), 1, 100);
-                      })
+      ASSERT_TRUE(repo.Execute(carts.back(),
+                               [&](cart::Cart& cart) {
+                                 return cart.AddItem("item-" + std::to_string(i % 3), 1, 100);
+                               })
                       .ok());
     }
   }

@@ -33,12 +33,9 @@ bool GetString(const nlohmann::json& object, const char* key, std::string& out) 
 }  // namespace
 
 Result<std::string> EncodeRecordEntry(const RecordedEvent& e, bool with_position) {
-  nlohmann::json entry = {{"version", e.version},
-                          {"id", e.id.ToString()},
-                          {"type", e.type},
-                          {"data", e.data},
-                          {"metadata", e.metadata},
-                          {"recorded_at_us", e.recorded_at_us}};
+  nlohmann::json entry = {{"version", e.version},   {"id", e.id.ToString()},
+                          {"type", e.type},         {"data", e.data},
+                          {"metadata", e.metadata}, {"recorded_at_us", e.recorded_at_us}};
   if (with_position) entry["position"] = e.position;
   try {
     return entry.dump();  // strict: invalid UTF-8 throws rather than being sent garbled
@@ -83,9 +80,9 @@ Result<std::string> EncodeRecord(std::span<const RecordedEvent> events, bool rep
     }
     auto entry = EncodeRecordEntry(e, replay);
     if (!entry.ok()) {
-      return Error::Make(ErrorCode::kInvalidArgument, "the commit of " + events[0].stream_id +
-                                                          "@" + std::to_string(events[0].version) +
-                                                          ": " + entry.error().message);
+      return Error::Make(ErrorCode::kInvalidArgument, "the commit of " + events[0].stream_id + "@" +
+                                                          std::to_string(events[0].version) + ": " +
+                                                          entry.error().message);
     }
     entries.push_back(std::move(entry).value());
   }

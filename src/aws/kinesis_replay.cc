@@ -25,7 +25,8 @@ struct OpenRecord {
 
 class ReplayHandler final : public EventHandler {
  public:
-  ReplayHandler(AwsClient& client, const KinesisReplayOptions& options) : client_(client), options_(options) {}
+  ReplayHandler(AwsClient& client, const KinesisReplayOptions& options)
+      : client_(client), options_(options) {}
 
   Status Handle(std::span<const RecordedEvent> batch) override {
     if (batch.empty()) return OkStatus();
@@ -35,8 +36,8 @@ class ReplayHandler final : public EventHandler {
     std::vector<int64_t> events_in;               // events per sender id
     std::map<std::string, OpenRecord> open;
     auto close = [&](const std::string& stream_id, OpenRecord& record) {
-      const size_t id = sender.Add(
-          stream_id, AssembleRecord(stream_id, record.first_version, /*replay=*/true, record.entries));
+      const size_t id = sender.Add(stream_id, AssembleRecord(stream_id, record.first_version,
+                                                             /*replay=*/true, record.entries));
       for (size_t index : record.events) record_of[index] = id;
       events_in.push_back(static_cast<int64_t>(record.entries.size()));
       record.entries.clear();
@@ -98,8 +99,8 @@ class ReplayHandler final : public EventHandler {
         if (Status s = options_.on_published(batch[prefix - 1].position); !s) return s;
       }
       if (options_.progress) {
-        options_.progress(ArchiveProgress{batch[prefix - 1].position, result_.last_position,
-                                          result_.events, 0});
+        options_.progress(
+            ArchiveProgress{batch[prefix - 1].position, result_.last_position, result_.events, 0});
       }
     }
     if (prefix < batch.size()) {
@@ -107,10 +108,10 @@ class ReplayHandler final : public EventHandler {
       const SendOutcome* failed = &outcomes[record_of[prefix]];
       if (failed->state == SendOutcome::State::kBlocked) failed = &outcomes[failed->blocked_by];
       if (failed->out_of_time) return Stop("deadline");
-      return Error::Make(ErrorCode::kIOError,
-                         "could not publish " + Where(batch[prefix]) + " to Kinesis: " +
-                             failed->reason + "; published through position " +
-                             std::to_string(result_.next_from - 1));
+      return Error::Make(ErrorCode::kIOError, "could not publish " + Where(batch[prefix]) +
+                                                  " to Kinesis: " + failed->reason +
+                                                  "; published through position " +
+                                                  std::to_string(result_.next_from - 1));
     }
     if (options_.stop_requested && options_.stop_requested()) return Stop("stop requested");
     return OkStatus();
@@ -163,9 +164,9 @@ Result<KinesisReplayResult> ReplayToKinesis(AwsClient& client, ArchiveReader& ar
   auto described = client.CallJson(Service::kKinesis, "DescribeStreamSummary",
                                    {{"StreamName", options.sending.stream_name}});
   if (!described.ok()) {
-    return Error::Make(described.error().code, "the Kinesis stream '" +
-                                                   options.sending.stream_name +
-                                                   "' cannot be used: " + described.error().message);
+    return Error::Make(described.error().code,
+                       "the Kinesis stream '" + options.sending.stream_name +
+                           "' cannot be used: " + described.error().message);
   }
   const int64_t end = std::min(options.to, archive.LastPosition());
   int64_t to = end;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -87,7 +88,8 @@ void KinesisSender::Send() {
   for (size_t round = 0; round < max_rounds && !finished; ++round) {
     const Clock::time_point now = Clock::now();
     if (now >= options_.deadline) {
-      for (const std::string& key : order_) FailKey(key, options_.deadline_reason, /*out_of_time=*/true);
+      for (const std::string& key : order_)
+        FailKey(key, options_.deadline_reason, /*out_of_time=*/true);
       break;
     }
     std::vector<Pending*> batch;
@@ -140,8 +142,8 @@ void KinesisSender::Retry(Pending& record, const std::string& reason, bool retry
     FailKey(key, why);
     return;
   }
-  record.not_before = Clock::now() + ExponentialDelay(options_.initial_backoff,
-                                                      options_.max_backoff, attempts - 1);
+  record.not_before =
+      Clock::now() + ExponentialDelay(options_.initial_backoff, options_.max_backoff, attempts - 1);
 }
 
 void KinesisSender::PutRecords(const std::vector<Pending*>& batch) {

@@ -57,10 +57,10 @@ struct SendOutcome {
     kBlocked,    // not sent because record `blocked_by` of its key failed before it
   };
   State state = State::kPending;
-  std::string reason;     // kFailed: why
+  std::string reason;        // kFailed: why
   bool out_of_time = false;  // kFailed because the deadline passed (not an error of its own)
-  size_t blocked_by = 0;  // kBlocked: the id of the failed record of its key
-  int attempts = 0;       // PutRecords sendings of it
+  size_t blocked_by = 0;     // kBlocked: the id of the failed record of its key
+  int attempts = 0;          // PutRecords sendings of it
 };
 
 // Thread-compatible: one Send() at a time. Ids are 0, 1, ... in the order records are added.

@@ -311,9 +311,11 @@ int RunReplay(const GlobalOptions& global, const ReplayArgs& args) {
                                        "the epoch");
     }
   }
-  const bool kinesis_only = !args.state.empty() || args.resume || args.restart || args.max_events;
+  const bool kinesis_only =
+      !args.state.empty() || args.resume || args.restart || args.max_events != 0;
   if (kinesis_only && args.to_kinesis.empty()) {
-    return ReportInvalid(global, "--state, --resume, --restart and --max-events go with --to-kinesis");
+    return ReportInvalid(global,
+                         "--state, --resume, --restart and --max-events go with --to-kinesis");
   }
   if (!args.to_kinesis.empty()) {
     ReplayToKinesisArgs kinesis;
@@ -453,8 +455,9 @@ void AddArchiveCommands(CLI::App& app, const GlobalOptions& global, Command& com
                    "none");
   replay->add_flag("--restart", replay_args->restart,
                    "--to-kinesis: ignore the state file and start at --from (it is replaced)");
-  replay->add_option("--max-events", replay_args->max_events,
-                     "--to-kinesis: stop after this many events (exit 4; rerun to continue)")
+  replay
+      ->add_option("--max-events", replay_args->max_events,
+                   "--to-kinesis: stop after this many events (exit 4; rerun to continue)")
       ->check(CLI::PositiveNumber);
   replay->add_flag("-q,--quiet", replay_args->quiet, "No progress on stderr");
   RunWhenSelected(replay, global, command, replay_args, &RunReplay);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -42,8 +43,8 @@ struct ReplayState {
            to == other.to && until_us == other.until_us;
   }
   std::string Describe() const {
-    std::string out = "--archive " + archive + " --to-kinesis " + stream +
-                      " --from " + std::to_string(from);
+    std::string out =
+        "--archive " + archive + " --to-kinesis " + stream + " --from " + std::to_string(from);
     if (to) out += " --to " + std::to_string(*to);
     if (until_us) out += " --until " + std::to_string(*until_us);
     return out;
@@ -70,8 +71,8 @@ Result<std::optional<ReplayState>> LoadState(const std::string& path) {
   text << in.rdbuf();
   const json j = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
   auto bad = [&](const std::string& what) {
-    return Error::Make(ErrorCode::kCorruption, "the replay state " + path + " is not one (" +
-                                                   what + "); delete it or pass --restart");
+    return Error::Make(ErrorCode::kCorruption, "the replay state " + path + " is not one (" + what +
+                                                   "); delete it or pass --restart");
   };
   if (!in || j.is_discarded() || !j.is_object() || j.value("format", "") != "evs-replay-state") {
     return bad("not an evs-replay-state JSON document");
@@ -178,8 +179,8 @@ int RunReplayToKinesis(const GlobalOptions& global, const ReplayToKinesisArgs& a
       if (before.done) {
         std::string message = "replay to Kinesis stream " + run.stream +
                               " already finished (published through position " +
-                              std::to_string(before.published_through) + ", state " +
-                              state_path + "); pass --restart to replay again";
+                              std::to_string(before.published_through) + ", state " + state_path +
+                              "); pass --restart to replay again";
         if (global.json) {
           PrintJson({{"kinesis_stream", run.stream},
                      {"done", true},
@@ -205,9 +206,8 @@ int RunReplayToKinesis(const GlobalOptions& global, const ReplayToKinesisArgs& a
   const int64_t last = std::min(args.to.value_or(INT64_MAX), (*reader)->LastPosition());
   if (!args.quiet) {
     std::fprintf(stderr, "evs: replaying positions %lld..%lld of %s to Kinesis stream %s%s%s\n",
-                 static_cast<long long>(start), static_cast<long long>(last),
-                 run.archive.c_str(), run.stream.c_str(),
-                 start > args.from ? ", resuming after position " : "",
+                 static_cast<long long>(start), static_cast<long long>(last), run.archive.c_str(),
+                 run.stream.c_str(), start > args.from ? ", resuming after position " : "",
                  start > args.from ? std::to_string(start - 1).c_str() : "");
     std::fprintf(stderr, "evs: state in %s; SIGINT or SIGTERM stops after the current window\n",
                  state_path.c_str());
@@ -237,13 +237,12 @@ int RunReplayToKinesis(const GlobalOptions& global, const ReplayToKinesisArgs& a
   auto result = aws::ReplayToKinesis(client, **reader, options);
   if (!result.ok()) {
     std::string where = run.published_through >= start
-                            ? "published through position " +
-                                  std::to_string(run.published_through)
+                            ? "published through position " + std::to_string(run.published_through)
                             : "nothing published in this run";
-    return ReportError(global, Error::Make(result.error().code,
-                                           result.error().message + " (" + where +
-                                               "; rerun the same command to resume; state " +
-                                               state_path + ")"));
+    return ReportError(
+        global, Error::Make(result.error().code, result.error().message + " (" + where +
+                                                     "; rerun the same command to resume; state " +
+                                                     state_path + ")"));
   }
   progress.Finish();
   run.done = result->done;

@@ -11,7 +11,10 @@
 // position before next_from is published; some after it may be too (consumers skip versions
 // they applied). Bad input (no archive or stream, from < 1, to < from, an archive that cannot be
 // opened or holds no segments, a Kinesis stream that does not exist) is an InvalidEvent error.
+#include <cstdint>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "aws/kinesis_replay.h"
 #include "evs/archive.h"
@@ -73,18 +76,17 @@ class ReplayFunction final : public Function {
     if (!objects.ok()) return Invalid("the archive " + archive + ": " + objects.error().message);
     auto reader = ArchiveReader::Open(**objects);
     if (!reader.ok()) {
-      return Outcome::Failed(reader.error().code == ErrorCode::kNotFound ? "InvalidEvent"
-                                                                         : "HandlerError",
-                             "the archive " + archive + ": " + reader.error().message);
+      return Outcome::Failed(
+          reader.error().code == ErrorCode::kNotFound ? "InvalidEvent" : "HandlerError",
+          "the archive " + archive + ": " + reader.error().message);
     }
     if ((*reader)->Segments().empty()) {
       return Invalid("the archive " + archive + " holds no segments (is it the right location?)");
     }
     options.sending.stream_name = stream;
     // Stop publishing in time to answer.
-    options.sending.deadline =
-        std::chrono::steady_clock::now() +
-        std::chrono::milliseconds(left - settings_.deadline_margin.count());
+    options.sending.deadline = std::chrono::steady_clock::now() +
+                               std::chrono::milliseconds(left - settings_.deadline_margin.count());
     auto result = aws::ReplayToKinesis(*client_, **reader, options);
     if (!result.ok()) {
       const ErrorCode code = result.error().code;
@@ -94,15 +96,16 @@ class ReplayFunction final : public Function {
     std::fprintf(stderr, "evs replay: published %lld events of %s to %s; next from %lld%s\n",
                  static_cast<long long>(result->events), archive.c_str(), stream.c_str(),
                  static_cast<long long>(result->next_from), result->done ? " (done)" : "");
-    return Outcome::Answer(json{{"next_from", result->next_from},
-                                {"done", result->done},
-                                {"published", result->events},
-                                {"records", result->records},
-                                {"put_calls", result->put_calls},
-                                {"retried", result->retried},
-                                {"last_position", result->last_position},
-                                {"stopped", result->stopped}}
-                               .dump());
+    return Outcome::Answer(json{
+        {"next_from", result->next_from},
+        {"done", result->done},
+        {"published", result->events},
+        {"records", result->records},
+        {"put_calls", result->put_calls},
+        {"retried", result->retried},
+        {"last_position", result->last_position},
+        {"stopped",
+         result->stopped}}.dump());
   }
 
  private:
