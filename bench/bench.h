@@ -59,6 +59,10 @@ Status RunLambdaBench(const BenchOptions& options, Reporter& reporter);
 // Replay of an archive on S3 to Kinesis vs printing it (the stand-ins: s3rver and kinesalite).
 Status RunReplayKinesisBench(const BenchOptions& options, Reporter& reporter);
 
+// A row of `events` handled in `seconds` (ops = events, ops_per_s = events/s).
+Row MakeEventsRow(const std::string& bench, const std::string& system, int64_t events,
+                  double seconds);
+
 // Fills `store` with about `events` cart events (whole carts, one append each, from 4 threads),
 // as the cart application writes them (archive_bench.cc).
 Status FillCarts(EventStore& store, int64_t events);

@@ -67,16 +67,6 @@ class PrintHandler final : public EventHandler {
   int64_t events_ = 0;
 };
 
-Row MakeRow(const std::string& system, int64_t events, double seconds) {
-  Row row;
-  row.bench = "replay_kinesis";
-  row.system = system;
-  row.ops = events;
-  row.seconds = seconds;
-  row.ops_per_s = seconds > 0 ? static_cast<double>(events) / seconds : 0;
-  return row;
-}
-
 }  // namespace
 
 Status RunReplayKinesisBench(const BenchOptions& options, Reporter& reporter) {
@@ -126,7 +116,8 @@ Status RunReplayKinesisBench(const BenchOptions& options, Reporter& reporter) {
       failed = printed.error();
       break;
     }
-    Row print_row = MakeRow("replay-print", printer.events(), Seconds(Clock::now() - start));
+    Row print_row = MakeEventsRow("replay_kinesis", "replay-print", printer.events(),
+                                  Seconds(Clock::now() - start));
     if (!best_print || print_row.ops_per_s > best_print->ops_per_s) best_print = print_row;
 
     const std::string stream = "evs-bench-replay-" + run + "-" + std::to_string(round);
@@ -144,7 +135,7 @@ Status RunReplayKinesisBench(const BenchOptions& options, Reporter& reporter) {
       failed = published.error();
       break;
     }
-    Row row = MakeRow("evs", published->events, seconds);
+    Row row = MakeEventsRow("replay_kinesis", "evs", published->events, seconds);
     row.extra = {{"records", published->records},
                  {"put_calls", published->put_calls},
                  {"retried", published->retried},

@@ -35,14 +35,9 @@ class RelayRun {
   RelayRun(AwsClient& client, const RelayOptions& options) : client_(client), options_(options) {}
 
   RelayResult Run(const nlohmann::json& records) {
-    SenderOptions sending;
-    sending.stream_name = options_.stream_name;
-    sending.max_records_per_call = options_.max_records_per_call;
-    sending.max_bytes_per_call = options_.max_bytes_per_call;
-    sending.max_attempts = options_.max_attempts;
-    sending.initial_backoff = options_.initial_backoff;
-    sending.max_backoff = options_.max_backoff;
-    if (options_.time_budget.count() > 0) sending.deadline = Clock::now() + options_.time_budget;
+    SenderOptions sending = options_;
+    sending.deadline = options_.time_budget.count() > 0 ? Clock::now() + options_.time_budget
+                                                        : Clock::time_point::max();
     sending.deadline_reason = "the relay's time budget of " +
                               std::to_string(options_.time_budget.count()) +
                               " ms ran out before it was published";
@@ -155,11 +150,7 @@ KinesisRelay::KinesisRelay(std::shared_ptr<AwsClient> client, RelayOptions optio
     : client_(std::move(client)), options_(std::move(options)) {}
 
 Result<RelayResult> KinesisRelay::Relay(const nlohmann::json& stream_event) {
-  SenderOptions check;
-  check.stream_name = options_.stream_name;
-  check.max_records_per_call = options_.max_records_per_call;
-  check.max_bytes_per_call = options_.max_bytes_per_call;
-  if (std::string wrong = CheckSenderOptions(check); !wrong.empty()) {
+  if (std::string wrong = CheckSenderOptions(options_); !wrong.empty()) {
     return Error::Make(ErrorCode::kInvalidArgument, "relay: " + wrong);
   }
   auto records = stream_event.is_object() ? stream_event.find("Records") : stream_event.end();

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "aws/aws_client.h"
@@ -61,6 +62,10 @@ class Function {
 // The function `settings.handler` names, set up (store, relay, archive, read model opened).
 Result<std::unique_ptr<Function>> NewFunction(const FunctionSettings& settings,
                                               std::shared_ptr<aws::AwsClient> client);
+
+// The DeadlineTooClose failure when `left_ms` (MillisecondsLeft) is within the settings'
+// deadline_margin: nothing is started then. Nothing otherwise.
+std::optional<Outcome> RefuseNearDeadline(int64_t left_ms, const FunctionSettings& settings);
 
 // Milliseconds from now until `deadline_ms` (Unix ms); negative when past; 15 minutes (Lambda's
 // longest timeout) when the Runtime API gave none (0).

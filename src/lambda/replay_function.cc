@@ -42,11 +42,7 @@ class ReplayFunction final : public Function {
 
   Outcome Invoke(const Invocation& invocation) override {
     const int64_t left = MillisecondsLeft(invocation.deadline_ms);
-    if (left <= settings_.deadline_margin.count()) {
-      return Outcome::Failed("DeadlineTooClose", "the invocation's deadline is " +
-                                                     std::to_string(left) +
-                                                     " ms away: nothing was published");
-    }
+    if (auto refused = RefuseNearDeadline(left, settings_)) return *refused;
     const json event = json::parse(invocation.event, nullptr, /*allow_exceptions=*/false);
     if (event.is_discarded() || !event.is_object()) {
       return Invalid("the event is not a JSON object");

@@ -45,6 +45,13 @@ Result<FunctionSettings> SettingsFromEnvironment() {
   return settings;
 }
 
+std::optional<Outcome> RefuseNearDeadline(int64_t left_ms, const FunctionSettings& settings) {
+  if (left_ms > settings.deadline_margin.count()) return std::nullopt;
+  return Outcome::Failed("DeadlineTooClose", "the invocation's deadline is " +
+                                                 std::to_string(left_ms) +
+                                                 " ms away: nothing was published");
+}
+
 int64_t MillisecondsLeft(int64_t deadline_ms) {
   // No deadline given: Lambda's longest timeout.
   if (deadline_ms <= 0) return 15 * 60 * 1000;
