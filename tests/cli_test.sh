@@ -989,7 +989,8 @@ if [[ ${EVS_TEST_AWS:-} == 1 ]]; then
   expect_rc 4
   expect_out_has "published 10 events"
   expect_out_has "stopped (max_events) after position 10; rerun the same command (or add --resume) to continue from position 11"
-  expect_err_has "replaying positions 1..23 of $REPLAY_ARCHIVE to Kinesis stream $KINESIS_REPLAY"
+  expect_err_has "replaying positions 1..23 of $REPLAY_ARCHIVE"
+  expect_err_has "to Kinesis stream $KINESIS_REPLAY"
   run replay --archive "$REPLAY_ARCHIVE" --to-kinesis "$KINESIS_REPLAY" --to 20
   expect_rc 1
   expect_err_has "is of another replay"

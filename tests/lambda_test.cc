@@ -398,7 +398,7 @@ TEST_F(LambdaTest, ReplayRepublishesAnArchiveInBoundedInvocations) {
   ASSERT_TRUE(ArchiveOnce(**store, **objects, segments).ok());
 
   FakeRuntimeApi runtime;
-  FunctionEnvironment environment({{"_HANDLER", "replay"}});
+  FunctionEnvironment environment(std::map<std::string, std::string>{{"_HANDLER", "replay"}});
   auto child = StartRuntime(runtime);
   auto invoke = [&](const json& event, std::chrono::milliseconds deadline) {
     auto answer = runtime.WaitForAnswer(runtime.Invoke(event.dump(), deadline), kAnswerWait);
@@ -426,7 +426,8 @@ TEST_F(LambdaTest, ReplayRepublishesAnArchiveInBoundedInvocations) {
   // Kinesis holds every event once, in each stream's order, marked as a replay.
   std::map<std::string, int64_t> versions;
   int64_t events = 0;
-  for (const json& record : KinesisEventFor(kinesis)["Records"]) {
+  const json on_stream = KinesisEventFor(kinesis);
+  for (const json& record : on_stream["Records"]) {
     auto data = aws::Base64Decode(record["kinesis"]["data"].get<std::string>());
     ASSERT_TRUE(data.ok());
     EXPECT_EQ(json::parse(*data).value("replay", false), true);
