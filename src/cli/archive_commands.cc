@@ -444,12 +444,15 @@ void AddArchiveCommands(CLI::App& app, const GlobalOptions& global, Command& com
       "--to-kinesis", replay_args->to_kinesis,
       "Publish the events to this Kinesis stream in the change-capture relay's record format "
       "(marked \"replay\": true, with each event's position), partition key = the stream id, "
-      "per-stream order kept; resumable (see --state); settings from AWS_* variables");
+      "per-stream order kept; resumable (see --state): SIGINT or SIGTERM stops after the current "
+      "window (exit 4); settings from AWS_* variables");
   mode->require_option(1);
   replay->add_option("--state", replay_args->state,
                      "--to-kinesis: the file keeping how far the replay got (default "
                      "<data>/replay-state/<stream>-<hash of archive and stream>.json). Rerunning "
-                     "the same command continues after the last fully published position");
+                     "the same command continues after the last fully published position; "
+                     "other --from/--to/--until while it is unfinished are refused, and a "
+                     "finished replay is not repeated (see --restart)");
   replay->add_flag("--resume", replay_args->resume,
                    "--to-kinesis: continue the replay of the state file; an error when there is "
                    "none");

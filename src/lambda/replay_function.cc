@@ -7,10 +7,13 @@
 // Answer: {"next_from": P, "done": bool, "published": N, "records": R, "put_calls": C,
 //          "retried": T, "last_position": L, "stopped": "deadline" | "max_events" | ""}
 // It publishes until the invocation's deadline is near (FunctionSettings::deadline_margin before
-// it) and answers where to continue: invoke again with "from": next_from until done. Every
-// position before next_from is published; some after it may be too (consumers skip versions
-// they applied). Bad input (no archive or stream, from < 1, to < from, an archive that cannot be
-// opened or holds no segments, a Kinesis stream that does not exist) is an InvalidEvent error.
+// it, or a fifth of the time left up to 5 s when that is more: the archive reader finishes the
+// segment fetch in flight before it returns) and answers where to continue: invoke again with
+// "from": next_from until done. Every position before next_from is published; some after it may be
+// too (consumers skip versions they applied). Bad input (no archive or stream, from < 1, to < from,
+// an archive that cannot be opened or holds no segments, a Kinesis stream that does not exist) is
+// an InvalidEvent error.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -80,9 +83,12 @@ class ReplayFunction final : public Function {
       return Invalid("the archive " + archive + " holds no segments (is it the right location?)");
     }
     options.sending.stream_name = stream;
-    // Stop publishing in time to answer.
-    options.sending.deadline = std::chrono::steady_clock::now() +
-                               std::chrono::milliseconds(left - settings_.deadline_margin.count());
+    // Stop publishing in time to answer: the margin, or more (a fifth of the time left, up to
+    // 5 s), so that the archive reader's segment fetch in flight ends before the deadline too.
+    const int64_t margin =
+        std::max<int64_t>(settings_.deadline_margin.count(), std::min<int64_t>(5000, left / 5));
+    options.sending.deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(left - margin);
     auto result = aws::ReplayToKinesis(*client_, **reader, options);
     if (!result.ok()) {
       const ErrorCode code = result.error().code;
