@@ -1619,5 +1619,40 @@ TEST_F(KinesisReplayTest, ThrottledReplayKeepsEachStreamsOrder) {
   EXPECT_EQ(through, 0);
 }
 
+// An event whose record alone would be over Kinesis's 1 MiB is an error naming it (its data is
+// within the store's limit, but escaped as a JSON string it is not).
+TEST_F(KinesisTest, ReplayRefusesAnEventTooLargeForAKinesisRecord) {
+  SqliteStoreOptions options;
+  options.path = dir_.File("big.sqlite");
+  options.durable = false;
+  auto store = OpenSqliteEventStore(options);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  std::string quotes = "[";
+  while (quotes.size() < 700 * 1024) quotes += "\"\",";
+  quotes += "\"\"]";
+  ASSERT_TRUE(
+      (*store)
+          ->Append("small", ExpectedVersion::Any(), {EventData{Uuid::Random(), "T", "{}", "{}"}})
+          .ok());
+  auto big = (*store)->Append("big", ExpectedVersion::Any(),
+                              {EventData{Uuid::Random(), "T", quotes, "{}"}});
+  ASSERT_TRUE(big.ok()) << big.error().message;
+  DirectoryObjectStoreOptions folder;
+  folder.path = dir_.File("archive");
+  auto objects = OpenDirectoryObjectStore(folder);
+  ASSERT_TRUE(objects.ok()) << objects.error().message;
+  ASSERT_TRUE(ArchiveOnce(**store, **objects, ArchiverOptions{}).ok());
+  auto reader = ArchiveReader::Open(**objects);
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  aws::KinesisReplayOptions replay;
+  replay.sending.stream_name = CreateStream(1);
+  auto result = aws::ReplayToKinesis(*client_, **reader, replay);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::kLimitExceeded);
+  EXPECT_NE(result.error().message.find("big@1 (position 2)"), std::string::npos)
+      << result.error().message;
+  EXPECT_NE(result.error().message.find("1 MiB"), std::string::npos) << result.error().message;
+}
+
 }  // namespace
 }  // namespace evs
