@@ -1353,6 +1353,13 @@ TEST(KinesisRecordsTest, ReplayRecordCarriesTheFlagAndPositions) {
   size_t expected = *aws::RecordOverheadBytes("cart-r", 2, true) + entries.size() - 1;
   for (const auto& entry : entries) expected += entry.size();
   EXPECT_EQ(assembled.size(), expected);
+  // An event without a position (0) has none in a replay record either, and reads back as 0.
+  auto mixed = commit;
+  mixed[1].position = 0;
+  auto mixed_back = aws::DecodeCommitRecord(*aws::EncodeReplayRecord(mixed));
+  ASSERT_TRUE(mixed_back.ok()) << mixed_back.error().message;
+  EXPECT_EQ((*mixed_back)[0].position, 40);
+  EXPECT_EQ((*mixed_back)[1].position, 0);
   // A bad position is a corrupt record.
   json["events"][0]["position"] = 0;
   EXPECT_EQ(aws::DecodeCommitRecord(json.dump()).error().code, ErrorCode::kCorruption);

@@ -36,7 +36,7 @@ Result<std::string> EncodeRecordEntry(const RecordedEvent& e, bool with_position
   nlohmann::json entry = {{"version", e.version},   {"id", e.id.ToString()},
                           {"type", e.type},         {"data", e.data},
                           {"metadata", e.metadata}, {"recorded_at_us", e.recorded_at_us}};
-  if (with_position) entry["position"] = e.position;
+  if (with_position && e.position > 0) entry["position"] = e.position;
   try {
     return entry.dump();  // strict: invalid UTF-8 throws rather than being sent garbled
   } catch (const nlohmann::json::exception& error) {

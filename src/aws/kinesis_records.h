@@ -43,13 +43,14 @@ using evs::Base64Encode;
 // stream, versions dense. kInvalidArgument when they are not, or a text is not valid UTF-8.
 Result<std::string> EncodeCommitRecord(std::span<const RecordedEvent> events);
 
-// The same with the replay fields: "replay": true on the record and each event's "position".
+// The same with the replay fields: "replay": true on the record and each event's "position"
+// (where it has one: positions are >= 1).
 Result<std::string> EncodeReplayRecord(std::span<const RecordedEvent> events);
 
 // Building a record event by event with its exact size known before it is assembled (the replay
 // packs events into records of at most 1 MiB). Entries are the events' JSON texts.
-// The JSON text of one event's entry (with "position" when `with_position`); kInvalidArgument
-// when a text is not valid UTF-8.
+// The JSON text of one event's entry (with "position" when `with_position` and the event has
+// one); kInvalidArgument when a text is not valid UTF-8.
 Result<std::string> EncodeRecordEntry(const RecordedEvent& event, bool with_position);
 // The bytes a record of `stream_id` takes besides its entries and the commas between them.
 // kInvalidArgument when the stream id is not valid UTF-8.
