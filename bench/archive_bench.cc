@@ -58,8 +58,45 @@ uint64_t ZstdContentSize(const std::string& frame) {
   return size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ? 0 : size;
 }
 
+// Events per stream and per type.
+class CountingProjection final : public EventHandler {
+ public:
+  Status Handle(std::span<const RecordedEvent> batch) override {
+    for (const RecordedEvent& e : batch) {
+      if (e.position != next_) {
+        return Error::Make(ErrorCode::kCorruption, "position " + std::to_string(e.position) +
+                                                       " where " + std::to_string(next_) +
+                                                       " belongs");
+      }
+      ++next_;
+      ++per_stream_[e.stream_id];
+      ++per_type_[e.type];
+    }
+    return OkStatus();
+  }
+  int64_t events() const { return next_ - 1; }
+
+ private:
+  int64_t next_ = 1;
+  std::unordered_map<std::string, int64_t> per_stream_;
+  std::unordered_map<std::string, int64_t> per_type_;
+};
+
+}  // namespace
+
+Row MakeEventsRow(const std::string& bench, const std::string& system, int64_t events,
+                  double seconds) {
+  Row row;
+  row.bench = bench;
+  row.system = system;
+  row.ops = events;
+  row.seconds = seconds;
+  row.ops_per_s = seconds > 0 ? static_cast<double>(events) / seconds : 0;
+  return row;
+}
+
 // The events of one cart, as the cart application writes them.
-std::vector<EventData> CartEvents(std::mt19937_64& random) {
+static std::vector<EventData> CartEvents(std::mt19937_64& random) {
   static const std::vector<std::string> kProducts = [] {
     std::vector<std::string> names;
     const char* kinds[] = {"coffee", "tea",   "cocoa",  "honey",
@@ -122,42 +159,6 @@ Status FillCarts(EventStore& store, int64_t events) {
   return OkStatus();
 }
 
-// Events per stream and per type.
-class CountingProjection final : public EventHandler {
- public:
-  Status Handle(std::span<const RecordedEvent> batch) override {
-    for (const RecordedEvent& e : batch) {
-      if (e.position != next_) {
-        return Error::Make(ErrorCode::kCorruption, "position " + std::to_string(e.position) +
-                                                       " where " + std::to_string(next_) +
-                                                       " belongs");
-      }
-      ++next_;
-      ++per_stream_[e.stream_id];
-      ++per_type_[e.type];
-    }
-    return OkStatus();
-  }
-  int64_t events() const { return next_ - 1; }
-
- private:
-  int64_t next_ = 1;
-  std::unordered_map<std::string, int64_t> per_stream_;
-  std::unordered_map<std::string, int64_t> per_type_;
-};
-
-Row MakeRow(const std::string& bench, const std::string& system, int64_t events, double seconds) {
-  Row row;
-  row.bench = bench;
-  row.system = system;
-  row.ops = events;
-  row.seconds = seconds;
-  row.ops_per_s = seconds > 0 ? static_cast<double>(events) / seconds : 0;
-  return row;
-}
-
-}  // namespace
-
 Status RunArchiveBench(const BenchOptions& options, Reporter& reporter) {
   const std::string store_path = options.dir + "/archive-bench.sqlite";
   SqliteStoreOptions store_options;
@@ -190,7 +191,7 @@ Status RunArchiveBench(const BenchOptions& options, Reporter& reporter) {
         read += static_cast<int64_t>(page->events.size());
         after = page->events.back().position;
       }
-      Row row = MakeRow("archive", "log-read", read, Seconds(Clock::now() - start));
+      Row row = MakeEventsRow("archive", "log-read", read, Seconds(Clock::now() - start));
       if (!best_read || row.ops_per_s > best_read->ops_per_s) best_read = row;
     }
     std::error_code ignored;
@@ -203,7 +204,7 @@ Status RunArchiveBench(const BenchOptions& options, Reporter& reporter) {
     auto archived = ArchiveOnce(**store, **objects, ArchiverOptions{});
     const double seconds = Seconds(Clock::now() - start);
     if (!archived.ok()) return archived.error();
-    Row row = MakeRow("archive", "evs", archived->archived_up_to, seconds);
+    Row row = MakeEventsRow("archive", "evs", archived->archived_up_to, seconds);
     if (!best_archive || row.ops_per_s > best_archive->ops_per_s) best_archive = row;
     auto reader = ArchiveReader::Open(**objects);
     if (!reader.ok()) return reader.error();
@@ -267,7 +268,7 @@ Status RunArchiveBench(const BenchOptions& options, Reporter& reporter) {
       }
       const double seconds = Seconds(Clock::now() - start);
       subscription->reset();
-      Row row = MakeRow("replay", "feed-catchup", projection.events(), seconds);
+      Row row = MakeEventsRow("replay", "feed-catchup", projection.events(), seconds);
       if (!best_catchup || row.ops_per_s > best_catchup->ops_per_s) best_catchup = row;
     }
     CountingProjection projection;
@@ -275,7 +276,7 @@ Status RunArchiveBench(const BenchOptions& options, Reporter& reporter) {
     auto replayed = (*reader)->Replay(ReplayOptions{}, projection);
     const double seconds = Seconds(Clock::now() - start);
     if (!replayed.ok()) return replayed.error();
-    Row row = MakeRow("replay", "evs", replayed->events, seconds);
+    Row row = MakeEventsRow("replay", "evs", replayed->events, seconds);
     if (!best_replay || row.ops_per_s > best_replay->ops_per_s) best_replay = row;
   }
   SetRatio(*best_catchup, *best_catchup);

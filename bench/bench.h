@@ -9,6 +9,7 @@
 #include <system_error>
 #include <vector>
 
+#include "evs/event_store.h"
 #include "evs/status.h"
 #include "report.h"
 
@@ -29,6 +30,7 @@ struct BenchOptions {
   int nginx_workers = 0;                   // http: 0 = as many as the evs server's I/O threads
   int64_t idle_connections = 10000;        // http: idle keep-alive connections (0: no idle rows)
   int64_t feed_events = 1000000;           // feed, archive: events in the log
+  int64_t replay_events = 50000;           // replay-kinesis: events in the archive
   std::vector<int> batch_sizes = {512};    // feed: subscription batch_size per catch-up row
   int feed_writers = 64;                   // feed: writer threads of the live row
   int64_t projection_events = 300000;      // feed: cart events the projection row applies
@@ -54,6 +56,16 @@ Status RunDynamoDbBench(const BenchOptions& options, Reporter& reporter);
 // The Lambda runtime (bootstrap, handler api) beside evs serve on one DynamoDB table: cold
 // start and warm GetCart / AddItem. Needs the DynamoDB endpoint too.
 Status RunLambdaBench(const BenchOptions& options, Reporter& reporter);
+// Replay of an archive on S3 to Kinesis vs printing it (the stand-ins: s3rver and kinesalite).
+Status RunReplayKinesisBench(const BenchOptions& options, Reporter& reporter);
+
+// A row of `events` handled in `seconds` (ops = events, ops_per_s = events/s).
+Row MakeEventsRow(const std::string& bench, const std::string& system, int64_t events,
+                  double seconds);
+
+// Fills `store` with about `events` cart events (whole carts, one append each, from 4 threads),
+// as the cart application writes them (archive_bench.cc).
+Status FillCarts(EventStore& store, int64_t events);
 
 // A fresh folder made with mkdtemp under `parent` (created when missing), removed with
 // everything in it by the destructor, and `parent` too when this created it and it is empty.

@@ -23,10 +23,13 @@
 //   evs-bench lambda          the Lambda runtime (bootstrap, api) vs evs serve on one DynamoDB
 //                             table: cold start (median of 20), warm GetCart and AddItem; like
 //                             dynamodb, in `all` only with an endpoint set
+//   evs-bench replay-kinesis  an archive on S3 re-published to a 2-shard Kinesis stream
+//                             (s3rver, kinesalite) vs `evs replay --print` of the same archive;
+//                             in `all` only with a Kinesis endpoint set
 //
 // Options go before or after the subcommand: --seconds, --warmup, --writers, --threads,
 // --carts, --connections, --wrk-threads, --wrk, --nginx, --nginx-workers, --idle-connections,
-// --events, --batch-sizes, --feed-writers,
+// --events, --replay-events, --batch-sizes, --feed-writers,
 // --projection-events, --upcast-events, --snapshot-carts, --snapshot-every, --scavenge-events,
 // --json,
 // --dir. The table (or, with --json, one JSON object per row) goes to stdout; progress goes to
@@ -105,6 +108,10 @@ int main(int argc, char** argv) {
   app.add_option("--events", options.feed_events, "feed, archive: events in the log")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--replay-events", options.replay_events,
+                 "replay-kinesis: events in the archive replayed to Kinesis")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--batch-sizes", options.batch_sizes,
                  "feed: the subscription's batch_size per catch-up row, comma-separated")
       ->delimiter(',')
@@ -160,9 +167,12 @@ int main(int argc, char** argv) {
       "snapshot", "Cold fetch of 10,000-event carts with snapshots vs without; 21-event carts");
   CLI::App* scavenge = app.add_subcommand(
       "scavenge", "Durable appends while a scavenge reclaims deleted events vs without one");
+  CLI::App* replay_kinesis = app.add_subcommand(
+      "replay-kinesis",
+      "An archive on S3 replayed to Kinesis (s3rver, kinesalite) vs `evs replay --print`");
   CLI::App* all = app.add_subcommand("all", "Every benchmark (the default)");
-  for (CLI::App* sub :
-       {append, fetch, http, feed, archive, upcast, snapshot, scavenge, dynamodb, lambda, all}) {
+  for (CLI::App* sub : {append, fetch, http, feed, archive, upcast, snapshot, scavenge, dynamodb,
+                        lambda, replay_kinesis, all}) {
     sub->fallthrough();
   }
   app.require_subcommand(0, 1);
@@ -218,6 +228,8 @@ int main(int argc, char** argv) {
       {(run_all && dynamodb_configured) || dynamodb->parsed(), "dynamodb",
        evs::bench::RunDynamoDbBench},
       {(run_all && dynamodb_configured) || lambda->parsed(), "lambda", evs::bench::RunLambdaBench},
+      {(run_all && std::getenv("AWS_ENDPOINT_URL_KINESIS") != nullptr) || replay_kinesis->parsed(),
+       "replay-kinesis", evs::bench::RunReplayKinesisBench},
   };
   int exit_code = 0;
   for (const auto& bench : benches) {

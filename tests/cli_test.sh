@@ -959,6 +959,71 @@ if [[ ${EVS_TEST_AWS:-} == 1 ]]; then
   run consume --kinesis "no-such-$KINESIS" --once
   expect_rc 1
   expect_err_has "no-such-$KINESIS"
+
+  step "replay --to-kinesis: carts archived on S3, re-published to Kinesis, consumed into the read model built live; interrupted and resumed"
+  export EVS_DATA=$TMP/replay-source
+  for c in 1 2 3 4; do
+    run cart open
+    expect_rc 0
+    REPLAY_CART=$OUT
+    for i in $(seq 1 $((c + 2))); do
+      run cart add "$REPLAY_CART" "item-$((i % 3))" --quantity "$i" --price 100
+      expect_rc 0
+    done
+  done
+  run cart checkout "$REPLAY_CART"
+  expect_rc 0
+  run projections rebuild cart_summary  # the read model built live from the store
+  expect_rc 0
+  REPLAY_ARCHIVE="s3://evs-test/cli-replay-$$-$RANDOM"
+  run archive --once --archive "$REPLAY_ARCHIVE" --segment-events 5
+  expect_rc 0
+  expect_out_has "archived up to position 23"
+  KINESIS_REPLAY="cli-replay-$$-$RANDOM"
+  run aws init --kinesis "$KINESIS_REPLAY" --shards 2
+  expect_rc 0
+  run replay --archive "$REPLAY_ARCHIVE" --to-kinesis "$KINESIS_REPLAY" --resume
+  expect_rc 1
+  expect_err_has "--resume: there is no replay state"
+  run replay --archive "$REPLAY_ARCHIVE" --to-kinesis "$KINESIS_REPLAY" --max-events 10
+  expect_rc 4
+  expect_out_has "published 10 events"
+  expect_out_has "stopped (max_events) after position 10; rerun the same command (or add --resume) to continue from position 11"
+  expect_err_has "replaying positions 1..23 of $REPLAY_ARCHIVE"
+  expect_err_has "to Kinesis stream $KINESIS_REPLAY"
+  run replay --archive "$REPLAY_ARCHIVE" --to-kinesis "$KINESIS_REPLAY" --to 20
+  expect_rc 1
+  expect_err_has "is of another replay"
+  run replay --archive "$REPLAY_ARCHIVE" --to-kinesis "$KINESIS_REPLAY" --resume --json
+  expect_rc 0
+  expect_json
+  expect_out_has '"done":true'
+  expect_out_has '"events":13'
+  expect_out_has '"resumed_from":11'
+  expect_err_has "resuming after position 10"
+  run replay --archive "$REPLAY_ARCHIVE" --to-kinesis "$KINESIS_REPLAY"
+  expect_rc 0
+  expect_out_has "already finished (published through position 23"
+  run replay --archive "$REPLAY_ARCHIVE" --to-kinesis "no-such-$KINESIS_REPLAY" --quiet
+  expect_rc 1
+  expect_err_has "no-such-$KINESIS_REPLAY"
+  run replay --archive "$REPLAY_ARCHIVE" --print --resume
+  expect_rc 1
+  expect_err_has "go with --to-kinesis"
+  export EVS_DATA=$TMP/replay-consumer
+  run consume --kinesis "$KINESIS_REPLAY" --once --quiet --into cart_summary
+  expect_rc 0
+  CHECKS=$((CHECKS + 1))
+  read_model() {
+    sqlite3 "$1" "SELECT cart_id, status, item_count, total_cents, version FROM cart_summaries ORDER BY 1;
+                  SELECT cart_id, name, quantity, unit_price_cents FROM cart_lines ORDER BY 1, 2;
+                  SELECT name, quantity_added, quantity_removed, times_added FROM item_totals ORDER BY 1"
+  }
+  LIVE_MODEL=$(read_model "$TMP/replay-source/cart_summary.sqlite")
+  REPLAYED_MODEL=$(read_model "$TMP/replay-consumer/cart_summary.sqlite")
+  [[ -n $LIVE_MODEL && $LIVE_MODEL == "$REPLAYED_MODEL" ]] ||
+    fail "the read model consumed from the replay differs from the live one: $LIVE_MODEL vs $REPLAYED_MODEL"
+  [[ $(printf '%s\n' "$LIVE_MODEL" | grep -c '|') -ge 8 ]] || fail "the read model is too small: $LIVE_MODEL"
 else
   echo "cli_test: EVS_TEST_AWS is not 1: the DynamoDB part is skipped (scripts/test runs it)"
 fi

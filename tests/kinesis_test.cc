@@ -30,6 +30,7 @@
 #include "aws/kinesis_consumer.h"
 #include "aws/kinesis_records.h"
 #include "aws/kinesis_relay.h"
+#include "aws/kinesis_replay.h"
 #include "aws/s3_object_store.h"
 #include "aws_test_env.h"
 #include "cart/cart.h"
@@ -1319,6 +1320,345 @@ TEST_F(KinesisTest, StartRefusesAMissingStreamAndForeignCheckpoints) {
       aws::KinesisConsumer::Start(client_, *checkpoints_, handler, ConsumerOptions("proj", stream));
   ASSERT_FALSE(foreign.ok());
   EXPECT_EQ(foreign.error().code, ErrorCode::kCorruption) << foreign.error().message;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay to Kinesis: an archive of carts on S3 (s3rver) re-published to kinesalite.
+
+TEST(KinesisRecordsTest, ReplayRecordCarriesTheFlagAndPositions) {
+  auto commit = MakeCommit("cart-r", 2, 3);
+  for (size_t i = 0; i < commit.size(); ++i) commit[i].position = 40 + static_cast<int64_t>(i);
+  auto data = aws::EncodeReplayRecord(commit);
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  auto json = nlohmann::json::parse(*data);
+  EXPECT_EQ(json["replay"], true);
+  EXPECT_EQ(json["events"][2]["position"], 42);
+  auto back = aws::DecodeCommitRecord(*data);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->size(), 3u);
+  for (size_t i = 0; i < commit.size(); ++i) {
+    EXPECT_TRUE(SameEvent((*back)[i], commit[i])) << i;
+    EXPECT_EQ((*back)[i].position, commit[i].position);
+  }
+  // Live records have neither field, and the pieces assemble exactly the same text.
+  auto live = aws::EncodeCommitRecord(commit);
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ(live->find("\"replay\""), std::string::npos);
+  EXPECT_EQ(live->find("\"position\""), std::string::npos);
+  EXPECT_EQ(*live, nlohmann::json::parse(*live).dump()) << "keys in nlohmann's order";
+  std::vector<std::string> entries;
+  for (const auto& e : commit) entries.push_back(*aws::EncodeRecordEntry(e, true));
+  std::string assembled = aws::AssembleRecord("cart-r", 2, true, entries);
+  EXPECT_EQ(assembled, *data);
+  size_t expected = *aws::RecordOverheadBytes("cart-r", 2, true) + entries.size() - 1;
+  for (const auto& entry : entries) expected += entry.size();
+  EXPECT_EQ(assembled.size(), expected);
+  // An event without a position (0) has none in a replay record either, and reads back as 0.
+  auto mixed = commit;
+  mixed[1].position = 0;
+  auto mixed_back = aws::DecodeCommitRecord(*aws::EncodeReplayRecord(mixed));
+  ASSERT_TRUE(mixed_back.ok()) << mixed_back.error().message;
+  EXPECT_EQ((*mixed_back)[0].position, 40);
+  EXPECT_EQ((*mixed_back)[1].position, 0);
+  // A bad position is a corrupt record.
+  json["events"][0]["position"] = 0;
+  EXPECT_EQ(aws::DecodeCommitRecord(json.dump()).error().code, ErrorCode::kCorruption);
+}
+
+class KinesisReplayTest : public KinesisTest {
+ protected:
+  // Carts written through the Repository on an embedded store, archived to s3rver in segments
+  // of 7 events.
+  void SetUp() override {
+    KinesisTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    SqliteStoreOptions options;
+    options.path = dir_.File("events.sqlite");
+    options.durable = false;
+    auto store = OpenSqliteEventStore(options);
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    store_ = std::move(store).value();
+    repo_ = std::make_unique<Repository<cart::Cart>>(*store_);
+    std::mt19937 random(23);
+    const char* names[] = {"apple", "pear", "plum", "fig"};
+    for (int i = 0; i < 160; ++i) {
+      if (carts_.size() < 12 && (carts_.empty() || random() % 4 == 0)) {
+        carts_.push_back(Uuid::Random().ToString());
+        ASSERT_TRUE(repo_->Create(carts_.back(), [](cart::Cart& c) { return c.Open(); }).ok());
+        continue;
+      }
+      const std::string& id = carts_[random() % carts_.size()];
+      const std::string item = names[random() % 4];
+      (void)repo_->Execute(id, [&](cart::Cart& c) {
+        if (random() % 7 == 0) return c.RemoveItem(item, 1);
+        if (random() % 25 == 0) return c.Checkout();
+        return c.AddItem(item, 1 + static_cast<int64_t>(random() % 3), 100 * (1 + item.size()));
+      });
+    }
+    for (const std::string& id : carts_) {
+      const std::string stream_id = cart::Cart::StreamIdFor(id);
+      auto page = store_->ReadStream(stream_id, ReadStreamOptions{});
+      ASSERT_TRUE(page.ok()) << page.error().message;
+      want_[stream_id] = page->events;
+      for (auto& e : want_[stream_id]) e.position = 0;  // compared with what Kinesis delivers
+      total_ += static_cast<int64_t>(page->events.size());
+    }
+    auto objects = aws::NewS3ObjectStore(
+        client_, "s3://evs-test/replay-" + Uuid::Random().ToString().substr(0, 8));
+    ASSERT_TRUE(objects.ok()) << objects.error().message;
+    objects_ = std::move(objects).value();
+    ArchiverOptions segments;
+    segments.segment_max_events = 7;
+    auto archived = ArchiveOnce(*store_, *objects_, segments);
+    ASSERT_TRUE(archived.ok()) << archived.error().message;
+    ASSERT_EQ(archived->archived_up_to, total_);
+    auto reader = ArchiveReader::Open(*objects_);
+    ASSERT_TRUE(reader.ok()) << reader.error().message;
+    reader_ = std::move(reader).value();
+  }
+
+  // The read model built live from the store's log.
+  std::string LiveReadModel() {
+    ProjectionOptions options;
+    options.path = dir_.File("live.sqlite");
+    auto projector = StreamProjectionHandler::Open(projection_, options);
+    EXPECT_TRUE(projector.ok()) << projector.error().message;
+    if (!projector.ok()) return "";
+    for (int64_t after = 0;;) {
+      auto page = store_->ReadLog(after, 50);
+      EXPECT_TRUE(page.ok()) << page.error().message;
+      if (!page.ok() || page->events.empty()) break;
+      EXPECT_TRUE((*projector)->Handle(page->events).ok());
+      after = page->next_position;
+    }
+    return testing::DumpCartReadModel(options.path);
+  }
+
+  // The read model a consumer of `stream` builds (until it has seen `events` events).
+  std::string ConsumedReadModel(const std::string& stream, int64_t events, int64_t* skipped) {
+    ProjectionOptions options;
+    options.path = dir_.File("consumed-" + stream + ".sqlite");
+    auto projector = StreamProjectionHandler::Open(projection_, options);
+    EXPECT_TRUE(projector.ok()) << projector.error().message;
+    auto checkpoints = OpenSqliteCheckpointStore(options.path);
+    EXPECT_TRUE(checkpoints.ok());
+    if (!projector.ok() || !checkpoints.ok()) return "";
+    auto consumer = aws::KinesisConsumer::Start(client_, **checkpoints, **projector,
+                                                ConsumerOptions("projection", stream));
+    EXPECT_TRUE(consumer.ok()) << consumer.error().message;
+    if (!consumer.ok()) return "";
+    EXPECT_TRUE((*consumer)->WaitForEvents(events, kWait)) << (*consumer)->GetStatus().last_error;
+    // Repeats count as handled: wait until every event is applied, and the shards are read.
+    const auto until = Clock::now() + kWait;
+    while (((*projector)->Stats().applied < total_ || !(*consumer)->GetStatus().caught_up) &&
+           Clock::now() < until) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    (*consumer)->Stop();
+    if (skipped) *skipped = (*projector)->Stats().skipped;
+    EXPECT_EQ((*projector)->Stats().applied, total_);
+    testing::ExpectReadModelMatchesCarts(options.path, *repo_, carts_);
+    return testing::DumpCartReadModel(options.path);
+  }
+
+  // Every event on the stream, with the replay marks checked: each has its archive position.
+  std::vector<RecordedEvent> EventsOn(const std::string& stream) {
+    std::vector<RecordedEvent> got;
+    for (auto& [key, events] : ReadStream(stream)) {
+      for (auto& e : events) {
+        EXPECT_EQ(key, e.stream_id);
+        EXPECT_GE(e.position, 1) << "a replayed event carries its position";
+        e.position = 0;
+        got.push_back(std::move(e));
+      }
+    }
+    return got;
+  }
+
+  aws::KinesisReplayOptions ReplayOptionsFor(const std::string& stream) {
+    aws::KinesisReplayOptions options;
+    options.sending.stream_name = stream;
+    options.sending.initial_backoff = milliseconds(2);
+    options.sending.max_backoff = milliseconds(20);
+    return options;
+  }
+
+  std::unique_ptr<EventStore> store_;
+  std::unique_ptr<Repository<cart::Cart>> repo_;
+  std::vector<std::string> carts_;
+  std::map<std::string, std::vector<RecordedEvent>> want_;
+  int64_t total_ = 0;
+  std::unique_ptr<ObjectStore> objects_;
+  std::unique_ptr<ArchiveReader> reader_;
+  cart::CartSummaryProjection projection_;
+};
+
+TEST_F(KinesisReplayTest, ArchivedCartsReplayedToKinesisBuildTheReadModelBuiltLive) {
+  const std::string stream = CreateStream(2);
+  auto options = ReplayOptionsFor(stream);
+  options.window_events = 64;
+  std::vector<int64_t> published;
+  options.on_published = [&](int64_t through) {
+    published.push_back(through);
+    return OkStatus();
+  };
+  auto result = aws::ReplayToKinesis(*client_, *reader_, options);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_TRUE(result->done);
+  EXPECT_EQ(result->events, total_);
+  EXPECT_EQ(result->next_from, total_ + 1);
+  EXPECT_EQ(result->last_position, total_);
+  EXPECT_LT(result->records, total_) << "consecutive versions of a stream share a record";
+  ASSERT_FALSE(published.empty());
+  EXPECT_TRUE(std::is_sorted(published.begin(), published.end()));
+  EXPECT_EQ(published.back(), total_);
+
+  ExpectExactlyOnceInStreamOrder(EventsOn(stream), want_);
+  int64_t skipped = -1;
+  EXPECT_EQ(ConsumedReadModel(stream, total_, &skipped), LiveReadModel());
+  EXPECT_EQ(skipped, 0);
+
+  // Bad input and a missing stream are errors; a range past the end is done at once.
+  options.from = 0;
+  EXPECT_EQ(aws::ReplayToKinesis(*client_, *reader_, options).error().code,
+            ErrorCode::kInvalidArgument);
+  options.from = 5;
+  options.to = 4;
+  EXPECT_EQ(aws::ReplayToKinesis(*client_, *reader_, options).error().code,
+            ErrorCode::kInvalidArgument);
+  options.to = INT64_MAX;
+  options.from = total_ + 1;
+  auto beyond = aws::ReplayToKinesis(*client_, *reader_, options);
+  ASSERT_TRUE(beyond.ok());
+  EXPECT_TRUE(beyond->done);
+  EXPECT_EQ(beyond->events, 0);
+  options.from = 1;
+  options.sending.stream_name = "evs-kin-no-such-stream";
+  auto missing = aws::ReplayToKinesis(*client_, *reader_, options);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound) << missing.error().message;
+}
+
+// Stopped half way (as on SIGTERM), then resumed after the last position published: every event
+// reaches Kinesis at least once in its stream's order, and the read model is the same.
+TEST_F(KinesisReplayTest, InterruptedReplayResumesAfterThePublishedPosition) {
+  const std::string stream = CreateStream(2);
+  auto options = ReplayOptionsFor(stream);
+  options.window_events = 16;
+  int64_t through = 0;
+  options.on_published = [&](int64_t p) {
+    through = p;
+    return OkStatus();
+  };
+  options.stop_requested = [&] { return through >= total_ / 2; };
+  auto first = aws::ReplayToKinesis(*client_, *reader_, options);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_FALSE(first->done);
+  EXPECT_EQ(first->stopped, "stop requested");
+  EXPECT_EQ(first->next_from, through + 1);
+  EXPECT_GE(through, total_ / 2);
+  EXPECT_LT(through, total_);
+
+  options.from = first->next_from;
+  options.stop_requested = {};
+  auto second = aws::ReplayToKinesis(*client_, *reader_, options);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_TRUE(second->done);
+  EXPECT_EQ(first->events + second->events, total_);
+
+  ExpectAtLeastOnceInStreamOrder(EventsOn(stream), want_);
+  EXPECT_EQ(ConsumedReadModel(stream, total_, nullptr), LiveReadModel());
+
+  // max_events stops exactly there; a deadline already passed publishes nothing.
+  const std::string other = CreateStream(1);
+  auto limited = ReplayOptionsFor(other);
+  limited.max_events = 10;
+  auto ten = aws::ReplayToKinesis(*client_, *reader_, limited);
+  ASSERT_TRUE(ten.ok()) << ten.error().message;
+  EXPECT_FALSE(ten->done);
+  EXPECT_EQ(ten->stopped, "max_events");
+  EXPECT_EQ(ten->next_from, 11);
+  auto late = ReplayOptionsFor(other);
+  late.sending.deadline = Clock::now();
+  auto none = aws::ReplayToKinesis(*client_, *reader_, late);
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_FALSE(none->done);
+  EXPECT_EQ(none->stopped, "deadline");
+  EXPECT_EQ(none->next_from, 1);
+}
+
+// Partially failed PutRecords during a replay are retried without reordering a stream; a record
+// that keeps failing stops the replay with an error saying how far it got.
+TEST_F(KinesisReplayTest, ThrottledReplayKeepsEachStreamsOrder) {
+  const std::string stream = CreateStream(2);
+  auto owned = std::make_unique<FaultTransport>(aws::NewCurlTransport());
+  FaultTransport* faults = owned.get();
+  faults->SetPutFault([](const std::string& key, int attempt) {
+    return attempt <= static_cast<int>(std::hash<std::string>()(key) % 3);
+  });
+  auto faulty = NewClient(std::move(owned));
+  auto options = ReplayOptionsFor(stream);
+  options.window_events = 40;
+  auto result = aws::ReplayToKinesis(*faulty, *reader_, options);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_TRUE(result->done);
+  EXPECT_GT(faults->put_records_failed(), 5);
+  EXPECT_EQ(result->retried, faults->put_records_failed());
+  EXPECT_EQ(faults->same_key_twice(), 0) << "a call carried two records of one stream";
+  ExpectExactlyOnceInStreamOrder(EventsOn(stream), want_);
+
+  const std::string hot = cart::Cart::StreamIdFor(carts_[0]);
+  faults->SetPutFault([&](const std::string& key, int) { return key == hot; });
+  auto stuck = ReplayOptionsFor(CreateStream(1));
+  stuck.sending.max_attempts = 2;
+  int64_t through = 0;
+  stuck.on_published = [&](int64_t p) {
+    through = p;
+    return OkStatus();
+  };
+  auto failed = aws::ReplayToKinesis(*faulty, *reader_, stuck);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, ErrorCode::kIOError);
+  EXPECT_NE(failed.error().message.find(hot + "@1 (position 1)"), std::string::npos)
+      << failed.error().message;
+  EXPECT_NE(failed.error().message.find("published through position 0"), std::string::npos)
+      << failed.error().message;
+  EXPECT_EQ(through, 0);
+}
+
+// An event whose record alone would be over Kinesis's 1 MiB is an error naming it (its data is
+// within the store's limit, but escaped as a JSON string it is not).
+TEST_F(KinesisTest, ReplayRefusesAnEventTooLargeForAKinesisRecord) {
+  SqliteStoreOptions options;
+  options.path = dir_.File("big.sqlite");
+  options.durable = false;
+  auto store = OpenSqliteEventStore(options);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  std::string quotes = "[";
+  while (quotes.size() < 700 * 1024) quotes += "\"\",";
+  quotes += "\"\"]";
+  ASSERT_TRUE(
+      (*store)
+          ->Append("small", ExpectedVersion::Any(), {EventData{Uuid::Random(), "T", "{}", "{}"}})
+          .ok());
+  auto big = (*store)->Append("big", ExpectedVersion::Any(),
+                              {EventData{Uuid::Random(), "T", quotes, "{}"}});
+  ASSERT_TRUE(big.ok()) << big.error().message;
+  DirectoryObjectStoreOptions folder;
+  folder.path = dir_.File("archive");
+  auto objects = OpenDirectoryObjectStore(folder);
+  ASSERT_TRUE(objects.ok()) << objects.error().message;
+  ASSERT_TRUE(ArchiveOnce(**store, **objects, ArchiverOptions{}).ok());
+  auto reader = ArchiveReader::Open(**objects);
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  aws::KinesisReplayOptions replay;
+  replay.sending.stream_name = CreateStream(1);
+  auto result = aws::ReplayToKinesis(*client_, **reader, replay);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::kLimitExceeded);
+  EXPECT_NE(result.error().message.find("big@1 (position 2)"), std::string::npos)
+      << result.error().message;
+  EXPECT_NE(result.error().message.find("1 MiB"), std::string::npos) << result.error().message;
 }
 
 }  // namespace

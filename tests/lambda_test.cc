@@ -79,7 +79,7 @@ TEST(LambdaInit, MissingOrInvalidSettingsAreInitErrors) {
            {{{"_HANDLER", "api"}}, "EVS_STORE"},
            {{{"_HANDLER", "api"}, {"EVS_STORE", "sqlite"}}, "EVS_STORE=dynamodb:TABLE"},
            {{{"_HANDLER", "relay"}}, "EVS_KINESIS_STREAM"},
-           {{{"_HANDLER", "nonsense"}}, "expected api, relay or consume"},
+           {{{"_HANDLER", "nonsense"}}, "expected api, relay, consume or replay"},
            {{}, "_HANDLER"}}) {
     FakeRuntimeApi runtime;
     FunctionEnvironment environment(settings);
@@ -362,6 +362,107 @@ TEST_F(LambdaTest, ApiRelayAndConsumeCarryCartsIntoTheReadModelAndTheArchive) {
   EXPECT_TRUE(report->feed_archive);
   EXPECT_EQ(report->archive_events, 3 + 6);
   EXPECT_EQ(report->archive_segments, 1) << "the retried batch added nothing";
+}
+
+// replay: an archive of carts on s3rver re-published to kinesalite in two invocations, the first
+// stopped early (max_events; a deadline works the same way) and answering where to continue.
+// Bad input is an InvalidEvent error; a deadline too close publishes nothing.
+TEST_F(LambdaTest, ReplayRepublishesAnArchiveInBoundedInvocations) {
+  const std::string kinesis = NewKinesisStream();
+  SqliteStoreOptions store_options;
+  store_options.path = dir_.File("events.sqlite");
+  store_options.durable = false;
+  auto store = OpenSqliteEventStore(store_options);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  Repository<cart::Cart> repo(**store);
+  std::vector<std::string> carts;
+  for (int c = 0; c < 5; ++c) {
+    carts.push_back(Uuid::Random().ToString());
+    ASSERT_TRUE(repo.Create(carts.back(), [](cart::Cart& cart) { return cart.Open(); }).ok());
+    for (int i = 0; i < 4 + c; ++i) {
+      ASSERT_TRUE(repo.Execute(carts.back(),
+                               [&](cart::Cart& cart) {
+                                 return cart.AddItem("item-" + std::to_string(i % 3), 1, 100);
+                               })
+                      .ok());
+    }
+  }
+  auto head = (*store)->HeadPosition();
+  ASSERT_TRUE(head.ok());
+  const int64_t total = *head;
+  const std::string location = "s3://evs-test/replay-" + Uuid::Random().ToString().substr(0, 8);
+  auto objects = OpenObjectStore(location);
+  ASSERT_TRUE(objects.ok()) << objects.error().message;
+  ArchiverOptions segments;
+  segments.segment_max_events = 6;
+  ASSERT_TRUE(ArchiveOnce(**store, **objects, segments).ok());
+
+  FakeRuntimeApi runtime;
+  FunctionEnvironment environment(std::map<std::string, std::string>{{"_HANDLER", "replay"}});
+  auto child = StartRuntime(runtime);
+  auto invoke = [&](const json& event, std::chrono::milliseconds deadline) {
+    auto answer = runtime.WaitForAnswer(runtime.Invoke(event.dump(), deadline), kAnswerWait);
+    EXPECT_TRUE(answer.has_value()) << child->Stderr();
+    return answer.value_or(RuntimeAnswer{});
+  };
+  // The first invocation stops half way and says where to go on.
+  const json first_event = {
+      {"archive", location}, {"kinesis_stream", kinesis}, {"from", 1}, {"max_events", total / 2}};
+  RuntimeAnswer first = invoke(first_event, 3s);
+  ASSERT_TRUE(first.ok) << first.error_type << ": " << first.body << child->Stderr();
+  json answer = json::parse(first.body);
+  EXPECT_EQ(answer["done"], false) << answer;
+  EXPECT_EQ(answer["next_from"], total / 2 + 1) << answer;
+  EXPECT_EQ(answer["published"], total / 2) << answer;
+  // The second goes on from there and finishes.
+  RuntimeAnswer second = invoke(
+      {{"archive", location}, {"kinesis_stream", kinesis}, {"from", answer["next_from"]}}, 10s);
+  ASSERT_TRUE(second.ok) << second.error_type << ": " << second.body << child->Stderr();
+  answer = json::parse(second.body);
+  EXPECT_EQ(answer["done"], true) << answer;
+  EXPECT_EQ(answer["next_from"], total + 1) << answer;
+  EXPECT_EQ(answer["published"], total - total / 2) << answer;
+
+  // Kinesis holds every event once, in each stream's order, marked as a replay.
+  std::map<std::string, int64_t> versions;
+  int64_t events = 0;
+  const json on_stream = KinesisEventFor(kinesis);
+  for (const json& record : on_stream["Records"]) {
+    auto data = aws::Base64Decode(record["kinesis"]["data"].get<std::string>());
+    ASSERT_TRUE(data.ok());
+    EXPECT_EQ(json::parse(*data).value("replay", false), true);
+    auto decoded = aws::DecodeCommitRecord(*data);
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    for (const RecordedEvent& e : *decoded) {
+      EXPECT_EQ(e.stream_id, record["kinesis"]["partitionKey"]);
+      EXPECT_EQ(e.version, ++versions[e.stream_id]) << e.stream_id;
+      EXPECT_GE(e.position, 1);
+      ++events;
+    }
+  }
+  EXPECT_EQ(events, total);
+  EXPECT_EQ(versions.size(), carts.size());
+
+  // Bad input, each an InvalidEvent error saying what is wrong; the loop goes on.
+  for (const auto& [event, expected] : std::vector<std::pair<json, std::string>>{
+           {{{"kinesis_stream", kinesis}}, "no \"archive\""},
+           {{{"archive", location}, {"kinesis_stream", ""}}, "no \"kinesis_stream\""},
+           {{{"archive", location}, {"kinesis_stream", kinesis}, {"from", 0}}, "\"from\""},
+           {{{"archive", location}, {"kinesis_stream", kinesis}, {"from", 5}, {"to", 4}},
+            "is before \"from\""},
+           {{{"archive", location}, {"kinesis_stream", kinesis}, {"from", "x"}}, "integers"},
+           {{{"archive", location + "-missing"}, {"kinesis_stream", kinesis}}, "no segments"},
+           {{{"archive", location}, {"kinesis_stream", kinesis + "-missing"}}, "-missing"},
+           {json::array(), "not a JSON object"}}) {
+    RuntimeAnswer bad = invoke(event, 10s);
+    EXPECT_FALSE(bad.ok) << event;
+    EXPECT_EQ(bad.error_type, "InvalidEvent") << event << ": " << bad.body;
+    const json error = json::parse(bad.body, nullptr, false);
+    EXPECT_NE(error.value("errorMessage", "").find(expected), std::string::npos) << bad.body;
+  }
+  // A deadline too close: nothing published.
+  RuntimeAnswer late = invoke(first_event, 100ms);
+  EXPECT_EQ(late.error_type, "DeadlineTooClose") << late.body;
 }
 
 }  // namespace

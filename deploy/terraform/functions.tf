@@ -14,7 +14,7 @@ resource "aws_lambda_function" "fn" {
   description   = local.function_descriptions[each.key]
   role          = aws_iam_role.fn[each.key].arn
 
-  # One zip, three functions: the custom runtime's bootstrap reads _HANDLER (this setting).
+  # One zip, four functions: the custom runtime's bootstrap reads _HANDLER (this setting).
   runtime          = "provided.al2023"
   handler          = each.key
   architectures    = [var.architecture]

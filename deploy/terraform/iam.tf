@@ -131,10 +131,25 @@ data "aws_iam_policy_document" "relay" {
   }
 }
 
+# Listing the archive prefix, for consume (the archiver finds where it ends) and replay.
+data "aws_iam_policy_document" "archive_list" {
+  statement {
+    sid       = "ArchiveList"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.archive.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.archive_prefix}/*"]
+    }
+  }
+}
+
 # consume: the Kinesis stream in (through its event source mapping; no SubscribeToShard, as the
 # mapping does not use enhanced fan-out), the archive prefix, and the failure queue.
 data "aws_iam_policy_document" "consume" {
-  source_policy_documents = [data.aws_iam_policy_document.common["consume"].json]
+  source_policy_documents = [data.aws_iam_policy_document.common["consume"].json, data.aws_iam_policy_document.archive_list.json]
 
   statement {
     sid = "KinesisRead"
@@ -162,18 +177,6 @@ data "aws_iam_policy_document" "consume" {
     resources = ["${aws_s3_bucket.archive.arn}/${var.archive_prefix}/*"]
   }
 
-  statement {
-    sid       = "ArchiveList"
-    actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.archive.arn]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.archive_prefix}/*"]
-    }
-  }
-
   dynamic "statement" {
     for_each = var.archive_kms_key_arn == null ? [] : [var.archive_kms_key_arn]
     content {
@@ -190,11 +193,39 @@ data "aws_iam_policy_document" "consume" {
   }
 }
 
+# replay: the archive prefix read (list and get), the Kinesis stream written (the same records as
+# the relay, marked as a replay). No trigger: it is invoked by hand (outputs.tf shows how).
+data "aws_iam_policy_document" "replay" {
+  source_policy_documents = [data.aws_iam_policy_document.common["replay"].json, data.aws_iam_policy_document.archive_list.json]
+
+  statement {
+    sid       = "KinesisPublish"
+    actions   = ["kinesis:PutRecords", "kinesis:DescribeStreamSummary"]
+    resources = [aws_kinesis_stream.events.arn]
+  }
+
+  statement {
+    sid       = "ArchiveRead"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.archive.arn}/${var.archive_prefix}/*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.archive_kms_key_arn == null ? [] : [var.archive_kms_key_arn]
+    content {
+      sid       = "ArchiveKmsKey"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
 locals {
   function_policies = {
     api     = data.aws_iam_policy_document.api.json
     relay   = data.aws_iam_policy_document.relay.json
     consume = data.aws_iam_policy_document.consume.json
+    replay  = data.aws_iam_policy_document.replay.json
   }
 }
 

@@ -1,9 +1,10 @@
 # evs on AWS: the DynamoDB event table (module event_source_table), its stream feeding the relay
 # function, the Kinesis stream feeding the consume function, the S3 archive, and an HTTP API in
-# front of the api function. One zip (bootstrap, a custom runtime) serves the three functions; the
-# function's handler setting (_HANDLER) chooses api, relay or consume.
+# front of the api function. One zip (bootstrap, a custom runtime) serves the four functions; the
+# function's handler setting (_HANDLER) chooses api, relay, consume or replay.
 #
 #   client -> HTTP API -> api -> DynamoDB table -> table stream -> relay -> Kinesis -> consume -> S3
+#   S3 -> replay (invoked by hand, no trigger) -> Kinesis -> consume and any other consumer
 #
 # Files: streams.tf (Kinesis, event source mappings, failure queues), functions.tf (functions and
 # log groups), iam.tf (one least-privilege role per function), archive.tf (the bucket), api.tf
@@ -17,13 +18,14 @@ locals {
   archive_bucket_name = coalesce(var.archive_bucket_name, "${var.name_prefix}-archive-${data.aws_caller_identity.current.account_id}")
   lambda_zip_path     = coalesce(var.lambda_zip_path, "${path.module}/../../build/lambda/evs-lambda-x86_64.zip")
 
-  # The three functions, keyed by their handler name (the function's handler setting).
-  functions      = toset(["api", "relay", "consume"])
+  # The four functions, keyed by their handler name (the function's handler setting).
+  functions      = toset(["api", "relay", "consume", "replay"])
   function_names = { for f in local.functions : f => "${var.name_prefix}-${f}" }
   function_descriptions = {
     api     = "evs: the HTTP API (API Gateway payload 2.0) on the DynamoDB store"
     relay   = "evs: DynamoDB Streams (new images) -> Kinesis, one record per commit"
     consume = "evs: Kinesis -> event log, archive (S3) and, with EFS, the cart read model"
+    replay  = "evs: the S3 archive -> Kinesis again (replay), in bounded invocations"
   }
 
   # The optional read model on EFS: only the api (reads it) and consume (writes it) functions

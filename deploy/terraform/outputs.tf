@@ -29,11 +29,16 @@ output "archive_location" {
 }
 
 output "function_names" {
-  description = "Names of the Lambda functions, by handler (api, relay, consume)."
+  description = "Names of the Lambda functions, by handler (api, relay, consume, replay)."
   value       = { for f, fn in aws_lambda_function.fn : f => fn.function_name }
 }
 
 output "failure_queue_urls" {
   description = "URLs of the SQS queues that receive the reports of batches the relay and consume mappings gave up on."
   value       = { for f, q in aws_sqs_queue.failures : f => q.url }
+}
+
+output "replay_invoke_example" {
+  description = "How to replay the archive to the Kinesis stream with the replay function: invoke again with \"from\" = the answer's next_from until it says done."
+  value       = "aws lambda invoke --function-name ${aws_lambda_function.fn["replay"].function_name} --cli-binary-format raw-in-base64-out --payload '{\"archive\": \"${local.function_environment.EVS_ARCHIVE}\", \"kinesis_stream\": \"${aws_kinesis_stream.events.name}\", \"from\": 1}' replay.json && cat replay.json"
 }

@@ -210,32 +210,34 @@ variable "architecture" {
 }
 
 variable "memory_size" {
-  description = "Memory (MB) of each function: a map with the keys api, relay and consume."
+  description = "Memory (MB) of each function: a map with the keys api, relay, consume and replay."
   type        = map(number)
   default = {
     api     = 512
     relay   = 256
     consume = 512
+    replay  = 512
   }
 
   validation {
-    condition     = alltrue([for f in ["api", "relay", "consume"] : contains(keys(var.memory_size), f) && try(var.memory_size[f] >= 128 && var.memory_size[f] <= 10240, false)])
-    error_message = "memory_size has the keys api, relay and consume, each 128 to 10240 (MB)."
+    condition     = alltrue([for f in ["api", "relay", "consume", "replay"] : contains(keys(var.memory_size), f) && try(var.memory_size[f] >= 128 && var.memory_size[f] <= 10240, false)])
+    error_message = "memory_size has the keys api, relay, consume and replay, each 128 to 10240 (MB)."
   }
 }
 
 variable "timeout_seconds" {
-  description = "Timeout (seconds) of each function: a map with the keys api, relay and consume. The API Gateway integration waits at most 30 s."
+  description = "Timeout (seconds) of each function: a map with the keys api, relay, consume and replay. The API Gateway integration waits at most 30 s; replay publishes until its timeout is near, then answers where to continue."
   type        = map(number)
   default = {
     api     = 10
     relay   = 60
     consume = 120
+    replay  = 900
   }
 
   validation {
-    condition     = alltrue([for f in ["api", "relay", "consume"] : contains(keys(var.timeout_seconds), f) && try(var.timeout_seconds[f] >= 1 && var.timeout_seconds[f] <= 900, false)])
-    error_message = "timeout_seconds has the keys api, relay and consume, each 1 to 900."
+    condition     = alltrue([for f in ["api", "relay", "consume", "replay"] : contains(keys(var.timeout_seconds), f) && try(var.timeout_seconds[f] >= 1 && var.timeout_seconds[f] <= 900, false)])
+    error_message = "timeout_seconds has the keys api, relay, consume and replay, each 1 to 900."
   }
 }
 

@@ -32,14 +32,44 @@ bool GetString(const nlohmann::json& object, const char* key, std::string& out) 
 
 }  // namespace
 
-Result<std::string> EncodeCommitRecord(std::span<const RecordedEvent> events) {
+Result<std::string> EncodeRecordEntry(const RecordedEvent& e, bool with_position) {
+  nlohmann::json entry = {{"version", e.version},   {"id", e.id.ToString()},
+                          {"type", e.type},         {"data", e.data},
+                          {"metadata", e.metadata}, {"recorded_at_us", e.recorded_at_us}};
+  if (with_position && e.position > 0) entry["position"] = e.position;
+  try {
+    return entry.dump();  // strict: invalid UTF-8 throws rather than being sent garbled
+  } catch (const nlohmann::json::exception& error) {
+    return Error::Make(ErrorCode::kInvalidArgument, "the event " + e.stream_id + "@" +
+                                                        std::to_string(e.version) +
+                                                        " is not valid UTF-8: " + error.what());
+  }
+}
+
+namespace {
+
+// The record's text before and after its entries; keys in the order nlohmann::json sorts them.
+Result<std::pair<std::string, std::string>> RecordFrame(const std::string& stream_id,
+                                                        int64_t first_version, bool replay) {
+  std::string id;
+  try {
+    id = nlohmann::json(stream_id).dump();
+  } catch (const nlohmann::json::exception& e) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "the stream id " + stream_id + " is not valid UTF-8: " + e.what());
+  }
+  std::string tail = "],\"first_version\":" + std::to_string(first_version);
+  if (replay) tail += ",\"replay\":true";
+  tail += ",\"stream_id\":" + id + "}";
+  return std::pair<std::string, std::string>("{\"events\":[", std::move(tail));
+}
+
+Result<std::string> EncodeRecord(std::span<const RecordedEvent> events, bool replay) {
   if (events.empty()) {
     return Error::Make(ErrorCode::kInvalidArgument, "a commit record needs at least one event");
   }
-  nlohmann::json record = {{"stream_id", events[0].stream_id},
-                           {"first_version", events[0].version},
-                           {"events", nlohmann::json::array()}};
-  nlohmann::json& list = record["events"];
+  std::vector<std::string> entries;
+  entries.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     const RecordedEvent& e = events[i];
     if (e.stream_id != events[0].stream_id || e.version != events[0].version + int64_t(i)) {
@@ -48,20 +78,51 @@ Result<std::string> EncodeCommitRecord(std::span<const RecordedEvent> events) {
                              e.stream_id + "@" + std::to_string(e.version) + " after " +
                              events[0].stream_id + "@" + std::to_string(events[0].version));
     }
-    list.push_back({{"version", e.version},
-                    {"id", e.id.ToString()},
-                    {"type", e.type},
-                    {"data", e.data},
-                    {"metadata", e.metadata},
-                    {"recorded_at_us", e.recorded_at_us}});
+    auto entry = EncodeRecordEntry(e, replay);
+    if (!entry.ok()) {
+      return Error::Make(ErrorCode::kInvalidArgument, "the commit of " + events[0].stream_id + "@" +
+                                                          std::to_string(events[0].version) + ": " +
+                                                          entry.error().message);
+    }
+    entries.push_back(std::move(entry).value());
   }
-  try {
-    return record.dump();  // strict: invalid UTF-8 throws rather than being sent garbled
-  } catch (const nlohmann::json::exception& e) {
-    return Error::Make(ErrorCode::kInvalidArgument, "the commit of " + events[0].stream_id + "@" +
-                                                        std::to_string(events[0].version) +
-                                                        " is not valid UTF-8: " + e.what());
+  auto frame = RecordFrame(events[0].stream_id, events[0].version, replay);
+  if (!frame.ok()) return frame.error();
+  return AssembleRecord(events[0].stream_id, events[0].version, replay, entries);
+}
+
+}  // namespace
+
+Result<size_t> RecordOverheadBytes(const std::string& stream_id, int64_t first_version,
+                                   bool replay) {
+  auto frame = RecordFrame(stream_id, first_version, replay);
+  if (!frame.ok()) return frame.error();
+  return frame->first.size() + frame->second.size();
+}
+
+std::string AssembleRecord(const std::string& stream_id, int64_t first_version, bool replay,
+                           std::span<const std::string> entries) {
+  auto frame = RecordFrame(stream_id, first_version, replay);
+  if (!frame.ok()) return "";  // the callers checked the stream id (RecordOverheadBytes)
+  size_t size = frame->first.size() + frame->second.size() + entries.size();
+  for (const std::string& entry : entries) size += entry.size();
+  std::string out;
+  out.reserve(size);
+  out += frame->first;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i > 0) out += ',';
+    out += entries[i];
   }
+  out += frame->second;
+  return out;
+}
+
+Result<std::string> EncodeCommitRecord(std::span<const RecordedEvent> events) {
+  return EncodeRecord(events, /*replay=*/false);
+}
+
+Result<std::string> EncodeReplayRecord(std::span<const RecordedEvent> events) {
+  return EncodeRecord(events, /*replay=*/true);
 }
 
 Result<std::vector<RecordedEvent>> DecodeCommitRecord(std::string_view data) {
@@ -97,6 +158,12 @@ Result<std::vector<RecordedEvent>> DecodeCommitRecord(std::string_view data) {
         !GetInt(item, "recorded_at_us", e.recorded_at_us)) {
       return Corrupt("an event lacks version, id, type, data, metadata or recorded_at_us (" +
                      where + ")");
+    }
+    if (auto position = item.find("position"); position != item.end()) {
+      if (!position->is_number_integer() || position->get<int64_t>() < 1) {
+        return Corrupt("a position that is not a number >= 1 (" + where + ")");
+      }
+      e.position = position->get<int64_t>();
     }
     if (e.version != first_version + int64_t(events.size())) {
       return Corrupt("version " + std::to_string(e.version) + " where " + where + " belongs");

@@ -10,8 +10,9 @@
 // REMOVE (e.g. TTL expiry) are counted and ignored. The table's stream must include new images
 // (NEW_IMAGE or NEW_AND_OLD_IMAGES).
 //
-// Order: PutRecords does not keep the order of the records of one call when some of them fail,
-// so each call carries at most one pending commit per evs stream, and a commit that failed
+// Order (the shared sender, kinesis_sender.h): PutRecords does not keep the order of the records
+// of one call when some of them fail, so each call carries at most one pending commit per evs
+// stream, and a commit that failed
 // (ErrorCode in the answer, e.g. ProvisionedThroughputExceededException) is sent again, after a
 // backoff, before any later commit of its stream. A commit that fails for good (attempts
 // exhausted, too large, undecodable) fails every later commit of its stream in the same input
@@ -26,20 +27,14 @@
 #include <vector>
 
 #include "aws/aws_client.h"
+#include "aws/kinesis_sender.h"
 #include "evs/status.h"
 
 namespace evs::aws {
 
-struct RelayOptions {
-  std::string stream_name;  // the Kinesis stream; required
-  // Per PutRecords call; Kinesis allows at most 500 records and 5 MiB (partition keys included).
-  size_t max_records_per_call = 500;
-  size_t max_bytes_per_call = 5 * 1024 * 1024;
-  // Tries of one commit (PutRecords record-level failures and whole calls that still failed
-  // after the client's own retries) before it fails for good.
-  int max_attempts = 8;
-  std::chrono::milliseconds initial_backoff{50};  // before the second try; doubled after each...
-  std::chrono::milliseconds max_backoff{2000};    // ...up to this
+// The sender's options (kinesis_sender.h: the stream, PutRecords limits, attempts and backoff;
+// `deadline` and `deadline_reason` are set by each Relay() from time_budget), and:
+struct RelayOptions : SenderOptions {
   // Once this much time has passed in one Relay() call, nothing more is sent and what is not yet
   // published is reported failed (so that a Lambda answers before its own timeout). 0: no limit.
   std::chrono::milliseconds time_budget{0};

@@ -12,6 +12,7 @@
 #include "cli/feed_commands.h"
 #include "cli/output.h"
 #include "cli/progress.h"
+#include "cli/replay_kinesis.h"
 #include "common/event_json.h"
 #include "evs/archive.h"
 #include "evs/projection.h"
@@ -266,6 +267,11 @@ struct ReplayArgs {
   bool print = false;
   std::string into;
   std::string restore;
+  std::string to_kinesis;
+  std::string state;
+  bool resume = false;
+  bool restart = false;
+  int64_t max_events = 0;
   bool quiet = false;
 };
 
@@ -304,6 +310,26 @@ int RunReplay(const GlobalOptions& global, const ReplayArgs& args) {
                                        "2026-11-26T10:00:00.5+01:00 or microseconds since "
                                        "the epoch");
     }
+  }
+  const bool kinesis_only =
+      !args.state.empty() || args.resume || args.restart || args.max_events != 0;
+  if (kinesis_only && args.to_kinesis.empty()) {
+    return ReportInvalid(global,
+                         "--state, --resume, --restart and --max-events go with --to-kinesis");
+  }
+  if (!args.to_kinesis.empty()) {
+    ReplayToKinesisArgs kinesis;
+    kinesis.location = args.location;
+    kinesis.stream = args.to_kinesis;
+    kinesis.from = args.from;
+    kinesis.to = args.to;
+    kinesis.until_us = options.until_us;
+    kinesis.state = args.state;
+    kinesis.resume = args.resume;
+    kinesis.restart = args.restart;
+    kinesis.max_events = args.max_events;
+    kinesis.quiet = args.quiet;
+    return RunReplayToKinesis(global, kinesis);
   }
   auto objects = OpenArchive(args.location);
   if (!objects.ok()) return ReportError(global, objects.error());
@@ -397,7 +423,7 @@ void AddArchiveCommands(CLI::App& app, const GlobalOptions& global, Command& com
   CLI::App* replay = app.add_subcommand(
       "replay",
       "Replay archived events, checked segment by segment: print them, rebuild a projection, "
-      "or restore a store");
+      "restore a store, or re-publish them to Kinesis for downstream consumers");
   replay->add_option("--archive", replay_args->location, kArchiveHelp)
       ->envname("EVS_ARCHIVE")
       ->required();
@@ -414,7 +440,28 @@ void AddArchiveCommands(CLI::App& app, const GlobalOptions& global, Command& com
   mode->add_option("--restore", replay_args->restore,
                    "Rebuild the event store in this empty folder, identical to the original "
                    "(same ids, versions, positions and times)");
+  mode->add_option(
+      "--to-kinesis", replay_args->to_kinesis,
+      "Publish the events to this Kinesis stream in the change-capture relay's record format "
+      "(marked \"replay\": true, with each event's position), partition key = the stream id, "
+      "per-stream order kept; resumable (see --state): SIGINT or SIGTERM stops after the current "
+      "window (exit 4); settings from AWS_* variables");
   mode->require_option(1);
+  replay->add_option("--state", replay_args->state,
+                     "--to-kinesis: the file keeping how far the replay got (default "
+                     "<data>/replay-state/<stream>-<hash of archive and stream>.json). Rerunning "
+                     "the same command continues after the last fully published position; "
+                     "other --from/--to/--until while it is unfinished are refused, and a "
+                     "finished replay is not repeated (see --restart)");
+  replay->add_flag("--resume", replay_args->resume,
+                   "--to-kinesis: continue the replay of the state file; an error when there is "
+                   "none");
+  replay->add_flag("--restart", replay_args->restart,
+                   "--to-kinesis: ignore the state file and start at --from (it is replaced)");
+  replay
+      ->add_option("--max-events", replay_args->max_events,
+                   "--to-kinesis: stop after this many events (exit 4; rerun to continue)")
+      ->check(CLI::PositiveNumber);
   replay->add_flag("-q,--quiet", replay_args->quiet, "No progress on stderr");
   RunWhenSelected(replay, global, command, replay_args, &RunReplay);
 }

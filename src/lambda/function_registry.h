@@ -11,5 +11,7 @@ Result<std::unique_ptr<Function>> NewRelayFunction(const FunctionSettings& setti
                                                    std::shared_ptr<aws::AwsClient> client);
 Result<std::unique_ptr<Function>> NewConsumeFunction(const FunctionSettings& settings,
                                                      std::shared_ptr<aws::AwsClient> client);
+Result<std::unique_ptr<Function>> NewReplayFunction(const FunctionSettings& settings,
+                                                    std::shared_ptr<aws::AwsClient> client);
 
 }  // namespace evs::lambda

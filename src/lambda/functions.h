@@ -7,12 +7,16 @@
 //   consume  Kinesis batches -> the event log (JSON lines on stdout, i.e. CloudWatch Logs), the
 //            cart projection (when EVS_READ_MODEL names its file, e.g. on EFS) and the archiver
 //            (when EVS_ARCHIVE names it); partial batch failures likewise.
+//   replay   {"archive": "s3://...", "kinesis_stream": "...", "from": P, "to": P} -> the archived
+//            events re-published to Kinesis (aws::ReplayToKinesis) until the deadline is near;
+//            answers {"next_from": P, "done": bool, ...} to continue from (replay_function.cc).
 // Settings come from the environment, with the values the CLI takes: EVS_STORE
 // ("dynamodb:TABLE"), EVS_KINESIS_STREAM, EVS_ARCHIVE ("s3://bucket/prefix"), EVS_READ_MODEL.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "aws/aws_client.h"
@@ -58,6 +62,10 @@ class Function {
 // The function `settings.handler` names, set up (store, relay, archive, read model opened).
 Result<std::unique_ptr<Function>> NewFunction(const FunctionSettings& settings,
                                               std::shared_ptr<aws::AwsClient> client);
+
+// The DeadlineTooClose failure when `left_ms` (MillisecondsLeft) is within the settings'
+// deadline_margin: nothing is started then. Nothing otherwise.
+std::optional<Outcome> RefuseNearDeadline(int64_t left_ms, const FunctionSettings& settings);
 
 // Milliseconds from now until `deadline_ms` (Unix ms); negative when past; 15 minutes (Lambda's
 // longest timeout) when the Runtime API gave none (0).

@@ -19,11 +19,7 @@ class RelayFunction final : public Function {
 
   Outcome Invoke(const Invocation& invocation) override {
     const int64_t left = MillisecondsLeft(invocation.deadline_ms);
-    if (left <= settings_.deadline_margin.count()) {
-      return Outcome::Failed("DeadlineTooClose", "the invocation's deadline is " +
-                                                     std::to_string(left) +
-                                                     " ms away: nothing was published");
-    }
+    if (auto refused = RefuseNearDeadline(left, settings_)) return *refused;
     const json event = json::parse(invocation.event, nullptr, /*allow_exceptions=*/false);
     if (event.is_discarded()) return Outcome::Failed("InvalidEvent", "the event is not JSON");
     aws::RelayOptions options;

@@ -21,9 +21,10 @@ Result<FunctionSettings> SettingsFromEnvironment() {
   settings.archive = EnvOrEmpty("EVS_ARCHIVE");
   settings.read_model = EnvOrEmpty("EVS_READ_MODEL");
   const std::string store = EnvOrEmpty("EVS_STORE");
-  if (settings.handler != "api" && settings.handler != "relay" && settings.handler != "consume") {
+  if (settings.handler != "api" && settings.handler != "relay" && settings.handler != "consume" &&
+      settings.handler != "replay") {
     return Invalid("_HANDLER (the function's handler setting) is '" + settings.handler +
-                   "'; expected api, relay or consume");
+                   "'; expected api, relay, consume or replay");
   }
   if (settings.handler == "api") {
     constexpr std::string_view kPrefix = "dynamodb:";
@@ -42,6 +43,13 @@ Result<FunctionSettings> SettingsFromEnvironment() {
                  "evs: consume runs the event log only (no EVS_ARCHIVE, no EVS_READ_MODEL)\n");
   }
   return settings;
+}
+
+std::optional<Outcome> RefuseNearDeadline(int64_t left_ms, const FunctionSettings& settings) {
+  if (left_ms > settings.deadline_margin.count()) return std::nullopt;
+  return Outcome::Failed("DeadlineTooClose", "the invocation's deadline is " +
+                                                 std::to_string(left_ms) +
+                                                 " ms away: nothing was published");
 }
 
 int64_t MillisecondsLeft(int64_t deadline_ms) {
