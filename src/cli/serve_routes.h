@@ -1,5 +1,6 @@
 // What `evs serve` serves beyond the store's own routes (evs/http/api.h): the cart's routes
-// (app/cart/cart_http.h) and GET /openapi.json, the OpenAPI document of all of them.
+// (app/cart/cart_http.h), the web console (console_routes.h) and GET /openapi.json, the OpenAPI
+// document of all of them.
 //
 // The document is docs/openapi.json, embedded into the program at build time
 // (cmake/embed_file.cmake); it lives with the program that serves it because it describes the
@@ -19,9 +20,9 @@ namespace evs::cli {
 // The OpenAPI document of `evs serve`: the bytes of docs/openapi.json at build time (JSON).
 std::string_view OpenApiDocument();
 
-// Adds the cart's routes (handled by `cart`, which must outlive serving) and GET /openapi.json
-// to `api`, which serves the store's own routes already: every route `evs serve` serves. Fails
-// as Routes::Add does.
+// Adds the cart's routes (handled by `cart`, which must outlive serving), the console's and
+// GET /openapi.json to `api`, which serves the store's own routes already: every route
+// `evs serve` serves. Fails as Routes::Add does.
 Status AddServeRoutes(http::Api& api, cart::CartHttp& cart);
 
 }  // namespace evs::cli
