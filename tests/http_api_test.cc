@@ -776,8 +776,7 @@ TEST_F(HttpApiTest, GetCartAtAVersionIsTheCartAsItStoodThen) {
   const std::string id = OpenCart();
   ASSERT_EQ(AddItem(id, {{"name", "apple"}, {"quantity", 2}, {"unit_price_cents", 50}}).status,
             200);
-  ASSERT_EQ(AddItem(id, {{"name", "pear"}, {"quantity", 1}, {"unit_price_cents", 80}}).status,
-            200);
+  ASSERT_EQ(AddItem(id, {{"name", "pear"}, {"quantity", 1}, {"unit_price_cents", 80}}).status, 200);
   ASSERT_EQ(PostEmpty("/carts/" + id + "/checkout").status, 200);
   ASSERT_EQ(CartVersion(id), 4);
 

@@ -7,13 +7,18 @@ export function lineChart(container, title, series) {
   const uPlot = window.uPlot;
   if (!uPlot) return {update() {}, destroy() {}};
   const width = () => Math.max(260, container.clientWidth - 8);
+  // The axes in the page's colours (light or dark).
+  const style = getComputedStyle(document.documentElement);
+  const fg = style.getPropertyValue('--muted').trim() || '#57606a';
+  const line = style.getPropertyValue('--line').trim() || '#d0d7de';
+  const axis = (more = {}) => ({stroke: fg, grid: {stroke: line, width: 1}, ticks: {stroke: line, width: 1}, ...more});
   const options = {
     title,
     width: width(),
     height: 200,
     cursor: {drag: {x: false, y: false}},
     scales: {x: {time: true}},
-    axes: [{}, {size: 56}],
+    axes: [axis(), axis({size: 56})],
     series: [{}, ...series.map((s) => ({
       label: s.label, stroke: s.color, width: 2, scale: s.scale || 'y',
       value: (u, v) => (v == null ? '–' : `${round(v)}${s.unit || ''}`),
@@ -22,7 +27,7 @@ export function lineChart(container, title, series) {
   const scales = new Set(series.map((s) => s.scale).filter(Boolean));
   for (const scale of scales) {
     options.scales[scale] = {};
-    options.axes.push({scale, side: 1, size: 56, grid: {show: false}});
+    options.axes.push(axis({scale, side: 1, size: 56, grid: {show: false}}));
   }
   const empty = [[], ...series.map(() => [])];
   const chart = new uPlot(options, empty, container);

@@ -52,6 +52,16 @@ function heading(text, ...rest) {
   return h('h1', {tabindex: '-1', id: 'page-title'}, text, ...rest);
 }
 
+/** GETs `path`; on a failure shows it in `main` and resolves to null. */
+async function load(main, path) {
+  try {
+    return await getJson(path);
+  } catch (error) {
+    main.append(errorBox(error));
+    return null;
+  }
+}
+
 function errorBox(error) {
   return h('p', {class: 'error', role: 'alert'}, `Could not load: ${error.message}`);
 }
@@ -220,13 +230,8 @@ export async function streams(main, {params}) {
   const form = h('form', {class: 'inline', role: 'search', action: '/ui/streams', 'data-link-form': true},
     h('label', {for: 'prefix'}, 'Stream id prefix'), input, h('button', {type: 'submit'}, 'Search'));
   main.append(heading('Streams'), form);
-  let page;
-  try {
-    page = await getJson(`/streams${query({prefix, after, limit: 50})}`);
-  } catch (error) {
-    main.append(errorBox(error));
-    return;
-  }
+  const page = await load(main, `/streams${query({prefix, after, limit: 50})}`);
+  if (!page) return;
   if (!page.streams.length) {
     main.append(h('p', {}, prefix ? `No stream starts with “${prefix}”.` : 'No streams yet.'));
   } else {
@@ -246,13 +251,8 @@ export async function stream(main, {id, params}) {
     h('p', {class: 'toolbar'}, link('/ui/streams', '« All streams'), ' · ',
       link(`${base}${query({direction: other})}`, direction === 'forward' ? 'Newest first' : 'Oldest first'),
       ' · ', h('span', {}, direction === 'forward' ? 'Showing oldest first' : 'Showing newest first')));
-  let page;
-  try {
-    page = await getJson(`/streams/${encodeURIComponent(id)}${query({direction, from, limit: 50})}`);
-  } catch (error) {
-    main.append(errorBox(error));
-    return;
-  }
+  const page = await load(main, `/streams/${encodeURIComponent(id)}${query({direction, from, limit: 50})}`);
+  if (!page) return;
   if (page.version !== undefined) main.append(h('p', {}, `Version ${number(page.version)}.`));
   main.append(table(`Events of ${id}`, ['version', 'position', 'type', 'time', 'data'],
     page.events.map((e) => h('tr', {},
@@ -447,13 +447,8 @@ export async function carts(main, {params}) {
   main.querySelectorAll('.tabs a').forEach((a) => {
     if (a.getAttribute('href').endsWith(status)) a.setAttribute('aria-current', 'page');
   });
-  let page;
-  try {
-    page = await getJson(`/carts${query({status, after, limit: 50})}`);
-  } catch (error) {
-    main.append(errorBox(error));
-    return;
-  }
+  const page = await load(main, `/carts${query({status, after, limit: 50})}`);
+  if (!page) return;
   main.append(page.carts.length ? table(`Carts (${status.replace('_', ' ')})`, ['cart', 'status', 'items', 'total', 'version'],
     page.carts.map((c) => h('tr', {},
       h('td', {}, link(cartHref(c.cart_id), h('code', {}, c.cart_id))), h('td', {}, stateBadge(c.status)),
