@@ -203,7 +203,7 @@ export function dashboard(main) {
     subscriptions.replaceChildren(h('h2', {id: 'subs-title'}, 'Subscriptions'),
       list.length ? table('Subscriptions and their lag', ['name', 'state', 'lag', 'parked'],
         list.map((s) => h('tr', {},
-          h('td', {}, link('/ui/subscriptions', s.name)), h('td', {}, stateBadge(s.state || 'live')),
+          h('td', {}, link('/ui/subscriptions', s.name)), h('td', {}, s.state ? stateBadge(s.state) : s.kind || '–'),
           h('td', {class: 'num'}, number(s.lag)), h('td', {class: 'num'}, number(s.parked)))))
         : h('p', {}, 'No subscriptions.'));
   }
@@ -386,7 +386,7 @@ export function subscriptions(main, {announce}) {
         ['name', 'kind', 'state', 'checkpoint', 'head', 'lag', 'parked', 'delivered / in flight'],
         subs.map((s) => h('tr', {},
           h('th', {scope: 'row'}, s.name), h('td', {}, s.kind || 'catch-up'),
-          h('td', {}, stateBadge(s.state || (s.kind === 'persistent' ? 'live' : '?')),
+          h('td', {}, s.state ? stateBadge(s.state) : '–',
             s.error ? h('div', {class: 'error'}, s.error) : null),
           h('td', {class: 'num'}, number(s.checkpoint)), h('td', {class: 'num'}, number(s.head)),
           h('td', {class: 'num'}, number(s.lag)), h('td', {class: 'num'}, number(s.parked)),
@@ -402,7 +402,7 @@ export function subscriptions(main, {announce}) {
     if (parkedText === shownParked) return;
     shownParked = parkedText;
     parked.replaceChildren(h('h2', {id: 'parked-title'}, 'Parked events'),
-      pages.length ? pages.map((p) => h('section', {'aria-label': `Parked events of ${p.name}`},
+      h('div', {}, pages.length ? pages.map((p) => h('section', {'aria-label': `Parked events of ${p.name}`},
         h('h3', {}, p.name),
         table(`Parked events of ${p.name}`, ['position', 'stream', 'type', 'reason', 'deliveries', 'parked at', ''],
           p.parked.map((x) => h('tr', {},
@@ -429,7 +429,7 @@ export function subscriptions(main, {announce}) {
                     }
                   }}, 'Retry')))))))
         : h('p', {}, 'No parked events in the persistent subscriptions. (Parked events of the ',
-          'read side’s own subscriptions are counted above and listed by ', h('code', {}, 'evs parked'), '.)'));
+          'read side’s own subscriptions are counted above and listed by ', h('code', {}, 'evs parked'), '.)')));
   }
   poll();
   const timer = setInterval(poll, 3000);
