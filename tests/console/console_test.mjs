@@ -320,13 +320,22 @@ try {
   await waitText('.cart-state h2', 'version 4');
   await shoot('cart');
 
-  // A phone-sized dashboard.
+  // A phone-sized dashboard, with the writer running again.
   if (screenshots) {
+    writing = true;
+    const phoneWriter = (async () => {
+      for (let i = 0; writing; ++i) {
+        await api('POST', `/streams/metric-${i % 5}`, [{type: 'Tick', data: {i}}]);
+        await sleep(40);
+      }
+    })();
     await page.setViewport({width: 390, height: 844, deviceScaleFactor: 2});
     await page.goto(`${origin}/`, {waitUntil: 'domcontentloaded'});
     await page.waitForSelector('.uplot', {timeout: 5000});
-    await sleep(4500);
+    await sleep(7000);
     await shoot('phone');
+    writing = false;
+    await phoneWriter;
   }
 
   check(errors.length === 0, `no page logged an error or failed a request${errors.length ? `:\n    ${errors.join('\n    ')}` : ''}`);
