@@ -58,7 +58,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const dir = mkdtempSync(join(tmpdir(), 'evs-console-test-'));
 writeFileSync(join(dir, 'token'), `${TOKEN}\n`, {mode: 0o600});
 const server = spawn(resolve(evs), ['--data', join(dir, 'data'), 'serve', '--listen', '127.0.0.1:0',
-  '--quiet', '--token-file', join(dir, 'token')], {stdio: ['ignore', 'ignore', 'pipe']});
+  '--quiet', '--token-file', join(dir, 'token'), '--archive', join(dir, 'archive')],
+{stdio: ['ignore', 'ignore', 'pipe']});
 let serverLog = '';
 const port = await withTimeout(new Promise((resolvePort, reject) => {
   server.stderr.on('data', (chunk) => {
@@ -184,6 +185,8 @@ try {
   check(await page.$('.uplot') !== null, 'the dashboard draws its charts (uPlot)');
   await waitText('td', 'billing');
   check(true, 'the dashboard lists the subscriptions with their lag');
+  await waitText('#archive-title', 'Archive');
+  check((await text('#archive-title + p')).includes('archived up to position'), 'the dashboard shows the archive\'s state (--archive)');
   await sleep(screenshots ? 9000 : 2500);
   await shoot('dashboard');
   writing = false;
@@ -220,6 +223,12 @@ try {
   check(await page.$eval('tr.highlight td', (td) => td.textContent.replace(/,/g, '')) === position,
     `the position links to its place in the global log (${position})`);
   check((await page.url()).endsWith(`/ui/log?at=${position}`), 'the log page has its own address');
+
+  // A category stream: the events of order-* in log order.
+  await page.goto(`${origin}/ui/streams/${encodeURIComponent('$ce-order')}`, {waitUntil: 'domcontentloaded'});
+  await waitText('tbody td code', 'OrderPlaced');
+  const categoryTypes = await page.$$eval('tbody td code', (c) => c.map((x) => x.textContent));
+  check(categoryTypes.length === 6 && categoryTypes[0] === 'OrderPlaced', `a category stream lists its events in log order (${categoryTypes.length})`);
 
   // A deep link survives a reload; an unknown console page says so.
   await page.goto(`${origin}/ui/streams/order-3`, {waitUntil: 'domcontentloaded'});

@@ -243,15 +243,18 @@ export async function streams(main, {params}) {
 }
 
 export async function stream(main, {id, params}) {
-  const direction = params.get('direction') === 'forward' ? 'forward' : 'backward';
+  // Category and type streams ($ce-..., $et-...) are pages of the log: forward only.
+  const virtual = /^\$(ce|et)-/.test(id);
+  const direction = virtual || params.get('direction') === 'forward' ? 'forward' : 'backward';
   const from = params.get('from') || '';
   const other = direction === 'forward' ? 'backward' : 'forward';
   const base = streamHref(id);
   main.append(heading('Stream ', h('code', {}, id)),
     h('p', {class: 'toolbar'}, link('/ui/streams', '« All streams'), ' · ',
-      link(`${base}${query({direction: other})}`, direction === 'forward' ? 'Newest first' : 'Oldest first'),
-      ' · ', h('span', {}, direction === 'forward' ? 'Showing oldest first' : 'Showing newest first')));
-  const page = await load(main, `/streams/${encodeURIComponent(id)}${query({direction, from, limit: 50})}`);
+      virtual ? h('span', {}, 'In log order') : [
+        link(`${base}${query({direction: other})}`, direction === 'forward' ? 'Newest first' : 'Oldest first'),
+        ' · ', h('span', {}, direction === 'forward' ? 'Showing oldest first' : 'Showing newest first')]));
+  const page = await load(main, `/streams/${encodeURIComponent(id)}${query({direction: virtual ? '' : direction, from, limit: 50})}`);
   if (!page) return;
   if (page.version !== undefined) main.append(h('p', {}, `Version ${number(page.version)}.`));
   main.append(table(`Events of ${id}`, ['version', 'position', 'type', 'time', 'data'],
@@ -261,7 +264,8 @@ export async function stream(main, {id, params}) {
       h('td', {}, h('code', {}, e.type)), h('td', {}, time(e.recorded_at)),
       h('td', {class: 'body-cell'}, eventBody(e)))), {class: 'events'}));
   main.append(pager(from ? link(`${base}${query({direction})}`, direction === 'forward' ? '« Oldest' : '« Newest') : null,
-    page.next_from !== null && page.next_from !== undefined && !page.end_of_stream
+    page.next_from !== null && page.next_from !== undefined && !page.end_of_stream &&
+      !(virtual && page.next_from >= page.head_position)
       ? link(`${base}${query({direction, from: page.next_from})}`, direction === 'forward' ? 'Newer »' : 'Older »')
       : null));
 }
