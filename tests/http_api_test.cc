@@ -770,6 +770,10 @@ TEST_F(HttpApiTest, ListStreamsWithAPrefixKeepsTheIdsThatStartWithIt) {
   Reply b = Get("/streams?prefix=b");  // between a-1 and cart: nothing
   ASSERT_EQ(b.status, 200);
   EXPECT_EQ(b.Json()["streams"], json::array());
+  // A prefix that is no valid stream id of its own still lists (here nothing).
+  Reply virtual_prefix = Get("/streams?prefix=%24ce-");
+  ASSERT_EQ(virtual_prefix.status, 200) << virtual_prefix.body;
+  EXPECT_EQ(virtual_prefix.Json()["streams"], json::array());
 }
 
 TEST_F(HttpApiTest, GetCartAtAVersionIsTheCartAsItStoodThen) {

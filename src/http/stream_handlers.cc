@@ -47,37 +47,33 @@ Response EventStoreRoutes::ListStreams(const Request&, const Params& params) {
   const auto has_prefix = [&prefix](const std::string& id) { return id.starts_with(prefix); };
   size_t want = static_cast<size_t>(*limit);
   nlohmann::json streams = nlohmann::json::array();
-  std::string last;
+  std::string next_after;
   // With a prefix, the listing starts at the first id that has it: the stream named the prefix
-  // itself when there is one (ListStreams lists ids after `after`), then those after it.
+  // itself when there is one (ListStreams lists ids after `after`), then those after it. An id
+  // the store refuses to look up (not a valid stream id) is no stream.
   if (!prefix.empty() && after < prefix) {
     auto version = store_.StreamVersion(prefix);
-    if (!version.ok()) return ProblemFor(version.error());
-    if (*version > 0) {
+    if (version.ok() && *version > 0) {
       streams.push_back({{"stream_id", prefix}, {"version", *version}});
-      last = prefix;
+      next_after = prefix;  // when the page is full with it
       --want;
     }
     after = prefix;
   }
-  bool more = false;
   if (want > 0) {
     auto page = store_.ListStreams(after, want);
     if (!page.ok()) return ProblemFor(page.error());
-    more = !page->next_after.empty();
+    next_after = page->next_after;
     for (const auto& s : page->streams) {
       if (!has_prefix(s.stream_id)) {
-        more = false;  // ids are sorted: none after this one has the prefix
+        next_after.clear();  // ids are sorted: none after this one has the prefix
         break;
       }
       streams.push_back({{"stream_id", s.stream_id}, {"version", s.version}});
-      last = s.stream_id;
     }
-  } else {
-    more = true;  // the page is full with the prefix's own stream
   }
   nlohmann::ordered_json body = {{"streams", std::move(streams)}};
-  body["next_after"] = more && !last.empty() ? nlohmann::json(last) : nlohmann::json(nullptr);
+  body["next_after"] = next_after.empty() ? nlohmann::json(nullptr) : nlohmann::json(next_after);
   return JsonResponse(body);
 }
 
