@@ -183,6 +183,10 @@ try {
   check((await text('h1')) === 'Dashboard', 'the dashboard answers at /');
   await page.waitForFunction(() => /^[\d.]+$/.test(document.querySelectorAll('.card-value')[1]?.textContent || ''), {timeout: 10000});
   check(await page.$('.uplot') !== null, 'the dashboard draws its charts (uPlot)');
+  // Each append is a request: the request rate counts them (routes like /streams/{id} included).
+  await sleep(2200);
+  const [appendRate, requestRate] = await page.$$eval('.card-value', (v) => [Number(v[1].textContent), Number(v[2].textContent)]);
+  check(appendRate > 0 && requestRate >= appendRate * 0.8, `appends/s and requests/s agree (${appendRate}, ${requestRate})`);
   await waitText('td', 'billing');
   check(true, 'the dashboard lists the subscriptions with their lag');
   await waitText('#archive-title', 'Archive');

@@ -101,7 +101,9 @@ function parseMetrics(text) {
   const out = {};
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    // Label values may hold braces (route="/streams/{id}"): a label set is quoted strings and
+    // anything but braces.
+    const m = /^([a-zA-Z_:][\w:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?\s+(\S+)/.exec(line);
     if (!m) continue;
     (out[m[1]] ||= []).push({labels: m[2] || '', value: Number(m[3])});
   }
