@@ -3,11 +3,13 @@
 // its files with their Content-Type, ETag (304 on If-None-Match) and Content-Security-Policy;
 // the JSON API keeps its 404 problems. A build without the console (EVS_BUILD_CONSOLE=OFF)
 // answers its routes 404 console_not_built. The pages themselves are tested in a browser
-// (tests/console/console_test.mjs, the console_browser test).
+// (tests/console/console_test.mjs, the console_browser test). Also the read side's checkpoint
+// stores and their parked events (GET /checkpoints..., serve_routes.h), which the console lists.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,7 +21,9 @@
 #include "evs/event_store.h"
 #include "evs/http/api.h"
 #include "evs/http/server.h"
+#include "evs/subscription.h"
 #include "http_client.h"
+#include "temp_dir.h"
 
 namespace evs::cli {
 namespace {
@@ -146,6 +150,121 @@ TEST_F(ConsoleTest, ABuildWithoutTheConsoleSaysHowToBuildIt) {
     EXPECT_EQ(reply.status, 404) << target;
     EXPECT_EQ(reply.Json().value("code", ""), "console_not_built") << target;
   }
+}
+
+// The read side's checkpoint stores through the Api as `evs serve` builds it, over two SQLite
+// checkpoint files with parked events.
+class CheckpointRoutesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* name : {"cart_summary", "feed"}) {
+      auto store = OpenSqliteCheckpointStore(dir_.File(std::string(name) + ".sqlite"));
+      ASSERT_TRUE(store.ok()) << store.error().message;
+      stores_[name] = std::move(store).value();
+    }
+    const Status added = AddServeRoutes(
+        api_, cart_,
+        {{"cart_summary", stores_["cart_summary"].get()}, {"feed", stores_["feed"].get()}});
+    ASSERT_TRUE(added.ok()) << added.error().message;
+  }
+
+  void Park(const std::string& store, const std::string& subscription, int64_t position) {
+    ParkedEvent parked;
+    parked.subscription = subscription;
+    parked.event.stream_id = "cart-" + std::to_string(position);
+    parked.event.version = 1;
+    parked.event.position = position;
+    parked.event.type = "ItemAdded";
+    parked.event.data = R"({"quantity": -5})";
+    parked.event.metadata = "{}";
+    parked.error = "quantity out of range";
+    parked.attempts = 5;
+    ASSERT_TRUE(stores_[store]->Park(parked).ok());
+  }
+
+  http::Response Send(const std::string& method, const std::string& target) {
+    http::Request request;
+    request.method = method;
+    request.target = target;
+    return api_.Handle(request);
+  }
+  nlohmann::json Json(const http::Response& response) {
+    return nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  }
+
+  evs::testing::TempDir dir_;
+  std::map<std::string, std::unique_ptr<CheckpointStore>> stores_;
+  std::unique_ptr<EventStore> store_ = NewMemoryEventStore();
+  http::Api api_{*store_};
+  cart::CartHttp cart_{*store_};
+};
+
+TEST_F(CheckpointRoutesTest, ListsParkedEventsAndRequestsRetries) {
+  Park("cart_summary", "projection:cart_summary", 7);
+  Park("cart_summary", "projection:other", 9);
+  Park("feed", "event-log", 3);
+
+  const http::Response stores = Send("GET", "/checkpoints");
+  ASSERT_EQ(stores.status, 200) << stores.body;
+  EXPECT_EQ(Json(stores),
+            nlohmann::json::parse(R"({"stores": [{"name": "cart_summary", "parked": 2},
+                                                              {"name": "feed", "parked": 1}]})"));
+
+  const http::Response all = Send("GET", "/checkpoints/cart_summary/parked");
+  ASSERT_EQ(all.status, 200) << all.body;
+  const nlohmann::json page = Json(all);
+  ASSERT_EQ(page["parked"].size(), 2u);
+  const nlohmann::json& first = page["parked"][0];
+  EXPECT_EQ(first.value("subscription", ""), "projection:cart_summary");
+  EXPECT_EQ(first.value("reason", ""), "quantity out of range");
+  EXPECT_EQ(first.value("attempts", 0), 5);
+  EXPECT_EQ(first["event"].value("position", 0), 7);
+  EXPECT_EQ(first["event"]["data"], nlohmann::json::parse(R"({"quantity": -5})"));
+  EXPECT_FALSE(first.value("retry_requested", true));
+  EXPECT_TRUE(page["next_after"].is_null());
+
+  // Paging and the subscription filter.
+  const nlohmann::json one = Json(Send("GET", "/checkpoints/cart_summary/parked?limit=1"));
+  ASSERT_EQ(one["parked"].size(), 1u);
+  const int64_t next = one["next_after"].get<int64_t>();
+  const nlohmann::json rest =
+      Json(Send("GET", "/checkpoints/cart_summary/parked?limit=1&after=" + std::to_string(next)));
+  ASSERT_EQ(rest["parked"].size(), 1u);
+  EXPECT_EQ(rest["parked"][0]["event"].value("position", 0), 9);
+  const nlohmann::json other =
+      Json(Send("GET", "/checkpoints/cart_summary/parked?subscription=projection%3Aother"));
+  ASSERT_EQ(other["parked"].size(), 1u);
+  EXPECT_EQ(other["parked"][0]["event"].value("position", 0), 9);
+
+  // A retry is requested in that store only.
+  const int64_t id = first.value("id", int64_t{0});
+  const http::Response retried =
+      Send("POST", "/checkpoints/cart_summary/parked/" + std::to_string(id) + "/retry");
+  ASSERT_EQ(retried.status, 200) << retried.body;
+  EXPECT_EQ(Json(retried), nlohmann::json::parse("{\"id\": " + std::to_string(id) +
+                                                 R"(, "retry_requested": true})"));
+  EXPECT_TRUE(Json(Send("GET", "/checkpoints/cart_summary/parked"))["parked"][0].value(
+      "retry_requested", false));
+  auto requested = stores_["cart_summary"]->RetryRequested("projection:cart_summary", 10);
+  ASSERT_TRUE(requested.ok());
+  EXPECT_EQ(requested->size(), 1u);
+  EXPECT_FALSE(
+      Json(Send("GET", "/checkpoints/feed/parked"))["parked"][0].value("retry_requested", true));
+
+  // Unknown stores and ids, malformed ids.
+  EXPECT_EQ(Send("GET", "/checkpoints/nope/parked").status, 404);
+  EXPECT_EQ(Send("POST", "/checkpoints/nope/parked/1/retry").status, 404);
+  EXPECT_EQ(Send("POST", "/checkpoints/feed/parked/999/retry").status, 404);
+  for (const std::string bad : {"0", "-1", "x", "1x"}) {
+    EXPECT_EQ(Send("POST", "/checkpoints/feed/parked/" + bad + "/retry").status, 400) << bad;
+  }
+}
+
+TEST_F(ConsoleTest, WithoutCheckpointStoresNoneIsListed) {
+  const Reply stores = Get("/checkpoints");
+  ASSERT_EQ(stores.status, 200) << stores.body;
+  EXPECT_EQ(stores.Json(), nlohmann::json::parse(R"({"stores": []})"));
+  EXPECT_EQ(Get("/checkpoints/feed/parked").status, 404);
 }
 
 }  // namespace

@@ -117,6 +117,13 @@ try {
   const parkedPosition = leased.events[0].position;
   await api('POST', '/subscriptions/billing/nack', {positions: [parkedPosition], action: 'park', reason: 'payment service down'});
   await api('POST', '/subscriptions/billing/ack', {positions: leased.events.slice(1).map((e) => e.position)});
+  // A cart event the cart projection cannot apply (a negative quantity): it parks it.
+  const badCart = `cart-${cartId.slice(0, -4)}beef`;
+  await api('POST', `/streams/${badCart}`, [{type: 'ItemAdded', data: {name: 'ghost', quantity: -5, unit_price_cents: 10}}]);
+  const projectionParked = async () => (await api('GET', '/checkpoints/cart_summary/parked')).parked;
+  for (let i = 0; i < 100 && (await projectionParked()).length === 0; ++i) await sleep(100);
+  const [readSideParked] = await projectionParked();
+  check(readSideParked && readSideParked.event.stream_id === badCart, 'the cart projection parks an event it cannot apply');
   const parkedBefore = await api('GET', '/subscriptions/billing/parked');
   check(parkedBefore.parked.length === 1 && parkedBefore.parked[0].event.position === parkedPosition,
     `a nack with park parks the event (${JSON.stringify(parkedBefore).slice(0, 200)})`);
@@ -310,6 +317,17 @@ try {
   check(parkedNow.parked.length === 1 && parkedNow.parked[0].retry_requested, 'the retry reached the server');
   check(expected401.length === 1, `exactly one write was answered 401 (${expected401.length})`);
   check(await page.evaluate(() => sessionStorage.getItem('evs-token')) === TOKEN, 'the token is kept in sessionStorage');
+  // The projection's parked event: retried with the token kept; the projection tries it again
+  // (and parks it again with one more attempt, since the event stays wrong).
+  await waitText('#main h3', 'cart_summary (read side)');
+  check((await text('#main')).includes('quantity'), 'the read side\'s parked event shows its reason');
+  await page.click(`button.retry[aria-label*="cart_summary"]`);
+  let again = readSideParked;
+  for (let i = 0; i < 100 && again.attempts <= readSideParked.attempts; ++i) {
+    await sleep(100);
+    again = (await projectionParked())[0];
+  }
+  check(again.attempts > readSideParked.attempts, `the projection retried its parked event (attempts ${readSideParked.attempts} -> ${again.attempts})`);
 
   // Carts: the read model, one cart's history, time travel.
   console.log('carts');

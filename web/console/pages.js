@@ -399,43 +399,51 @@ export function subscriptions(main, {announce}) {
           h('td', {class: 'num'}, s.kind === 'persistent' ? number(s.in_flight) : number(s.delivered)))))
         : h('p', {}, 'No subscriptions.'));
     }
-    // The parked events of the persistent subscriptions, each with a retry.
-    const withParked = subs.filter((s) => s.kind === 'persistent' && s.parked > 0);
-    const pages = await Promise.all(withParked.map((s) =>
-      getJson(`/subscriptions/${encodeURIComponent(s.name)}/parked?limit=100`)
-        .then((p) => ({name: s.name, parked: p.parked})).catch(() => ({name: s.name, parked: []}))));
-    const parkedText = JSON.stringify(pages);
+    // The parked events: of the persistent subscriptions, and of the read side's own catch-up
+    // subscriptions (in their checkpoint stores); each with a retry.
+    const persistent = subs.filter((s) => s.kind === 'persistent' && s.parked > 0);
+    const stores = await getJson('/checkpoints').then((c) => c.stores.filter((x) => x.parked > 0)).catch(() => []);
+    const groups = await Promise.all([
+      ...persistent.map((s) => getJson(`/subscriptions/${encodeURIComponent(s.name)}/parked?limit=100`)
+        .then((p) => ({title: s.name, rows: p.parked.map((x) => ({...x, count: x.delivery_count,
+          retry: [`/subscriptions/${encodeURIComponent(s.name)}/parked/retry`, {ids: [x.id]}]}))}))
+        .catch(() => ({title: s.name, rows: []}))),
+      ...stores.map((c) => getJson(`/checkpoints/${encodeURIComponent(c.name)}/parked?limit=100`)
+        .then((p) => ({title: `${c.name} (read side)`, rows: p.parked.map((x) => ({...x, count: x.attempts,
+          reason: `${x.subscription}: ${x.reason}`,
+          retry: [`/checkpoints/${encodeURIComponent(c.name)}/parked/${x.id}/retry`, undefined]}))}))
+        .catch(() => ({title: c.name, rows: []})))]);
+    const parkedText = JSON.stringify(groups);
     if (parkedText === shownParked) return;
     shownParked = parkedText;
+    const retryButton = (group, x) => h('button', {type: 'button', class: 'retry', 'data-id': x.id,
+      'aria-label': `Retry parked event at position ${x.event.position} of ${group.title}`,
+      onclick: async (event) => {
+        const button = event.currentTarget;
+        button.disabled = true;
+        try {
+          await write('POST', ...x.retry);
+          announce(`Retrying the event at position ${x.event.position}`);
+          button.replaceWith('retry requested');
+          shownParked = '';
+          poll();
+        } catch (error) {
+          button.disabled = false;
+          announce(`Retry failed: ${error.message}`);
+          button.after(h('span', {class: 'error', role: 'alert'}, ` ${error.message}`));
+        }
+      }}, 'Retry');
     parked.replaceChildren(h('h2', {id: 'parked-title'}, 'Parked events'),
-      h('div', {}, pages.length ? pages.map((p) => h('section', {'aria-label': `Parked events of ${p.name}`},
-        h('h3', {}, p.name),
-        table(`Parked events of ${p.name}`, ['position', 'stream', 'type', 'reason', 'deliveries', 'parked at', ''],
-          p.parked.map((x) => h('tr', {},
+      h('div', {}, groups.length ? groups.map((group) => h('section', {'aria-label': `Parked events of ${group.title}`},
+        h('h3', {}, group.title),
+        table(`Parked events of ${group.title}`, ['position', 'stream', 'type', 'reason', 'attempts', 'parked at', ''],
+          group.rows.map((x) => h('tr', {},
             h('td', {class: 'num'}, link(logHref(x.event.position), number(x.event.position))),
             h('td', {}, link(streamHref(x.event.stream_id), x.event.stream_id)),
             h('td', {}, h('code', {}, x.event.type)), h('td', {}, x.reason),
-            h('td', {class: 'num'}, number(x.delivery_count)), h('td', {}, time(x.parked_at)),
-            h('td', {}, x.retry_requested ? 'retry requested'
-              : h('button', {type: 'button', class: 'retry', 'data-id': x.id,
-                  'aria-label': `Retry parked event at position ${x.event.position} of ${p.name}`,
-                  onclick: async (event) => {
-                    const button = event.currentTarget;
-                    button.disabled = true;
-                    try {
-                      await write('POST', `/subscriptions/${encodeURIComponent(p.name)}/parked/retry`, {ids: [x.id]});
-                      announce(`Retrying the event at position ${x.event.position}`);
-                      button.replaceWith('retry requested');
-                      shownParked = '';
-                      poll();
-                    } catch (error) {
-                      button.disabled = false;
-                      announce(`Retry failed: ${error.message}`);
-                      button.after(h('span', {class: 'error', role: 'alert'}, ` ${error.message}`));
-                    }
-                  }}, 'Retry')))))))
-        : h('p', {}, 'No parked events in the persistent subscriptions. (Parked events of the ',
-          'read side’s own subscriptions are counted above and listed by ', h('code', {}, 'evs parked'), '.)')));
+            h('td', {class: 'num'}, number(x.count)), h('td', {}, time(x.parked_at)),
+            h('td', {}, x.retry_requested ? 'retry requested' : retryButton(group, x)))))))
+        : h('p', {}, 'No parked events.')));
   }
   poll();
   const timer = setInterval(poll, 3000);
