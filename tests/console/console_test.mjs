@@ -169,6 +169,14 @@ try {
     }
     throw new Error(`no link ${selector} with "${wanted}"`);
   };
+  // Clicks a button in one step in the page: the parked tables are drawn anew when what they
+  // show changes, which may replace a button between finding it and clicking it from here.
+  const clickButton = (selector) => page.waitForFunction((s) => {
+    const button = document.querySelector(s);
+    if (!button || button.disabled) return false;
+    button.click();
+    return true;
+  }, {timeout: 5000}, selector);
   const shoot = async (name) => {
     if (!screenshots) return;
     await sleep(300);
@@ -307,7 +315,7 @@ try {
   await page.waitForSelector('button.retry', {timeout: 8000});
   check((await text('#main')).includes('payment service down'), 'the parked event shows its reason');
   await shoot('subscriptions');
-  await page.click('button.retry');
+  await clickButton('button.retry');
   await page.waitForSelector('#token-dialog[open]', {timeout: 5000});
   check(true, 'a write without the token asks for it');
   await page.type('#token-input', TOKEN);
@@ -321,7 +329,7 @@ try {
   // (and parks it again with one more attempt, since the event stays wrong).
   await waitText('#main h3', 'cart_summary (read side)');
   check((await text('#main')).includes('quantity'), 'the read side\'s parked event shows its reason');
-  await page.click(`button.retry[aria-label*="cart_summary"]`);
+  await clickButton('button.retry[aria-label*="cart_summary"]');
   let again = readSideParked;
   for (let i = 0; i < 100 && again.attempts <= readSideParked.attempts; ++i) {
     await sleep(100);
