@@ -736,6 +736,80 @@ TEST_F(HttpApiTest, ListStreamsPagesWithAfterAndLimit) {
   EXPECT_EQ(from_c.Json()["streams"][0].value("stream_id", ""), seen[3]);  // "cart-..."
 }
 
+TEST_F(HttpApiTest, ListStreamsWithAPrefixKeepsTheIdsThatStartWithIt) {
+  for (const std::string s : {"a-1", "cart", "cart-1", "cart-2", "cartx", "d-1"}) AppendN(s, 1);
+  const auto ids = [](const json& page) {
+    std::vector<std::string> out;
+    for (const auto& s : page["streams"]) out.push_back(s.value("stream_id", ""));
+    return out;
+  };
+  Reply cart = Get("/streams?prefix=cart");
+  ASSERT_EQ(cart.status, 200) << cart.body;
+  EXPECT_EQ(ids(cart.Json()), (std::vector<std::string>{"cart", "cart-1", "cart-2", "cartx"}));
+  EXPECT_TRUE(cart.Json()["next_after"].is_null());
+  Reply dash = Get("/streams?prefix=cart-");
+  ASSERT_EQ(dash.status, 200) << dash.body;
+  EXPECT_EQ(ids(dash.Json()), (std::vector<std::string>{"cart-1", "cart-2"}));
+  EXPECT_TRUE(dash.Json()["next_after"].is_null());
+  // Paged one by one, the prefix's own stream first; the pages end with the prefix.
+  std::vector<std::string> seen;
+  std::string after;
+  for (int pages = 0;; ++pages) {
+    ASSERT_LT(pages, 10) << "paging does not end";
+    Reply reply = Get("/streams?prefix=cart&limit=1" + (after.empty() ? "" : "&after=" + after));
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    for (const std::string& id : ids(reply.Json())) seen.push_back(id);
+    if (reply.Json()["next_after"].is_null()) break;
+    after = reply.Json()["next_after"].get<std::string>();
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"cart", "cart-1", "cart-2", "cartx"}));
+  Reply none = Get("/streams?prefix=zz");
+  ASSERT_EQ(none.status, 200);
+  EXPECT_EQ(none.Json()["streams"], json::array());
+  EXPECT_TRUE(none.Json()["next_after"].is_null());
+  Reply b = Get("/streams?prefix=b");  // between a-1 and cart: nothing
+  ASSERT_EQ(b.status, 200);
+  EXPECT_EQ(b.Json()["streams"], json::array());
+  // A prefix that is no valid stream id of its own still lists (here nothing).
+  Reply virtual_prefix = Get("/streams?prefix=%24ce-");
+  ASSERT_EQ(virtual_prefix.status, 200) << virtual_prefix.body;
+  EXPECT_EQ(virtual_prefix.Json()["streams"], json::array());
+}
+
+TEST_F(HttpApiTest, GetCartAtAVersionIsTheCartAsItStoodThen) {
+  const std::string id = OpenCart();
+  ASSERT_EQ(AddItem(id, {{"name", "apple"}, {"quantity", 2}, {"unit_price_cents", 50}}).status,
+            200);
+  ASSERT_EQ(AddItem(id, {{"name", "pear"}, {"quantity", 1}, {"unit_price_cents", 80}}).status, 200);
+  ASSERT_EQ(PostEmpty("/carts/" + id + "/checkout").status, 200);
+  ASSERT_EQ(CartVersion(id), 4);
+
+  Reply v1 = Get("/carts/" + id + "?version=1");
+  ASSERT_EQ(v1.status, 200) << v1.body;
+  EXPECT_EQ(v1.Json().value("version", 0), 1);
+  EXPECT_EQ(v1.Json()["items"], json::array());
+  EXPECT_EQ(v1.Json().value("status", ""), "open");
+  EXPECT_EQ(v1.Header("ETag"), "\"1\"");
+  Reply v2 = Get("/carts/" + id + "?version=2");
+  ASSERT_EQ(v2.status, 200) << v2.body;
+  EXPECT_EQ(Items(v2.Json()), (std::map<std::string, int64_t>{{"apple", 2}}));
+  EXPECT_EQ(v2.Json().value("total_cents", 0), 100);
+  Reply v3 = Get("/carts/" + id + "?version=3");
+  EXPECT_EQ(Items(v3.Json()), (std::map<std::string, int64_t>{{"apple", 2}, {"pear", 1}}));
+  EXPECT_EQ(v3.Json().value("status", ""), "open");
+  Reply v4 = Get("/carts/" + id + "?version=4");
+  EXPECT_EQ(v4.Json().value("status", ""), "checked_out");
+  EXPECT_EQ(v4.body, Get("/carts/" + id).body);  // the last version is the cart as it is
+
+  ExpectProblem(Get("/carts/" + id + "?version=5"), 400, "invalid_argument");
+  ExpectProblem(Get("/carts/" + id + "?version=0"), 400, "invalid_parameter");
+  ExpectProblem(Get("/carts/" + id + "?version=x"), 400, "invalid_parameter");
+  ExpectProblem(Get("/carts/00000000-0000-4000-8000-000000000000?version=1"), 404, "not_found");
+  ExpectProblem(Get("/carts/not-a-uuid?version=1"), 404, "not_found");
+  // The time travel reads history: the cart as it is stays what GET answers.
+  EXPECT_EQ(CartVersion(id), 4);
+}
+
 TEST_F(HttpApiTest, ReadStreamForwardBackwardInPages) {
   AppendN("order-7", 5);
   auto versions = [](const json& page) {

@@ -1,6 +1,8 @@
 // The cart endpoints: the original's OpenCart, AddItem and GetCart, and the rest of the cart.
 #include "cart/cart_http.h"
 
+#include <cstdint>
+
 #include "evs/http/command_context.h"
 #include "evs/http/request_reading.h"
 #include "evs/http/responses.h"
@@ -111,6 +113,17 @@ Response CartHttp::GetCart(const Request&, const Params& params) {
   const std::string& raw_id = params.path.at("id");
   auto id = CartId(raw_id);
   if (!id) return UnknownCart(raw_id);
+  if (params.query.count("version")) {
+    // Time travel: the cart as it stood after that version, folded from its events up to it.
+    auto at = evs::http::QueryInt(params, "version", 0, 1, INT64_MAX);
+    if (!at) return at.problem();
+    auto cart = carts_.FetchAt(*id, *at);
+    if (!cart.ok()) return ProblemFor(cart.error());
+    auto json = cart->ToJson(options_.personal_data.get());
+    if (!json.ok()) return ProblemFor(json.error());
+    return CartBodyResponse(json->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                            cart->version());
+  }
   auto version = store_.StreamVersion(Cart::StreamIdFor(*id));
   if (version.ok() && *version > 0) {
     auto cached = cart_bodies_.Get(*id);

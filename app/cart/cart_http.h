@@ -2,7 +2,8 @@
 // any domain uses (evs/http/routes.h).
 //
 //   POST   /carts                       {customer_id?, email?} -> 201 {cart_id, version}
-//   GET    /carts/{id}                  the cart, ETag "<version>"
+//   GET    /carts/{id}                  the cart, ETag "<version>"; ?version=N: the cart as it
+//                                       stood after its event N (time travel; 400 past the end)
 //   POST   /carts/{id}/items            {name, quantity?, unit_price_cents?, currency?} -> the cart
 //   DELETE /carts/{id}/items/{name}     ?quantity=N (default 1)                          -> the
 //   cart POST   /carts/{id}/checkout                                                          ->

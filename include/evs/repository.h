@@ -157,6 +157,44 @@ class Repository {
     return std::move(*aggregate);
   }
 
+  // The aggregate as it stood after the event at `version` of its stream: rebuilt from the
+  // stream's events 1 to `version` (upcast as Fetch does), never from the cache or a snapshot,
+  // which hold only the latest state. For history views ("time travel"). kNotFound when the
+  // stream has no events; kInvalidArgument when `version` is below 1 or past the stream's
+  // version. Versions outside the stream's bounds (truncated, max_count) read as not there: the
+  // fold starts at the first event the stream still returns.
+  Result<T> FetchAt(const std::string& id, int64_t version) {
+    const std::string stream = T::StreamIdFor(id);
+    auto head = store_.StreamVersion(stream);
+    if (!head.ok()) return head.error();
+    if (*head == 0) return NotFound(id);
+    if (version < 1 || version > *head) {
+      return Error::Make(ErrorCode::kInvalidArgument,
+                         "version " + std::to_string(version) + " is not one of " +
+                             std::string(T::kCategory) + " '" + id + "', which has versions 1 to " +
+                             std::to_string(*head));
+    }
+    T aggregate(id);
+    ReadStreamOptions read;
+    read.limit = options_.read_page_size;
+    read.from = 1;
+    while (aggregate.version() < version) {
+      auto page = store_.ReadStream(stream, read);
+      if (!page.ok()) {
+        if (page.error().code == ErrorCode::kNotFound) return NotFound(id);
+        return page.error();
+      }
+      for (RecordedEvent& recorded : page->events) {
+        if (recorded.version > version) break;
+        if (Status s = ApplyRecorded(aggregate, recorded); !s.ok()) return s.error();
+      }
+      if (page->end_of_stream || page->events.empty()) break;
+      read.from = page->events.back().version + 1;
+    }
+    if (aggregate.version() == 0) return NotFound(id);
+    return aggregate;
+  }
+
   // Appends the pending changes, expecting the stream at the version the aggregate was loaded
   // at (no stream for a new one). Returns the clean aggregate at its new version. A conflict is
   // kWrongExpectedVersion and the cached copy is dropped, so the next Fetch reads fresh state.

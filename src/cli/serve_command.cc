@@ -133,6 +133,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   std::unique_ptr<ProjectionRunner> runner;
   std::unique_ptr<cart::CartReports> reports;
   std::unique_ptr<CheckpointStore> checkpoints;
+  std::unique_ptr<CheckpointStore> projection_checkpoints;
   // The original's "simple event logging": one JSON line per committed event on stdout.
   JsonLinesHandler event_log(/*flush=*/true);
   std::unique_ptr<Subscription> event_log_subscription;
@@ -152,6 +153,13 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
     auto opened_checkpoints = OpenSqliteCheckpointStore(dir + "feed.sqlite");
     if (!opened_checkpoints.ok()) return ReportError(global, opened_checkpoints.error());
     checkpoints = std::move(opened_checkpoints).value();
+    // The projection's checkpoint and parked events, for GET /checkpoints/cart_summary/parked
+    // (a second handle on its file, as `evs parked` opens it from another process).
+    auto opened_projection_checkpoints = OpenSqliteCheckpointStore(dir + "cart_summary.sqlite");
+    if (!opened_projection_checkpoints.ok()) {
+      return ReportError(global, opened_projection_checkpoints.error());
+    }
+    projection_checkpoints = std::move(opened_projection_checkpoints).value();
     if (!args.quiet) {
       SubscriptionOptions o;
       o.name = "event-log";
@@ -211,7 +219,12 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   cart_options.personal_data = api_options.personal_data;
   cart_options.reports = reports.get();
   cart::CartHttp cart_http(**store, cart_options);
-  if (auto s = AddServeRoutes(api, cart_http); !s) return ReportError(global, s.error());
+  CheckpointStores checkpoint_stores;
+  if (checkpoints) checkpoint_stores["feed"] = checkpoints.get();
+  if (projection_checkpoints) checkpoint_stores["cart_summary"] = projection_checkpoints.get();
+  if (auto s = AddServeRoutes(api, cart_http, checkpoint_stores); !s) {
+    return ReportError(global, s.error());
+  }
   http::Server server(api, server_options);
   auto port = server.Bind();
   if (!port.ok()) return ReportError(global, port.error());

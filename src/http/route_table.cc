@@ -36,7 +36,8 @@ Status RouteTable::AddMethod(const std::string& method, const std::string& patte
   }
   Entry parsed;
   std::set<std::string> seen;
-  for (size_t start = 1; start <= pattern.size();) {
+  // "/" alone is the root: a pattern of no segments, matched by the target "/".
+  for (size_t start = 1; pattern != "/" && start <= pattern.size();) {
     size_t end = pattern.find('/', start);
     if (end == std::string::npos) end = pattern.size();
     const std::string segment = pattern.substr(start, end - start);

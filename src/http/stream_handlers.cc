@@ -40,17 +40,40 @@ Status EventStoreRoutes::UpcastIfAsked(bool asked, std::vector<RecordedEvent>& e
 Response EventStoreRoutes::ListStreams(const Request&, const Params& params) {
   auto limit = QueryLimit(params);
   if (!limit) return limit.problem();
-  auto after = params.query.find("after");
-  auto page = store_.ListStreams(after == params.query.end() ? "" : after->second,
-                                 static_cast<size_t>(*limit));
-  if (!page.ok()) return ProblemFor(page.error());
+  auto after_param = params.query.find("after");
+  std::string after = after_param == params.query.end() ? "" : after_param->second;
+  auto prefix_param = params.query.find("prefix");
+  const std::string prefix = prefix_param == params.query.end() ? "" : prefix_param->second;
+  const auto has_prefix = [&prefix](const std::string& id) { return id.starts_with(prefix); };
+  size_t want = static_cast<size_t>(*limit);
   nlohmann::json streams = nlohmann::json::array();
-  for (const auto& s : page->streams) {
-    streams.push_back({{"stream_id", s.stream_id}, {"version", s.version}});
+  std::string next_after;
+  // With a prefix, the listing starts at the first id that has it: the stream named the prefix
+  // itself when there is one (ListStreams lists ids after `after`), then those after it. An id
+  // the store refuses to look up (not a valid stream id) is no stream.
+  if (!prefix.empty() && after < prefix) {
+    auto version = store_.StreamVersion(prefix);
+    if (version.ok() && *version > 0) {
+      streams.push_back({{"stream_id", prefix}, {"version", *version}});
+      next_after = prefix;  // when the page is full with it
+      --want;
+    }
+    after = prefix;
+  }
+  if (want > 0) {
+    auto page = store_.ListStreams(after, want);
+    if (!page.ok()) return ProblemFor(page.error());
+    next_after = page->next_after;
+    for (const auto& s : page->streams) {
+      if (!has_prefix(s.stream_id)) {
+        next_after.clear();  // ids are sorted: none after this one has the prefix
+        break;
+      }
+      streams.push_back({{"stream_id", s.stream_id}, {"version", s.version}});
+    }
   }
   nlohmann::ordered_json body = {{"streams", std::move(streams)}};
-  body["next_after"] =
-      page->next_after.empty() ? nlohmann::json(nullptr) : nlohmann::json(page->next_after);
+  body["next_after"] = next_after.empty() ? nlohmann::json(nullptr) : nlohmann::json(next_after);
   return JsonResponse(body);
 }
 

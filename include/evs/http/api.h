@@ -3,7 +3,7 @@
 // the same Requests.
 //
 // Its own routes:
-//   GET    /streams                     ?after=&limit=
+//   GET    /streams                     ?after=&limit=&prefix=  (ids that start with prefix)
 //   GET    /streams/{id}                ?from=&limit=&direction=forward|backward&upcast=
 //   GET    /streams/$ce-{category}      ?from=&limit=&upcast=  the events of the streams
 //                                       "{category}-..." as a page of the log (as GET /log)

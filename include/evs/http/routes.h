@@ -7,7 +7,8 @@
 //                               });
 //
 // Patterns are segments after a '/': a literal matches the same segment of the path once
-// percent-decoded; "{name}" matches any one segment and hands it to the handler, decoded. When
+// percent-decoded; "{name}" matches any one segment and hands it to the handler, decoded; "/"
+// alone matches the root (the target "/", as a web page's first address). When
 // several patterns match a path, the one whose first differing segment is a literal wins
 // ("/tickets/open" before "/tickets/{id}"). A path that matches a pattern but none of its methods
 // is answered 405 with Allow (the methods added for that pattern, in the order added); a path
