@@ -1,15 +1,26 @@
 // `evs-bench append`: durable appends of one ~150-byte event, each writer thread on its own
-// streams, on the evs SQLite store and on a naive SQLite event store (one transaction and one
-// fsync per append), side by side in the same run.
+// streams, on evs and on a naive SQLite event store (one transaction and one fsync per append),
+// beside the two limits of the disk (append_limits.h), side by side in the same run; and
+// `append-async` rows: one thread keeping N appends in flight through AppendAsync, beside the
+// disk's limit for groups of N.
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
+#include <condition_variable>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "append_limits.h"
 #include "bench.h"
 #include "evs/event_store.h"
 #include "evs/uuid.h"
@@ -57,34 +68,165 @@ int64_t NowMicros() {
 
 // ---- evs -------------------------------------------------------------------------------------
 
-Result<Row> RunEvs(const BenchOptions& options, int writers, const std::string& data) {
-  const std::string path = options.dir + "/evs-append-" + std::to_string(writers) + ".sqlite";
-  SqliteStoreOptions store_options;
-  store_options.path = path;
-  store_options.durable = true;
+// A store evs-bench appends to: the row's system name and how to open one in a fresh folder.
+struct AppendEngine {
+  std::string system;
+  std::function<Result<std::unique_ptr<EventStore>>(const std::string& folder)> open;
+};
+
+// The stores the append rows measure: "evs" is the default store.
+std::vector<AppendEngine> AppendEngines() {
+  return {{"evs", [](const std::string& folder) {
+             SqliteStoreOptions store_options;
+             store_options.path = folder + "/events.sqlite";
+             store_options.durable = true;
+             return OpenSqliteEventStore(store_options);
+           }}};
+}
+
+// A fresh folder for one row's store, removed with everything in it afterwards.
+struct RowFolder {
+  explicit RowFolder(std::string p) : path(std::move(p)) {
+    std::error_code ignored;
+    std::filesystem::create_directories(path, ignored);
+  }
+  ~RowFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  std::string path;
+};
+
+// The next append of a writer: one event on the writer's next stream, at its exact version.
+std::vector<EventData> OneEvent(const std::string& data) {
+  std::vector<EventData> events(1);
+  events[0].id = Uuid::Random();
+  events[0].type = kEventType;
+  events[0].data = data;
+  return events;
+}
+
+Result<Row> RunEvs(const BenchOptions& options, const AppendEngine& engine, int writers,
+                   const std::string& data) {
+  RowFolder folder(options.dir + "/" + engine.system + "-append-" + std::to_string(writers));
+  auto store = engine.open(folder.path);
+  if (!store.ok()) return store.error();
+  EventStore& s = **store;
+  TimedRunOptions run{writers, options.warmup_seconds, options.seconds};
+  Row row = RunTimed(run, [&](int) -> Worker {
+    auto streams = std::make_shared<WriterStreams>(options.streams_per_writer);
+    return [&s, &data, streams]() -> Status {
+      const size_t k = streams->Next();
+      auto result =
+          s.Append(streams->ids[k], ExpectedVersion::Exact(streams->versions[k]), OneEvent(data));
+      if (!result.ok()) return result.error();
+      streams->versions[k] = result->last_version;
+      return OkStatus();
+    };
+  });
+  row.system = engine.system;
+  return row;
+}
+
+// One thread keeps `in_flight` appends in flight: it submits them, and each completion submits
+// the next one from the callback (event_store.h allows AppendAsync there), as an event loop
+// would. Each of the `in_flight` chains has its own streams, so exact versions never conflict.
+class AsyncAppendRun {
+ public:
+  AsyncAppendRun(EventStore& store, const std::string& data, int in_flight, int streams_per_chain)
+      : store_(store), data_(data) {
+    for (int i = 0; i < in_flight; ++i) chains_.emplace_back(streams_per_chain);
+  }
+
+  Row Run(double warmup_seconds, double seconds) {
+    active_ = static_cast<int>(chains_.size());
+    for (size_t c = 0; c < chains_.size(); ++c) Submit(c);
+    std::this_thread::sleep_for(std::chrono::duration<double>(warmup_seconds));
+    const auto measure_start = std::chrono::steady_clock::now();
+    phase_.store(kMeasure, std::memory_order_release);
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    const auto measure_end = std::chrono::steady_clock::now();
+    phase_.store(kStop, std::memory_order_release);
+    std::unique_lock lock(mu_);
+    // Bounded: every chain stops at its next completion, and each append completes.
+    idle_.wait(lock, [&] { return active_ == 0; });
+
+    Row row;
+    row.ops = in_interval_;
+    row.errors = errors_;
+    if (first_error_) {
+      row.note = std::string("first error: ") + ErrorCodeName(first_error_->code) + ": " +
+                 first_error_->message;
+    }
+    row.seconds = std::chrono::duration<double>(measure_end - measure_start).count();
+    row.ops_per_s = row.seconds > 0 ? static_cast<double>(row.ops) / row.seconds : 0;
+    row.latency = ComputeLatencyStats(nanos_);
+    row.extra = {{"latency_samples", row.latency.count}};
+    return row;
+  }
+
+ private:
+  enum Phase : int { kWarmup, kMeasure, kStop };
+
+  void Submit(size_t chain) {
+    WriterStreams& streams = chains_[chain];
+    const size_t k = streams.Next();
+    const int started_in = phase_.load(std::memory_order_acquire);
+    const auto start = std::chrono::steady_clock::now();
+    store_.AppendAsync(streams.ids[k], ExpectedVersion::Exact(streams.versions[k]), OneEvent(data_),
+                       [this, chain, k, start, started_in](Result<AppendResult> result) {
+                         Completed(chain, k, start, started_in, std::move(result));
+                       });
+  }
+
+  void Completed(size_t chain, size_t k, std::chrono::steady_clock::time_point start,
+                 int started_in, Result<AppendResult> result) {
+    const auto end = std::chrono::steady_clock::now();
+    if (result.ok()) chains_[chain].versions[k] = result->last_version;
+    const bool go_on = result.ok() && phase_.load(std::memory_order_acquire) != kStop;
+    {
+      std::lock_guard lock(mu_);
+      if (started_in == kMeasure) {
+        if (result.ok()) {
+          nanos_.push_back(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+          if (phase_.load(std::memory_order_acquire) == kMeasure) ++in_interval_;
+        } else {
+          ++errors_;
+          if (!first_error_) first_error_ = result.error();
+        }
+      } else if (!result.ok() && !first_error_) {
+        first_error_ = result.error();
+      }
+      if (!go_on && --active_ == 0) idle_.notify_all();
+    }
+    if (go_on) Submit(chain);
+  }
+
+  EventStore& store_;
+  const std::string& data_;
+  std::vector<WriterStreams> chains_;
+  std::atomic<int> phase_{kWarmup};
+  std::mutex mu_;
+  std::condition_variable idle_;
+  int active_ = 0;
+  std::vector<int64_t> nanos_;
+  int64_t in_interval_ = 0;
+  int64_t errors_ = 0;
+  std::optional<Error> first_error_;
+};
+
+Result<Row> RunEvsAsync(const BenchOptions& options, const AppendEngine& engine, int in_flight,
+                        const std::string& data) {
+  RowFolder folder(options.dir + "/" + engine.system + "-async-" + std::to_string(in_flight));
+  auto store = engine.open(folder.path);
+  if (!store.ok()) return store.error();
   Row row;
   {
-    auto store = OpenSqliteEventStore(store_options);
-    if (!store.ok()) return store.error();
-    EventStore& s = **store;
-    TimedRunOptions run{writers, options.warmup_seconds, options.seconds};
-    row = RunTimed(run, [&](int) -> Worker {
-      auto streams = std::make_shared<WriterStreams>(options.streams_per_writer);
-      return [&s, &data, streams]() -> Status {
-        const size_t k = streams->Next();
-        std::vector<EventData> events(1);
-        events[0].id = Uuid::Random();
-        events[0].type = kEventType;
-        events[0].data = data;
-        auto result = s.Append(streams->ids[k], ExpectedVersion::Exact(streams->versions[k]),
-                               std::move(events));
-        if (!result.ok()) return result.error();
-        streams->versions[k] = result->last_version;
-        return OkStatus();
-      };
-    });
+    AsyncAppendRun run(**store, data, in_flight, /*streams_per_chain=*/4);
+    row = run.Run(options.warmup_seconds, options.seconds);
   }
-  RemoveDatabase(path);
+  row.system = engine.system;
   return row;
 }
 
@@ -244,37 +386,81 @@ Result<Row> RunNaive(const BenchOptions& options, int writers, const std::string
   return row;
 }
 
-void Describe(Row& row, int writers, const BenchOptions& options) {
-  row.bench = "append";
-  row.concurrency_name = "writers";
-  row.concurrency = writers;
+void Describe(Row& row, const std::string& bench, const std::string& concurrency_name,
+              int concurrency, const BenchOptions& options) {
+  row.bench = bench;
+  row.concurrency_name = concurrency_name;
+  row.concurrency = concurrency;
   row.extra["durable"] = true;
-  row.extra["events_per_append"] = 1;
-  row.extra["event_data_bytes"] = kEventDataBytes;
-  row.extra["streams"] = writers * options.streams_per_writer;
+  if (row.system.find("limit") == std::string::npos) {
+    row.extra["events_per_append"] = 1;
+    row.extra["event_data_bytes"] = kEventDataBytes;
+    if (bench == "append") row.extra["streams"] = concurrency * options.streams_per_writer;
+  }
+}
+
+// value / baseline to two decimals (0 without a baseline).
+double Ratio(double value, double baseline) {
+  return baseline > 0 ? std::round(value / baseline * 100) / 100 : 0;
 }
 
 }  // namespace
 
 Status RunAppendBench(const BenchOptions& options, Reporter& reporter) {
   const std::string data = EventData150();
+  const std::vector<AppendEngine> engines = AppendEngines();
   for (int writers : options.writers) {
     std::fprintf(stderr, "append: sqlite-naive, %d writers...\n", writers);
     auto naive = RunNaive(options, writers, data);
     if (!naive.ok()) return naive.error();
     naive->system = "sqlite-naive";
-    Describe(*naive, writers, options);
+    Describe(*naive, "append", "writers", writers, options);
     SetRatio(*naive, *naive);
-
-    std::fprintf(stderr, "append: evs, %d writers...\n", writers);
-    auto evs = RunEvs(options, writers, data);
-    if (!evs.ok()) return evs.error();
-    evs->system = "evs";
-    Describe(*evs, writers, options);
-    SetRatio(*evs, *naive);
-
     reporter.Add(*naive);
-    reporter.Add(*evs);
+
+    std::fprintf(stderr, "append: threads-limit, %d writers...\n", writers);
+    auto threads_limit = RunThreadsLimit(options, writers);
+    if (!threads_limit.ok()) return threads_limit.error();
+    Describe(*threads_limit, "append", "writers", writers, options);
+    SetRatio(*threads_limit, *naive);
+    reporter.Add(*threads_limit);
+
+    std::fprintf(stderr, "append: fsync-limit, groups of %d...\n", writers);
+    auto fsync_limit = RunFsyncLimit(options, writers);
+    if (!fsync_limit.ok()) return fsync_limit.error();
+    Describe(*fsync_limit, "append", "writers", writers, options);
+    SetRatio(*fsync_limit, *naive);
+    reporter.Add(*fsync_limit);
+
+    for (const AppendEngine& engine : engines) {
+      std::fprintf(stderr, "append: %s, %d writers...\n", engine.system.c_str(), writers);
+      auto evs = RunEvs(options, engine, writers, data);
+      if (!evs.ok()) return evs.error();
+      Describe(*evs, "append", "writers", writers, options);
+      SetRatio(*evs, *naive);
+      evs->extra["ratio_to_threads_limit"] = Ratio(evs->ops_per_s, threads_limit->ops_per_s);
+      evs->extra["ratio_to_fsync_limit"] = Ratio(evs->ops_per_s, fsync_limit->ops_per_s);
+      // With one writer the fsync limit's p50 is one write + one fdatasync.
+      evs->extra["p50_to_fsync_limit_p50"] =
+          Ratio(evs->latency.p50_us, fsync_limit->latency.p50_us);
+      reporter.Add(*evs);
+    }
+  }
+  for (int in_flight : options.in_flight) {
+    std::fprintf(stderr, "append-async: fsync-limit, groups of %d...\n", in_flight);
+    auto fsync_limit = RunFsyncLimit(options, in_flight);
+    if (!fsync_limit.ok()) return fsync_limit.error();
+    Describe(*fsync_limit, "append-async", "in_flight", in_flight, options);
+    SetRatio(*fsync_limit, *fsync_limit);
+    reporter.Add(*fsync_limit);
+    for (const AppendEngine& engine : engines) {
+      std::fprintf(stderr, "append-async: %s, %d in flight...\n", engine.system.c_str(), in_flight);
+      auto evs = RunEvsAsync(options, engine, in_flight, data);
+      if (!evs.ok()) return evs.error();
+      Describe(*evs, "append-async", "in_flight", in_flight, options);
+      SetRatio(*evs, *fsync_limit);
+      reporter.Add(*evs);
+    }
   }
   return OkStatus();
 }

@@ -19,6 +19,7 @@ struct BenchOptions {
   double seconds = 3;                      // measured interval of each row
   double warmup_seconds = 0.5;             // unmeasured run before each row
   std::vector<int> writers = {1, 16, 64};  // append: concurrent writer threads per row
+  std::vector<int> in_flight = {64, 512};  // append-async: appends one thread keeps in flight
   std::vector<int> threads = {1, 2};       // fetch: concurrent reader threads per row
   int streams_per_writer = 100;            // append: each writer round-robins over its own
   int carts = 10000;                       // fetch: carts prepared and fetched in random order

@@ -2,6 +2,8 @@
 //
 //   evs-bench [all]           every benchmark
 //   evs-bench append          durable appends/s and latency at 1, 16, 64 writers vs naive SQLite
+//                             and the disk's two limits (threads-limit, fsync-limit); one thread
+//                             with 64 and 512 asynchronous appends in flight (append-async)
 //   evs-bench fetch           cart fetches/s, cold and warm, vs the raw SQLite read
 //   evs-bench http            GET /healthz, AddItem and GetCart over HTTP (wrk on loopback) vs
 //                             nginx serving a static file; 10,000 idle connections to each
@@ -27,7 +29,8 @@
 //                             (s3rver, kinesalite) vs `evs replay --print` of the same archive;
 //                             in `all` only with a Kinesis endpoint set
 //
-// Options go before or after the subcommand: --seconds, --warmup, --writers, --threads,
+// Options go before or after the subcommand: --seconds, --warmup, --writers, --in-flight,
+// --threads,
 // --carts, --connections, --wrk-threads, --wrk, --nginx, --nginx-workers, --idle-connections,
 // --events, --replay-events, --batch-sizes, --feed-writers,
 // --projection-events, --upcast-events, --snapshot-carts, --snapshot-every, --scavenge-events,
@@ -66,6 +69,11 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--writers", options.writers, "append: writer threads per row, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--in-flight", options.in_flight,
+                 "append-async: appends one thread keeps in flight per row, comma-separated")
       ->delimiter(',')
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -147,7 +155,8 @@ int main(int argc, char** argv) {
                  "the end); put it on the disk you want to measure")
       ->capture_default_str();
 
-  CLI::App* append = app.add_subcommand("append", "Durable appends vs a naive SQLite store");
+  CLI::App* append = app.add_subcommand(
+      "append", "Durable appends vs a naive SQLite store and the disk's limits; async appends");
   CLI::App* fetch = app.add_subcommand("fetch", "Cart fetches, cold and warm, vs raw SQLite reads");
   CLI::App* http = app.add_subcommand(
       "http",

@@ -12,7 +12,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -268,6 +270,50 @@ TEST(KinesisRecordsTest, CommitRecordKeepsTheStoredTextExactly) {
   auto bad_utf8 = commit;
   bad_utf8[0].data = "{\"x\":\"\xff\"}";
   EXPECT_EQ(aws::EncodeCommitRecord(bad_utf8).error().code, ErrorCode::kInvalidArgument);
+}
+
+// Records as the previous release put them on Kinesis (tests/data/kinesis: a live commit record
+// and, since 0.10, a replayed one) decode to the same events, and this release encodes those
+// events to the same bytes: consumers of either release read both.
+TEST(KinesisRecordsTest, RecordsOfThePreviousReleaseReadTheSame) {
+  auto read = [](const std::string& name) {
+    std::ifstream in(std::string(EVS_TEST_DATA) + "/kinesis/" + name, std::ios::binary);
+    EXPECT_TRUE(in.good()) << name;
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string live = read("commit-record.json");
+  auto events = aws::DecodeCommitRecord(live);
+  ASSERT_TRUE(events.ok()) << events.error().message;
+  ASSERT_EQ(events->size(), 2u);
+  const RecordedEvent& opened = (*events)[0];
+  const RecordedEvent& added = (*events)[1];
+  EXPECT_EQ(opened.stream_id, "cart-3f8e2a4c-5b1d-4e7a-9c0f-2d6b8e1a7c55");
+  EXPECT_EQ(opened.version, 1);
+  EXPECT_EQ(opened.position, 0);  // live records carry no positions
+  EXPECT_EQ(opened.id.ToString(), "6c1e4a1f-2b3d-4c5e-8f70-1a2b3c4d5e6f");
+  EXPECT_EQ(opened.type, "CartOpened");
+  EXPECT_EQ(opened.data, R"({"customer_id":"c-17"})");
+  EXPECT_EQ(opened.recorded_at_us, 1764979200000000);
+  EXPECT_EQ(added.version, 2);
+  EXPECT_EQ(added.type, "ItemAdded");
+  EXPECT_EQ(added.data,
+            "{\"name\":\"Caf\xc3\xa9 cr\xc3\xa8me\",\"quantity\":2,\"unit_price_cents\":1899}");
+  EXPECT_EQ(added.metadata, R"({"causation_id":"req-2","correlation_id":"req-1"})");
+  auto again = aws::EncodeCommitRecord(*events);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(*again, live);
+
+  const std::string replayed = read("replay-record.json");
+  auto replay_events = aws::DecodeCommitRecord(replayed);
+  ASSERT_TRUE(replay_events.ok()) << replay_events.error().message;
+  ASSERT_EQ(replay_events->size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE(SameEvent((*replay_events)[i], (*events)[i])) << i;
+    EXPECT_EQ((*replay_events)[i].position, 41 + static_cast<int64_t>(i));
+  }
+  auto replay_again = aws::EncodeReplayRecord(*replay_events);
+  ASSERT_TRUE(replay_again.ok()) << replay_again.error().message;
+  EXPECT_EQ(*replay_again, replayed);
 }
 
 TEST(KinesisRecordsTest, DecodeRejectsWhatIsNotACommitRecord) {
