@@ -748,6 +748,24 @@ run replay --into nope
 expect_rc 1
 expect_err_has "unknown projection 'nope'"
 
+step "export --sqlite copies the log and the lifecycle into a new SQLite file"
+run export --sqlite "$TMP/exported/events.sqlite" --quiet
+expect_rc 0
+expect_out_matches '^exported [0-9]+ events \(positions 1\.\.[0-9]+\) of [0-9]+ streams into '
+EXPORTED_LOG=$("$EVS" --data "$TMP/exported" log --json)
+ORIGINAL_LOG=$("$EVS" log --json)
+CHECKS=$((CHECKS + 1))
+[[ -n $ORIGINAL_LOG && $EXPORTED_LOG == "$ORIGINAL_LOG" ]] || fail "the exported log differs from the original"
+CHECKS=$((CHECKS + 1))
+[[ $(sqlite3 "$TMP/exported/events.sqlite" "SELECT count(*) FROM events") -ge 5 ]] ||
+  fail "sqlite3 does not read the exported events"
+run export --sqlite "$TMP/exported/events.sqlite"
+expect_rc 1
+expect_err_has "already exists; export writes a new file and never overwrites one"
+run export --sqlite "$TMP/exported2.sqlite" --json
+expect_rc 0
+expect_out_has '"exported":"'"$TMP"'/exported2.sqlite"'
+
 step "verify names a damaged segment and exits 1"
 printf 'garbage' > "$TMP/arch/segments/00000000000000000003-00000000000000000004.jsonl.zst"
 run verify

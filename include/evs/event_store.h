@@ -284,7 +284,10 @@ struct SqliteStoreOptions {
 //   commit is either wholly there or absent), and from then on the store refuses appends
 //   (kUnavailable, "... fsync failure ...; reopen the store") until it is closed and opened
 //   again: after a failed fsync what the OS kept of the file is unknown, so only recovery from
-//   what is on disk can go on. Reads go on meanwhile. Acknowledged events are never lost.
+//   what is on disk can go on. Reads go on meanwhile, except when the failure also lost pages the
+//   OS had not yet written (as a kernel may drop them): reads may then fail with kIOError or
+//   kCorruption until the reopen, which recovers from what is on disk. Acknowledged events are
+//   never lost.
 // * A full disk (ENOSPC, or a short write, which SQLite reports the same way) fails the appends
 //   of that commit with kIOError "disk full ..."; nothing of them was written, and the store
 //   takes appends again as soon as there is space, without a reopen.

@@ -8,6 +8,7 @@
 #include "cli/aws_commands.h"
 #include "cli/cart_commands.h"
 #include "cli/context.h"
+#include "cli/export_command.h"
 #include "cli/feed_commands.h"
 #include "cli/lifecycle_commands.h"
 #include "cli/output.h"
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
       ->envname("EVS_MASTER_KEY_FILE");
   AddCartCommands(app, global, command);
   AddStoreCommands(app, global, command);
+  AddExportCommand(app, global, command);
   AddLifecycleCommands(app, global, command);
   AddServeCommand(app, global, command);
   AddFeedCommands(app, global, command);
