@@ -22,6 +22,7 @@
 
 #include "append_limits.h"
 #include "bench.h"
+#include "engines.h"
 #include "evs/event_store.h"
 #include "evs/uuid.h"
 #include "report.h"
@@ -68,22 +69,6 @@ int64_t NowMicros() {
 
 // ---- evs -------------------------------------------------------------------------------------
 
-// A store evs-bench appends to: the row's system name and how to open one in a fresh folder.
-struct AppendEngine {
-  std::string system;
-  std::function<Result<std::unique_ptr<EventStore>>(const std::string& folder)> open;
-};
-
-// The stores the append rows measure: "evs" is the default store.
-std::vector<AppendEngine> AppendEngines() {
-  return {{"evs", [](const std::string& folder) {
-             SqliteStoreOptions store_options;
-             store_options.path = folder + "/events.sqlite";
-             store_options.durable = true;
-             return OpenSqliteEventStore(store_options);
-           }}};
-}
-
 // A fresh folder for one row's store, removed with everything in it afterwards.
 struct RowFolder {
   explicit RowFolder(std::string p) : path(std::move(p)) {
@@ -106,10 +91,10 @@ std::vector<EventData> OneEvent(const std::string& data) {
   return events;
 }
 
-Result<Row> RunEvs(const BenchOptions& options, const AppendEngine& engine, int writers,
+Result<Row> RunEvs(const BenchOptions& options, const BenchEngine& engine, int writers,
                    const std::string& data) {
   RowFolder folder(options.dir + "/" + engine.system + "-append-" + std::to_string(writers));
-  auto store = engine.open(folder.path);
+  auto store = engine.open(folder.path, /*durable=*/true);
   if (!store.ok()) return store.error();
   EventStore& s = **store;
   TimedRunOptions run{writers, options.warmup_seconds, options.seconds};
@@ -216,10 +201,10 @@ class AsyncAppendRun {
   std::optional<Error> first_error_;
 };
 
-Result<Row> RunEvsAsync(const BenchOptions& options, const AppendEngine& engine, int in_flight,
+Result<Row> RunEvsAsync(const BenchOptions& options, const BenchEngine& engine, int in_flight,
                         const std::string& data) {
   RowFolder folder(options.dir + "/" + engine.system + "-async-" + std::to_string(in_flight));
-  auto store = engine.open(folder.path);
+  auto store = engine.open(folder.path, /*durable=*/true);
   if (!store.ok()) return store.error();
   Row row;
   {
@@ -408,7 +393,7 @@ double Ratio(double value, double baseline) {
 
 Status RunAppendBench(const BenchOptions& options, Reporter& reporter) {
   const std::string data = EventData150();
-  const std::vector<AppendEngine> engines = AppendEngines();
+  const std::vector<BenchEngine> engines = BenchEngines();
   for (int writers : options.writers) {
     std::fprintf(stderr, "append: sqlite-naive, %d writers...\n", writers);
     auto naive = RunNaive(options, writers, data);
@@ -432,7 +417,7 @@ Status RunAppendBench(const BenchOptions& options, Reporter& reporter) {
     SetRatio(*fsync_limit, *naive);
     reporter.Add(*fsync_limit);
 
-    for (const AppendEngine& engine : engines) {
+    for (const BenchEngine& engine : engines) {
       std::fprintf(stderr, "append: %s, %d writers...\n", engine.system.c_str(), writers);
       auto evs = RunEvs(options, engine, writers, data);
       if (!evs.ok()) return evs.error();
@@ -453,7 +438,7 @@ Status RunAppendBench(const BenchOptions& options, Reporter& reporter) {
     Describe(*fsync_limit, "append-async", "in_flight", in_flight, options);
     SetRatio(*fsync_limit, *fsync_limit);
     reporter.Add(*fsync_limit);
-    for (const AppendEngine& engine : engines) {
+    for (const BenchEngine& engine : engines) {
       std::fprintf(stderr, "append-async: %s, %d in flight...\n", engine.system.c_str(), in_flight);
       auto evs = RunEvsAsync(options, engine, in_flight, data);
       if (!evs.ok()) return evs.error();

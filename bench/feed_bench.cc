@@ -1,4 +1,4 @@
-// `evs-bench feed`: the change feed (evs::Subscription over the SQLite store).
+// `evs-bench feed`: the change feed (evs::Subscription over each embedded engine, engines.h).
 //
 //   feed_catchup  A fresh durable store is filled with --events small events (~100 bytes of
 //                 JSON data, over 10,000 streams; the fill is not measured: it appends 20 events
@@ -56,6 +56,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,7 @@
 #include "bench.h"
 #include "cart/cart.h"
 #include "cart/cart_summary_projection.h"
+#include "engines.h"
 #include "evs/event_store.h"
 #include "evs/projection.h"
 #include "evs/subscription.h"
@@ -125,15 +127,15 @@ std::string FillData() {
 
 // ---- the fill --------------------------------------------------------------------------------
 
-// Fills a fresh store at `path` with `appends` appends (expected version any), the i-th made by
-// `make(i)`, from kFillThreads threads, not durable (the file is the same either way; only
-// reads are measured); the log must end at position `events`.
+// Fills a fresh store of `engine` in `folder` with `appends` appends (expected version any), the
+// i-th made by `make(i)`, from kFillThreads threads, not durable (the files are the same either
+// way; only reads are measured); the log must end at position `events`.
 using MakeAppend = std::function<Result<std::pair<std::string, std::vector<EventData>>>(int64_t)>;
-Status FillWith(const std::string& path, int64_t appends, int64_t events, const MakeAppend& make) {
-  SqliteStoreOptions store_options;
-  store_options.path = path;
-  store_options.durable = false;
-  auto store = OpenSqliteEventStore(store_options);
+Status FillWith(const BenchEngine& engine, const std::string& folder, int64_t appends,
+                int64_t events, const MakeAppend& make) {
+  std::error_code ignored;
+  std::filesystem::create_directories(folder, ignored);
+  auto store = engine.open(folder, /*durable=*/false);
   if (!store.ok()) return store.error();
   EventStore& s = **store;
 
@@ -173,16 +175,16 @@ Status FillWith(const std::string& path, int64_t appends, int64_t events, const 
   return OkStatus();
 }
 
-// Appends `events` events to a fresh store at `path`: kFillEventsPerAppend per append, the
-// appends spread round-robin over kFillStreams streams.
-Status Fill(const std::string& path, int64_t events) {
+// Appends `events` events to a fresh store of `engine` in `folder`: kFillEventsPerAppend per
+// append, the appends spread round-robin over kFillStreams streams.
+Status Fill(const BenchEngine& engine, const std::string& folder, int64_t events) {
   const int64_t appends = (events + kFillEventsPerAppend - 1) / kFillEventsPerAppend;
   const int64_t stream_count = std::min(kFillStreams, std::max<int64_t>(appends, 1));
   std::vector<std::string> streams;
   streams.reserve(static_cast<size_t>(stream_count));
   for (int64_t i = 0; i < stream_count; ++i) streams.push_back("item-" + Uuid::Random().ToString());
   const std::string data = FillData();
-  return FillWith(path, appends, events, [&](int64_t i) {
+  return FillWith(engine, folder, appends, events, [&](int64_t i) {
     const int64_t count = std::min(kFillEventsPerAppend, events - i * kFillEventsPerAppend);
     std::vector<EventData> batch(static_cast<size_t>(count));
     for (EventData& e : batch) {
@@ -194,9 +196,10 @@ Status Fill(const std::string& path, int64_t events) {
   });
 }
 
-// Appends `carts` carts of kEventsPerCart events to a fresh store at `path`, one append each.
-Status FillCarts(const std::string& path, int64_t carts) {
-  return FillWith(path, carts, carts * kEventsPerCart,
+// Appends `carts` carts of kEventsPerCart events to a fresh store of `engine` in `folder`, one
+// append each.
+Status FillCarts(const BenchEngine& engine, const std::string& folder, int64_t carts) {
+  return FillWith(engine, folder, carts, carts * kEventsPerCart,
                   [](int64_t i) -> Result<std::pair<std::string, std::vector<EventData>>> {
                     auto item = [&](int64_t k) {
                       return "item-" + std::to_string((i * 7 + k * 13) % kCartItemNames);
@@ -541,15 +544,14 @@ struct LiveWriter {
   std::optional<Error> first_error;
 };
 
-Result<Row> RunLive(const BenchOptions& options, int writers) {
-  const std::string path = options.dir + "/feed-live.sqlite";
+Result<Row> RunLive(const BenchOptions& options, const BenchEngine& engine, int writers) {
+  const std::string folder = options.dir + "/feed-live-" + engine.name;
   const std::string checkpoints_path = options.dir + "/feed-live-checkpoints.sqlite";
-  SqliteStoreOptions store_options;
-  store_options.path = path;
-  store_options.durable = true;
+  std::error_code ignored;
+  std::filesystem::create_directories(folder, ignored);
   Row row;
   {
-    auto store = OpenSqliteEventStore(store_options);
+    auto store = engine.open(folder, /*durable=*/true);
     if (!store.ok()) return store.error();
     EventStore& s = **store;
     auto checkpoints = OpenSqliteCheckpointStore(checkpoints_path);
@@ -640,7 +642,7 @@ Result<Row> RunLive(const BenchOptions& options, int writers) {
                                                      " failed");
     }
 
-    row.system = "evs";
+    row.system = engine.system;
     row.ops = handled;
     row.errors = errors;
     row.seconds = Seconds(measure_end - measure_start);
@@ -689,24 +691,22 @@ Result<Row> RunLive(const BenchOptions& options, int writers) {
     row.note = note;
     if (first_error) row.note += "; first error: " + first_error->message;
   }
-  RemoveDatabase(path);
+  std::filesystem::remove_all(folder, ignored);
   RemoveDatabase(checkpoints_path);
   return row;
 }
 
 // The feed_projection rows: the projection and its "feed" baseline over one cart log,
 // kCatchUpRounds rounds alternating, best of each.
-Status RunProjectionRows(const BenchOptions& options, Reporter& reporter) {
+Status RunProjectionRows(const BenchOptions& options, const BenchEngine& engine,
+                         Reporter& reporter) {
   const int64_t carts = std::max<int64_t>(options.projection_events / kEventsPerCart, 1);
-  const std::string path = options.dir + "/feed-carts.sqlite";
+  const std::string folder = options.dir + "/feed-carts";
   std::fprintf(stderr, "feed: filling a store with %lld carts (%lld events)...\n",
                static_cast<long long>(carts), static_cast<long long>(carts * kEventsPerCart));
-  if (auto s = FillCarts(path, carts); !s.ok()) return s;
+  if (auto s = FillCarts(engine, folder, carts); !s.ok()) return s;
   {
-    SqliteStoreOptions store_options;
-    store_options.path = path;
-    store_options.durable = true;
-    auto store = OpenSqliteEventStore(store_options);
+    auto store = engine.open(folder, /*durable=*/true);
     if (!store.ok()) return store.error();
     std::optional<Row> feed, projected;
     nlohmann::json feed_rounds = nlohmann::json::array(), rounds = nlohmann::json::array();
@@ -741,7 +741,8 @@ Status RunProjectionRows(const BenchOptions& options, Reporter& reporter) {
     reporter.Add(*feed);
     reporter.Add(*projected);
   }
-  RemoveDatabase(path);
+  std::error_code ignored;
+  std::filesystem::remove_all(folder, ignored);
   return OkStatus();
 }
 
@@ -749,79 +750,99 @@ Status RunProjectionRows(const BenchOptions& options, Reporter& reporter) {
 
 Status RunFeedBench(const BenchOptions& options, Reporter& reporter) {
   const int64_t events = options.feed_events;
-  const std::string path = options.dir + "/feed-catchup.sqlite";
-  std::fprintf(stderr, "feed: filling a store with %lld events...\n",
-               static_cast<long long>(events));
-  const Clock::time_point fill_start = Clock::now();
-  if (auto s = Fill(path, events); !s.ok()) return s;
-  // Written back before measuring, so that no row pays for the fill's dirty pages.
-  if (int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-  std::fprintf(stderr, "feed: filled in %.1f s\n", Seconds(Clock::now() - fill_start));
-
-  {
-    SqliteStoreOptions store_options;
-    store_options.path = path;
-    store_options.durable = true;
-    auto store = OpenSqliteEventStore(store_options);
+  const std::vector<BenchEngine> engines = BenchEngines();
+  // Each engine's store filled with the same events; the raw scan reads the SQLite engine's.
+  struct Filled {
+    const BenchEngine* engine;
+    std::string folder;
+    std::unique_ptr<EventStore> store;
+  };
+  std::vector<Filled> filled;
+  std::string sqlite_file;
+  for (const BenchEngine& engine : engines) {
+    const std::string folder = options.dir + "/feed-catchup-" + engine.name;
+    std::fprintf(stderr, "feed: filling a %s store with %lld events...\n", engine.name.c_str(),
+                 static_cast<long long>(events));
+    const Clock::time_point fill_start = Clock::now();
+    if (auto s = Fill(engine, folder, events); !s.ok()) return s;
+    // Written back before measuring, so that no row pays for the fill's dirty pages.
+    ::sync();
+    std::fprintf(stderr, "feed: filled in %.1f s\n", Seconds(Clock::now() - fill_start));
+    auto store = engine.open(folder, /*durable=*/true);
     if (!store.ok()) return store.error();
+    if (engine.sqlite_file) sqlite_file = engine.sqlite_file(folder);
+    filled.push_back({&engine, folder, std::move(store).value()});
+  }
+  if (sqlite_file.empty()) {
+    return Error::Make(ErrorCode::kInvalidArgument, "feed: no SQLite engine for the raw scan");
+  }
 
-    // kCatchUpRounds rounds of the scan and every batch size, alternating, so that a burst of
-    // other load on the machine does not fall on one system only; each row keeps its best round.
-    std::optional<Row> scan;
-    std::vector<std::optional<Row>> best(options.batch_sizes.size());
-    std::vector<nlohmann::json> rounds(options.batch_sizes.size() + 1, nlohmann::json::array());
-    auto keep = [](std::optional<Row>& kept, Row row, nlohmann::json& all) {
-      all.push_back(std::round(row.ops_per_s));
-      if (!kept || row.ops_per_s > kept->ops_per_s) kept = std::move(row);
-    };
-    for (int round = 1; round <= kCatchUpRounds; ++round) {
-      std::fprintf(stderr, "feed: round %d: sqlite-scan of %lld events...\n", round,
-                   static_cast<long long>(events));
-      auto scanned = RunScan(path, events);
-      if (!scanned.ok()) return scanned.error();
-      keep(scan, std::move(*scanned), rounds[0]);
-      for (size_t i = 0; i < options.batch_sizes.size(); ++i) {
+  // kCatchUpRounds rounds of the scan and of every engine and batch size, alternating, so that
+  // a burst of other load on the machine does not fall on one system only; each row keeps its
+  // best round.
+  const size_t per_engine = options.batch_sizes.size();
+  std::optional<Row> scan;
+  std::vector<std::optional<Row>> best(filled.size() * per_engine);
+  std::vector<nlohmann::json> rounds(best.size() + 1, nlohmann::json::array());
+  auto keep = [](std::optional<Row>& kept, Row row, nlohmann::json& all) {
+    all.push_back(std::round(row.ops_per_s));
+    if (!kept || row.ops_per_s > kept->ops_per_s) kept = std::move(row);
+  };
+  for (int round = 1; round <= kCatchUpRounds; ++round) {
+    std::fprintf(stderr, "feed: round %d: sqlite-scan of %lld events...\n", round,
+                 static_cast<long long>(events));
+    auto scanned = RunScan(sqlite_file, events);
+    if (!scanned.ok()) return scanned.error();
+    keep(scan, std::move(*scanned), rounds[0]);
+    for (size_t e = 0; e < filled.size(); ++e) {
+      for (size_t i = 0; i < per_engine; ++i) {
         const int batch_size = options.batch_sizes[i];
-        std::fprintf(stderr, "feed: round %d: evs catch-up, batch_size %d...\n", round, batch_size);
+        std::fprintf(stderr, "feed: round %d: %s catch-up, batch_size %d...\n", round,
+                     filled[e].engine->system.c_str(), batch_size);
         const std::string checkpoints_path = options.dir + "/feed-checkpoints.sqlite";
-        auto evs = RunCatchUp(**store, checkpoints_path, events, batch_size);
+        auto evs = RunCatchUp(*filled[e].store, checkpoints_path, events, batch_size);
         RemoveDatabase(checkpoints_path);
         if (!evs.ok()) return evs.error();
-        keep(best[i], std::move(*evs), rounds[i + 1]);
+        evs->system = filled[e].engine->system;
+        keep(best[e * per_engine + i], std::move(*evs), rounds[e * per_engine + i + 1]);
       }
     }
-    char best_of[32];
-    std::snprintf(best_of, sizeof(best_of), "best of %d; ", kCatchUpRounds);
-    scan->bench = "feed_catchup";
-    scan->extra["events"] = events;
-    scan->extra["rounds_ops_per_s"] = rounds[0];
-    scan->note = best_of + scan->note;
-    SetRatio(*scan, *scan);
-    reporter.Add(*scan);
-    for (size_t i = 0; i < best.size(); ++i) {
-      Row& evs = *best[i];
-      evs.bench = "feed_catchup";
-      evs.extra["events"] = events;
-      evs.extra["rounds_ops_per_s"] = rounds[i + 1];
-      evs.note = best_of + evs.note;
-      SetRatio(evs, *scan);
-      reporter.Add(evs);
-    }
   }
-  RemoveDatabase(path);
+  char best_of[32];
+  std::snprintf(best_of, sizeof(best_of), "best of %d; ", kCatchUpRounds);
+  scan->bench = "feed_catchup";
+  scan->extra["events"] = events;
+  scan->extra["rounds_ops_per_s"] = rounds[0];
+  scan->note = best_of + scan->note;
+  SetRatio(*scan, *scan);
+  reporter.Add(*scan);
+  for (size_t i = 0; i < best.size(); ++i) {
+    Row& evs = *best[i];
+    evs.bench = "feed_catchup";
+    evs.extra["events"] = events;
+    evs.extra["rounds_ops_per_s"] = rounds[i + 1];
+    evs.note = best_of + evs.note;
+    SetRatio(evs, *scan);
+    reporter.Add(evs);
+  }
+  for (Filled& f : filled) {
+    f.store.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(f.folder, ignored);
+  }
 
-  if (auto s = RunProjectionRows(options, reporter); !s.ok()) return s;
+  if (auto s = RunProjectionRows(options, engines.front(), reporter); !s.ok()) return s;
 
-  std::fprintf(stderr, "feed: evs live, %d writers...\n", options.feed_writers);
-  auto live = RunLive(options, options.feed_writers);
-  if (!live.ok()) return live.error();
-  live->bench = "feed_live";
-  live->concurrency_name = "writers";
-  live->concurrency = options.feed_writers;
-  reporter.Add(*live);
+  for (const BenchEngine& engine : engines) {
+    std::fprintf(stderr, "feed: %s live, %d writers...\n", engine.system.c_str(),
+                 options.feed_writers);
+    auto live = RunLive(options, engine, options.feed_writers);
+    if (!live.ok()) return live.error();
+    live->bench = "feed_live";
+    live->concurrency_name = "writers";
+    live->concurrency = options.feed_writers;
+    reporter.Add(*live);
+  }
   return OkStatus();
 }
 

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <random>
@@ -21,6 +22,7 @@
 
 #include "bench.h"
 #include "cart/cart.h"
+#include "engines.h"
 #include "evs/event_store.h"
 #include "evs/repository.h"
 #include "evs/uuid.h"
@@ -46,14 +48,12 @@ std::string ItemName(int i) {
   return "SKU-" + std::to_string(10000 + i) + " " + kProducts[static_cast<size_t>(i) % kCount];
 }
 
-// Fills a store at `path` with `ids.size()` carts of kEventsPerCart events, each stored with one
-// append. Uses a non-durable store and several threads to share commits: only reads are
-// measured, and the file is the same either way.
-Status PrepareCarts(const std::string& path, const std::vector<std::string>& ids) {
-  SqliteStoreOptions store_options;
-  store_options.path = path;
-  store_options.durable = false;
-  auto store = OpenSqliteEventStore(store_options);
+// Fills a store of `engine` in `folder` with `ids.size()` carts of kEventsPerCart events, each
+// stored with one append. Uses a non-durable store and several threads to share commits: only
+// reads are measured, and the files are the same either way.
+Status PrepareCarts(const BenchEngine& engine, const std::string& folder,
+                    const std::vector<std::string>& ids) {
+  auto store = engine.open(folder, /*durable=*/false);
   if (!store.ok()) return store.error();
   RepositoryOptions repo_options;
   repo_options.cache_capacity = 0;
@@ -225,61 +225,79 @@ void Describe(Row& row, const char* bench, const char* system, int threads,
 }  // namespace
 
 Status RunFetchBench(const BenchOptions& options, Reporter& reporter) {
-  const std::string path = options.dir + "/evs-fetch.sqlite";
   std::vector<std::string> ids;
   ids.reserve(static_cast<size_t>(options.carts));
   for (int i = 0; i < options.carts; ++i) ids.push_back(Uuid::Random().ToString());
 
-  std::fprintf(stderr, "fetch: preparing %d carts of %lld events...\n", options.carts,
-               static_cast<long long>(kEventsPerCart));
-  if (auto s = PrepareCarts(path, ids); !s.ok()) return s;
-
-  SqliteStoreOptions store_options;
-  store_options.path = path;
-  store_options.durable = true;
-  {
-    auto store = OpenSqliteEventStore(store_options);
+  // The same carts in each engine's store; the raw read reads the SQLite engine's file.
+  struct Prepared {
+    const BenchEngine* engine;
+    std::string folder;
+    std::unique_ptr<EventStore> store;
+  };
+  const std::vector<BenchEngine> engines = BenchEngines();
+  std::vector<Prepared> prepared;
+  std::string sqlite_file;
+  for (const BenchEngine& engine : engines) {
+    const std::string folder = options.dir + "/fetch-" + engine.name;
+    std::error_code ignored;
+    std::filesystem::create_directories(folder, ignored);
+    std::fprintf(stderr, "fetch: preparing %d carts of %lld events in a %s store...\n",
+                 options.carts, static_cast<long long>(kEventsPerCart), engine.name.c_str());
+    if (auto s = PrepareCarts(engine, folder, ids); !s.ok()) return s;
+    auto store = engine.open(folder, /*durable=*/true);
     if (!store.ok()) return store.error();
+    if (engine.sqlite_file) sqlite_file = engine.sqlite_file(folder);
+    prepared.push_back({&engine, folder, std::move(store).value()});
+  }
+  if (sqlite_file.empty()) {
+    return Error::Make(ErrorCode::kInvalidArgument, "fetch: no SQLite engine for the raw read");
+  }
 
-    for (int threads : options.threads) {
-      std::fprintf(stderr, "fetch: sqlite-raw, %d threads...\n", threads);
-      Row raw = RunRawRead(options, threads, path, ids);
-      Describe(raw, "fetch_cold", "sqlite-raw", threads, options);
-      SetRatio(raw, raw);
+  for (int threads : options.threads) {
+    std::fprintf(stderr, "fetch: sqlite-raw, %d threads...\n", threads);
+    Row raw = RunRawRead(options, threads, sqlite_file, ids);
+    Describe(raw, "fetch_cold", "sqlite-raw", threads, options);
+    SetRatio(raw, raw);
+    reporter.Add(raw);
 
-      std::fprintf(stderr, "fetch: evs cold, %d threads...\n", threads);
+    for (Prepared& p : prepared) {
+      const char* system = p.engine->system.c_str();
+      std::fprintf(stderr, "fetch: %s cold, %d threads...\n", system, threads);
       RepositoryOptions cold_options;
       cold_options.cache_capacity = 0;
-      CartRepository cold_repo(**store, cold_options);
+      CartRepository cold_repo(*p.store, cold_options);
       Row cold = RunRepositoryFetch(options, threads, cold_repo, ids);
-      Describe(cold, "fetch_cold", "evs", threads, options);
+      Describe(cold, "fetch_cold", system, threads, options);
       SetRatio(cold, raw);
 
-      std::fprintf(stderr, "fetch: evs warm, %d threads...\n", threads);
+      std::fprintf(stderr, "fetch: %s warm, %d threads...\n", system, threads);
       RepositoryOptions warm_options;
       // Well above the carts: the cache is sharded, and no shard may run full and evict.
       warm_options.cache_capacity = 4 * ids.size();
-      CartRepository warm_repo(**store, warm_options);
+      CartRepository warm_repo(*p.store, warm_options);
       for (const std::string& id : ids) {
         if (Status s = CheckCart(warm_repo.Fetch(id), id); !s.ok()) return s;
       }
       Row warm = RunRepositoryFetch(options, threads, warm_repo, ids);
-      Describe(warm, "fetch_warm", "evs", threads, options);
+      Describe(warm, "fetch_warm", system, threads, options);
       SetRatio(warm, raw);
       if (cold.ops_per_s > 0) {
         const double to_cold = warm.ops_per_s / cold.ops_per_s;
         warm.extra["ratio_to_cold"] = std::round(to_cold * 1000) / 1000;
         char note[48];
-        std::snprintf(note, sizeof(note), "%.1fx evs cold", to_cold);
+        std::snprintf(note, sizeof(note), "%.1fx %s cold", to_cold, system);
         warm.note = warm.note.empty() ? note : std::string(note) + "; " + warm.note;
       }
-
-      reporter.Add(raw);
       reporter.Add(cold);
       reporter.Add(warm);
     }
   }
-  RemoveDatabase(path);
+  for (Prepared& p : prepared) {
+    p.store.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(p.folder, ignored);
+  }
   return OkStatus();
 }
 
