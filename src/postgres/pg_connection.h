@@ -1,0 +1,89 @@
+// One libpq connection, with parameters and results in binary form, and errors as values.
+//
+// Statements go through PQexecParams with every parameter and result in the binary format
+// (int8 as 8 big-endian bytes, uuid as 16 bytes, text and bytea as their bytes), so nothing is
+// escaped or parsed as text on the way. Arrays are sent in the text format (see Params::TextArray).
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "evs/status.h"
+#include "evs/uuid.h"
+
+namespace evs::pg {
+
+struct ResultDeleter {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+// The parameters of one statement, $1 first.
+class Params {
+ public:
+  Params& Int8(int64_t value);
+  Params& Text(std::string_view value);  // text or bytea: the bytes as they are
+  Params& Id(const Uuid& value);         // uuid
+  // A text[] literal of `values` ({"a","b"}), each quoted and escaped; for `= ANY($n::text[])`.
+  Params& TextArray(const std::vector<std::string>& values);
+  // A uuid[] literal.
+  Params& IdArray(const std::vector<Uuid>& values);
+  Params& Int8Array(const std::vector<int64_t>& values);
+
+  size_t size() const { return values_.size(); }
+
+ private:
+  friend class Connection;
+  struct Value {
+    std::string bytes;
+    int format;  // 0 text, 1 binary
+  };
+  std::vector<Value> values_;
+};
+
+// Column readers for a binary-format result.
+int64_t GetInt8(const PGresult* result, int row, int column);
+std::string GetText(const PGresult* result, int row, int column);  // text or bytea
+Uuid GetId(const PGresult* result, int row, int column);
+bool IsNull(const PGresult* result, int row, int column);
+
+// SQLSTATEs the store branches on.
+inline constexpr std::string_view kUniqueViolation = "23505";
+inline constexpr std::string_view kDeadlock = "40P01";
+inline constexpr std::string_view kSerializationFailure = "40001";
+inline constexpr std::string_view kUndefinedTable = "42P01";
+
+class Connection {
+ public:
+  // Connects (client_encoding UTF8, application_name evs). kInvalidArgument for a url libpq
+  // cannot parse, kUnavailable when the server cannot be reached or refuses the login.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& url);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one statement. On failure: kUnavailable when the connection is lost (Broken() is then
+  // true), else kIOError naming the server's message; sqlstate() says which error it was.
+  Result<ResultPtr> Exec(std::string_view sql, const Params& params = Params());
+  // Runs statements without parameters (several, separated by ';').
+  Status ExecScript(std::string_view sql);
+
+  bool Broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+  // The SQLSTATE of the last failed statement ("" when it had none, e.g. a lost connection).
+  const std::string& sqlstate() const { return sqlstate_; }
+  PGconn* raw() { return conn_; }
+
+ private:
+  explicit Connection(PGconn* conn) : conn_(conn) {}
+  Error Failure(const PGresult* result, std::string_view sql);
+
+  PGconn* conn_;
+  std::string sqlstate_;
+};
+
+}  // namespace evs::pg

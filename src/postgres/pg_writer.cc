@@ -1,0 +1,411 @@
+#include "postgres/pg_writer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <unordered_map>
+
+#include "evs/clock.h"
+#include "evs/uuid.h"
+
+namespace evs::pg {
+namespace {
+
+// Where a committed (or, in this batch, planned) event id stands.
+struct PgIdLocation {
+  std::string stream;
+  int64_t version = 0;
+  int64_t position = 0;  // pending: the event's index among the batch's writes
+  bool pending = false;
+};
+
+// The outcome of one append of a batch, before positions are known.
+struct PgPlanned {
+  enum class Kind { kWrite, kDuplicate, kFail } kind = Kind::kFail;
+  std::optional<Error> error;
+  PgIdLocation first;  // kWrite / kDuplicate: the first event
+  PgIdLocation last;   // and the last
+};
+
+PgPlanned PgFail(Error error) {
+  PgPlanned planned;
+  planned.error = std::move(error);
+  return planned;
+}
+
+constexpr size_t kPgRowsPerInsert = 8000;  // 7 parameters each: below libpq's 65,535
+constexpr size_t kPgMaxKnownStreams = 100000;
+constexpr int kPgRaceRetries = 5;
+
+Error PgDuplicateIdError(const Uuid& id, const PgIdLocation& at) {
+  std::string where = at.pending ? "in another append of the same commit"
+                                 : "at log position " + std::to_string(at.position);
+  return Error::Make(ErrorCode::kDuplicateEventId,
+                     "event id " + id.ToString() + " is already committed " + where +
+                         "; a retry must resend the same events with the same expected version");
+}
+
+Error PgConflictError(std::string_view stream, const ExpectedVersion& expected, int64_t current) {
+  Error conflict = Error::Make(ErrorCode::kWrongExpectedVersion,
+                               "stream '" + std::string(stream) + "' is at version " +
+                                   std::to_string(current) + ", but the append expected " +
+                                   expected.ToString() + "; reload it and decide again");
+  conflict.conflict = VersionConflict{expected.ToString(), current};
+  return conflict;
+}
+
+std::optional<int64_t> PgTargetVersion(const ExpectedVersion& expected) {
+  switch (expected.kind()) {
+    case ExpectedVersion::Kind::kNoStream:
+      return 1;
+    case ExpectedVersion::Kind::kExact:
+      return expected.version() + 1;
+    default:
+      return std::nullopt;
+  }
+}
+
+// An append whose ids are already committed (or planned earlier in the batch): the original's
+// result, or an error when they stand somewhere else. nullopt when none of them is known.
+std::optional<PgPlanned> PgCheckKnownIds(
+    const PendingAppend& append, const std::unordered_map<Uuid, PgIdLocation, UuidHash>& known) {
+  if (known.empty()) return std::nullopt;
+  const auto& events = append.events;
+  auto first = known.find(events[0].id);
+  if (first == known.end()) {
+    for (size_t i = 1; i < events.size(); ++i) {
+      auto it = known.find(events[i].id);
+      if (it != known.end()) {
+        return PgFail(PgDuplicateIdError(events[i].id, it->second));
+      }
+    }
+    return std::nullopt;
+  }
+  const PgIdLocation& start = first->second;
+  const auto target = PgTargetVersion(append.expected);
+  bool same_place = start.stream == append.stream && (!target || *target == start.version);
+  const PgIdLocation* last = &start;
+  for (size_t i = 1; same_place && i < events.size(); ++i) {
+    auto it = known.find(events[i].id);
+    same_place = it != known.end() && it->second.stream == append.stream &&
+                 it->second.version == start.version + static_cast<int64_t>(i);
+    if (same_place) last = &it->second;
+  }
+  if (!same_place) {
+    return PgFail(PgDuplicateIdError(events[0].id, start));
+  }
+  return PgPlanned{PgPlanned::Kind::kDuplicate, std::nullopt, start, *last};
+}
+
+bool PgIsRace(const std::string& sqlstate) {
+  return sqlstate == kUniqueViolation || sqlstate == kDeadlock || sqlstate == kSerializationFailure;
+}
+
+}  // namespace
+
+Writer::Writer(PostgresStoreOptions options, std::unique_ptr<Connection> connection,
+               std::function<void()> committed)
+    : options_(std::move(options)),
+      connection_(std::move(connection)),
+      committed_(std::move(committed)) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Writer::~Writer() {
+  {
+    std::lock_guard guard(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+uint64_t Writer::commits() const {
+  std::lock_guard guard(mu_);
+  return commits_;
+}
+
+void Writer::Submit(PendingAppend append) {
+  {
+    std::lock_guard guard(mu_);
+    if (!closing_) {
+      queue_.push_back(std::move(append));
+      cv_.notify_one();
+      return;
+    }
+  }
+  append.callback(
+      Error::Make(ErrorCode::kUnavailable, "the PostgreSQL store is closing: nothing was written"));
+}
+
+void Writer::Run() {
+  for (;;) {
+    std::vector<PendingAppend> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closing, and everything queued is done
+      size_t events = 0;
+      while (
+          !queue_.empty() && batch.size() < options_.max_batch_appends &&
+          (batch.empty() || events + queue_.front().events.size() <= options_.max_batch_events)) {
+        events += queue_.front().events.size();
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    std::vector<Result<AppendResult>> outcomes = Commit(batch);
+    bool wrote = false;
+    for (const auto& outcome : outcomes) wrote = wrote || outcome.ok();
+    if (wrote) {
+      {
+        std::lock_guard guard(mu_);
+        ++commits_;
+      }
+      committed_();
+    }
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].callback(std::move(outcomes[i]));
+  }
+}
+
+Status Writer::EnsureConnected() {
+  if (connection_ != nullptr && !connection_->Broken()) return OkStatus();
+  connection_.reset();
+  auto connection = Connection::Open(options_.url);
+  if (!connection) return connection.error();
+  connection_ = std::move(connection).value();
+  return OkStatus();
+}
+
+std::vector<Result<AppendResult>> Writer::Commit(std::vector<PendingAppend>& batch) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(options_.reconnect_seconds);
+  auto pause = std::chrono::milliseconds(20);
+  int races = 0;
+  bool unknown_outcome = false;
+  for (;;) {
+    bool retry = false;
+    bool committing = false;
+    auto outcomes = Attempt(batch, retry);
+    if (outcomes.ok()) return std::move(outcomes).value();
+    Error error = outcomes.error();
+    committing = error.message.rfind("COMMIT:", 0) == 0;
+    unknown_outcome = unknown_outcome || committing;
+    const bool race = race_;
+    const bool can_retry =
+        retry && (race ? ++races <= kPgRaceRetries : std::chrono::steady_clock::now() < deadline);
+    if (!can_retry) {
+      if (unknown_outcome) {
+        error.code = ErrorCode::kUnavailable;
+        error.message =
+            "the connection to PostgreSQL was lost while committing, and it did not "
+            "come back within " +
+            std::to_string(options_.reconnect_seconds) +
+            " s: the append may or may not be committed; retry it with the same "
+            "event ids (an idempotent retry tells which) (" +
+            error.message + ")";
+      } else if (!race && retry) {
+        error.code = ErrorCode::kUnavailable;
+        error.message += "; nothing was written (retried for " +
+                         std::to_string(options_.reconnect_seconds) + " s)";
+      }
+      std::vector<Result<AppendResult>> failed;
+      failed.reserve(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) failed.emplace_back(error);
+      return failed;
+    }
+    if (!race) {
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+    }
+  }
+}
+
+Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingAppend>& batch,
+                                                          bool& retry) {
+  retry = true;
+  race_ = false;
+  if (auto s = EnsureConnected(); !s) return s.error();
+  Connection& c = *connection_;
+  auto rollback = [&](Error error) -> Error {
+    if (!c.Broken()) {
+      const std::string state = c.sqlstate();
+      (void)c.ExecScript("ROLLBACK");
+      retry = race_ = PgIsRace(state);
+    }
+    return error;
+  };
+
+  // Every stream's row exists before the transaction locks them (inserted in id order, so that
+  // writers never deadlock on new streams).
+  std::vector<std::string> streams;
+  for (const auto& append : batch) streams.push_back(append.stream);
+  std::sort(streams.begin(), streams.end());
+  streams.erase(std::unique(streams.begin(), streams.end()), streams.end());
+  std::vector<std::string> missing;
+  for (const auto& s : streams) {
+    if (known_streams_.count(s) == 0) missing.push_back(s);
+  }
+  if (!missing.empty()) {
+    auto r = c.Exec(
+        "INSERT INTO evs_streams (stream_id, version) SELECT unnest($1::text[]), 0 "
+        "ON CONFLICT DO NOTHING",
+        Params().TextArray(missing));
+    if (!r) {
+      race_ = !c.Broken() && PgIsRace(c.sqlstate());
+      retry = c.Broken() || race_;
+      return r.error();
+    }
+    if (known_streams_.size() + missing.size() > kPgMaxKnownStreams) known_streams_.clear();
+    known_streams_.insert(missing.begin(), missing.end());
+  }
+
+  if (auto s = c.ExecScript("BEGIN ISOLATION LEVEL READ COMMITTED"); !s) return s.error();
+  std::unordered_map<std::string, int64_t> heads;
+  {
+    auto r = c.Exec(
+        "SELECT stream_id, version FROM evs_streams WHERE stream_id = ANY($1::text[]) "
+        "ORDER BY stream_id FOR UPDATE",
+        Params().TextArray(streams));
+    if (!r) return rollback(r.error());
+    for (int row = 0; row < PQntuples(r->get()); ++row) {
+      heads[GetText(r->get(), row, 0)] = GetInt8(r->get(), row, 1);
+    }
+  }
+  if (heads.size() != streams.size()) {  // a row went away: insert it again
+    known_streams_.clear();
+    (void)c.ExecScript("ROLLBACK");
+    return Error::Make(ErrorCode::kIOError, "evs_streams lost rows of this batch's streams");
+  }
+
+  std::unordered_map<Uuid, PgIdLocation, UuidHash> known;
+  {
+    std::vector<Uuid> ids;
+    for (const auto& append : batch) {
+      for (const auto& e : append.events) ids.push_back(e.id);
+    }
+    auto r = c.Exec(
+        "SELECT event_id, stream_id, version, position FROM evs_events "
+        "WHERE event_id = ANY($1::uuid[])",
+        Params().IdArray(ids));
+    if (!r) return rollback(r.error());
+    for (int row = 0; row < PQntuples(r->get()); ++row) {
+      known[GetId(r->get(), row, 0)] = PgIdLocation{
+          GetText(r->get(), row, 1), GetInt8(r->get(), row, 2), GetInt8(r->get(), row, 3), false};
+    }
+  }
+
+  // Decide each append in order, against the locked heads and what the batch wrote before it.
+  std::vector<PgPlanned> planned;
+  planned.reserve(batch.size());
+  struct Write {
+    const PendingAppend* append;
+    size_t index;
+    int64_t version;
+  };
+  std::vector<Write> writes;
+  for (const auto& append : batch) {
+    if (auto decided = PgCheckKnownIds(append, known)) {
+      planned.push_back(std::move(*decided));
+      continue;
+    }
+    int64_t& head = heads[append.stream];
+    if (!append.expected.Matches(head)) {
+      planned.push_back(PgFail(PgConflictError(append.stream, append.expected, head)));
+      continue;
+    }
+    PgPlanned p;
+    p.kind = PgPlanned::Kind::kWrite;
+    for (size_t i = 0; i < append.events.size(); ++i) {
+      PgIdLocation at{append.stream, head + 1, static_cast<int64_t>(writes.size()), true};
+      known[append.events[i].id] = at;
+      if (i == 0) p.first = at;
+      p.last = at;
+      writes.push_back(Write{&append, i, head + 1});
+      ++head;
+    }
+    planned.push_back(std::move(p));
+  }
+
+  int64_t base = 0;
+  if (!writes.empty()) {
+    std::vector<std::string> ids;
+    std::vector<int64_t> versions;
+    for (const auto& [stream, version] : heads) {
+      ids.push_back(stream);
+      versions.push_back(version);
+    }
+    auto r = c.Exec(
+        "WITH u AS (UPDATE evs_streams AS s SET version = v.version "
+        "FROM unnest($1::text[], $2::int8[]) AS v(stream_id, version) "
+        "WHERE s.stream_id = v.stream_id AND s.version <> v.version RETURNING 1) "
+        "SELECT (SELECT count(*) FROM u) FROM pg_notify('evs_log', '')",
+        Params().TextArray(ids).Int8Array(versions));
+    if (!r) return rollback(r.error());
+    // The log's head: positions are taken under this row's lock, held until COMMIT.
+    const auto n = static_cast<int64_t>(writes.size());
+    auto head = c.Exec(
+        "UPDATE evs_log_head SET position = position + $1::int8, "
+        "recorded_at_us = GREATEST(recorded_at_us, $2::int8) WHERE id = 1 "
+        "RETURNING position - $1::int8, recorded_at_us",
+        Params().Int8(n).Int8(SystemClock()->NowMicros()));
+    if (!head) return rollback(head.error());
+    if (PQntuples(head->get()) != 1) {
+      return rollback(Error::Make(ErrorCode::kCorruption,
+                                  "evs_log_head has no row: the schema was changed outside evs"));
+    }
+    base = GetInt8(head->get(), 0, 0);
+    const int64_t recorded = GetInt8(head->get(), 0, 1);
+    for (size_t from = 0; from < writes.size(); from += kPgRowsPerInsert) {
+      const size_t to = std::min(writes.size(), from + kPgRowsPerInsert);
+      std::string sql =
+          "INSERT INTO evs_events (position, stream_id, version, event_id, type, data, "
+          "metadata, recorded_at_us) VALUES ";
+      Params params;
+      params.Int8(recorded);
+      for (size_t w = from; w < to; ++w) {
+        const Write& write = writes[w];
+        const EventData& e = write.append->events[write.index];
+        const int p = static_cast<int>(params.size());
+        if (w > from) sql += ',';
+        sql += "($" + std::to_string(p + 1) + "::int8,$" + std::to_string(p + 2) + "::text,$" +
+               std::to_string(p + 3) + "::int8,$" + std::to_string(p + 4) + "::uuid,$" +
+               std::to_string(p + 5) + "::text,$" + std::to_string(p + 6) + "::bytea,$" +
+               std::to_string(p + 7) + "::bytea,$1::int8)";
+        params.Int8(base + static_cast<int64_t>(w) + 1)
+            .Text(write.append->stream)
+            .Int8(write.version)
+            .Id(e.id)
+            .Text(e.type)
+            .Text(e.data)
+            .Text(e.metadata);
+      }
+      auto inserted = c.Exec(sql, params);
+      if (!inserted) return rollback(inserted.error());
+    }
+  }
+  if (auto s = c.ExecScript("COMMIT"); !s) {
+    // Lost during COMMIT: the outcome is unknown until the retry looks the ids up.
+    Error error = s.error();
+    error.message = "COMMIT: " + error.message;
+    retry = true;
+    return error;
+  }
+
+  std::vector<Result<AppendResult>> outcomes;
+  outcomes.reserve(batch.size());
+  auto position = [base](const PgIdLocation& at) {
+    return at.pending ? base + at.position + 1 : at.position;
+  };
+  for (auto& p : planned) {
+    if (p.kind == PgPlanned::Kind::kFail) {
+      outcomes.emplace_back(std::move(*p.error));
+    } else {
+      outcomes.emplace_back(
+          AppendResult{p.first.version, p.last.version, position(p.first), position(p.last)});
+    }
+  }
+  return outcomes;
+}
+
+}  // namespace evs::pg

@@ -1,0 +1,67 @@
+// The PostgreSQL store's writer: one thread and one connection per store, taking the queued
+// appends and committing them in one transaction (group commit). See evs/postgres.h for the
+// transaction and why the log has no holes.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "evs/event_store.h"
+#include "evs/postgres.h"
+#include "postgres/pg_connection.h"
+
+namespace evs::pg {
+
+struct PendingAppend {
+  std::string stream;
+  ExpectedVersion expected = ExpectedVersion::Any();
+  std::vector<EventData> events;  // validated
+  EventStore::AppendCallback callback;
+};
+
+class Writer {
+ public:
+  // `committed` is called on the writer thread after each commit that wrote events.
+  Writer(PostgresStoreOptions options, std::unique_ptr<Connection> connection,
+         std::function<void()> committed);
+  // Completes every queued append, then stops.
+  ~Writer();
+
+  // Queues an append; its callback runs on the writer thread (or here, kUnavailable, when the
+  // store is closing).
+  void Submit(PendingAppend append);
+
+  uint64_t commits() const;
+
+ private:
+  void Run();
+  // Commits `batch`, retrying the whole transaction after a lost connection or a race with
+  // another process; returns one outcome per append.
+  std::vector<Result<AppendResult>> Commit(std::vector<PendingAppend>& batch);
+  // One attempt. A batch-level error (the transaction did not commit, or its outcome is
+  // unknown) is returned as such; `retry` says whether running it again may succeed.
+  Result<std::vector<Result<AppendResult>>> Attempt(std::vector<PendingAppend>& batch, bool& retry);
+  Status EnsureConnected();
+
+  const PostgresStoreOptions options_;
+  std::unique_ptr<Connection> connection_;
+  const std::function<void()> committed_;
+  std::unordered_set<std::string> known_streams_;  // streams whose row exists
+  bool race_ = false;  // the last attempt lost a race with another writer (retry it at once)
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<PendingAppend> queue_;
+  bool closing_ = false;
+  uint64_t commits_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace evs::pg
