@@ -296,7 +296,10 @@ TEST_F(PostgresTest, AServerRestartMidLoadLosesNothingAndWritesNothingTwice) {
     std::this_thread::sleep_for(5ms);
   }
   const std::string restart = script + " restart " + cluster + " >/dev/null";
+  const int before = done.load();
   EXPECT_EQ(std::system(restart.c_str()), 0);
+  std::printf("the server restarted after %d of %d appends (%d when it was back)\n", before,
+              kThreads * kAppends, done.load());
   for (auto& t : threads) t.join();
   EXPECT_EQ(acked.size(), static_cast<size_t>(kThreads * kAppends * 2));
   auto log = WholeLog(*store);
