@@ -12,17 +12,20 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "evs/subscription.h"
 #include "postgres_test_env.h"
 #include "temp_dir.h"
 
@@ -329,6 +332,118 @@ TEST_F(PostgresTest, WaitForHeadIsWokenByAnotherStoresCommit) {
   append.join();
   ASSERT_TRUE(head.ok()) << head.error().message;
   EXPECT_EQ(*head, 1);
+}
+
+// Collects what a subscription hands over.
+class PgCollector : public EventHandler {
+ public:
+  Status Handle(std::span<const RecordedEvent> batch) override {
+    std::lock_guard guard(mu_);
+    for (const auto& e : batch) positions_.push_back(e.position);
+    cv_.notify_all();
+    return OkStatus();
+  }
+  // Waits (bounded) until `n` events came; returns their positions.
+  std::vector<int64_t> WaitFor(size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, 60s, [&] { return positions_.size() >= n; });
+    return positions_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int64_t> positions_;
+};
+
+std::vector<EventData> PgTicks(int n) {
+  std::vector<EventData> events(static_cast<size_t>(n));
+  for (auto& e : events) e.type = "Tick";
+  return events;
+}
+
+// A subscription on the PostgreSQL store keeps its checkpoint in the same database: it catches
+// up, goes live (woken by NOTIFY), and a new one, from another checkpoint store, resumes there.
+TEST_F(PostgresTest, ASubscriptionKeepsItsCheckpointInTheDatabase) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Append("a", ExpectedVersion::Any(), PgTicks(10)).ok());
+  {
+    auto checkpoints = OpenPostgresCheckpointStore(database_->url());
+    ASSERT_TRUE(checkpoints.ok()) << checkpoints.error().message;
+    PgCollector collector;
+    SubscriptionOptions options;
+    options.name = "pg-sub";
+    auto sub = Subscription::Start(*store, **checkpoints, collector, options);
+    ASSERT_TRUE(sub.ok()) << sub.error().message;
+    EXPECT_EQ(collector.WaitFor(10).size(), 10u);
+    ASSERT_TRUE(store->Append("b", ExpectedVersion::Any(), PgTicks(5)).ok());
+    auto seen = collector.WaitFor(15);
+    ASSERT_EQ(seen.size(), 15u);
+    for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], static_cast<int64_t>(i + 1));
+    (*sub)->Stop();
+  }
+  auto checkpoints = OpenPostgresCheckpointStore(database_->url());
+  ASSERT_TRUE(checkpoints.ok()) << checkpoints.error().message;
+  auto saved = (*checkpoints)->Load("pg-sub");
+  ASSERT_TRUE(saved.ok()) << saved.error().message;
+  ASSERT_TRUE(saved->has_value());
+  EXPECT_EQ(**saved, "15");
+  ASSERT_TRUE(store->Append("c", ExpectedVersion::Any(), PgTicks(1)).ok());
+  PgCollector collector;
+  SubscriptionOptions options;
+  options.name = "pg-sub";
+  auto sub = Subscription::Start(*store, **checkpoints, collector, options);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  EXPECT_EQ(collector.WaitFor(1), std::vector<int64_t>{16});
+  (*sub)->Stop();
+}
+
+TEST_F(PostgresTest, ParkedEventsAndStatesAreSharedThroughTheDatabase) {
+  auto first = OpenPostgresCheckpointStore(database_->url());
+  auto second = OpenPostgresCheckpointStore(database_->url());
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_FALSE((*first)->Load("none")->has_value());
+  ParkedEvent parked;
+  parked.subscription = "sub";
+  parked.event.stream_id = "s";
+  parked.event.version = 3;
+  parked.event.position = 7;
+  parked.event.id = Uuid::Random();
+  parked.event.type = "T";
+  parked.event.data = "{\"x\":1}";
+  parked.event.metadata = "{}";
+  parked.error = "boom";
+  parked.attempts = 5;
+  ASSERT_TRUE((*first)->Park(parked).ok());
+  auto listed = (*second)->ListParked("", 0, 10);
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  ASSERT_EQ(listed->size(), 1u);
+  const ParkedEvent got = (*listed)[0];
+  EXPECT_EQ(got.event.id, parked.event.id);
+  EXPECT_EQ(got.event.data, parked.event.data);
+  EXPECT_EQ(got.error, "boom");
+  EXPECT_EQ(got.attempts, 5);
+  EXPECT_GT(got.parked_at_us, 0);
+  EXPECT_FALSE(got.retry_requested);
+  EXPECT_EQ(*(*second)->CountParked("sub"), 1);
+  EXPECT_EQ(*(*second)->CountParked("other"), 0);
+  ASSERT_TRUE((*second)->RequestRetry(got.id).ok());
+  auto requested = (*first)->RetryRequested("sub", 10);
+  ASSERT_TRUE(requested.ok());
+  ASSERT_EQ(requested->size(), 1u);
+  EXPECT_TRUE((*requested)[0].retry_requested);
+  ASSERT_TRUE((*first)->FinishRetry(got.id, std::string("again")).ok());
+  listed = (*second)->ListParked("sub", 0, 10);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].attempts, 6);
+  EXPECT_FALSE((*listed)[0].retry_requested);
+  auto unparked = (*first)->Unpark(got.id);
+  ASSERT_TRUE(unparked.ok()) << unparked.error().message;
+  EXPECT_EQ((*first)->Unpark(got.id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ((*first)->RequestRetry(got.id).error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE((*first)->SaveState("sub", "live", "").ok());
+  EXPECT_TRUE((*first)->SaveState("sub", "failed", "x").ok());
 }
 
 TEST_F(PostgresTest, BadUrlsAndMissingSchemasAreClearErrors) {

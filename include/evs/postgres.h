@@ -8,6 +8,7 @@
 //   evs_events (position, stream_id, version, event_id, type, data, metadata, recorded_at_us)
 //                                           unique (stream_id, version) and unique event_id
 //   evs_log_head (id = 1, position, recorded_at_us)   the log's head: one row
+//   evs_checkpoints, evs_parked, evs_subscription_states   what OpenPostgresCheckpointStore keeps
 //
 // Appends: a writer thread per store takes the queued appends (blocking and asynchronous) and
 // commits them in one READ COMMITTED transaction: it locks the streams' rows (SELECT ... FOR
@@ -45,6 +46,7 @@
 
 #include "evs/event_store.h"
 #include "evs/status.h"
+#include "evs/subscription.h"
 
 namespace evs {
 
@@ -79,6 +81,12 @@ Result<int> InitPostgresSchema(const std::string& url);
 
 // The schema version this release writes.
 inline constexpr int kPostgresSchemaVersion = 1;
+
+// Checkpoints, parked events and subscription states in the same database, shared by every
+// process on it: for subscriptions that read a PostgreSQL store. Save() is durable when it
+// returns. Creates (or migrates) the schema like InitPostgresSchema. Thread-safe (one connection,
+// reconnected when lost).
+Result<std::unique_ptr<CheckpointStore>> OpenPostgresCheckpointStore(const std::string& url);
 
 // Whether `text` names a PostgreSQL database: it starts with postgres:// or postgresql://.
 bool IsPostgresUrl(std::string_view text);

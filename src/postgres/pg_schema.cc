@@ -14,7 +14,8 @@ constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(6649459)";
 // Migration n (1-based) takes the schema from version n - 1 to n. Never edit one that shipped:
 // add the next.
 constexpr const char* kMigrations[] = {
-    // 1: streams, events, the log's head, checkpoints.
+    // 1: streams, events, the log's head; checkpoints, parked events and subscription states
+    // (OpenPostgresCheckpointStore).
     R"sql(
 CREATE TABLE evs_streams (
   stream_id text COLLATE "C" PRIMARY KEY,
@@ -38,8 +39,32 @@ CREATE TABLE evs_log_head (
 );
 INSERT INTO evs_log_head VALUES (1, 0, 0);
 CREATE TABLE evs_checkpoints (
-  name text COLLATE "C" PRIMARY KEY,
-  checkpoint text NOT NULL
+  subscription text COLLATE "C" PRIMARY KEY,
+  checkpoint text NOT NULL,
+  updated_at_us bigint NOT NULL
+);
+CREATE TABLE evs_parked (
+  id bigserial PRIMARY KEY,
+  subscription text COLLATE "C" NOT NULL,
+  position bigint NOT NULL,
+  stream_id text NOT NULL,
+  version bigint NOT NULL,
+  event_id uuid NOT NULL,
+  type text NOT NULL,
+  data bytea NOT NULL,
+  metadata bytea NOT NULL,
+  recorded_at_us bigint NOT NULL,
+  error text NOT NULL,
+  attempts integer NOT NULL,
+  parked_at_us bigint NOT NULL,
+  retry_requested boolean NOT NULL DEFAULT false
+);
+CREATE INDEX evs_parked_by_retry ON evs_parked (subscription, retry_requested, id);
+CREATE TABLE evs_subscription_states (
+  subscription text COLLATE "C" PRIMARY KEY,
+  state text NOT NULL,
+  error text NOT NULL,
+  updated_at_us bigint NOT NULL
 );
 )sql",
 };
