@@ -1,6 +1,7 @@
 #include "postgres/pg_connection.h"
 
 #include <cstring>
+#include <optional>
 
 namespace evs::pg {
 namespace {
@@ -172,6 +173,65 @@ Result<ResultPtr> Connection::Exec(std::string_view sql, const Params& params) {
   }
   sqlstate_.clear();
   return result;
+}
+
+Result<std::vector<ResultPtr>> Connection::Pipeline(const std::vector<Step>& steps) {
+  if (PQenterPipelineMode(conn_) == 0) return Failure(nullptr, "pipeline");
+  bool sent = true;
+  for (const Step& step : steps) {
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+    for (const auto& v : step.params.values_) {
+      values.push_back(v.bytes.data());
+      lengths.push_back(static_cast<int>(v.bytes.size()));
+      formats.push_back(v.format);
+    }
+    if (PQsendQueryParams(conn_, step.sql.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), lengths.data(), formats.data(),
+                          /*resultFormat=*/1) == 0) {
+      sent = false;
+      break;
+    }
+  }
+  if (!sent || PQpipelineSync(conn_) == 0) {
+    Error error = Failure(nullptr, steps.empty() ? "pipeline" : steps.front().sql);
+    if (!Broken()) PQreset(conn_);  // part of the pipeline went out: start afresh
+    return error;
+  }
+  // Each step's results, each followed by a null; then the sync's.
+  std::vector<ResultPtr> results;
+  std::optional<Error> failed;
+  std::string failed_state;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    ResultPtr first;
+    for (;;) {
+      ResultPtr r(PQgetResult(conn_));
+      if (r == nullptr) break;
+      const ExecStatusType status = PQresultStatus(r.get());
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK &&
+          status != PGRES_PIPELINE_ABORTED && !failed) {
+        failed = Failure(r.get(), steps[i].sql);
+        failed_state = sqlstate_;
+      }
+      if (first == nullptr) first = std::move(r);
+    }
+    if (Broken()) return Failure(nullptr, steps[i].sql);
+    results.push_back(std::move(first));
+  }
+  ResultPtr sync(PQgetResult(conn_));
+  if (sync == nullptr || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
+    if (!failed) failed = Failure(sync.get(), "pipeline sync");
+    if (!Broken()) PQreset(conn_);  // out of step with the server: start afresh
+    return *failed;
+  }
+  if (PQexitPipelineMode(conn_) == 0) PQreset(conn_);
+  if (failed) {
+    sqlstate_ = failed_state;
+    return *failed;
+  }
+  sqlstate_.clear();
+  return results;
 }
 
 Status Connection::ExecScript(std::string_view sql) {

@@ -73,6 +73,16 @@ class Connection {
   // Runs statements without parameters (several, separated by ';').
   Status ExecScript(std::string_view sql);
 
+  // One statement of a Pipeline().
+  struct Step {
+    std::string sql;
+    Params params;
+  };
+  // Sends every step at once (libpq's pipeline mode: one round trip for all of them) and
+  // returns their results in order. The first step that fails fails the call, as Exec() would,
+  // and the steps after it are not run (inside a transaction block, which is then aborted).
+  Result<std::vector<ResultPtr>> Pipeline(const std::vector<Step>& steps);
+
   bool Broken() const { return PQstatus(conn_) != CONNECTION_OK; }
   // The SQLSTATE of the last failed statement ("" when it had none, e.g. a lost connection).
   const std::string& sqlstate() const { return sqlstate_; }

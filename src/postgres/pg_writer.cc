@@ -33,7 +33,9 @@ PgPlanned PgFail(Error error) {
   return planned;
 }
 
-constexpr size_t kPgRowsPerInsert = 8000;  // 7 parameters each: below libpq's 65,535
+// The most events one transaction writes: 7 parameters each, below libpq's 65,535 (one append of
+// up to Limits::max_events_per_append more may join a batch below it).
+constexpr size_t kPgMaxBatchEvents = 8000;
 constexpr size_t kPgMaxKnownStreams = 100000;
 constexpr int kPgRaceRetries = 5;
 
@@ -146,9 +148,9 @@ void Writer::Run() {
       cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
       if (queue_.empty()) return;  // closing, and everything queued is done
       size_t events = 0;
-      while (
-          !queue_.empty() && batch.size() < options_.max_batch_appends &&
-          (batch.empty() || events + queue_.front().events.size() <= options_.max_batch_events)) {
+      while (!queue_.empty() && batch.size() < options_.max_batch_appends &&
+             (batch.empty() || events + queue_.front().events.size() <=
+                                   std::min(options_.max_batch_events, kPgMaxBatchEvents))) {
         events += queue_.front().events.size();
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -260,16 +262,28 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingApp
     known_streams_.insert(missing.begin(), missing.end());
   }
 
-  if (auto s = c.ExecScript("BEGIN ISOLATION LEVEL READ COMMITTED"); !s) return s.error();
+  // One round trip: begin, lock the streams' rows, look the event ids up.
+  std::vector<Uuid> ids;
+  for (const auto& append : batch) {
+    for (const auto& e : append.events) ids.push_back(e.id);
+  }
+  std::vector<Connection::Step> begin;
+  begin.push_back({"BEGIN ISOLATION LEVEL READ COMMITTED", Params()});
+  begin.push_back(
+      {"SELECT stream_id, version FROM evs_streams WHERE stream_id = ANY($1::text[]) "
+       "ORDER BY stream_id FOR UPDATE",
+       Params().TextArray(streams)});
+  begin.push_back(
+      {"SELECT event_id, stream_id, version, position FROM evs_events "
+       "WHERE event_id = ANY($1::uuid[])",
+       Params().IdArray(ids)});
+  auto begun = c.Pipeline(begin);
+  if (!begun) return rollback(begun.error());
   std::unordered_map<std::string, int64_t> heads;
   {
-    auto r = c.Exec(
-        "SELECT stream_id, version FROM evs_streams WHERE stream_id = ANY($1::text[]) "
-        "ORDER BY stream_id FOR UPDATE",
-        Params().TextArray(streams));
-    if (!r) return rollback(r.error());
-    for (int row = 0; row < PQntuples(r->get()); ++row) {
-      heads[GetText(r->get(), row, 0)] = GetInt8(r->get(), row, 1);
+    const PGresult* r = (*begun)[1].get();
+    for (int row = 0; row < PQntuples(r); ++row) {
+      heads[GetText(r, row, 0)] = GetInt8(r, row, 1);
     }
   }
   if (heads.size() != streams.size()) {  // a row went away: insert it again
@@ -277,21 +291,12 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingApp
     (void)c.ExecScript("ROLLBACK");
     return Error::Make(ErrorCode::kIOError, "evs_streams lost rows of this batch's streams");
   }
-
   std::unordered_map<Uuid, PgIdLocation, UuidHash> known;
   {
-    std::vector<Uuid> ids;
-    for (const auto& append : batch) {
-      for (const auto& e : append.events) ids.push_back(e.id);
-    }
-    auto r = c.Exec(
-        "SELECT event_id, stream_id, version, position FROM evs_events "
-        "WHERE event_id = ANY($1::uuid[])",
-        Params().IdArray(ids));
-    if (!r) return rollback(r.error());
-    for (int row = 0; row < PQntuples(r->get()); ++row) {
-      known[GetId(r->get(), row, 0)] = PgIdLocation{
-          GetText(r->get(), row, 1), GetInt8(r->get(), row, 2), GetInt8(r->get(), row, 3), false};
+    const PGresult* r = (*begun)[2].get();
+    for (int row = 0; row < PQntuples(r); ++row) {
+      known[GetId(r, row, 0)] =
+          PgIdLocation{GetText(r, row, 1), GetInt8(r, row, 2), GetInt8(r, row, 3), false};
     }
   }
 
@@ -327,69 +332,70 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingApp
     planned.push_back(std::move(p));
   }
 
+  // One more round trip: take positions under the head row's lock (held until COMMIT), write
+  // the events and the streams' versions, notify the listeners, commit.
   int64_t base = 0;
-  if (!writes.empty()) {
-    std::vector<std::string> ids;
+  if (writes.empty()) {
+    if (auto s = c.ExecScript("COMMIT"); !s) return rollback(s.error());
+  } else {
+    std::vector<std::string> stream_ids;
     std::vector<int64_t> versions;
     for (const auto& [stream, version] : heads) {
-      ids.push_back(stream);
+      stream_ids.push_back(stream);
       versions.push_back(version);
     }
-    auto r = c.Exec(
-        "WITH u AS (UPDATE evs_streams AS s SET version = v.version "
-        "FROM unnest($1::text[], $2::int8[]) AS v(stream_id, version) "
-        "WHERE s.stream_id = v.stream_id AND s.version <> v.version RETURNING 1) "
-        "SELECT (SELECT count(*) FROM u) FROM pg_notify('evs_log', '')",
-        Params().TextArray(ids).Int8Array(versions));
-    if (!r) return rollback(r.error());
-    // The log's head: positions are taken under this row's lock, held until COMMIT.
     const auto n = static_cast<int64_t>(writes.size());
-    auto head = c.Exec(
-        "UPDATE evs_log_head SET position = position + $1::int8, "
+    Params params;
+    params.Int8(n).Int8(SystemClock()->NowMicros()).TextArray(stream_ids).Int8Array(versions);
+    std::string sql =
+        "WITH h AS (UPDATE evs_log_head SET position = position + $1::int8, "
         "recorded_at_us = GREATEST(recorded_at_us, $2::int8) WHERE id = 1 "
-        "RETURNING position - $1::int8, recorded_at_us",
-        Params().Int8(n).Int8(SystemClock()->NowMicros()));
-    if (!head) return rollback(head.error());
-    if (PQntuples(head->get()) != 1) {
-      return rollback(Error::Make(ErrorCode::kCorruption,
-                                  "evs_log_head has no row: the schema was changed outside evs"));
+        "RETURNING position - $1::int8 AS base, recorded_at_us AS at), "
+        "s AS (UPDATE evs_streams AS t SET version = v.version "
+        "FROM unnest($3::text[], $4::int8[]) AS v(stream_id, version) "
+        "WHERE t.stream_id = v.stream_id AND t.version <> v.version RETURNING 1), "
+        "e AS (INSERT INTO evs_events (position, stream_id, version, event_id, type, data, "
+        "metadata, recorded_at_us) SELECT h.base + v.k, v.s, v.ver, v.id, v.t, v.d, v.m, h.at "
+        "FROM h, (VALUES ";
+    for (size_t w = 0; w < writes.size(); ++w) {
+      const Write& write = writes[w];
+      const EventData& e = write.append->events[write.index];
+      const int p = static_cast<int>(params.size());
+      if (w > 0) sql += ',';
+      sql += "($" + std::to_string(p + 1) + "::int8,$" + std::to_string(p + 2) + "::text,$" +
+             std::to_string(p + 3) + "::int8,$" + std::to_string(p + 4) + "::uuid,$" +
+             std::to_string(p + 5) + "::text,$" + std::to_string(p + 6) + "::bytea,$" +
+             std::to_string(p + 7) + "::bytea)";
+      params.Int8(static_cast<int64_t>(w) + 1)
+          .Text(write.append->stream)
+          .Int8(write.version)
+          .Id(e.id)
+          .Text(e.type)
+          .Text(e.data)
+          .Text(e.metadata);
     }
-    base = GetInt8(head->get(), 0, 0);
-    const int64_t recorded = GetInt8(head->get(), 0, 1);
-    for (size_t from = 0; from < writes.size(); from += kPgRowsPerInsert) {
-      const size_t to = std::min(writes.size(), from + kPgRowsPerInsert);
-      std::string sql =
-          "INSERT INTO evs_events (position, stream_id, version, event_id, type, data, "
-          "metadata, recorded_at_us) VALUES ";
-      Params params;
-      params.Int8(recorded);
-      for (size_t w = from; w < to; ++w) {
-        const Write& write = writes[w];
-        const EventData& e = write.append->events[write.index];
-        const int p = static_cast<int>(params.size());
-        if (w > from) sql += ',';
-        sql += "($" + std::to_string(p + 1) + "::int8,$" + std::to_string(p + 2) + "::text,$" +
-               std::to_string(p + 3) + "::int8,$" + std::to_string(p + 4) + "::uuid,$" +
-               std::to_string(p + 5) + "::text,$" + std::to_string(p + 6) + "::bytea,$" +
-               std::to_string(p + 7) + "::bytea,$1::int8)";
-        params.Int8(base + static_cast<int64_t>(w) + 1)
-            .Text(write.append->stream)
-            .Int8(write.version)
-            .Id(e.id)
-            .Text(e.type)
-            .Text(e.data)
-            .Text(e.metadata);
-      }
-      auto inserted = c.Exec(sql, params);
-      if (!inserted) return rollback(inserted.error());
+    sql +=
+        ") AS v(k, s, ver, id, t, d, m) RETURNING 1) "
+        "SELECT h.base, (SELECT count(*) FROM e), (SELECT count(*) FROM s) "
+        "FROM h, pg_notify('evs_log', '')";
+    std::vector<Connection::Step> commit;
+    commit.push_back({std::move(sql), std::move(params)});
+    commit.push_back({"COMMIT", Params()});
+    auto committed = c.Pipeline(commit);
+    if (!committed) {
+      if (!c.Broken()) return rollback(committed.error());
+      // Lost with the COMMIT sent: the outcome is unknown until the retry looks the ids up.
+      Error error = committed.error();
+      error.message = "COMMIT: " + error.message;
+      retry = true;
+      return error;
     }
-  }
-  if (auto s = c.ExecScript("COMMIT"); !s) {
-    // Lost during COMMIT: the outcome is unknown until the retry looks the ids up.
-    Error error = s.error();
-    error.message = "COMMIT: " + error.message;
-    retry = true;
-    return error;
+    const PGresult* r = (*committed)[0].get();
+    if (PQntuples(r) != 1) {
+      return Error::Make(ErrorCode::kCorruption,
+                         "evs_log_head has no row: the schema was changed outside evs");
+    }
+    base = GetInt8(r, 0, 0);
   }
 
   std::vector<Result<AppendResult>> outcomes;

@@ -17,6 +17,10 @@
 namespace evs {
 namespace {
 
+// The most events of one append (one statement's parameters bound it): above any sane
+// Limits::max_events_per_append.
+constexpr size_t kPgMaxEventsPerAppend = 8000;
+
 // The events' columns, in the order PgEventAt reads them.
 constexpr const char* kPgEventColumns =
     "stream_id, version, position, event_id, type, data, metadata, recorded_at_us";
@@ -119,6 +123,13 @@ class PostgresEventStore final : public EventStore {
                    std::vector<EventData> events, AppendCallback callback) override {
     if (auto s = store::ValidateAppend(options_.limits, stream_id, expected, events); !s) {
       callback(s.error());
+      return;
+    }
+    if (events.size() > kPgMaxEventsPerAppend) {
+      callback(Error::Make(ErrorCode::kLimitExceeded,
+                           "an append to the PostgreSQL store holds at most " +
+                               std::to_string(kPgMaxEventsPerAppend) + " events, this one " +
+                               std::to_string(events.size()) + "; split it"));
       return;
     }
     writer_.Submit(pg::PendingAppend{std::string(stream_id), expected, std::move(events),
