@@ -59,6 +59,38 @@ Params& Params::TextArray(const std::vector<std::string>& values) {
   return *this;
 }
 
+Params& Params::TextArray(const std::vector<std::string_view>& values) {
+  std::string literal = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    AppendArrayElement(literal, values[i]);
+  }
+  literal += '}';
+  values_.push_back({std::move(literal), 0});
+  return *this;
+}
+
+Params& Params::ByteaArray(const std::vector<std::string_view>& values) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  size_t size = 2;
+  for (auto v : values) size += 2 * v.size() + 6;
+  std::string literal;
+  literal.reserve(size);
+  literal += '{';
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += "\"\\\\x";  // "\\x: the array's escape of bytea's \x
+    for (unsigned char c : values[i]) {
+      literal += kHex[c >> 4];
+      literal += kHex[c & 15];
+    }
+    literal += '"';
+  }
+  literal += '}';
+  values_.push_back({std::move(literal), 0});
+  return *this;
+}
+
 Params& Params::IdArray(const std::vector<Uuid>& values) {
   std::string literal = "{";
   for (size_t i = 0; i < values.size(); ++i) {

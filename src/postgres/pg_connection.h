@@ -34,6 +34,10 @@ class Params {
   // A uuid[] literal.
   Params& IdArray(const std::vector<Uuid>& values);
   Params& Int8Array(const std::vector<int64_t>& values);
+  // A bytea[] literal: each element in hex ("\\x6869").
+  Params& ByteaArray(const std::vector<std::string_view>& values);
+  // A text[] literal of views.
+  Params& TextArray(const std::vector<std::string_view>& values);
 
   size_t size() const { return values_.size(); }
 

@@ -33,8 +33,8 @@ PgPlanned PgFail(Error error) {
   return planned;
 }
 
-// The most events one transaction writes: 7 parameters each, below libpq's 65,535 (one append of
-// up to Limits::max_events_per_append more may join a batch below it).
+// The most events one transaction takes (one append of up to Limits::max_events_per_append more
+// may join a batch below it).
 constexpr size_t kPgMaxBatchEvents = 8000;
 constexpr size_t kPgMaxKnownStreams = 100000;
 constexpr int kPgRaceRetries = 5;
@@ -345,8 +345,30 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingApp
       versions.push_back(version);
     }
     const auto n = static_cast<int64_t>(writes.size());
+    // The events as arrays (one statement text whatever the batch's size).
+    std::vector<std::string_view> event_streams, types, data, metadata;
+    std::vector<int64_t> event_versions;
+    std::vector<Uuid> event_ids;
+    for (const Write& write : writes) {
+      const EventData& e = write.append->events[write.index];
+      event_streams.push_back(write.append->stream);
+      event_versions.push_back(write.version);
+      event_ids.push_back(e.id);
+      types.push_back(e.type);
+      data.push_back(e.data);
+      metadata.push_back(e.metadata);
+    }
     Params params;
-    params.Int8(n).Int8(SystemClock()->NowMicros()).TextArray(stream_ids).Int8Array(versions);
+    params.Int8(n)
+        .Int8(SystemClock()->NowMicros())
+        .TextArray(stream_ids)
+        .Int8Array(versions)
+        .TextArray(event_streams)
+        .Int8Array(event_versions)
+        .IdArray(event_ids)
+        .TextArray(types)
+        .ByteaArray(data)
+        .ByteaArray(metadata);
     std::string sql =
         "WITH h AS (UPDATE evs_log_head SET position = position + $1::int8, "
         "recorded_at_us = GREATEST(recorded_at_us, $2::int8) WHERE id = 1 "
@@ -356,26 +378,8 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingApp
         "WHERE t.stream_id = v.stream_id AND t.version <> v.version RETURNING 1), "
         "e AS (INSERT INTO evs_events (position, stream_id, version, event_id, type, data, "
         "metadata, recorded_at_us) SELECT h.base + v.k, v.s, v.ver, v.id, v.t, v.d, v.m, h.at "
-        "FROM h, (VALUES ";
-    for (size_t w = 0; w < writes.size(); ++w) {
-      const Write& write = writes[w];
-      const EventData& e = write.append->events[write.index];
-      const int p = static_cast<int>(params.size());
-      if (w > 0) sql += ',';
-      sql += "($" + std::to_string(p + 1) + "::int8,$" + std::to_string(p + 2) + "::text,$" +
-             std::to_string(p + 3) + "::int8,$" + std::to_string(p + 4) + "::uuid,$" +
-             std::to_string(p + 5) + "::text,$" + std::to_string(p + 6) + "::bytea,$" +
-             std::to_string(p + 7) + "::bytea)";
-      params.Int8(static_cast<int64_t>(w) + 1)
-          .Text(write.append->stream)
-          .Int8(write.version)
-          .Id(e.id)
-          .Text(e.type)
-          .Text(e.data)
-          .Text(e.metadata);
-    }
-    sql +=
-        ") AS v(k, s, ver, id, t, d, m) RETURNING 1) "
+        "FROM h, unnest($5::text[], $6::int8[], $7::uuid[], $8::text[], $9::bytea[], "
+        "$10::bytea[]) WITH ORDINALITY AS v(s, ver, id, t, d, m, k) RETURNING 1) "
         "SELECT h.base, (SELECT count(*) FROM e), (SELECT count(*) FROM s) "
         "FROM h, pg_notify('evs_log', '')";
     std::vector<Connection::Step> commit;
