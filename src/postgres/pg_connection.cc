@@ -168,6 +168,11 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
 
 Connection::~Connection() { PQfinish(conn_); }
 
+void Connection::Reset() {
+  PQreset(conn_);
+  prepared_.clear();  // a new session
+}
+
 Error Connection::Failure(const PGresult* result, std::string_view sql) {
   const char* state = result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);
   sqlstate_ = state == nullptr ? "" : state;
@@ -208,6 +213,14 @@ Result<ResultPtr> Connection::Exec(std::string_view sql, const Params& params) {
 }
 
 Result<std::vector<ResultPtr>> Connection::Pipeline(const std::vector<Step>& steps) {
+  for (const Step& step : steps) {
+    if (step.prepared.empty() || prepared_.count(step.prepared) != 0) continue;
+    ResultPtr r(PQprepare(conn_, step.prepared.c_str(), step.sql.c_str(), 0, nullptr));
+    if (r == nullptr || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+      return Failure(r.get(), step.sql);
+    }
+    prepared_.insert(step.prepared);
+  }
   if (PQenterPipelineMode(conn_) == 0) return Failure(nullptr, "pipeline");
   bool sent = true;
   for (const Step& step : steps) {
@@ -219,16 +232,22 @@ Result<std::vector<ResultPtr>> Connection::Pipeline(const std::vector<Step>& ste
       lengths.push_back(static_cast<int>(v.bytes.size()));
       formats.push_back(v.format);
     }
-    if (PQsendQueryParams(conn_, step.sql.c_str(), static_cast<int>(values.size()), nullptr,
-                          values.data(), lengths.data(), formats.data(),
-                          /*resultFormat=*/1) == 0) {
+    const int sent_one =
+        step.prepared.empty()
+            ? PQsendQueryParams(conn_, step.sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                values.data(), lengths.data(), formats.data(),
+                                /*resultFormat=*/1)
+            : PQsendQueryPrepared(conn_, step.prepared.c_str(), static_cast<int>(values.size()),
+                                  values.data(), lengths.data(), formats.data(),
+                                  /*resultFormat=*/1);
+    if (sent_one == 0) {
       sent = false;
       break;
     }
   }
   if (!sent || PQpipelineSync(conn_) == 0) {
     Error error = Failure(nullptr, steps.empty() ? "pipeline" : steps.front().sql);
-    if (!Broken()) PQreset(conn_);  // part of the pipeline went out: start afresh
+    if (!Broken()) Reset();  // part of the pipeline went out: start afresh
     return error;
   }
   // Each step's results, each followed by a null; then the sync's.
@@ -254,10 +273,10 @@ Result<std::vector<ResultPtr>> Connection::Pipeline(const std::vector<Step>& ste
   ResultPtr sync(PQgetResult(conn_));
   if (sync == nullptr || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
     if (!failed) failed = Failure(sync.get(), "pipeline sync");
-    if (!Broken()) PQreset(conn_);  // out of step with the server: start afresh
+    if (!Broken()) Reset();  // out of step with the server: start afresh
     return *failed;
   }
-  if (PQexitPipelineMode(conn_) == 0) PQreset(conn_);
+  if (PQexitPipelineMode(conn_) == 0) Reset();
   if (failed) {
     sqlstate_ = failed_state;
     return *failed;

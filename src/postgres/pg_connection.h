@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "evs/status.h"
@@ -81,6 +82,10 @@ class Connection {
   struct Step {
     std::string sql;
     Params params;
+    // Non-empty: run as this named prepared statement (prepared on first use on this
+    // connection, so that PostgreSQL parses and plans `sql` once, not per run). `sql` must
+    // then be the same text at every use of the name.
+    std::string prepared;
   };
   // Sends every step at once (libpq's pipeline mode: one round trip for all of them) and
   // returns their results in order. The first step that fails fails the call, as Exec() would,
@@ -95,9 +100,11 @@ class Connection {
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
   Error Failure(const PGresult* result, std::string_view sql);
+  void Reset();
 
   PGconn* conn_;
   std::string sqlstate_;
+  std::unordered_set<std::string> prepared_;  // names prepared on this session
 };
 
 }  // namespace evs::pg

@@ -268,15 +268,15 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingApp
     for (const auto& e : append.events) ids.push_back(e.id);
   }
   std::vector<Connection::Step> begin;
-  begin.push_back({"BEGIN ISOLATION LEVEL READ COMMITTED", Params()});
+  begin.push_back({"BEGIN ISOLATION LEVEL READ COMMITTED", Params(), ""});
   begin.push_back(
       {"SELECT stream_id, version FROM evs_streams WHERE stream_id = ANY($1::text[]) "
        "ORDER BY stream_id FOR UPDATE",
-       Params().TextArray(streams)});
+       Params().TextArray(streams), "evs_lock_streams"});
   begin.push_back(
       {"SELECT event_id, stream_id, version, position FROM evs_events "
        "WHERE event_id = ANY($1::uuid[])",
-       Params().IdArray(ids)});
+       Params().IdArray(ids), "evs_find_ids"});
   auto begun = c.Pipeline(begin);
   if (!begun) return rollback(begun.error());
   std::unordered_map<std::string, int64_t> heads;
@@ -383,8 +383,8 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingApp
         "SELECT h.base, (SELECT count(*) FROM e), (SELECT count(*) FROM s) "
         "FROM h, pg_notify('evs_log', '')";
     std::vector<Connection::Step> commit;
-    commit.push_back({std::move(sql), std::move(params)});
-    commit.push_back({"COMMIT", Params()});
+    commit.push_back({std::move(sql), std::move(params), "evs_write"});
+    commit.push_back({"COMMIT", Params(), ""});
     auto committed = c.Pipeline(commit);
     if (!committed) {
       if (!c.Broken()) return rollback(committed.error());
