@@ -52,15 +52,17 @@ namespace evs {
 
 // How OpenPostgresEventStore connects. Only `url` must be set.
 struct PostgresStoreOptions {
-  // A libpq connection string: a URI (postgres://USER@HOST:PORT/DB, postgresql://...) or
+  // A libpq connection string: a URI (`postgres://USER@HOST:PORT/DB`, `postgresql://...`) or
   // key=value pairs.
   std::string url;
   Limits limits;  // checked on every append, before anything is sent
   // Create the schema (or migrate an older one) when the database does not have this release's.
   // Otherwise such a database is kNotFound ("run evs pg init").
   bool create_schema = true;
-  // The most appends, and events, that one transaction takes from the queue.
+  // The most appends that one transaction takes from the queue.
   size_t max_batch_appends = 1024;
+  // The most events that one transaction takes from the queue (at most 8,000; one append may
+  // take a batch past it).
   size_t max_batch_events = 8000;
   // Connections kept open for reads.
   size_t read_connections = 4;
