@@ -315,6 +315,68 @@ TEST_F(PostgresTest, AServerRestartMidLoadLosesNothingAndWritesNothingTwice) {
   std::printf("appends that failed during the restart and were retried: %d\n", failures.load());
 }
 
+// Every connection to the database cut (pg_terminate_backend) again and again while four threads
+// append: the writer's transaction is lost before, during or after its COMMIT; the batch runs
+// again, resolved by its event ids. Afterwards every acknowledged event is there exactly once.
+TEST_F(PostgresTest, ConnectionsCutMidLoadLoseNothingAndWriteNothingTwice) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  auto admin = pg::Connection::Open(database_->url());
+  ASSERT_TRUE(admin.ok()) << admin.error().message;
+  constexpr int kThreads = 4;
+  constexpr int kAppends = 200;
+  std::atomic<int> done{0};
+  std::mutex mu;
+  std::map<std::string, int64_t> acked;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAppends; ++i) {
+        std::vector<EventData> events(2);
+        for (auto& e : events) {
+          e.id = Uuid::Random();
+          e.type = "Tick";
+        }
+        for (int attempt = 0; attempt < 50; ++attempt) {
+          auto r = store->Append("cut-" + std::to_string(t), ExpectedVersion::Any(), events);
+          if (r.ok()) {
+            std::lock_guard guard(mu);
+            acked[events[0].id.ToString()] = r->first_position;
+            acked[events[1].id.ToString()] = r->last_position;
+            break;
+          }
+          std::this_thread::sleep_for(50ms);
+        }
+        ++done;
+      }
+    });
+  }
+  int cuts = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  for (int next = 50; next < kThreads * kAppends && std::chrono::steady_clock::now() < deadline;) {
+    if (done.load() < next) {
+      std::this_thread::sleep_for(1ms);
+      continue;
+    }
+    auto cut = (*admin)->Exec(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    EXPECT_TRUE(cut.ok()) << cut.error().message;
+    ++cuts;
+    next += 100;
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GE(cuts, 5);
+  EXPECT_EQ(acked.size(), static_cast<size_t>(kThreads * kAppends * 2));
+  auto log = WholeLog(*store);
+  EXPECT_EQ(log.size(), static_cast<size_t>(kThreads * kAppends * 2)) << "written twice or lost";
+  for (const auto& [id, position] : acked) {
+    auto it = log.find(id);
+    ASSERT_NE(it, log.end()) << "acknowledged event " << id << " was lost";
+    EXPECT_EQ(it->second, position) << id;
+  }
+}
+
 // A store waiting for the head is woken by another store's commit (another set of connections,
 // as another process would be): LISTEN/NOTIFY, not a poll.
 TEST_F(PostgresTest, WaitForHeadIsWokenByAnotherStoresCommit) {
