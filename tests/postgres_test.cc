@@ -367,6 +367,17 @@ TEST_F(PostgresTest, ConnectionsCutMidLoadLoseNothingAndWriteNothingTwice) {
   }
   for (auto& t : threads) t.join();
   EXPECT_GE(cuts, 5);
+  // Reads after a cut: each retries once on a fresh connection; none waits for a lost one.
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE((*admin)
+                    ->Exec("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                    .ok());
+    for (int i = 0; i < 10; ++i) {
+      auto head = store->HeadPosition();
+      EXPECT_TRUE(head.ok()) << head.error().message;
+    }
+  }
   EXPECT_EQ(acked.size(), static_cast<size_t>(kThreads * kAppends * 2));
   auto log = WholeLog(*store);
   EXPECT_EQ(log.size(), static_cast<size_t>(kThreads * kAppends * 2)) << "written twice or lost";

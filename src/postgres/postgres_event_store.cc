@@ -51,10 +51,9 @@ class PgReadPool {
       auto connection = Take();
       if (!connection) return connection.error();
       result = (*connection)->Exec(sql, params);
-      if (result.ok() || !(*connection)->Broken()) {
-        Give(std::move(connection).value());
-        return result;
-      }
+      const bool broken = (*connection)->Broken();
+      Give(std::move(connection).value());  // a broken one is closed, and its place freed
+      if (result.ok() || !broken) return result;
     }
     return result;
   }
@@ -83,7 +82,9 @@ class PgReadPool {
   void Give(std::unique_ptr<pg::Connection> connection) {
     std::lock_guard guard(mu_);
     if (connection->Broken()) {
-      --open_;
+      // The server went away (restart, cut connections): the idle ones are gone too.
+      open_ -= 1 + idle_.size();
+      idle_.clear();
     } else {
       idle_.push_back(std::move(connection));
     }
