@@ -119,7 +119,9 @@ inline std::unique_ptr<StoreFactory> MakeFactory(const std::string& name) {
   return std::make_unique<SqliteFactory>();
 }
 
-inline const auto kBackends = ::testing::Values(std::string("memory"), std::string("sqlite"));
+// The suites on kBackends also run on PostgreSQL (skipped unless EVS_TEST_POSTGRES_URL is set).
+inline const auto kBackends =
+    ::testing::Values(std::string("memory"), std::string("sqlite"), std::string("postgres"));
 // The contract suite also runs on DynamoDB (its tests skip unless EVS_TEST_AWS=1) and on
 // PostgreSQL (skipped unless EVS_TEST_POSTGRES_URL is set).
 inline const auto kContractBackends = ::testing::Values(
