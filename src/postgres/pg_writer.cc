@@ -107,10 +107,9 @@ bool PgIsRace(const std::string& sqlstate) {
 
 Writer::Writer(PostgresStoreOptions options, std::unique_ptr<Connection> connection,
                std::function<void()> committed)
-    : options_(std::move(options)),
-      connection_(std::move(connection)),
-      committed_(std::move(committed)) {
-  thread_ = std::thread([this] { Run(); });
+    : options_(std::move(options)), committed_(std::move(committed)) {
+  lanes_[0].connection = std::move(connection);
+  for (int i = 0; i < 2; ++i) threads_[i] = std::thread([this, i] { Run(lanes_[i]); });
 }
 
 Writer::~Writer() {
@@ -119,7 +118,7 @@ Writer::~Writer() {
     closing_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  for (auto& t : threads_) t.join();
 }
 
 uint64_t Writer::commits() const {
@@ -140,13 +139,14 @@ void Writer::Submit(PendingAppend append) {
       Error::Make(ErrorCode::kUnavailable, "the PostgreSQL store is closing: nothing was written"));
 }
 
-void Writer::Run() {
+void Writer::Run(Lane& lane) {
   for (;;) {
     std::vector<PendingAppend> batch;
+    uint64_t seq = 0;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // closing, and everything queued is done
+      if (queue_.empty()) return;  // closing, and everything queued is taken
       size_t events = 0;
       while (!queue_.empty() && batch.size() < options_.max_batch_appends &&
              (batch.empty() || events + queue_.front().events.size() <=
@@ -155,31 +155,51 @@ void Writer::Run() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      seq = next_seq_++;
     }
-    std::vector<Result<AppendResult>> outcomes = Commit(batch);
+    std::vector<Result<AppendResult>> outcomes = Commit(lane, seq, batch);
     bool wrote = false;
     for (const auto& outcome : outcomes) wrote = wrote || outcome.ok();
-    if (wrote) {
-      {
-        std::lock_guard guard(mu_);
-        ++commits_;
-      }
-      committed_();
+    {
+      // Callbacks in the order the batches were taken: appends complete in submission order.
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return done_turn_ == seq; });
+      if (wrote) ++commits_;
     }
+    if (wrote) committed_();
     for (size_t i = 0; i < batch.size(); ++i) batch[i].callback(std::move(outcomes[i]));
+    {
+      std::lock_guard guard(mu_);
+      ++done_turn_;
+    }
+    cv_.notify_all();
   }
 }
 
-Status Writer::EnsureConnected() {
-  if (connection_ != nullptr && !connection_->Broken()) return OkStatus();
-  connection_.reset();
+void Writer::WaitToLock(uint64_t seq) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return lock_turn_ >= seq; });
+}
+
+void Writer::Locked(uint64_t seq) {
+  {
+    std::lock_guard guard(mu_);
+    if (lock_turn_ <= seq) lock_turn_ = seq + 1;
+  }
+  cv_.notify_all();
+}
+
+Status Writer::EnsureConnected(Lane& lane) {
+  if (lane.connection != nullptr && !lane.connection->Broken()) return OkStatus();
+  lane.connection.reset();
   auto connection = Connection::Open(options_.url);
   if (!connection) return connection.error();
-  connection_ = std::move(connection).value();
+  lane.connection = std::move(connection).value();
   return OkStatus();
 }
 
-std::vector<Result<AppendResult>> Writer::Commit(std::vector<PendingAppend>& batch) {
+std::vector<Result<AppendResult>> Writer::Commit(Lane& lane, uint64_t seq,
+                                                 std::vector<PendingAppend>& batch) {
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(options_.reconnect_seconds);
   auto pause = std::chrono::milliseconds(20);
@@ -188,15 +208,16 @@ std::vector<Result<AppendResult>> Writer::Commit(std::vector<PendingAppend>& bat
   for (;;) {
     bool retry = false;
     bool committing = false;
-    auto outcomes = Attempt(batch, retry);
+    auto outcomes = Attempt(lane, seq, batch, retry);
     if (outcomes.ok()) return std::move(outcomes).value();
     Error error = outcomes.error();
     committing = error.message.rfind("COMMIT:", 0) == 0;
     unknown_outcome = unknown_outcome || committing;
-    const bool race = race_;
+    const bool race = lane.race;
     const bool can_retry =
         retry && (race ? ++races <= kPgRaceRetries : std::chrono::steady_clock::now() < deadline);
     if (!can_retry) {
+      Locked(seq);  // gave up: the next batch may go on
       if (unknown_outcome) {
         error.code = ErrorCode::kUnavailable;
         error.message =
@@ -223,17 +244,18 @@ std::vector<Result<AppendResult>> Writer::Commit(std::vector<PendingAppend>& bat
   }
 }
 
-Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingAppend>& batch,
+Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t seq,
+                                                          std::vector<PendingAppend>& batch,
                                                           bool& retry) {
   retry = true;
-  race_ = false;
-  if (auto s = EnsureConnected(); !s) return s.error();
-  Connection& c = *connection_;
+  lane.race = false;
+  if (auto s = EnsureConnected(lane); !s) return s.error();
+  Connection& c = *lane.connection;
   auto rollback = [&](Error error) -> Error {
     if (!c.Broken()) {
       const std::string state = c.sqlstate();
       (void)c.ExecScript("ROLLBACK");
-      retry = race_ = PgIsRace(state);
+      retry = lane.race = PgIsRace(state);
     }
     return error;
   };
@@ -246,7 +268,7 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingApp
   streams.erase(std::unique(streams.begin(), streams.end()), streams.end());
   std::vector<std::string> missing;
   for (const auto& s : streams) {
-    if (known_streams_.count(s) == 0) missing.push_back(s);
+    if (lane.known_streams.count(s) == 0) missing.push_back(s);
   }
   if (!missing.empty()) {
     auto r = c.Exec(
@@ -254,12 +276,12 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingApp
         "ON CONFLICT DO NOTHING",
         Params().TextArray(missing));
     if (!r) {
-      race_ = !c.Broken() && PgIsRace(c.sqlstate());
-      retry = c.Broken() || race_;
+      lane.race = !c.Broken() && PgIsRace(c.sqlstate());
+      retry = c.Broken() || lane.race;
       return r.error();
     }
-    if (known_streams_.size() + missing.size() > kPgMaxKnownStreams) known_streams_.clear();
-    known_streams_.insert(missing.begin(), missing.end());
+    if (lane.known_streams.size() + missing.size() > kPgMaxKnownStreams) lane.known_streams.clear();
+    lane.known_streams.insert(missing.begin(), missing.end());
   }
 
   // One round trip: begin, lock the streams' rows, look the event ids up.
@@ -277,7 +299,9 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingApp
       {"SELECT event_id, stream_id, version, position FROM evs_events "
        "WHERE event_id = ANY($1::uuid[])",
        Params().IdArray(ids), "evs_find_ids"});
+  WaitToLock(seq);
   auto begun = c.Pipeline(begin);
+  Locked(seq);
   if (!begun) return rollback(begun.error());
   std::unordered_map<std::string, int64_t> heads;
   {
@@ -287,7 +311,7 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(std::vector<PendingApp
     }
   }
   if (heads.size() != streams.size()) {  // a row went away: insert it again
-    known_streams_.clear();
+    lane.known_streams.clear();
     (void)c.ExecScript("ROLLBACK");
     return Error::Make(ErrorCode::kIOError, "evs_streams lost rows of this batch's streams");
   }

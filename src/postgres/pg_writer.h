@@ -41,27 +41,42 @@ class Writer {
   uint64_t commits() const;
 
  private:
-  void Run();
-  // Commits `batch`, retrying the whole transaction after a lost connection or a race with
-  // another process; returns one outcome per append.
-  std::vector<Result<AppendResult>> Commit(std::vector<PendingAppend>& batch);
+  // One connection and what the writer keeps of it. Two lanes overlap: while one commits (its
+  // WAL flush), the next batch locks its rows and looks its ids up on the other.
+  struct Lane {
+    std::unique_ptr<Connection> connection;
+    std::unordered_set<std::string> known_streams;  // streams whose row exists
+    bool race = false;  // the last attempt lost a race with another writer (retry it at once)
+  };
+
+  void Run(Lane& lane);
+  // Commits `batch` (the seq-th), retrying the whole transaction after a lost connection or a
+  // race with another process; returns one outcome per append.
+  std::vector<Result<AppendResult>> Commit(Lane& lane, uint64_t seq,
+                                           std::vector<PendingAppend>& batch);
   // One attempt. A batch-level error (the transaction did not commit, or its outcome is
   // unknown) is returned as such; `retry` says whether running it again may succeed.
-  Result<std::vector<Result<AppendResult>>> Attempt(std::vector<PendingAppend>& batch, bool& retry);
-  Status EnsureConnected();
+  Result<std::vector<Result<AppendResult>>> Attempt(Lane& lane, uint64_t seq,
+                                                    std::vector<PendingAppend>& batch, bool& retry);
+  Status EnsureConnected(Lane& lane);
+  // Batches lock their streams' rows in the order they were taken: waits for the seq-th's turn.
+  void WaitToLock(uint64_t seq);
+  // The seq-th batch holds its locks (or gave up): the next one may lock.
+  void Locked(uint64_t seq);
 
   const PostgresStoreOptions options_;
-  std::unique_ptr<Connection> connection_;
   const std::function<void()> committed_;
-  std::unordered_set<std::string> known_streams_;  // streams whose row exists
-  bool race_ = false;  // the last attempt lost a race with another writer (retry it at once)
+  Lane lanes_[2];
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<PendingAppend> queue_;
   bool closing_ = false;
   uint64_t commits_ = 0;
-  std::thread thread_;
+  uint64_t next_seq_ = 0;   // the seq of the next batch taken
+  uint64_t lock_turn_ = 0;  // the batch that may lock its rows now
+  uint64_t done_turn_ = 0;  // the batch whose callbacks run next
+  std::thread threads_[2];
 };
 
 }  // namespace evs::pg
