@@ -10,8 +10,9 @@
 //   evs_log_head (id = 1, position, recorded_at_us)   the log's head: one row
 //   evs_checkpoints, evs_parked, evs_subscription_states   what OpenPostgresCheckpointStore keeps
 //
-// Appends: a writer thread per store takes the queued appends (blocking and asynchronous) and
-// commits them in one READ COMMITTED transaction: it locks the streams' rows (SELECT ... FOR
+// Appends: a writer per store (two threads and connections, so that the next batch prepares while
+// one commits) takes the queued appends (blocking and asynchronous) and commits each batch in
+// one READ COMMITTED transaction: it locks the streams' rows (SELECT ... FOR
 // UPDATE, in stream id order, so that writers in other processes never deadlock), decides each
 // append against the locked versions and the event ids already committed (a conflicting append
 // fails alone), then takes positions from the evs_log_head row (UPDATE ... RETURNING, a row lock
@@ -35,8 +36,10 @@
 // Not supported (kUnsupported, see "Stream lifecycle" in README.md): stream metadata, deletes and
 // scavenging.
 //
-// PostgreSQL 12 or newer (tested on 15). Connections per store: one writer, one listener and up
-// to `read_connections` readers.
+// libpq 14 or newer (its pipeline mode); tested against PostgreSQL 15. Connections per store: two
+// for the writer, one listener and up to `read_connections` readers. Batches complete in the order
+// they were taken; if a batch's transaction is lost and run again, the batch after it may have
+// been decided without its writes (a conflict it would not otherwise have met).
 //
 // Thread safety: as event_store.h; any number of processes may open the same database.
 #pragma once
