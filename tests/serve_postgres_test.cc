@@ -4,6 +4,7 @@
 // (EVS_TEST_POSTGRES_URL; skipped when unset).
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/wait.h>
 
 #include <map>
 #include <memory>
@@ -96,6 +97,34 @@ TEST(ServePostgres, ThreeServersOnOneDatabaseServeOneCartWithNothingLost) {
   }
   live.RequestStop();
   for (auto& server : servers) server->Terminate();
+}
+
+// The CLI on PostgreSQL: a database without evs's tables is a clear error naming `evs pg init`;
+// after it, commands run on the database (--store postgres://...).
+TEST(ServePostgres, TheCliInitsTheSchemaAndRunsCommandsOnIt) {
+  if (auto reason = testing::PostgresTestSkipReason(); !reason.empty()) GTEST_SKIP() << reason;
+  testing::PostgresTestDatabase database;
+  ASSERT_FALSE(database.url().empty());
+  testing::TempDir dir;
+  auto run = [&](std::vector<std::string> args, std::string* out = nullptr) {
+    std::vector<std::string> all = {"--data", dir.path(), "--store", database.url()};
+    all.insert(all.end(), args.begin(), args.end());
+    Child child(all);
+    auto status = child.WaitForExit();
+    if (out != nullptr) *out = child.Stdout() + child.Stderr();
+    return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  };
+  std::string out;
+  EXPECT_EQ(run({"cart", "open"}, &out), 1);
+  EXPECT_NE(out.find("evs pg init"), std::string::npos) << out;
+  EXPECT_EQ(run({"pg", "init"}, &out), 0) << out;
+  EXPECT_NE(out.find("version 1"), std::string::npos) << out;
+  EXPECT_EQ(run({"pg", "init"}, &out), 0) << out;  // again: nothing to do
+  ASSERT_EQ(run({"cart", "open"}, &out), 0) << out;
+  const std::string cart_id = out.substr(0, out.find('\n'));
+  EXPECT_EQ(run({"cart", "add", cart_id, "tea", "--price", "300"}, &out), 0) << out;
+  EXPECT_EQ(run({"cart", "show", cart_id}, &out), 0) << out;
+  EXPECT_NE(out.find("tea"), std::string::npos) << out;
 }
 
 }  // namespace
