@@ -40,6 +40,7 @@ struct BenchOptions {
   int64_t snapshot_every = 100;            // snapshot: the policy of the "evs" row
   int64_t scavenge_events = 300000;        // scavenge: deleted events the scavenge reclaims
   std::string dir;                         // scratch folder of this run (exists, empty)
+  std::string postgres_url;  // postgres: --url (else EVS_POSTGRES_URL, else a private cluster)
 };
 
 // Runs the benchmark and reports its rows. Errors mean the benchmark could not run at all (the
@@ -59,6 +60,8 @@ Status RunDynamoDbBench(const BenchOptions& options, Reporter& reporter);
 Status RunLambdaBench(const BenchOptions& options, Reporter& reporter);
 // Replay of an archive on S3 to Kinesis vs printing it (the stand-ins: s3rver and kinesalite).
 Status RunReplayKinesisBench(const BenchOptions& options, Reporter& reporter);
+// evs-bench postgres (postgres_bench.cc).
+Status RunPostgresBench(const BenchOptions& options, Reporter& reporter);
 
 // A row of `events` handled in `seconds` (ops = events, ops_per_s = events/s).
 Row MakeEventsRow(const std::string& bench, const std::string& system, int64_t events,

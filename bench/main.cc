@@ -28,6 +28,10 @@
 //   evs-bench replay-kinesis  an archive on S3 re-published to a 2-shard Kinesis stream
 //                             (s3rver, kinesalite) vs `evs replay --print` of the same archive;
 //                             in `all` only with a Kinesis endpoint set
+//   evs-bench postgres        the PostgreSQL store's appends at 1, 16, 64 writers vs the naive
+//                             pattern (a transaction per append: SELECT max(version) + INSERT),
+//                             and catch-up; on --url / EVS_POSTGRES_URL or a private cluster
+//                             (scripts/postgres); in `all` only with EVS_POSTGRES_URL set
 //
 // Options go before or after the subcommand: --seconds, --warmup, --writers, --in-flight,
 // --threads,
@@ -150,6 +154,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_flag("--json", json, "Print one JSON object per row instead of a table");
+  app.add_option("--url", options.postgres_url,
+                 "postgres: a cluster's maintenance database (postgres://USER@HOST:PORT/postgres); "
+                 "default EVS_POSTGRES_URL, else a private cluster");
   app.add_option("--dir", dir,
                  "Parent of the run's scratch folder (a fresh run-XXXXXX inside it, deleted at "
                  "the end); put it on the disk you want to measure")
@@ -179,9 +186,11 @@ int main(int argc, char** argv) {
   CLI::App* replay_kinesis = app.add_subcommand(
       "replay-kinesis",
       "An archive on S3 replayed to Kinesis (s3rver, kinesalite) vs `evs replay --print`");
+  CLI::App* postgres = app.add_subcommand(
+      "postgres", "The PostgreSQL store's appends and catch-up vs the naive pattern");
   CLI::App* all = app.add_subcommand("all", "Every benchmark (the default)");
   for (CLI::App* sub : {append, fetch, http, feed, archive, upcast, snapshot, scavenge, dynamodb,
-                        lambda, replay_kinesis, all}) {
+                        lambda, replay_kinesis, postgres, all}) {
     sub->fallthrough();
   }
   app.require_subcommand(0, 1);
@@ -239,6 +248,8 @@ int main(int argc, char** argv) {
       {(run_all && dynamodb_configured) || lambda->parsed(), "lambda", evs::bench::RunLambdaBench},
       {(run_all && std::getenv("AWS_ENDPOINT_URL_KINESIS") != nullptr) || replay_kinesis->parsed(),
        "replay-kinesis", evs::bench::RunReplayKinesisBench},
+      {(run_all && std::getenv("EVS_POSTGRES_URL") != nullptr) || postgres->parsed(), "postgres",
+       evs::bench::RunPostgresBench},
   };
   int exit_code = 0;
   for (const auto& bench : benches) {

@@ -3,6 +3,7 @@
 #   lib/libevs.a                 evs::evs (store, repository, feed, archive, snapshots)
 #   lib/libevs_aws.a             evs::aws (DynamoDB, Kinesis, S3), when built
 #   lib/libevs_http.a            evs::http (the HTTP API and server, include/evs/http), when built
+#   lib/libevs_postgres.a        evs::postgres (the PostgreSQL store, libpq), when built
 #   lib/cmake/evs/               evsConfig.cmake, its version file and the exported targets
 #   lib/pkgconfig/evs.pc         the core for pkg-config (evs-aws.pc, evs-http.pc: components)
 #   bin/evs                      the command-line tool, when built
@@ -27,6 +28,11 @@ endif()
 if(EVS_BUILD_HTTP)
   evs_install_library(evs_http evsHttpTargets)
   list(APPEND evs_components http)
+endif()
+if(EVS_BUILD_POSTGRES)
+  set_target_properties(evs_postgres PROPERTIES EXPORT_NAME postgres)
+  evs_install_library(evs_postgres evsPostgresTargets)
+  list(APPEND evs_components postgres)
 endif()
 
 configure_package_config_file(cmake/evsConfig.cmake.in ${CMAKE_CURRENT_BINARY_DIR}/evsConfig.cmake

@@ -25,15 +25,16 @@ forbid() {
   fi
 }
 core=(src/common src/store src/snapshot src/personal src/feed src/archive)
-forbid include/evs -- 'sqlite3\.h|curl/|httplib\.h|boost/|brotli/|zlib\.h|CLI/|gtest/|gmock/|pugixml|simdjson|zstd|xxhash|openssl/' \
+forbid include/evs -- 'sqlite3\.h|curl/|httplib\.h|boost/|brotli/|zlib\.h|CLI/|gtest/|gmock/|pugixml|simdjson|zstd|xxhash|openssl/|libpq' \
   "a public header includes a library that is not part of the API"
-forbid include/evs -- '(common|store|snapshot|personal|feed|archive|aws|http|lambda|cli|cart)/' \
+forbid include/evs -- '(common|store|snapshot|personal|feed|archive|aws|http|postgres|lambda|cli|cart)/' \
   "a public header includes an internal one"
-forbid "${core[@]}" -- '(aws|http|lambda|cli|cart)/' "the core includes a component or the application"
+forbid "${core[@]}" -- '(aws|http|postgres|lambda|cli|cart)/' "the core includes a component or the application"
 forbid src/aws -- '(http|lambda|cli|cart)/' "the AWS component includes another component"
 forbid src/http -- '(aws|lambda|cli|cart)/' "the HTTP component includes another component"
-forbid "${core[@]}" src/aws src/http -- 'cart/' "the library includes the cart (it adds its routes from app/cart)"
-forbid app examples -- '(common|store|snapshot|personal|feed|archive|aws|http|lambda|cli)/' \
+forbid src/postgres -- '(aws|http|lambda|cli|cart)/' "the PostgreSQL component includes another component"
+forbid "${core[@]}" src/aws src/http src/postgres -- 'cart/' "the library includes the cart (it adds its routes from app/cart)"
+forbid app examples -- '(common|store|snapshot|personal|feed|archive|aws|http|postgres|lambda|cli)/' \
   "an application includes evs internals instead of include/evs"
 if [ "$problems" -ne 0 ]; then exit 1; fi
 echo "layout_test: ok"

@@ -23,6 +23,7 @@ class StoreConcurrency : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     factory_ = testing::MakeFactory(GetParam());
+    if (auto reason = factory_->SkipReason(); !reason.empty()) GTEST_SKIP() << reason;
     store_ = factory_->Open();
     ASSERT_NE(store_, nullptr);
   }

@@ -10,6 +10,8 @@
 #include "aws/dynamodb_event_store.h"
 #include "aws_test_env.h"
 #include "evs/event_store.h"
+#include "evs/postgres.h"
+#include "postgres_test_env.h"
 #include "temp_dir.h"
 
 namespace evs::testing {
@@ -88,15 +90,41 @@ class DynamoDbFactory : public StoreFactory {
   std::shared_ptr<aws::AwsClient> client_;
 };
 
+// A fresh database on the private PostgreSQL cluster per test, dropped at the end. Runs only with
+// EVS_TEST_POSTGRES_URL set (scripts/postgres start DIR; source DIR/env); see
+// postgres_test_env.h.
+class PostgresFactory : public StoreFactory {
+ public:
+  std::unique_ptr<EventStore> Open(const Limits& limits) override {
+    if (database_ == nullptr) database_ = std::make_unique<PostgresTestDatabase>();
+    if (database_->url().empty()) return nullptr;  // the database reported why
+    PostgresStoreOptions options;
+    options.url = database_->url();
+    options.limits = limits;
+    auto store = OpenPostgresEventStore(options);
+    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+  bool Persistent() const override { return true; }
+  std::string SkipReason() const override { return PostgresTestSkipReason(); }
+
+ private:
+  std::unique_ptr<PostgresTestDatabase> database_;
+};
+
 inline std::unique_ptr<StoreFactory> MakeFactory(const std::string& name) {
   if (name == "memory") return std::make_unique<MemoryFactory>();
   if (name == "dynamodb") return std::make_unique<DynamoDbFactory>();
+  if (name == "postgres") return std::make_unique<PostgresFactory>();
   return std::make_unique<SqliteFactory>();
 }
 
-inline const auto kBackends = ::testing::Values(std::string("memory"), std::string("sqlite"));
-// The contract suite also runs on DynamoDB (its tests skip unless EVS_TEST_AWS=1).
-inline const auto kContractBackends =
-    ::testing::Values(std::string("memory"), std::string("sqlite"), std::string("dynamodb"));
+// The suites on kBackends also run on PostgreSQL (skipped unless EVS_TEST_POSTGRES_URL is set).
+inline const auto kBackends =
+    ::testing::Values(std::string("memory"), std::string("sqlite"), std::string("postgres"));
+// The contract suite also runs on DynamoDB (its tests skip unless EVS_TEST_AWS=1) and on
+// PostgreSQL (skipped unless EVS_TEST_POSTGRES_URL is set).
+inline const auto kContractBackends = ::testing::Values(
+    std::string("memory"), std::string("sqlite"), std::string("dynamodb"), std::string("postgres"));
 
 }  // namespace evs::testing

@@ -7,6 +7,7 @@
 
 #include "evs/dynamodb.h"
 #include "evs/dynamodb_key_store.h"
+#include "evs/postgres.h"
 
 namespace evs::cli {
 
@@ -29,13 +30,22 @@ DynamoDbStoreOptions DynamoDbOptions(const GlobalOptions& global) {
 
 Error NotAStore(const GlobalOptions& global) {
   return Error::Make(ErrorCode::kInvalidArgument,
-                     "--store '" + global.store + "' is not a store; use sqlite or dynamodb:TABLE");
+                     "--store '" + global.store +
+                         "' is not a store; use sqlite, dynamodb:TABLE or "
+                         "postgres://USER@HOST:PORT/DB");
 }
 
 }  // namespace
 
 Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
   if (IsDynamoDb(global)) return OpenDynamoDbEventStore(DynamoDbOptions(global));
+  // PostgreSQL (evs/postgres.h): the url is the store; the schema must be there (evs pg init).
+  if (IsPostgresUrl(global.store)) {
+    PostgresStoreOptions options;
+    options.url = global.store;
+    options.create_schema = false;
+    return OpenPostgresEventStore(options);
+  }
   if (global.store != "sqlite") return NotAStore(global);
   if (global.data_dir.empty()) {
     return Error::Make(ErrorCode::kInvalidArgument, "the data folder (--data) is empty");
@@ -68,13 +78,20 @@ Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
 
 Result<std::unique_ptr<SnapshotStore>> OpenSnapshotStore(const GlobalOptions& global) {
   if (IsDynamoDb(global)) return OpenDynamoDbSnapshotStore(DynamoDbOptions(global));
-  if (global.store != "sqlite") return NotAStore(global);
+  // On PostgreSQL, snapshots (caches beside the log) stay in this host's data folder.
+  if (global.store != "sqlite" && !IsPostgresUrl(global.store)) return NotAStore(global);
   return OpenSqliteSnapshotStore(SnapshotPathFor(StorePath(global)));
 }
 
 namespace {
 
 Result<std::unique_ptr<KeyStore>> OpenKeys(const GlobalOptions& global, bool create_if_missing) {
+  if (IsPostgresUrl(global.store)) {
+    // Keys must be shared by every server of the database; not there yet.
+    return Error::Make(
+        ErrorCode::kUnsupported,
+        "personal data (sealed fields) is not supported on the PostgreSQL store yet");
+  }
   if (!IsDynamoDb(global)) {
     return OpenSqliteKeyStore(
         {.path = KeyStorePathFor(StorePath(global)), .create_if_missing = create_if_missing});
@@ -103,7 +120,9 @@ Result<std::unique_ptr<PersonalData>> OpenPersonalData(const GlobalOptions& glob
 }
 
 Result<std::unique_ptr<KeyStore>> OpenKeyStore(const GlobalOptions& global) {
-  if (!IsDynamoDb(global) && global.store != "sqlite") return NotAStore(global);
+  if (!IsDynamoDb(global) && global.store != "sqlite" && !IsPostgresUrl(global.store)) {
+    return NotAStore(global);
+  }
   return OpenKeys(global, /*create_if_missing=*/false);
 }
 

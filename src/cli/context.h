@@ -22,7 +22,8 @@ inline constexpr int kExitConflict = 3;  // kWrongExpectedVersion
 // Options that apply to every command.
 struct GlobalOptions {
   std::string data_dir = "./evs-data";  // --data / EVS_DATA
-  // --store / EVS_STORE: "sqlite" (the embedded store in the data folder) or "dynamodb:TABLE".
+  // --store / EVS_STORE: "sqlite" (the embedded store in the data folder), "dynamodb:TABLE", or
+  // a PostgreSQL url "postgres://USER@HOST:PORT/DB" (evs/postgres.h).
   std::string store = "sqlite";
   bool json = false;  // --json: one JSON document on stdout
   // --master-key-file / EVS_MASTER_KEY_FILE: wraps the personal-data keys on DynamoDB.

@@ -13,6 +13,7 @@
 #include "cli/lifecycle_commands.h"
 #include "cli/output.h"
 #include "cli/personal_data_commands.h"
+#include "cli/pg_commands.h"
 #include "cli/serve_command.h"
 #include "cli/snapshot_commands.h"
 #include "cli/store_commands.h"
@@ -35,8 +36,8 @@ int main(int argc, char** argv) {
       ->envname("EVS_DATA")
       ->capture_default_str();
   app.add_option("--store", global.store,
-                 "The event store: sqlite (in the data folder) or dynamodb:TABLE (AWS settings "
-                 "from AWS_* variables)")
+                 "The event store: sqlite (in the data folder), dynamodb:TABLE (AWS settings "
+                 "from AWS_* variables) or postgres://USER@HOST:PORT/DB")
       ->envname("EVS_STORE")
       ->capture_default_str();
   app.add_flag("--json", global.json, "Print one JSON document on stdout instead of text");
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   AddExportCommand(app, global, command);
   AddLifecycleCommands(app, global, command);
   AddServeCommand(app, global, command);
+  AddPgCommands(app, global, command);
   AddFeedCommands(app, global, command);
   AddArchiveCommands(app, global, command);
   AddSnapshotCommands(app, global, command);

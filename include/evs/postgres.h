@@ -1,0 +1,99 @@
+// The event store on PostgreSQL: one database shared by many evs processes and hosts, with a
+// gap-free global log. Part of the evs::postgres component (target evs::postgres, through libpq);
+// a program that does not link it does not need libpq.
+//
+// Tables (schema version 1, in the connection's schema, normally `public`):
+//   evs_schema_version (version)            the schema's version; migrations move it on
+//   evs_streams (stream_id, version)        each stream's head: appends lock its row
+//   evs_events (position, stream_id, version, event_id, type, data, metadata, recorded_at_us)
+//                                           unique (stream_id, version) and unique event_id
+//   evs_log_head (id = 1, position, recorded_at_us)   the log's head: one row
+//   evs_checkpoints, evs_parked, evs_subscription_states   what OpenPostgresCheckpointStore keeps
+//
+// Appends: a writer per store (two threads and connections, so that the next batch prepares while
+// one commits) takes the queued appends (blocking and asynchronous) and commits each batch in
+// one READ COMMITTED transaction: it locks the streams' rows (SELECT ... FOR
+// UPDATE, in stream id order, so that writers in other processes never deadlock), decides each
+// append against the locked versions and the event ids already committed (a conflicting append
+// fails alone), then takes positions from the evs_log_head row (UPDATE ... RETURNING, a row lock
+// held until COMMIT), inserts the events, and commits; NOTIFY evs_log wakes every listener.
+//
+// The log has no holes a reader can step over: positions are taken under the head row's lock, so
+// transactions that assign positions commit one after another, and the next one gets the lock
+// only after the previous one's commit is visible. A reader that sees position p + 1 therefore
+// also sees p. The cost: commits that write events serialize on that row (one commit's round
+// trips and WAL flush at a time, shared by every append of its batch); README.md gives measured
+// figures (evs-bench postgres).
+//
+// Idempotent retries follow event_store.h by looking up the event ids in the database, so a
+// retry is recognised however old the original is. A connection lost while the writer's
+// transaction is open is rolled back by the server; the writer reconnects (for up to
+// `reconnect_seconds`) and runs the batch again. If the connection is lost during COMMIT (the
+// outcome unknown), running the batch again resolves it by the event ids: appends that were
+// committed come back as their original results, the rest are written now. Nothing acknowledged
+// is lost and nothing is written twice.
+//
+// Not supported (kUnsupported, see "Stream lifecycle" in README.md): stream metadata, deletes and
+// scavenging.
+//
+// libpq 14 or newer (its pipeline mode); tested against PostgreSQL 15. Connections per store: two
+// for the writer, one listener and up to `read_connections` readers. Batches complete in the order
+// they were taken; if a batch's transaction is lost and run again, the batch after it may have
+// been decided without its writes (a conflict it would not otherwise have met).
+//
+// Thread safety: as event_store.h; any number of processes may open the same database.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "evs/event_store.h"
+#include "evs/status.h"
+#include "evs/subscription.h"
+
+namespace evs {
+
+// How OpenPostgresEventStore connects. Only `url` must be set.
+struct PostgresStoreOptions {
+  // A libpq connection string: a URI (`postgres://USER@HOST:PORT/DB`, `postgresql://...`) or
+  // key=value pairs.
+  std::string url;
+  Limits limits;  // checked on every append, before anything is sent
+  // Create the schema (or migrate an older one) when the database does not have this release's.
+  // Otherwise such a database is kNotFound ("run evs pg init").
+  bool create_schema = true;
+  // The most appends that one transaction takes from the queue.
+  size_t max_batch_appends = 1024;
+  // The most events that one transaction takes from the queue (at most 8,000; one append may
+  // take a batch past it).
+  size_t max_batch_events = 8000;
+  // Connections kept open for reads.
+  size_t read_connections = 4;
+  // How long the writer keeps trying to reconnect before it fails the appends of its batch with
+  // kUnavailable.
+  int reconnect_seconds = 30;
+};
+
+// Connects and opens the store. kInvalidArgument for a malformed url, kUnavailable when the
+// server cannot be reached, kNotFound for a database without evs's schema (and !create_schema),
+// kUnsupported for a schema newer than this release knows.
+Result<std::unique_ptr<EventStore>> OpenPostgresEventStore(const PostgresStoreOptions& options);
+
+// Creates evs's tables in the database, or migrates them to this release's schema version. Safe
+// to run again, and from several processes at once (an advisory lock serializes them). Returns
+// the schema version the database is at.
+Result<int> InitPostgresSchema(const std::string& url);
+
+// The schema version this release writes.
+inline constexpr int kPostgresSchemaVersion = 1;
+
+// Checkpoints, parked events and subscription states in the same database, shared by every
+// process on it: for subscriptions that read a PostgreSQL store. Save() is durable when it
+// returns. Creates (or migrates) the schema like InitPostgresSchema. Thread-safe (one connection,
+// reconnected when lost).
+Result<std::unique_ptr<CheckpointStore>> OpenPostgresCheckpointStore(const std::string& url);
+
+// Whether `text` names a PostgreSQL database: it starts with postgres:// or postgresql://.
+bool IsPostgresUrl(std::string_view text);
+
+}  // namespace evs

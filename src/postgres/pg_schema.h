@@ -1,0 +1,22 @@
+// evs's tables in a PostgreSQL database: created, checked and migrated by version.
+#pragma once
+
+#include "evs/status.h"
+#include "postgres/pg_connection.h"
+
+namespace evs::pg {
+
+// Brings the database to kPostgresSchemaVersion (evs/postgres.h): creates the tables, or runs the
+// migrations from the version it is at, in one transaction under an advisory lock (so that
+// processes starting together do it once). Returns the version. kUnsupported when the database
+// is at a newer version than this release knows.
+Result<int> MigrateSchema(Connection& connection);
+
+// The database's schema version without changing anything: 0 when it has no evs tables.
+Result<int> SchemaVersion(Connection& connection);
+
+// Checks that the database is at this release's version: kNotFound ("run evs pg init") when it
+// has no evs tables or an older version, kUnsupported when newer.
+Status CheckSchema(Connection& connection);
+
+}  // namespace evs::pg

@@ -1,0 +1,445 @@
+#include "postgres/pg_writer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <unordered_map>
+
+#include "evs/clock.h"
+#include "evs/uuid.h"
+
+namespace evs::pg {
+namespace {
+
+// Where a committed (or, in this batch, planned) event id stands.
+struct PgIdLocation {
+  std::string stream;
+  int64_t version = 0;
+  int64_t position = 0;  // pending: the event's index among the batch's writes
+  bool pending = false;
+};
+
+// The outcome of one append of a batch, before positions are known.
+struct PgPlanned {
+  enum class Kind { kWrite, kDuplicate, kFail } kind = Kind::kFail;
+  std::optional<Error> error;
+  PgIdLocation first;  // kWrite / kDuplicate: the first event
+  PgIdLocation last;   // and the last
+};
+
+PgPlanned PgFail(Error error) {
+  PgPlanned planned;
+  planned.error = std::move(error);
+  return planned;
+}
+
+// The most events one transaction takes (one append of up to Limits::max_events_per_append more
+// may join a batch below it).
+constexpr size_t kPgMaxBatchEvents = 8000;
+constexpr size_t kPgMaxKnownStreams = 100000;
+constexpr int kPgRaceRetries = 5;
+
+Error PgDuplicateIdError(const Uuid& id, const PgIdLocation& at) {
+  std::string where = at.pending ? "in another append of the same commit"
+                                 : "at log position " + std::to_string(at.position);
+  return Error::Make(ErrorCode::kDuplicateEventId,
+                     "event id " + id.ToString() + " is already committed " + where +
+                         "; a retry must resend the same events with the same expected version");
+}
+
+Error PgConflictError(std::string_view stream, const ExpectedVersion& expected, int64_t current) {
+  Error conflict = Error::Make(ErrorCode::kWrongExpectedVersion,
+                               "stream '" + std::string(stream) + "' is at version " +
+                                   std::to_string(current) + ", but the append expected " +
+                                   expected.ToString() + "; reload it and decide again");
+  conflict.conflict = VersionConflict{expected.ToString(), current};
+  return conflict;
+}
+
+std::optional<int64_t> PgTargetVersion(const ExpectedVersion& expected) {
+  switch (expected.kind()) {
+    case ExpectedVersion::Kind::kNoStream:
+      return 1;
+    case ExpectedVersion::Kind::kExact:
+      return expected.version() + 1;
+    default:
+      return std::nullopt;
+  }
+}
+
+// An append whose ids are already committed (or planned earlier in the batch): the original's
+// result, or an error when they stand somewhere else. nullopt when none of them is known.
+std::optional<PgPlanned> PgCheckKnownIds(
+    const PendingAppend& append, const std::unordered_map<Uuid, PgIdLocation, UuidHash>& known) {
+  if (known.empty()) return std::nullopt;
+  const auto& events = append.events;
+  auto first = known.find(events[0].id);
+  if (first == known.end()) {
+    for (size_t i = 1; i < events.size(); ++i) {
+      auto it = known.find(events[i].id);
+      if (it != known.end()) {
+        return PgFail(PgDuplicateIdError(events[i].id, it->second));
+      }
+    }
+    return std::nullopt;
+  }
+  const PgIdLocation& start = first->second;
+  const auto target = PgTargetVersion(append.expected);
+  bool same_place = start.stream == append.stream && (!target || *target == start.version);
+  const PgIdLocation* last = &start;
+  for (size_t i = 1; same_place && i < events.size(); ++i) {
+    auto it = known.find(events[i].id);
+    same_place = it != known.end() && it->second.stream == append.stream &&
+                 it->second.version == start.version + static_cast<int64_t>(i);
+    if (same_place) last = &it->second;
+  }
+  if (!same_place) {
+    return PgFail(PgDuplicateIdError(events[0].id, start));
+  }
+  return PgPlanned{PgPlanned::Kind::kDuplicate, std::nullopt, start, *last};
+}
+
+bool PgIsRace(const std::string& sqlstate) {
+  return sqlstate == kUniqueViolation || sqlstate == kDeadlock || sqlstate == kSerializationFailure;
+}
+
+}  // namespace
+
+Writer::Writer(PostgresStoreOptions options, std::unique_ptr<Connection> connection,
+               std::function<void()> committed)
+    : options_(std::move(options)), committed_(std::move(committed)) {
+  lanes_[0].connection = std::move(connection);
+  for (int i = 0; i < 2; ++i) threads_[i] = std::thread([this, i] { Run(lanes_[i]); });
+}
+
+Writer::~Writer() {
+  {
+    std::lock_guard guard(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+uint64_t Writer::commits() const {
+  std::lock_guard guard(mu_);
+  return commits_;
+}
+
+void Writer::Submit(PendingAppend append) {
+  {
+    std::lock_guard guard(mu_);
+    if (!closing_) {
+      queue_.push_back(std::move(append));
+      cv_.notify_one();
+      return;
+    }
+  }
+  append.callback(
+      Error::Make(ErrorCode::kUnavailable, "the PostgreSQL store is closing: nothing was written"));
+}
+
+void Writer::Run(Lane& lane) {
+  for (;;) {
+    std::vector<PendingAppend> batch;
+    uint64_t seq = 0;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closing, and everything queued is taken
+      size_t events = 0;
+      while (!queue_.empty() && batch.size() < options_.max_batch_appends &&
+             (batch.empty() || events + queue_.front().events.size() <=
+                                   std::min(options_.max_batch_events, kPgMaxBatchEvents))) {
+        events += queue_.front().events.size();
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      seq = next_seq_++;
+    }
+    std::vector<Result<AppendResult>> outcomes = Commit(lane, seq, batch);
+    bool wrote = false;
+    for (const auto& outcome : outcomes) wrote = wrote || outcome.ok();
+    {
+      // Callbacks in the order the batches were taken: appends complete in submission order.
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return done_turn_ == seq; });
+      if (wrote) ++commits_;
+    }
+    if (wrote) committed_();
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].callback(std::move(outcomes[i]));
+    {
+      std::lock_guard guard(mu_);
+      ++done_turn_;
+    }
+    cv_.notify_all();
+  }
+}
+
+void Writer::WaitToLock(uint64_t seq) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return lock_turn_ >= seq; });
+}
+
+void Writer::Locked(uint64_t seq) {
+  {
+    std::lock_guard guard(mu_);
+    if (lock_turn_ <= seq) lock_turn_ = seq + 1;
+  }
+  cv_.notify_all();
+}
+
+Status Writer::EnsureConnected(Lane& lane) {
+  if (lane.connection != nullptr && !lane.connection->Broken()) return OkStatus();
+  lane.connection.reset();
+  auto connection = Connection::Open(options_.url);
+  if (!connection) return connection.error();
+  lane.connection = std::move(connection).value();
+  return OkStatus();
+}
+
+std::vector<Result<AppendResult>> Writer::Commit(Lane& lane, uint64_t seq,
+                                                 std::vector<PendingAppend>& batch) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(options_.reconnect_seconds);
+  auto pause = std::chrono::milliseconds(20);
+  int races = 0;
+  bool unknown_outcome = false;
+  for (;;) {
+    bool retry = false;
+    bool committing = false;
+    auto outcomes = Attempt(lane, seq, batch, retry);
+    if (outcomes.ok()) return std::move(outcomes).value();
+    Error error = outcomes.error();
+    committing = error.message.rfind("COMMIT:", 0) == 0;
+    unknown_outcome = unknown_outcome || committing;
+    const bool race = lane.race;
+    const bool can_retry =
+        retry && (race ? ++races <= kPgRaceRetries : std::chrono::steady_clock::now() < deadline);
+    if (!can_retry) {
+      Locked(seq);  // gave up: the next batch may go on
+      if (unknown_outcome) {
+        error.code = ErrorCode::kUnavailable;
+        error.message =
+            "the connection to PostgreSQL was lost while committing, and it did not "
+            "come back within " +
+            std::to_string(options_.reconnect_seconds) +
+            " s: the append may or may not be committed; retry it with the same "
+            "event ids (an idempotent retry tells which) (" +
+            error.message + ")";
+      } else if (!race && retry) {
+        error.code = ErrorCode::kUnavailable;
+        error.message += "; nothing was written (retried for " +
+                         std::to_string(options_.reconnect_seconds) + " s)";
+      }
+      std::vector<Result<AppendResult>> failed;
+      failed.reserve(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) failed.emplace_back(error);
+      return failed;
+    }
+    if (!race) {
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+    }
+  }
+}
+
+Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t seq,
+                                                          std::vector<PendingAppend>& batch,
+                                                          bool& retry) {
+  retry = true;
+  lane.race = false;
+  if (auto s = EnsureConnected(lane); !s) return s.error();
+  Connection& c = *lane.connection;
+  auto rollback = [&](Error error) -> Error {
+    if (!c.Broken()) {
+      const std::string state = c.sqlstate();
+      (void)c.ExecScript("ROLLBACK");
+      retry = lane.race = PgIsRace(state);
+    }
+    return error;
+  };
+
+  // Every stream's row exists before the transaction locks them (inserted in id order, so that
+  // writers never deadlock on new streams).
+  std::vector<std::string> streams;
+  for (const auto& append : batch) streams.push_back(append.stream);
+  std::sort(streams.begin(), streams.end());
+  streams.erase(std::unique(streams.begin(), streams.end()), streams.end());
+  std::vector<std::string> missing;
+  for (const auto& s : streams) {
+    if (lane.known_streams.count(s) == 0) missing.push_back(s);
+  }
+  if (!missing.empty()) {
+    auto r = c.Exec(
+        "INSERT INTO evs_streams (stream_id, version) SELECT unnest($1::text[]), 0 "
+        "ON CONFLICT DO NOTHING",
+        Params().TextArray(missing));
+    if (!r) {
+      lane.race = !c.Broken() && PgIsRace(c.sqlstate());
+      retry = c.Broken() || lane.race;
+      return r.error();
+    }
+    if (lane.known_streams.size() + missing.size() > kPgMaxKnownStreams) lane.known_streams.clear();
+    lane.known_streams.insert(missing.begin(), missing.end());
+  }
+
+  // One round trip: begin, lock the streams' rows, look the event ids up.
+  std::vector<Uuid> ids;
+  for (const auto& append : batch) {
+    for (const auto& e : append.events) ids.push_back(e.id);
+  }
+  std::vector<Connection::Step> begin;
+  begin.push_back({"BEGIN ISOLATION LEVEL READ COMMITTED", Params(), ""});
+  begin.push_back(
+      {"SELECT stream_id, version FROM evs_streams WHERE stream_id = ANY($1::text[]) "
+       "ORDER BY stream_id FOR UPDATE",
+       Params().TextArray(streams), "evs_lock_streams"});
+  begin.push_back(
+      {"SELECT event_id, stream_id, version, position FROM evs_events "
+       "WHERE event_id = ANY($1::uuid[])",
+       Params().IdArray(ids), "evs_find_ids"});
+  WaitToLock(seq);
+  auto begun = c.Pipeline(begin);
+  Locked(seq);
+  if (!begun) return rollback(begun.error());
+  std::unordered_map<std::string, int64_t> heads;
+  {
+    const PGresult* r = (*begun)[1].get();
+    for (int row = 0; row < PQntuples(r); ++row) {
+      heads[GetText(r, row, 0)] = GetInt8(r, row, 1);
+    }
+  }
+  if (heads.size() != streams.size()) {  // a row went away: insert it again
+    lane.known_streams.clear();
+    (void)c.ExecScript("ROLLBACK");
+    return Error::Make(ErrorCode::kIOError, "evs_streams lost rows of this batch's streams");
+  }
+  std::unordered_map<Uuid, PgIdLocation, UuidHash> known;
+  {
+    const PGresult* r = (*begun)[2].get();
+    for (int row = 0; row < PQntuples(r); ++row) {
+      known[GetId(r, row, 0)] =
+          PgIdLocation{GetText(r, row, 1), GetInt8(r, row, 2), GetInt8(r, row, 3), false};
+    }
+  }
+
+  // Decide each append in order, against the locked heads and what the batch wrote before it.
+  std::vector<PgPlanned> planned;
+  planned.reserve(batch.size());
+  struct Write {
+    const PendingAppend* append;
+    size_t index;
+    int64_t version;
+  };
+  std::vector<Write> writes;
+  for (const auto& append : batch) {
+    if (auto decided = PgCheckKnownIds(append, known)) {
+      planned.push_back(std::move(*decided));
+      continue;
+    }
+    int64_t& head = heads[append.stream];
+    if (!append.expected.Matches(head)) {
+      planned.push_back(PgFail(PgConflictError(append.stream, append.expected, head)));
+      continue;
+    }
+    PgPlanned p;
+    p.kind = PgPlanned::Kind::kWrite;
+    for (size_t i = 0; i < append.events.size(); ++i) {
+      PgIdLocation at{append.stream, head + 1, static_cast<int64_t>(writes.size()), true};
+      known[append.events[i].id] = at;
+      if (i == 0) p.first = at;
+      p.last = at;
+      writes.push_back(Write{&append, i, head + 1});
+      ++head;
+    }
+    planned.push_back(std::move(p));
+  }
+
+  // One more round trip: take positions under the head row's lock (held until COMMIT), write
+  // the events and the streams' versions, notify the listeners, commit.
+  int64_t base = 0;
+  if (writes.empty()) {
+    if (auto s = c.ExecScript("COMMIT"); !s) return rollback(s.error());
+  } else {
+    std::vector<std::string> stream_ids;
+    std::vector<int64_t> versions;
+    for (const auto& [stream, version] : heads) {
+      stream_ids.push_back(stream);
+      versions.push_back(version);
+    }
+    const auto n = static_cast<int64_t>(writes.size());
+    // The events as arrays (one statement text whatever the batch's size).
+    std::vector<std::string_view> event_streams, types, data, metadata;
+    std::vector<int64_t> event_versions;
+    std::vector<Uuid> event_ids;
+    for (const Write& write : writes) {
+      const EventData& e = write.append->events[write.index];
+      event_streams.push_back(write.append->stream);
+      event_versions.push_back(write.version);
+      event_ids.push_back(e.id);
+      types.push_back(e.type);
+      data.push_back(e.data);
+      metadata.push_back(e.metadata);
+    }
+    Params params;
+    params.Int8(n)
+        .Int8(SystemClock()->NowMicros())
+        .TextArray(stream_ids)
+        .Int8Array(versions)
+        .TextArray(event_streams)
+        .Int8Array(event_versions)
+        .IdArray(event_ids)
+        .TextArray(types)
+        .ByteaArray(data)
+        .ByteaArray(metadata);
+    std::string sql =
+        "WITH h AS (UPDATE evs_log_head SET position = position + $1::int8, "
+        "recorded_at_us = GREATEST(recorded_at_us, $2::int8) WHERE id = 1 "
+        "RETURNING position - $1::int8 AS base, recorded_at_us AS at), "
+        "s AS (UPDATE evs_streams AS t SET version = v.version "
+        "FROM unnest($3::text[], $4::int8[]) AS v(stream_id, version) "
+        "WHERE t.stream_id = v.stream_id AND t.version <> v.version RETURNING 1), "
+        "e AS (INSERT INTO evs_events (position, stream_id, version, event_id, type, data, "
+        "metadata, recorded_at_us) SELECT h.base + v.k, v.s, v.ver, v.id, v.t, v.d, v.m, h.at "
+        "FROM h, unnest($5::text[], $6::int8[], $7::uuid[], $8::text[], $9::bytea[], "
+        "$10::bytea[]) WITH ORDINALITY AS v(s, ver, id, t, d, m, k) RETURNING 1) "
+        "SELECT h.base, (SELECT count(*) FROM e), (SELECT count(*) FROM s) "
+        "FROM h, pg_notify('evs_log', '')";
+    std::vector<Connection::Step> commit;
+    commit.push_back({std::move(sql), std::move(params), "evs_write"});
+    commit.push_back({"COMMIT", Params(), ""});
+    auto committed = c.Pipeline(commit);
+    if (!committed) {
+      if (!c.Broken()) return rollback(committed.error());
+      // Lost with the COMMIT sent: the outcome is unknown until the retry looks the ids up.
+      Error error = committed.error();
+      error.message = "COMMIT: " + error.message;
+      retry = true;
+      return error;
+    }
+    const PGresult* r = (*committed)[0].get();
+    if (PQntuples(r) != 1) {
+      return Error::Make(ErrorCode::kCorruption,
+                         "evs_log_head has no row: the schema was changed outside evs");
+    }
+    base = GetInt8(r, 0, 0);
+  }
+
+  std::vector<Result<AppendResult>> outcomes;
+  outcomes.reserve(batch.size());
+  auto position = [base](const PgIdLocation& at) {
+    return at.pending ? base + at.position + 1 : at.position;
+  };
+  for (auto& p : planned) {
+    if (p.kind == PgPlanned::Kind::kFail) {
+      outcomes.emplace_back(std::move(*p.error));
+    } else {
+      outcomes.emplace_back(
+          AppendResult{p.first.version, p.last.version, position(p.first), position(p.last)});
+    }
+  }
+  return outcomes;
+}
+
+}  // namespace evs::pg
