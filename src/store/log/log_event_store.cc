@@ -1,0 +1,335 @@
+// The log engine as an EventStore: recovery on open (log_recovery.h), group commit through one
+// writer (log_writer.h), stream reads through the in-memory index, reads of the global log as a
+// sequential scan of the segments (log_cursor.h).
+//
+// Readers see only what is durable: reads are bounded by the published heads and head position,
+// so a reader never sees an event that a crash could still take back, nor position p+1 before p.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <unordered_map>
+
+#include "common/system_error.h"
+#include "evs/log_store.h"
+#include "store/append_validation.h"
+#include "store/commit_planner.h"
+#include "store/file_lock.h"
+#include "store/log/log_cursor.h"
+#include "store/log/log_format.h"
+#include "store/log/log_index.h"
+#include "store/log/log_recovery.h"
+#include "store/log/log_writer.h"
+#include "store/read_validation.h"
+#include "store/stream_lifecycle.h"
+
+namespace evs {
+namespace {
+
+using store::CommitPlanner;
+using store::FileLock;
+using store::StreamHead;
+using store::log::LogCursor;
+using store::log::LogIndex;
+using store::log::RecordInfo;
+using store::log::RecordKind;
+using store::log::RecordLocation;
+using store::log::Segment;
+using store::log::SegmentSet;
+
+class LogEventStore final : public EventStore {
+ public:
+  LogEventStore(LogStoreOptions options, FileLock lock)
+      : options_(std::move(options)), lock_(std::move(lock)), planner_(options_.recent_event_ids) {}
+
+  Status Init() {
+    // Heads and recent ids as the scan finds them; handed to the planner once it is done.
+    std::unordered_map<std::string, StreamHead, store::StringHash, std::equal_to<>> heads;
+    struct RecentId {
+      Uuid id;
+      std::string stream;
+      int64_t version, position;
+    };
+    std::deque<RecentId> recent;
+    int64_t next_number = 1;
+    auto version_of = [&](std::string_view stream) {
+      auto it = heads.find(stream);
+      return it == heads.end() ? int64_t{0} : it->second.version;
+    };
+    std::vector<store::CommittedId> ids;
+    auto visit = [&](const RecordInfo& info, std::string_view payload,
+                     RecordLocation where) -> Status {
+      auto it = heads.find(info.stream);
+      if (it == heads.end()) {
+        it = heads.emplace(std::string(info.stream), StreamHead{}).first;
+        it->second.number = next_number++;
+      }
+      StreamHead& head = it->second;
+      if (info.kind == RecordKind::kLifecycle) {
+        if (!store::log::DecodeLifecycle(payload, head)) {
+          return Error::Make(ErrorCode::kCorruption,
+                             "a lifecycle record of stream '" + std::string(info.stream) +
+                                 "' at offset " + std::to_string(where.offset) + " is malformed");
+        }
+        index_.AddRecord(info.first_position, where);
+        return OkStatus();
+      }
+      head.version = info.first_version + info.count - 1;
+      index_.AddCommit(info.stream, info.first_version, info.first_position, where);
+      if (options_.recent_event_ids > 0) {
+        ids.clear();
+        store::log::DecodeIds(payload, ids);
+        for (size_t i = 0; i < ids.size(); ++i) {
+          recent.push_back(RecentId{ids[i].id, it->first,
+                                    info.first_version + static_cast<int64_t>(i), ids[i].position});
+          if (recent.size() > options_.recent_event_ids) recent.pop_front();
+        }
+      }
+      return OkStatus();
+    };
+    auto recovered = store::log::RecoverLog(*options_.file_system, options_.folder,
+                                            options_.segment_bytes, version_of, visit);
+    if (!recovered) return recovered.error();
+    for (auto& [stream, head] : heads) planner_.LoadHead(stream, head);
+    for (const RecentId& r : recent) planner_.LoadRecentId(r.id, r.stream, r.version, r.position);
+    head_position_ = recovered->next_position - 1;
+    recovered_torn_ = recovered->torn;
+    for (const auto& s : recovered->segments) segments_.Add(s);
+    store::log::LogWriterOptions writer_options;
+    writer_options.folder = options_.folder;
+    writer_options.durable = options_.durable;
+    writer_options.max_batch_appends = std::max<size_t>(1, options_.max_batch_appends);
+    writer_options.segment_bytes = options_.segment_bytes;
+    writer_options.file_system = options_.file_system.get();
+    writer_options.clock = options_.clock.get();
+    writer_.emplace(std::move(writer_options), *recovered, planner_, index_, segments_,
+                    head_position_);
+    writer_->Start();
+    return OkStatus();
+  }
+
+  Result<AppendResult> Append(std::string_view stream_id, ExpectedVersion expected,
+                              std::vector<EventData> events) override {
+    if (auto s = store::ValidateAppend(options_.limits, stream_id, expected, events); !s) {
+      return s.error();
+    }
+    return writer_->Append(stream_id, expected, std::move(events));
+  }
+
+  void AppendAsync(std::string_view stream_id, ExpectedVersion expected,
+                   std::vector<EventData> events, AppendCallback callback) override {
+    if (auto s = store::ValidateAppend(options_.limits, stream_id, expected, events); !s) {
+      callback(s.error());
+      return;
+    }
+    writer_->AppendAsync(stream_id, expected, std::move(events), std::move(callback));
+  }
+
+  Result<StreamPage> ReadStream(std::string_view stream_id,
+                                const ReadStreamOptions& options) override {
+    if (auto s = store::ValidateReadStream(options); !s) return s.error();
+    const StreamHead head = planner_.Heads().Find(stream_id);
+    if (auto unreadable = store::UnreadableStream(stream_id, head)) return *unreadable;
+    const int64_t cutoff = store::AgeCutoffMicros(head, options_.clock->NowMicros());
+    const bool forward = options.direction == Direction::kForward;
+    int64_t low = store::FirstVisibleVersion(head), high = head.version;
+    if (forward) low = std::max(low, options.from);
+    if (!forward && options.from > 0) high = std::min(high, options.from);
+    StreamPage page;
+    page.stream_version = head.version;
+    if (low <= high && options.limit > 0) {
+      auto commits = index_.CommitsOf(stream_id, low, high);
+      if (!forward) std::reverse(commits.begin(), commits.end());
+      std::string buffer;
+      std::vector<RecordedEvent> events;
+      for (const store::log::StreamCommit& c : commits) {
+        if (page.events.size() >= options.limit) break;
+        events.clear();
+        if (auto s = ReadRecordEvents(c.packed, buffer, events); !s) return s.error();
+        auto take = [&](RecordedEvent& e) {
+          if (e.version < low || e.version > high || e.recorded_at_us < cutoff) return;
+          if (page.events.size() < options.limit) page.events.push_back(std::move(e));
+        };
+        if (forward) {
+          for (auto& e : events) take(e);
+        } else {
+          for (auto e = events.rbegin(); e != events.rend(); ++e) take(*e);
+        }
+      }
+    }
+    page.end_of_stream =
+        page.events.empty() || page.events.size() < options.limit ||
+        (forward ? page.events.back().version >= high : page.events.back().version <= low);
+    return page;
+  }
+
+  Result<LogPage> ReadLog(int64_t after, size_t limit) override {
+    if (auto s = store::ValidateReadLog(after, limit); !s) return s.error();
+    LogPage page;
+    page.head_position = head_position_.load(std::memory_order_acquire);
+    page.next_position = after;
+    if (after >= page.head_position || limit == 0) return page;
+    auto mark = index_.MarkBefore(after + 1);
+    if (!mark) return page;
+    page.events.reserve(std::min<size_t>(limit, static_cast<size_t>(page.head_position - after)));
+    LogCursor cursor([this](uint32_t n) { return segments_.Get(n); }, mark->second);
+    // Bounded: each step moves past a record, and the scan ends at the head position. It never
+    // reads past the head: what lies there may be a record being written.
+    int64_t next = mark->first;
+    while (page.events.size() < limit && next <= page.head_position) {
+      const LogCursor::Step step = cursor.Next();
+      if (step == LogCursor::Step::kEnd) break;
+      if (step != LogCursor::Step::kRecord) {
+        return Error::Make(
+            step == LogCursor::Step::kError ? ErrorCode::kIOError : ErrorCode::kCorruption,
+            "reading the log: " + cursor.reason());
+      }
+      auto info = store::log::ParseRecordInfo(cursor.header().kind, cursor.payload());
+      if (!info) return Corrupt(cursor.location());
+      if (info->kind != RecordKind::kCommit) continue;
+      next = info->first_position + info->count;
+      if (next - 1 <= after) continue;
+      const auto skip = static_cast<size_t>(std::max<int64_t>(0, after + 1 - info->first_position));
+      if (!store::log::DecodeEvents(cursor.payload(), skip, limit - page.events.size(),
+                                    page.events)) {
+        return Corrupt(cursor.location());
+      }
+    }
+    if (!page.events.empty()) page.next_position = page.events.back().position;
+    return page;
+  }
+
+  Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
+    if (auto s = store::ValidateListStreams(limit); !s) return s.error();
+    StreamsPage page;
+    const std::vector<std::string> ids = index_.StreamsAfter(after, limit);
+    for (const std::string& id : ids) {
+      // Only what is durable, and not deleted.
+      const StreamHead head = planner_.Heads().Find(id);
+      if (!store::UnreadableStream(id, head)) page.streams.push_back(StreamInfo{id, head.version});
+    }
+    if (ids.size() == limit && limit > 0) page.next_after = ids.back();
+    return page;
+  }
+
+  Result<int64_t> StreamVersion(std::string_view stream_id) override {
+    const StreamHead head = planner_.Heads().Find(stream_id);
+    return head.Deleted() ? 0 : head.version;
+  }
+
+  Result<int64_t> HeadPosition() override { return head_position_.load(std::memory_order_acquire); }
+
+  Result<int64_t> WaitForHead(int64_t after, std::chrono::milliseconds timeout) override {
+    return writer_->WaitForHead(after, timeout);
+  }
+
+  StoreStats Stats() override { return writer_->Stats(); }
+
+  Result<StreamLifecycle> GetStreamLifecycle(std::string_view stream_id) override {
+    return store::LifecycleOf(stream_id, planner_.Heads().Find(stream_id));
+  }
+
+  Status SetStreamMetadata(std::string_view stream_id, const StreamMetadata& metadata) override {
+    if (auto s = store::ValidateName("stream id", stream_id, options_.limits.max_stream_id_bytes);
+        !s) {
+      return s;
+    }
+    if (auto s = ValidateStreamMetadata(metadata); !s) return s;
+    store::LifecycleChange change;
+    change.metadata = std::make_shared<const StreamMetadata>(metadata);
+    return writer_->Change(stream_id, ExpectedVersion::Any(), change);
+  }
+
+  Status DeleteStream(std::string_view stream_id, DeleteMode mode,
+                      ExpectedVersion expected) override {
+    if (auto s = store::ValidateName("stream id", stream_id, options_.limits.max_stream_id_bytes);
+        !s) {
+      return s;
+    }
+    store::LifecycleChange change;
+    change.kind = mode == DeleteMode::kHard ? store::LifecycleChange::Kind::kHardDelete
+                                            : store::LifecycleChange::Kind::kSoftDelete;
+    return writer_->Change(stream_id, expected, change);
+  }
+
+  Result<ScavengeReport> Scavenge(const ScavengeOptions&) override {
+    return Error::Make(ErrorCode::kUnsupported,
+                       "the log store does not scavenge yet: hidden events stay in its segments "
+                       "(reads never return them); see \"The log engine\" in README.md");
+  }
+
+ private:
+  Error Corrupt(RecordLocation where) const {
+    return Error::Make(ErrorCode::kCorruption,
+                       "the record at offset " + std::to_string(where.offset) + " of " +
+                           store::log::SegmentPath(options_.folder, where.segment) +
+                           " cannot be decoded");
+  }
+
+  // Reads the events of the commit record at `packed` into `out`.
+  Status ReadRecordEvents(uint64_t packed, std::string& buffer, std::vector<RecordedEvent>& out) {
+    const RecordLocation where = store::log::UnpackLocation(packed);
+    std::shared_ptr<Segment> segment = segments_.Get(where.segment);
+    if (!segment) return Corrupt(where);
+    char header[store::log::kRecordHeaderBytes];
+    if (segment->Read(header, sizeof header, where.offset) != sizeof header) {
+      return SystemError("cannot read " + segment->path());
+    }
+    const store::log::RecordHeader h = store::log::ParseRecordHeader(header);
+    if (h.length > segment->size()) return Corrupt(where);
+    buffer.resize(h.length);
+    if (segment->Read(buffer.data(), h.length, where.offset + sizeof header) !=
+        static_cast<ssize_t>(h.length)) {
+      return SystemError("cannot read " + segment->path());
+    }
+    if (!store::log::DecodeEvents(buffer, 0, SIZE_MAX, out)) return Corrupt(where);
+    return OkStatus();
+  }
+
+  const LogStoreOptions options_;
+  FileLock lock_;
+  CommitPlanner planner_;
+  LogIndex index_;
+  SegmentSet segments_;
+  std::atomic<int64_t> head_position_{0};
+  std::string recovered_torn_;
+  std::optional<store::log::LogWriter> writer_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<EventStore>> OpenLogEventStore(const LogStoreOptions& options) {
+  if (options.folder.empty()) {
+    return Error::Make(ErrorCode::kInvalidArgument, "the log store needs a folder");
+  }
+  LogStoreOptions opened = options;
+  if (!opened.file_system) opened.file_system = RealFileSystem();
+  if (!opened.clock) opened.clock = SystemClock();
+  opened.segment_bytes = std::max<uint64_t>(opened.segment_bytes, 4096);
+  FileSystem& fs = *opened.file_system;
+  struct stat st;
+  if (fs.Stat(options.folder.c_str(), &st) != 0) {
+    if (fs.Mkdir(options.folder.c_str(), 0755) != 0 && errno != EEXIST) {
+      return SystemError("cannot create the log store's folder " + options.folder);
+    }
+    const auto slash = options.folder.find_last_of('/');
+    const std::string parent = slash == std::string::npos ? "." : options.folder.substr(0, slash);
+    if (int err = SyncFolder(fs, parent.empty() ? "/" : parent); err != 0) {
+      return SystemError("fsync of folder " + parent + " failed", err);
+    }
+  } else if (!S_ISDIR(st.st_mode)) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       options.folder + " is not a folder; the log store needs one of its own");
+  }
+  auto lock = FileLock::Acquire(fs, options.folder + "/LOCK");
+  if (!lock) return lock.error();
+  auto store = std::make_unique<LogEventStore>(std::move(opened), std::move(lock).value());
+  if (auto s = store->Init(); !s) return s.error();
+  return std::unique_ptr<EventStore>(std::move(store));
+}
+
+}  // namespace evs
