@@ -64,6 +64,12 @@ Result<std::unique_ptr<ObjectStore>> OpenArchive(const std::string& location) {
 
 // The store for reading beside a running `evs serve` (no lock); nothing when there is none.
 Result<std::unique_ptr<EventStore>> OpenStoreForReading(const GlobalOptions& global) {
+  // The log store has no read-only view for other processes yet: it is opened as its owner
+  // (kUnavailable while another process, such as evs serve, has it open).
+  if (IsLogStore(global)) {
+    if (!std::filesystem::exists(LogStoreFolder(global))) return std::unique_ptr<EventStore>();
+    return OpenStore(global);
+  }
   if (!std::filesystem::exists(StorePath(global))) return std::unique_ptr<EventStore>();
   return OpenSqliteEventStoreReader(StorePath(global));
 }
@@ -232,8 +238,8 @@ int RunVerify(const GlobalOptions& global, const VerifyArgs& args) {
     PrintJson(out);
   } else {
     if (*store) {
-      std::cout << "store " << StorePath(global) << ": " << r.store_events << " events in "
-                << r.store_streams << " streams\n";
+      std::cout << "store " << (IsLogStore(global) ? LogStoreFolder(global) : StorePath(global))
+                << ": " << r.store_events << " events in " << r.store_streams << " streams\n";
     }
     if (objects) {
       std::cout << "archive " << objects->Location() << ": " << r.archive_segments << " segments, "

@@ -7,6 +7,7 @@
 
 #include "evs/dynamodb.h"
 #include "evs/dynamodb_key_store.h"
+#include "evs/log_store.h"
 
 namespace evs::cli {
 
@@ -16,6 +17,11 @@ std::string DynamoDbTable(const GlobalOptions& global) {
 }
 
 std::string StorePath(const GlobalOptions& global) { return global.data_dir + "/events.sqlite"; }
+
+// --- the log engine (--store log) ---
+bool IsLogStore(const GlobalOptions& global) { return global.store == "log"; }
+std::string LogStoreFolder(const GlobalOptions& global) { return global.data_dir + "/log"; }
+// ---
 
 namespace {
 
@@ -28,15 +34,16 @@ DynamoDbStoreOptions DynamoDbOptions(const GlobalOptions& global) {
 }
 
 Error NotAStore(const GlobalOptions& global) {
-  return Error::Make(ErrorCode::kInvalidArgument,
-                     "--store '" + global.store + "' is not a store; use sqlite or dynamodb:TABLE");
+  return Error::Make(
+      ErrorCode::kInvalidArgument,
+      "--store '" + global.store + "' is not a store; use sqlite, log or dynamodb:TABLE");
 }
 
 }  // namespace
 
 Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
   if (IsDynamoDb(global)) return OpenDynamoDbEventStore(DynamoDbOptions(global));
-  if (global.store != "sqlite") return NotAStore(global);
+  if (global.store != "sqlite" && !IsLogStore(global)) return NotAStore(global);
   if (global.data_dir.empty()) {
     return Error::Make(ErrorCode::kInvalidArgument, "the data folder (--data) is empty");
   }
@@ -53,11 +60,14 @@ Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
   }
   SqliteStoreOptions options;
   options.path = StorePath(global);
+  LogStoreOptions log_options;
+  log_options.folder = LogStoreFolder(global);
   // The store admits one process at a time. Short commands run side by side (a script that
   // starts several) wait their turn for a while; a long-running holder still gets an error.
   const auto deadline = std::chrono::steady_clock::now() + kStoreBusyWait;
   for (;;) {
-    auto store = OpenSqliteEventStore(options);
+    auto store =
+        IsLogStore(global) ? OpenLogEventStore(log_options) : OpenSqliteEventStore(options);
     if (store.ok() || store.error().code != ErrorCode::kUnavailable ||
         std::chrono::steady_clock::now() >= deadline) {
       return store;
@@ -68,7 +78,7 @@ Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
 
 Result<std::unique_ptr<SnapshotStore>> OpenSnapshotStore(const GlobalOptions& global) {
   if (IsDynamoDb(global)) return OpenDynamoDbSnapshotStore(DynamoDbOptions(global));
-  if (global.store != "sqlite") return NotAStore(global);
+  if (global.store != "sqlite" && !IsLogStore(global)) return NotAStore(global);
   return OpenSqliteSnapshotStore(SnapshotPathFor(StorePath(global)));
 }
 
@@ -103,7 +113,9 @@ Result<std::unique_ptr<PersonalData>> OpenPersonalData(const GlobalOptions& glob
 }
 
 Result<std::unique_ptr<KeyStore>> OpenKeyStore(const GlobalOptions& global) {
-  if (!IsDynamoDb(global) && global.store != "sqlite") return NotAStore(global);
+  if (!IsDynamoDb(global) && global.store != "sqlite" && !IsLogStore(global)) {
+    return NotAStore(global);
+  }
   return OpenKeys(global, /*create_if_missing=*/false);
 }
 

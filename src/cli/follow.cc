@@ -9,6 +9,11 @@
 namespace evs::cli {
 
 int FollowLog(const GlobalOptions& global, int64_t after) {
+  if (IsLogStore(global)) {
+    return ReportError(global, Error::Make(ErrorCode::kUnsupported,
+                                           "the log store has no read-only view for other "
+                                           "processes yet: follow the log through evs serve"));
+  }
   auto store = OpenSqliteEventStoreReader(global.data_dir + "/events.sqlite");
   if (!store.ok()) return ReportError(global, store.error());
   for (;;) {

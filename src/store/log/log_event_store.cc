@@ -33,25 +33,38 @@ namespace {
 using store::CommitPlanner;
 using store::FileLock;
 using store::StreamHead;
-using store::log::LogCursor;
-using store::log::LogIndex;
-using store::log::RecordInfo;
-using store::log::RecordKind;
-using store::log::RecordLocation;
-using store::log::Segment;
-using store::log::SegmentSet;
 
 class LogEventStore final : public EventStore {
  public:
   LogEventStore(LogStoreOptions options, FileLock lock)
       : options_(std::move(options)), lock_(std::move(lock)), planner_(options_.recent_event_ids) {}
 
+  // Writes the index checkpoint once every append is durable, so that the next open scans only
+  // what comes after it (log_checkpoint.h). Not after a failure: the log decides then.
+  ~LogEventStore() override {
+    if (!writer_) return;
+    writer_->Stop();
+    if (writer_->Healthy() && (writer_->WroteAny() || !opened_from_checkpoint_)) {
+      store::log::LogCheckpoint checkpoint;
+      checkpoint.end = writer_->End();
+      index_.Visit(
+          [&](const std::string& stream, const std::vector<store::log::StreamCommit>&) {
+            checkpoint.heads.emplace_back(stream, planner_.Heads().Find(stream));
+          },
+          [](const store::log::LogIndex::Mark&) {});
+      // Best effort: without it the next open scans the whole log.
+      (void)store::log::WriteLogCheckpoint(*options_.file_system, options_.folder, index_,
+                                           checkpoint);
+    }
+    writer_.reset();
+  }
+
   Status Init() {
     // Heads and recent ids as the scan finds them; handed to the planner once it is done.
     std::unordered_map<std::string, StreamHead, store::StringHash, std::equal_to<>> heads;
     struct RecentId {
       Uuid id;
-      std::string stream;
+      const std::string* stream;  // the key in `heads`: nodes do not move
       int64_t version, position;
     };
     std::deque<RecentId> recent;
@@ -60,45 +73,99 @@ class LogEventStore final : public EventStore {
       auto it = heads.find(stream);
       return it == heads.end() ? int64_t{0} : it->second.version;
     };
-    std::vector<store::CommittedId> ids;
-    auto visit = [&](const RecordInfo& info, std::string_view payload,
-                     RecordLocation where) -> Status {
-      auto it = heads.find(info.stream);
+    auto head_of = [&](std::string_view stream) -> std::pair<const std::string, StreamHead>& {
+      auto it = heads.find(stream);
       if (it == heads.end()) {
-        it = heads.emplace(std::string(info.stream), StreamHead{}).first;
+        it = heads.emplace(std::string(stream), StreamHead{}).first;
         it->second.number = next_number++;
       }
-      StreamHead& head = it->second;
-      if (info.kind == RecordKind::kLifecycle) {
+      return *it;
+    };
+    std::vector<store::CommittedId> ids;
+    auto remember_ids = [&](const store::log::RecordInfo& info, std::string_view payload,
+                            const std::string* stream, std::deque<RecentId>& into) {
+      ids.clear();
+      store::log::DecodeIds(payload, ids);
+      for (size_t i = 0; i < ids.size(); ++i) {
+        into.push_back(RecentId{ids[i].id, stream, info.first_version + static_cast<int64_t>(i),
+                                ids[i].position});
+        if (into.size() > options_.recent_event_ids) into.pop_front();
+      }
+    };
+    auto visit = [&](const store::log::RecordInfo& info, std::string_view payload,
+                     store::log::RecordLocation where) -> Status {
+      auto& [name, head] = head_of(info.stream);
+      if (info.kind == store::log::RecordKind::kLifecycle) {
         if (!store::log::DecodeLifecycle(payload, head)) {
           return Error::Make(ErrorCode::kCorruption,
                              "a lifecycle record of stream '" + std::string(info.stream) +
                                  "' at offset " + std::to_string(where.offset) + " is malformed");
         }
-        index_.AddRecord(info.first_position, where);
+        index_.AddRecord(info.stream, info.first_position, where);
         return OkStatus();
       }
       head.version = info.first_version + info.count - 1;
       index_.AddCommit(info.stream, info.first_version, info.first_position, where);
-      if (options_.recent_event_ids > 0) {
-        ids.clear();
-        store::log::DecodeIds(payload, ids);
-        for (size_t i = 0; i < ids.size(); ++i) {
-          recent.push_back(RecentId{ids[i].id, it->first,
-                                    info.first_version + static_cast<int64_t>(i), ids[i].position});
-          if (recent.size() > options_.recent_event_ids) recent.pop_front();
-        }
-      }
+      if (options_.recent_event_ids > 0) remember_ids(info, payload, &name, recent);
       return OkStatus();
     };
-    auto recovered = store::log::RecoverLog(*options_.file_system, options_.folder,
-                                            options_.segment_bytes, version_of, visit);
+
+    FileSystem& fs = *options_.file_system;
+    std::string why;
+    auto checkpoint = store::log::ReadLogCheckpoint(fs, options_.folder, index_, &why);
+    if (checkpoint) {
+      for (auto& [stream, head] : checkpoint->heads) {
+        next_number = std::max(next_number, head.number + 1);
+        heads.emplace(std::move(stream), std::move(head));
+      }
+    }
+    auto recovered =
+        store::log::RecoverLog(fs, options_.folder, options_.segment_bytes,
+                               checkpoint ? &checkpoint->end : nullptr, version_of, visit);
+    if (recovered.ok() && !recovered->start_rejected.empty()) {
+      // The checkpoint does not match the log: rebuild everything from the log.
+      index_.Load({}, {});
+      heads.clear();
+      next_number = 1;
+      checkpoint.reset();
+      recovered = store::log::RecoverLog(fs, options_.folder, options_.segment_bytes, nullptr,
+                                         version_of, visit);
+    }
     if (!recovered) return recovered.error();
-    for (auto& [stream, head] : heads) planner_.LoadHead(stream, head);
-    for (const RecentId& r : recent) planner_.LoadRecentId(r.id, r.stream, r.version, r.position);
-    head_position_ = recovered->next_position - 1;
-    recovered_torn_ = recovered->torn;
+    opened_from_checkpoint_ = checkpoint.has_value();
     for (const auto& s : recovered->segments) segments_.Add(s);
+    const int64_t head_position = recovered->next_position - 1;
+    // From a checkpoint, the recent ids before it are read from the log's tail.
+    if (checkpoint && options_.recent_event_ids > 0 && recent.size() < options_.recent_event_ids) {
+      const int64_t covered = checkpoint->end.next_position - 1;
+      const int64_t from =
+          std::max<int64_t>(1, head_position - static_cast<int64_t>(options_.recent_event_ids) + 1);
+      std::deque<RecentId> older;
+      if (auto mark = index_.MarkBefore(from); mark && from <= covered) {
+        store::log::LogCursor cursor([this](uint32_t n) { return segments_.Get(n); }, mark->second);
+        for (int64_t next = mark->first; next <= covered;) {
+          const store::log::LogCursor::Step step = cursor.Next();
+          if (step == store::log::LogCursor::Step::kEnd) break;
+          if (step != store::log::LogCursor::Step::kRecord) {
+            return Error::Make(ErrorCode::kCorruption, "reading the log: " + cursor.reason());
+          }
+          auto info = store::log::ParseRecordInfo(cursor.header().kind, cursor.payload());
+          if (!info) return Corrupt(cursor.location());
+          if (info->kind != store::log::RecordKind::kCommit) continue;
+          next = info->first_position + info->count;
+          if (next - 1 < from) continue;
+          auto it = heads.find(info->stream);
+          if (it == heads.end()) return Corrupt(cursor.location());
+          remember_ids(*info, cursor.payload(), &it->first, older);
+        }
+      }
+      older.insert(older.end(), recent.begin(), recent.end());
+      while (older.size() > options_.recent_event_ids) older.pop_front();
+      recent.swap(older);
+    }
+    for (auto& [stream, head] : heads) planner_.LoadHead(stream, head);
+    for (const RecentId& r : recent) planner_.LoadRecentId(r.id, *r.stream, r.version, r.position);
+    head_position_ = head_position;
     store::log::LogWriterOptions writer_options;
     writer_options.folder = options_.folder;
     writer_options.durable = options_.durable;
@@ -176,21 +243,21 @@ class LogEventStore final : public EventStore {
     auto mark = index_.MarkBefore(after + 1);
     if (!mark) return page;
     page.events.reserve(std::min<size_t>(limit, static_cast<size_t>(page.head_position - after)));
-    LogCursor cursor([this](uint32_t n) { return segments_.Get(n); }, mark->second);
+    store::log::LogCursor cursor([this](uint32_t n) { return segments_.Get(n); }, mark->second);
     // Bounded: each step moves past a record, and the scan ends at the head position. It never
     // reads past the head: what lies there may be a record being written.
     int64_t next = mark->first;
     while (page.events.size() < limit && next <= page.head_position) {
-      const LogCursor::Step step = cursor.Next();
-      if (step == LogCursor::Step::kEnd) break;
-      if (step != LogCursor::Step::kRecord) {
-        return Error::Make(
-            step == LogCursor::Step::kError ? ErrorCode::kIOError : ErrorCode::kCorruption,
-            "reading the log: " + cursor.reason());
+      const store::log::LogCursor::Step step = cursor.Next();
+      if (step == store::log::LogCursor::Step::kEnd) break;
+      if (step != store::log::LogCursor::Step::kRecord) {
+        return Error::Make(step == store::log::LogCursor::Step::kError ? ErrorCode::kIOError
+                                                                       : ErrorCode::kCorruption,
+                           "reading the log: " + cursor.reason());
       }
       auto info = store::log::ParseRecordInfo(cursor.header().kind, cursor.payload());
       if (!info) return Corrupt(cursor.location());
-      if (info->kind != RecordKind::kCommit) continue;
+      if (info->kind != store::log::RecordKind::kCommit) continue;
       next = info->first_position + info->count;
       if (next - 1 <= after) continue;
       const auto skip = static_cast<size_t>(std::max<int64_t>(0, after + 1 - info->first_position));
@@ -263,7 +330,7 @@ class LogEventStore final : public EventStore {
   }
 
  private:
-  Error Corrupt(RecordLocation where) const {
+  Error Corrupt(store::log::RecordLocation where) const {
     return Error::Make(ErrorCode::kCorruption,
                        "the record at offset " + std::to_string(where.offset) + " of " +
                            store::log::SegmentPath(options_.folder, where.segment) +
@@ -272,8 +339,8 @@ class LogEventStore final : public EventStore {
 
   // Reads the events of the commit record at `packed` into `out`.
   Status ReadRecordEvents(uint64_t packed, std::string& buffer, std::vector<RecordedEvent>& out) {
-    const RecordLocation where = store::log::UnpackLocation(packed);
-    std::shared_ptr<Segment> segment = segments_.Get(where.segment);
+    const store::log::RecordLocation where = store::log::UnpackLocation(packed);
+    std::shared_ptr<store::log::Segment> segment = segments_.Get(where.segment);
     if (!segment) return Corrupt(where);
     char header[store::log::kRecordHeaderBytes];
     if (segment->Read(header, sizeof header, where.offset) != sizeof header) {
@@ -293,10 +360,10 @@ class LogEventStore final : public EventStore {
   const LogStoreOptions options_;
   FileLock lock_;
   CommitPlanner planner_;
-  LogIndex index_;
-  SegmentSet segments_;
+  store::log::LogIndex index_;
+  store::log::SegmentSet segments_;
   std::atomic<int64_t> head_position_{0};
-  std::string recovered_torn_;
+  bool opened_from_checkpoint_ = false;
   std::optional<store::log::LogWriter> writer_;
 };
 

@@ -7,27 +7,27 @@
 namespace evs::store::log {
 namespace {
 
-void PutU32(std::string& out, uint32_t v) {
+void LogPutU32(std::string& out, uint32_t v) {
   char b[4];
   for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
   out.append(b, 4);
 }
-void PutU64(std::string& out, uint64_t v) {
+void LogPutU64(std::string& out, uint64_t v) {
   char b[8];
   for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
   out.append(b, 8);
 }
-void PutI64(std::string& out, int64_t v) { PutU64(out, static_cast<uint64_t>(v)); }
-void PutString(std::string& out, std::string_view s) {
-  PutU32(out, static_cast<uint32_t>(s.size()));
+void LogPutI64(std::string& out, int64_t v) { LogPutU64(out, static_cast<uint64_t>(v)); }
+void LogPutString(std::string& out, std::string_view s) {
+  LogPutU32(out, static_cast<uint32_t>(s.size()));
   out.append(s);
 }
-uint32_t GetU32(const char* p) {
+uint32_t LogGetU32(const char* p) {
   uint32_t v = 0;
   for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(p[i])} << (8 * i);
   return v;
 }
-uint64_t GetU64(const char* p) {
+uint64_t LogGetU64(const char* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
   return v;
@@ -46,13 +46,13 @@ class LogPayloadReader {
   }
   bool U32(uint32_t& v) {
     if (in_.size() < 4) return false;
-    v = GetU32(in_.data());
+    v = LogGetU32(in_.data());
     in_.remove_prefix(4);
     return true;
   }
   bool U64(uint64_t& v) {
     if (in_.size() < 8) return false;
-    v = GetU64(in_.data());
+    v = LogGetU64(in_.data());
     in_.remove_prefix(8);
     return true;
   }
@@ -85,7 +85,7 @@ struct LogCommonFields {
 };
 
 // Writes the header in front of the payload that `out` holds from `start` + header on.
-void SealRecord(std::string& out, size_t start, RecordKind kind, uint64_t& chain) {
+void LogSealRecord(std::string& out, size_t start, RecordKind kind, uint64_t& chain) {
   const size_t length = out.size() - start - kRecordHeaderBytes;
   char* h = out.data() + start;
   for (int i = 0; i < 4; ++i) h[8 + i] = static_cast<char>((length >> (8 * i)) & 0xff);
@@ -101,14 +101,14 @@ void SealRecord(std::string& out, size_t start, RecordKind kind, uint64_t& chain
 
 std::string SegmentHeader() {
   std::string h(kSegmentMagic, sizeof kSegmentMagic);
-  PutU32(h, kFormatVersion);
-  PutU32(h, 0);
+  LogPutU32(h, kFormatVersion);
+  LogPutU32(h, 0);
   return h;
 }
 
 bool IsSegmentHeader(const char* bytes) {
   return std::memcmp(bytes, kSegmentMagic, sizeof kSegmentMagic) == 0 &&
-         GetU32(bytes + 8) == kFormatVersion;
+         LogGetU32(bytes + 8) == kFormatVersion;
 }
 
 void AppendCommitRecord(std::string& out, uint64_t& chain, uint64_t attempt, int64_t first_position,
@@ -116,46 +116,46 @@ void AppendCommitRecord(std::string& out, uint64_t& chain, uint64_t attempt, int
                         const std::vector<EventData>& events) {
   const size_t start = out.size();
   out.append(kRecordHeaderBytes, '\0');
-  PutU64(out, attempt);
-  PutI64(out, first_position);
-  PutI64(out, first_version);
-  PutI64(out, recorded_at_us);
-  PutU32(out, static_cast<uint32_t>(events.size()));
-  PutString(out, stream);
+  LogPutU64(out, attempt);
+  LogPutI64(out, first_position);
+  LogPutI64(out, first_version);
+  LogPutI64(out, recorded_at_us);
+  LogPutU32(out, static_cast<uint32_t>(events.size()));
+  LogPutString(out, stream);
   for (const EventData& e : events) {
     out.append(reinterpret_cast<const char*>(e.id.bytes.data()), e.id.bytes.size());
-    PutString(out, e.type);
-    PutString(out, e.data);
-    PutString(out, e.metadata);
+    LogPutString(out, e.type);
+    LogPutString(out, e.data);
+    LogPutString(out, e.metadata);
   }
-  SealRecord(out, start, RecordKind::kCommit, chain);
+  LogSealRecord(out, start, RecordKind::kCommit, chain);
 }
 
 void AppendLifecycleRecord(std::string& out, uint64_t& chain, uint64_t attempt,
                            int64_t next_position, std::string_view stream, const StreamHead& head) {
   const size_t start = out.size();
   out.append(kRecordHeaderBytes, '\0');
-  PutU64(out, attempt);
-  PutI64(out, next_position);
-  PutString(out, stream);
+  LogPutU64(out, attempt);
+  LogPutI64(out, next_position);
+  LogPutString(out, stream);
   const StreamMetadata none;
   const StreamMetadata& m = head.metadata ? *head.metadata : none;
   uint8_t flags = (m.max_count ? 1 : 0) | (m.max_age_seconds ? 2 : 0) |
                   (m.truncate_before ? 4 : 0) | (head.hard_deleted ? 8 : 0) |
                   (head.metadata ? 16 : 0);
   out.push_back(static_cast<char>(flags));
-  PutI64(out, m.max_count.value_or(0));
-  PutI64(out, m.max_age_seconds.value_or(0));
-  PutI64(out, m.truncate_before.value_or(0));
-  PutI64(out, head.deleted_through);
-  PutString(out, m.custom);
-  SealRecord(out, start, RecordKind::kLifecycle, chain);
+  LogPutI64(out, m.max_count.value_or(0));
+  LogPutI64(out, m.max_age_seconds.value_or(0));
+  LogPutI64(out, m.truncate_before.value_or(0));
+  LogPutI64(out, head.deleted_through);
+  LogPutString(out, m.custom);
+  LogSealRecord(out, start, RecordKind::kLifecycle, chain);
 }
 
 RecordHeader ParseRecordHeader(const char* bytes) {
   RecordHeader h;
-  h.checksum = GetU64(bytes);
-  h.length = GetU32(bytes + 8);
+  h.checksum = LogGetU64(bytes);
+  h.length = LogGetU32(bytes + 8);
   h.kind = static_cast<uint8_t>(bytes[12]);
   if (bytes[13] != 0 || bytes[14] != 0 || bytes[15] != 0) h.kind = 0xff;  // never a kind
   return h;
@@ -169,13 +169,13 @@ bool ChecksOut(const RecordHeader& header, const char* record, uint64_t chain) {
 
 namespace {
 
-bool ReadCommon(LogPayloadReader& r, LogCommonFields& f) {
+bool LogReadCommon(LogPayloadReader& r, LogCommonFields& f) {
   return r.U64(f.attempt) && r.I64(f.first_position);
 }
 
 // Walks a commit payload's events; `visit(index, id, type, data, metadata)`.
 template <class Visit>
-bool WalkEvents(LogPayloadReader& r, uint32_t count, Visit&& visit) {
+bool LogWalkEvents(LogPayloadReader& r, uint32_t count, Visit&& visit) {
   for (uint32_t i = 0; i < count; ++i) {
     std::string_view id, type, data, metadata;
     if (!r.Bytes(16, id) || !r.String(type) || !r.String(data) || !r.String(metadata)) {
@@ -192,7 +192,7 @@ std::optional<RecordInfo> ParseRecordInfo(uint8_t kind, std::string_view payload
   LogPayloadReader r(payload);
   LogCommonFields f;
   RecordInfo info;
-  if (!ReadCommon(r, f)) return std::nullopt;
+  if (!LogReadCommon(r, f)) return std::nullopt;
   info.attempt = f.attempt;
   info.first_position = f.first_position;
   if (kind == static_cast<uint8_t>(RecordKind::kCommit)) {
@@ -201,7 +201,7 @@ std::optional<RecordInfo> ParseRecordInfo(uint8_t kind, std::string_view payload
         !r.String(info.stream) || info.count == 0 || info.first_version < 1) {
       return std::nullopt;
     }
-    bool ok = WalkEvents(r, info.count, [](uint32_t, auto&&...) { return true; });
+    bool ok = LogWalkEvents(r, info.count, [](uint32_t, auto&&...) { return true; });
     if (!ok || !r.Empty()) return std::nullopt;
     return info;
   }
@@ -220,28 +220,28 @@ bool DecodeEvents(std::string_view payload, size_t skip, size_t limit,
   int64_t first_version, recorded;
   uint32_t count;
   std::string_view stream;
-  if (!ReadCommon(r, f) || !r.I64(first_version) || !r.I64(recorded) || !r.U32(count) ||
+  if (!LogReadCommon(r, f) || !r.I64(first_version) || !r.I64(recorded) || !r.U32(count) ||
       !r.String(stream)) {
     return false;
   }
   size_t taken = 0;
-  return WalkEvents(r, count,
-                    [&](uint32_t i, std::string_view id, std::string_view type,
-                        std::string_view data, std::string_view metadata) {
-                      if (i < skip) return true;
-                      if (taken == limit) return false;
-                      ++taken;
-                      RecordedEvent& e = out.emplace_back();
-                      e.stream_id.assign(stream);
-                      e.version = first_version + i;
-                      e.position = f.first_position + i;
-                      std::memcpy(e.id.bytes.data(), id.data(), 16);
-                      e.type.assign(type);
-                      e.data.assign(data);
-                      e.metadata.assign(metadata);
-                      e.recorded_at_us = recorded;
-                      return true;
-                    });
+  return LogWalkEvents(r, count,
+                       [&](uint32_t i, std::string_view id, std::string_view type,
+                           std::string_view data, std::string_view metadata) {
+                         if (i < skip) return true;
+                         if (taken == limit) return false;
+                         ++taken;
+                         RecordedEvent& e = out.emplace_back();
+                         e.stream_id.assign(stream);
+                         e.version = first_version + i;
+                         e.position = f.first_position + i;
+                         std::memcpy(e.id.bytes.data(), id.data(), 16);
+                         e.type.assign(type);
+                         e.data.assign(data);
+                         e.metadata.assign(metadata);
+                         e.recorded_at_us = recorded;
+                         return true;
+                       });
 }
 
 bool DecodeIds(std::string_view payload, std::vector<CommittedId>& out) {
@@ -250,11 +250,11 @@ bool DecodeIds(std::string_view payload, std::vector<CommittedId>& out) {
   int64_t first_version, recorded;
   uint32_t count;
   std::string_view stream;
-  if (!ReadCommon(r, f) || !r.I64(first_version) || !r.I64(recorded) || !r.U32(count) ||
+  if (!LogReadCommon(r, f) || !r.I64(first_version) || !r.I64(recorded) || !r.U32(count) ||
       !r.String(stream)) {
     return false;
   }
-  return WalkEvents(r, count, [&](uint32_t i, std::string_view id, auto&&...) {
+  return LogWalkEvents(r, count, [&](uint32_t i, std::string_view id, auto&&...) {
     CommittedId& c = out.emplace_back();
     std::memcpy(c.id.bytes.data(), id.data(), 16);
     c.position = f.first_position + i;
@@ -268,7 +268,7 @@ bool DecodeLifecycle(std::string_view payload, StreamHead& head) {
   std::string_view stream, custom;
   uint8_t flags;
   int64_t max_count, max_age, truncate_before, deleted_through;
-  if (!ReadCommon(r, f) || !r.String(stream) || !r.U8(flags) || !r.I64(max_count) ||
+  if (!LogReadCommon(r, f) || !r.String(stream) || !r.U8(flags) || !r.I64(max_count) ||
       !r.I64(max_age) || !r.I64(truncate_before) || !r.I64(deleted_through) || !r.String(custom) ||
       !r.Empty()) {
     return false;

@@ -25,9 +25,26 @@ void LogIndex::AddCommit(std::string_view stream, int64_t first_version, int64_t
   MaybeMark(first_position, where);
 }
 
-void LogIndex::AddRecord(int64_t first_position, RecordLocation where) {
+void LogIndex::AddRecord(std::string_view stream, int64_t first_position, RecordLocation where) {
   std::unique_lock lock(mu_);
+  // A stream with metadata and no events yet is a stream of the index all the same.
+  if (streams_.find(stream) == streams_.end()) streams_.emplace(std::string(stream), 0);
   MaybeMark(first_position, where);
+}
+
+void LogIndex::Visit(
+    const std::function<void(const std::string&, const std::vector<StreamCommit>&)>& stream,
+    const std::function<void(const Mark&)>& mark) const {
+  std::shared_lock lock(mu_);
+  for (const auto& [id, commits] : streams_) stream(id, commits);
+  for (const Mark& m : marks_) mark(m);
+}
+
+void LogIndex::Load(StreamMap streams, std::vector<Mark> marks) {
+  std::unique_lock lock(mu_);
+  streams_ = std::move(streams);
+  marks_ = std::move(marks);
+  last_mark_ = marks_.empty() ? RecordLocation{} : UnpackLocation(marks_.back().packed);
 }
 
 std::vector<StreamCommit> LogIndex::CommitsOf(std::string_view stream, int64_t from,

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <shared_mutex>
@@ -41,6 +42,13 @@ inline RecordLocation UnpackLocation(uint64_t packed) {
 
 class LogIndex {
  public:
+  // A position mark: the first position of a record and where it is.
+  struct Mark {
+    int64_t first_position;
+    uint64_t packed;
+  };
+  using StreamMap = std::map<std::string, std::vector<StreamCommit>, std::less<>>;
+
   // The distance between two position marks, in bytes of log.
   static constexpr uint64_t kMarkBytes = 16 * 1024;
 
@@ -48,8 +56,8 @@ class LogIndex {
   // `first_position`.
   void AddCommit(std::string_view stream, int64_t first_version, int64_t first_position,
                  RecordLocation where);
-  // A record that holds no events (a lifecycle change): a mark may point at it.
-  void AddRecord(int64_t first_position, RecordLocation where);
+  // A record that holds no events (a lifecycle change of `stream`): a mark may point at it.
+  void AddRecord(std::string_view stream, int64_t first_position, RecordLocation where);
 
   // The commits of `stream` holding versions [from, to] (from >= 1), in version order.
   std::vector<StreamCommit> CommitsOf(std::string_view stream, int64_t from, int64_t to) const;
@@ -60,15 +68,18 @@ class LogIndex {
   std::vector<std::string> StreamsAfter(std::string_view after, size_t limit) const;
   size_t StreamCount() const;
 
+  // For the persisted checkpoint (log_checkpoint.h): visits every stream and mark (under the
+  // lock: the writer waits meanwhile), and replaces the whole index (before the store opens).
+  void Visit(
+      const std::function<void(const std::string&, const std::vector<StreamCommit>&)>& stream,
+      const std::function<void(const Mark&)>& mark) const;
+  void Load(StreamMap streams, std::vector<Mark> marks);
+
  private:
-  struct Mark {
-    int64_t first_position;
-    uint64_t packed;
-  };
   void MaybeMark(int64_t first_position, RecordLocation where);
 
   mutable std::shared_mutex mu_;
-  std::map<std::string, std::vector<StreamCommit>, std::less<>> streams_;
+  StreamMap streams_;
   std::vector<Mark> marks_;
   RecordLocation last_mark_{};
 };

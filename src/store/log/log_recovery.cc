@@ -6,14 +6,49 @@
 #include "store/log/log_cursor.h"
 
 namespace evs::store::log {
+namespace {
+
+// Why the log does not end the prefix a checkpoint covers as it says; empty when it does.
+std::string LogCheckStart(const LogEnd& start,
+                          const std::function<std::shared_ptr<Segment>(uint32_t)>& source) {
+  auto end_segment = source(start.end.segment);
+  if (!end_segment || start.end.offset < kSegmentHeaderBytes ||
+      start.end.offset > end_segment->size()) {
+    return "the checkpoint's end is not in the log";
+  }
+  if (start.last_record.segment == 0) {
+    return start.next_position == 1 ? "" : "the checkpoint names no last record";
+  }
+  auto segment = source(start.last_record.segment);
+  char header[kRecordHeaderBytes];
+  if (!segment || segment->Read(header, sizeof header, start.last_record.offset) !=
+                      static_cast<ssize_t>(sizeof header)) {
+    return "the checkpoint's last record is not in the log";
+  }
+  const RecordHeader h = ParseRecordHeader(header);
+  const uint64_t record_end = start.last_record.offset + kRecordHeaderBytes + h.length;
+  const bool same_segment = start.last_record.segment == start.end.segment;
+  if (h.checksum != start.chain || (same_segment && record_end != start.end.offset) ||
+      (!same_segment && start.end.offset != kSegmentHeaderBytes)) {
+    return "the log's record at the checkpoint's end is not the one it names";
+  }
+  return "";
+}
+
+}  // namespace
 
 Result<RecoveredLog> RecoverLog(FileSystem& fs, const std::string& folder, uint64_t segment_bytes,
+                                const LogEnd* start,
                                 const std::function<int64_t(std::string_view)>& version_of,
                                 const RecordVisitor& visit) {
   RecoveredLog log;
   auto numbers = ListSegments(fs, folder);
   if (!numbers) return numbers.error();
   if (numbers->empty()) {
+    if (start) {
+      log.start_rejected = "the checkpoint names segments that are not there";
+      return log;
+    }
     auto first = CreateSegment(fs, folder, 1, segment_bytes);
     if (!first) return first.error();
     log.segments.push_back(std::move(first).value());
@@ -38,8 +73,22 @@ Result<RecoveredLog> RecoverLog(FileSystem& fs, const std::string& folder, uint6
     return log.segments[number - first_number];
   };
 
-  LogCursor cursor(source, RecordLocation{first_number, kSegmentHeaderBytes}, 4 << 20);
-  bool first_record = true;
+  RecordLocation from{first_number, kSegmentHeaderBytes};
+  if (start) {
+    if (auto why = LogCheckStart(*start, source); !why.empty()) {
+      log.start_rejected = why;
+      return log;
+    }
+    from = start->end;
+    log.end = start->end;
+    log.last_record = start->last_record;
+    log.chain = start->chain;
+    log.next_position = start->next_position;
+    log.attempt = start->attempt;
+    log.last_recorded_us = start->last_recorded_us;
+  }
+  LogCursor cursor(source, from, 4 << 20);
+  bool first_record = start == nullptr;
   // Bounded by the log's size: each step moves past a record or ends the scan.
   for (;;) {
     const LogCursor::Step step = cursor.Next();
@@ -82,6 +131,7 @@ Result<RecoveredLog> RecoverLog(FileSystem& fs, const std::string& folder, uint6
     log.attempt = std::max(log.attempt, info->attempt);
     if (info->kind == RecordKind::kCommit) log.last_recorded_us = info->recorded_at_us;
     log.end = cursor.end();
+    log.last_record = where;
   }
   if (log.next_position == 1 && log.end.segment == 0) {
     log.end = RecordLocation{first_number, kSegmentHeaderBytes};

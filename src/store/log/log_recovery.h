@@ -15,6 +15,7 @@
 
 #include "evs/file_system.h"
 #include "evs/status.h"
+#include "store/log/log_checkpoint.h"
 #include "store/log/log_format.h"
 #include "store/log/log_index.h"
 #include "store/log/segment.h"
@@ -25,11 +26,15 @@ namespace evs::store::log {
 struct RecoveredLog {
   std::vector<std::shared_ptr<Segment>> segments;  // ascending; writes go to the last
   RecordLocation end;                              // where the next record goes
+  RecordLocation last_record;                      // the last record (segment 0: none)
   uint64_t chain = 0;                              // the last record's checksum
   int64_t next_position = 1;
   uint64_t attempt = 0;  // the largest batch number seen
   int64_t last_recorded_us = 0;
   std::string torn;  // why the scan stopped short of the end, if it did (then zeroed)
+  // Set when `start` was given and the log does not match it: nothing was scanned; recover
+  // again without it.
+  std::string start_rejected;
 };
 
 // Called for each record that checks out, in log order.
@@ -40,6 +45,7 @@ using RecordVisitor =
 // gives a stream's version as the visitor has built it so far, for the check that versions
 // follow on.
 Result<RecoveredLog> RecoverLog(FileSystem& fs, const std::string& folder, uint64_t segment_bytes,
+                                const LogEnd* start,
                                 const std::function<int64_t(std::string_view)>& version_of,
                                 const RecordVisitor& visit);
 

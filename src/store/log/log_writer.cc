@@ -14,7 +14,7 @@ namespace {
 Error LogClosing() { return Error::Make(ErrorCode::kUnavailable, "the store is closing"); }
 
 // Preallocation of the next segment starts once the current one is this full.
-constexpr double kPrepareNextAt = 0.5;
+constexpr double kLogPrepareNextAt = 0.5;
 
 }  // namespace
 
@@ -52,12 +52,31 @@ LogWriter::LogWriter(LogWriterOptions options, const RecoveredLog& recovered,
   current_ = segments_.Get(recovered.end.segment);
   offset_ = dirty_end_ = recovered.end.offset;
   chain_ = recovered.chain;
-  attempt_ = recovered.attempt;
+  attempt_ = first_attempt_ = recovered.attempt;
+  last_record_ = recovered.last_record;
   next_position_ = recovered.next_position;
   last_recorded_us_ = recovered.last_recorded_us;
 }
 
-LogWriter::~LogWriter() {
+LogWriter::~LogWriter() { Stop(); }
+
+bool LogWriter::Healthy() {
+  std::lock_guard guard(sync_mu_);
+  return !sync_failure_ && !write_failure_;
+}
+
+LogEnd LogWriter::End() const {
+  LogEnd end;
+  end.end = RecordLocation{current_->number(), offset_};
+  end.last_record = last_record_;
+  end.chain = chain_;
+  end.next_position = next_position_;
+  end.attempt = attempt_;
+  end.last_recorded_us = last_recorded_us_;
+  return end;
+}
+
+void LogWriter::Stop() {
   {
     std::lock_guard guard(queue_mu_);
     stopping_ = true;
@@ -221,7 +240,8 @@ Status LogWriter::Flush(Batch& batch) {
   offset_ += buffer_.size();
   dirty_end_ = std::max(dirty_end_, offset_);
   buffer_.clear();
-  if (static_cast<double>(offset_) > kPrepareNextAt * static_cast<double>(options_.segment_bytes)) {
+  if (static_cast<double>(offset_) >
+      kLogPrepareNextAt * static_cast<double>(options_.segment_bytes)) {
     preallocator_.Prepare(current_->number() + 1);
   }
   return OkStatus();
@@ -327,11 +347,12 @@ LogWriter::Batch LogWriter::WriteBatch(std::vector<PendingAppend*> appends) {
     batch.written.clear();
     return batch;
   }
+  if (!encoded_.empty()) last_record_ = encoded_.back().where;
   for (const Encoded& e : encoded_) {
     if (e.first_version > 0) {
       index_.AddCommit(e.stream, e.first_version, e.first_position, e.where);
     } else {
-      index_.AddRecord(e.first_position, e.where);
+      index_.AddRecord(e.stream, e.first_position, e.where);
     }
   }
   batch.heads = planner_.Seal();

@@ -32,6 +32,7 @@
 #include "evs/event_store.h"
 #include "store/commit_planner.h"
 #include "store/completion.h"
+#include "store/log/log_checkpoint.h"
 #include "store/log/log_index.h"
 #include "store/log/log_recovery.h"
 #include "store/log/segment.h"
@@ -69,6 +70,14 @@ class LogWriter {
   ~LogWriter();
 
   void Start();
+  // Completes every queued append and stops the threads; later appends are kUnavailable.
+  void Stop();
+  // After Stop(): whether every batch was written and synced (nothing refuses writes), and
+  // where the log ends.
+  bool Healthy();
+  LogEnd End() const;
+  // Whether any batch was taken since the store opened.
+  bool WroteAny() const { return attempt_ != first_attempt_; }
 
   // Queues a validated append and waits until it is durable (or failed).
   Result<AppendResult> Append(std::string_view stream, const ExpectedVersion& expected,
@@ -150,10 +159,12 @@ class LogWriter {
 
   // Writer thread.
   std::shared_ptr<Segment> current_;
-  uint64_t offset_ = 0;     // where the next record goes in current_
+  uint64_t offset_ = 0;  // where the next record goes in current_
+  RecordLocation last_record_;
   uint64_t dirty_end_ = 0;  // how far in current_ a failed batch may have written
   uint64_t chain_ = 0;
   uint64_t attempt_ = 0;
+  uint64_t first_attempt_ = 0;
   int64_t next_position_ = 1;
   int64_t last_recorded_us_ = 0;
   std::string buffer_;

@@ -13,10 +13,10 @@
 namespace evs::store::log {
 namespace {
 
-constexpr size_t kZeroChunk = 1 << 20;
+constexpr size_t kLogZeroChunk = 1 << 20;
 
-const char* Zeros() {
-  static const std::string* zeros = new std::string(kZeroChunk, '\0');
+const char* LogZeros() {
+  static const std::string* zeros = new std::string(kLogZeroChunk, '\0');
   return zeros->data();
 }
 
@@ -51,16 +51,16 @@ ssize_t Segment::Read(char* data, size_t n, uint64_t offset) const {
 }
 
 Status Segment::ZeroFrom(uint64_t from) {
-  std::string chunk(kZeroChunk, '\0');
+  std::string chunk(kLogZeroChunk, '\0');
   const uint64_t end = size();
   bool wrote = false;
   for (uint64_t at = from; at < end;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, end - at));
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kLogZeroChunk, end - at));
     const ssize_t got = Read(chunk.data(), n, at);
     if (got < 0) return SystemError("cannot read " + path_);
     const auto read = static_cast<size_t>(got);
     if (std::any_of(chunk.data(), chunk.data() + read, [](char c) { return c != 0; })) {
-      if (int err = Write(Zeros(), read, at); err != 0) {
+      if (int err = Write(LogZeros(), read, at); err != 0) {
         return LogWriteError("cannot zero the torn tail of " + path_, err);
       }
       wrote = true;
@@ -141,8 +141,8 @@ Result<std::shared_ptr<Segment>> CreateSegment(FileSystem& fs, const std::string
     return fail(LogWriteError("cannot preallocate " + path, err));
   }
   for (uint64_t at = header.size(); at < bytes;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, bytes - at));
-    if (int err = PwriteFully(fs, fd, Zeros(), n, static_cast<off_t>(at)); err != 0) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kLogZeroChunk, bytes - at));
+    if (int err = PwriteFully(fs, fd, LogZeros(), n, static_cast<off_t>(at)); err != 0) {
       return fail(LogWriteError("cannot preallocate " + path, err));
     }
     at += n;
