@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -438,6 +439,47 @@ TEST_F(LogCheckpointTest, RetriesAreRecognisedAfterOpeningFromACheckpoint) {
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(again->first_position, first->first_position);
   EXPECT_EQ(*store_->StreamVersion("retry"), 2);
+}
+
+// --- The read-only view for other processes ----------------------------------------------------
+
+TEST_F(LogCheckpointTest, AReadOnlyViewReadsWhatTheOwnerMadeDurableAndIsWokenByCommits) {
+  Reopen();  // from the checkpoint
+  auto view = OpenLogEventStoreReader(dir_.File("log"));
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  EXPECT_EQ(DescribeStore(**view), DescribeStore(*store_));
+  auto refused = (*view)->Append("s1", ExpectedVersion::Any(), LogEvents(1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+
+  const int64_t head = *store_->HeadPosition();
+  std::thread writer([&] {
+    for (int i = 0; i < 20; ++i) AppendOk("live", 1, 30);
+  });
+  // Woken by the owner's commits (the wait is a bound, not a measurement).
+  auto woken = (*view)->WaitForHead(head, std::chrono::seconds(30));
+  writer.join();
+  ASSERT_TRUE(woken.ok()) << woken.error().message;
+  EXPECT_GT(*woken, head);
+  EXPECT_EQ(*(*view)->HeadPosition(), head + 20);
+  EXPECT_EQ(*(*view)->StreamVersion("live"), 20);
+  EXPECT_EQ(DescribeStore(**view), DescribeStore(*store_));
+
+  // A view opened without the checkpoint scans the whole log.
+  Close();
+  std::filesystem::remove(Index());
+  Reopen();
+  AppendOk("after", 1);
+  auto rebuilt = OpenLogEventStoreReader(dir_.File("log"));
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.error().message;
+  EXPECT_EQ(DescribeStore(**rebuilt), DescribeStore(*store_));
+}
+
+TEST(LogStoreReader, AFolderWithoutAStoreIsNotFound) {
+  testing::TempDir dir;
+  auto view = OpenLogEventStoreReader(dir.File("nothing"));
+  ASSERT_FALSE(view.ok());
+  EXPECT_EQ(view.error().code, ErrorCode::kNotFound);
 }
 
 // --- The disk failing under the store ---------------------------------------------------------

@@ -60,6 +60,17 @@ struct LogStoreOptions {
 // * Any other write error fails that commit and makes the store refuse appends until reopened.
 //
 // Stream metadata and deletes are kept (records of their own); Scavenge() is kUnsupported.
+// Readers in other processes open OpenLogEventStoreReader below.
 Result<std::unique_ptr<EventStore>> OpenLogEventStore(const LogStoreOptions& options);
+
+// A read-only view of the log store in `folder` for other processes, beside the one that owns it
+// (consumer-group members, live tails): no lock; Append() and the other writes are kUnavailable;
+// WaitForHead() is woken when the owner writes the folder. Like the owner's reads, it sees only
+// what is durable: every read is bounded by the durable head the owner rewrites after each fsync
+// ("<folder>/log-head"), and it checks the checksum of every record it reads to get there. A
+// lifecycle change (metadata, a delete) shows once an append follows it. Reads go through
+// `file_system` (null: RealFileSystem()). kNotFound when no owner has opened a store in `folder`.
+Result<std::unique_ptr<EventStore>> OpenLogEventStoreReader(
+    const std::string& folder, std::shared_ptr<FileSystem> file_system = nullptr);
 
 }  // namespace evs

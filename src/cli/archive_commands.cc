@@ -15,6 +15,7 @@
 #include "cli/replay_kinesis.h"
 #include "common/event_json.h"
 #include "evs/archive.h"
+#include "evs/log_store.h"
 #include "evs/projection.h"
 #include "evs/s3.h"
 #include "evs/verify.h"
@@ -64,11 +65,12 @@ Result<std::unique_ptr<ObjectStore>> OpenArchive(const std::string& location) {
 
 // The store for reading beside a running `evs serve` (no lock); nothing when there is none.
 Result<std::unique_ptr<EventStore>> OpenStoreForReading(const GlobalOptions& global) {
-  // The log store has no read-only view for other processes yet: it is opened as its owner
-  // (kUnavailable while another process, such as evs serve, has it open).
   if (IsLogStore(global)) {
-    if (!std::filesystem::exists(LogStoreFolder(global))) return std::unique_ptr<EventStore>();
-    return OpenStore(global);
+    auto view = OpenLogEventStoreReader(LogStoreFolder(global));
+    if (!view.ok() && view.error().code == ErrorCode::kNotFound) {
+      return std::unique_ptr<EventStore>();
+    }
+    return view;
   }
   if (!std::filesystem::exists(StorePath(global))) return std::unique_ptr<EventStore>();
   return OpenSqliteEventStoreReader(StorePath(global));

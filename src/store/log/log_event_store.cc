@@ -22,6 +22,7 @@
 #include "store/log/log_cursor.h"
 #include "store/log/log_format.h"
 #include "store/log/log_index.h"
+#include "store/log/log_reads.h"
 #include "store/log/log_recovery.h"
 #include "store/log/log_writer.h"
 #include "store/read_validation.h"
@@ -175,8 +176,7 @@ class LogEventStore final : public EventStore {
     writer_options.clock = options_.clock.get();
     writer_.emplace(std::move(writer_options), *recovered, planner_, index_, segments_,
                     head_position_);
-    writer_->Start();
-    return OkStatus();
+    return writer_->Start();
   }
 
   Result<AppendResult> Append(std::string_view stream_id, ExpectedVersion expected,
@@ -201,86 +201,19 @@ class LogEventStore final : public EventStore {
     if (auto s = store::ValidateReadStream(options); !s) return s.error();
     const StreamHead head = planner_.Heads().Find(stream_id);
     if (auto unreadable = store::UnreadableStream(stream_id, head)) return *unreadable;
-    const int64_t cutoff = store::AgeCutoffMicros(head, options_.clock->NowMicros());
-    const bool forward = options.direction == Direction::kForward;
-    int64_t low = store::FirstVisibleVersion(head), high = head.version;
-    if (forward) low = std::max(low, options.from);
-    if (!forward && options.from > 0) high = std::min(high, options.from);
-    StreamPage page;
-    page.stream_version = head.version;
-    if (low <= high && options.limit > 0) {
-      auto commits = index_.CommitsOf(stream_id, low, high);
-      if (!forward) std::reverse(commits.begin(), commits.end());
-      std::string buffer;
-      std::vector<RecordedEvent> events;
-      for (const store::log::StreamCommit& c : commits) {
-        if (page.events.size() >= options.limit) break;
-        events.clear();
-        if (auto s = ReadRecordEvents(c.packed, buffer, events); !s) return s.error();
-        auto take = [&](RecordedEvent& e) {
-          if (e.version < low || e.version > high || e.recorded_at_us < cutoff) return;
-          if (page.events.size() < options.limit) page.events.push_back(std::move(e));
-        };
-        if (forward) {
-          for (auto& e : events) take(e);
-        } else {
-          for (auto e = events.rbegin(); e != events.rend(); ++e) take(*e);
-        }
-      }
-    }
-    page.end_of_stream =
-        page.events.empty() || page.events.size() < options.limit ||
-        (forward ? page.events.back().version >= high : page.events.back().version <= low);
-    return page;
+    return store::log::ReadLogStreamPage(index_, Segments(), options_.folder, stream_id, head,
+                                         options, options_.clock->NowMicros());
   }
 
   Result<LogPage> ReadLog(int64_t after, size_t limit) override {
     if (auto s = store::ValidateReadLog(after, limit); !s) return s.error();
-    LogPage page;
-    page.head_position = head_position_.load(std::memory_order_acquire);
-    page.next_position = after;
-    if (after >= page.head_position || limit == 0) return page;
-    auto mark = index_.MarkBefore(after + 1);
-    if (!mark) return page;
-    page.events.reserve(std::min<size_t>(limit, static_cast<size_t>(page.head_position - after)));
-    store::log::LogCursor cursor([this](uint32_t n) { return segments_.Get(n); }, mark->second);
-    // Bounded: each step moves past a record, and the scan ends at the head position. It never
-    // reads past the head: what lies there may be a record being written.
-    int64_t next = mark->first;
-    while (page.events.size() < limit && next <= page.head_position) {
-      const store::log::LogCursor::Step step = cursor.Next();
-      if (step == store::log::LogCursor::Step::kEnd) break;
-      if (step != store::log::LogCursor::Step::kRecord) {
-        return Error::Make(step == store::log::LogCursor::Step::kError ? ErrorCode::kIOError
-                                                                       : ErrorCode::kCorruption,
-                           "reading the log: " + cursor.reason());
-      }
-      auto info = store::log::ParseRecordInfo(cursor.header().kind, cursor.payload());
-      if (!info) return Corrupt(cursor.location());
-      if (info->kind != store::log::RecordKind::kCommit) continue;
-      next = info->first_position + info->count;
-      if (next - 1 <= after) continue;
-      const auto skip = static_cast<size_t>(std::max<int64_t>(0, after + 1 - info->first_position));
-      if (!store::log::DecodeEvents(cursor.payload(), skip, limit - page.events.size(),
-                                    page.events)) {
-        return Corrupt(cursor.location());
-      }
-    }
-    if (!page.events.empty()) page.next_position = page.events.back().position;
-    return page;
+    return store::log::ReadLogPage(index_, Segments(), options_.folder, after, limit,
+                                   head_position_.load(std::memory_order_acquire));
   }
 
   Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
     if (auto s = store::ValidateListStreams(limit); !s) return s.error();
-    StreamsPage page;
-    const std::vector<std::string> ids = index_.StreamsAfter(after, limit);
-    for (const std::string& id : ids) {
-      // Only what is durable, and not deleted.
-      const StreamHead head = planner_.Heads().Find(id);
-      if (!store::UnreadableStream(id, head)) page.streams.push_back(StreamInfo{id, head.version});
-    }
-    if (ids.size() == limit && limit > 0) page.next_after = ids.back();
-    return page;
+    return store::log::ListLogStreams(index_, planner_.Heads(), after, limit);
   }
 
   Result<int64_t> StreamVersion(std::string_view stream_id) override {
@@ -330,31 +263,11 @@ class LogEventStore final : public EventStore {
   }
 
  private:
-  Error Corrupt(store::log::RecordLocation where) const {
-    return Error::Make(ErrorCode::kCorruption,
-                       "the record at offset " + std::to_string(where.offset) + " of " +
-                           store::log::SegmentPath(options_.folder, where.segment) +
-                           " cannot be decoded");
+  store::log::LogCursor::SegmentSource Segments() {
+    return [this](uint32_t n) { return segments_.Get(n); };
   }
-
-  // Reads the events of the commit record at `packed` into `out`.
-  Status ReadRecordEvents(uint64_t packed, std::string& buffer, std::vector<RecordedEvent>& out) {
-    const store::log::RecordLocation where = store::log::UnpackLocation(packed);
-    std::shared_ptr<store::log::Segment> segment = segments_.Get(where.segment);
-    if (!segment) return Corrupt(where);
-    char header[store::log::kRecordHeaderBytes];
-    if (segment->Read(header, sizeof header, where.offset) != sizeof header) {
-      return SystemError("cannot read " + segment->path());
-    }
-    const store::log::RecordHeader h = store::log::ParseRecordHeader(header);
-    if (h.length > segment->size()) return Corrupt(where);
-    buffer.resize(h.length);
-    if (segment->Read(buffer.data(), h.length, where.offset + sizeof header) !=
-        static_cast<ssize_t>(h.length)) {
-      return SystemError("cannot read " + segment->path());
-    }
-    if (!store::log::DecodeEvents(buffer, 0, SIZE_MAX, out)) return Corrupt(where);
-    return OkStatus();
+  Error Corrupt(store::log::RecordLocation where) const {
+    return store::log::CorruptLogRecord(options_.folder, where);
   }
 
   const LogStoreOptions options_;

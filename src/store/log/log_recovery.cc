@@ -6,11 +6,9 @@
 #include "store/log/log_cursor.h"
 
 namespace evs::store::log {
-namespace {
 
-// Why the log does not end the prefix a checkpoint covers as it says; empty when it does.
-std::string LogCheckStart(const LogEnd& start,
-                          const std::function<std::shared_ptr<Segment>(uint32_t)>& source) {
+std::string CheckLogEnd(const LogEnd& start,
+                        const std::function<std::shared_ptr<Segment>(uint32_t)>& source) {
   auto end_segment = source(start.end.segment);
   if (!end_segment || start.end.offset < kSegmentHeaderBytes ||
       start.end.offset > end_segment->size()) {
@@ -34,8 +32,6 @@ std::string LogCheckStart(const LogEnd& start,
   }
   return "";
 }
-
-}  // namespace
 
 Result<RecoveredLog> RecoverLog(FileSystem& fs, const std::string& folder, uint64_t segment_bytes,
                                 const LogEnd* start,
@@ -75,7 +71,7 @@ Result<RecoveredLog> RecoverLog(FileSystem& fs, const std::string& folder, uint6
 
   RecordLocation from{first_number, kSegmentHeaderBytes};
   if (start) {
-    if (auto why = LogCheckStart(*start, source); !why.empty()) {
+    if (auto why = CheckLogEnd(*start, source); !why.empty()) {
       log.start_rejected = why;
       return log;
     }

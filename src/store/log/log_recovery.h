@@ -37,6 +37,11 @@ struct RecoveredLog {
   std::string start_rejected;
 };
 
+// Why the log does not end the prefix a checkpoint covers as `end` says (the last record is not
+// where it says, or has another checksum); empty when it does.
+std::string CheckLogEnd(const LogEnd& end,
+                        const std::function<std::shared_ptr<Segment>(uint32_t)>& segments);
+
 // Called for each record that checks out, in log order.
 using RecordVisitor =
     std::function<Status(const RecordInfo& info, std::string_view payload, RecordLocation where)>;

@@ -91,9 +91,14 @@ void LogWriter::Stop() {
   if (sync_thread_.joinable()) sync_thread_.join();
 }
 
-void LogWriter::Start() {
+Status LogWriter::Start() {
+  auto head_file = DurableHeadWriter::Open(fs_, LogHeadBase(options_.folder));
+  if (!head_file) return head_file.error();
+  durable_head_.emplace(std::move(head_file).value());
+  if (auto s = durable_head_->Publish(head_position_.load()); !s) return s;
   writer_thread_ = std::thread([this] { WriterLoop(); });
   sync_thread_ = std::thread([this] { SyncLoop(); });
+  return OkStatus();
 }
 
 bool LogWriter::Enqueue(PendingAppend& pending) {
@@ -433,6 +438,20 @@ void LogWriter::SyncLoop() {
       }
       std::lock_guard guard(sync_mu_);
       failure = sync_failure_;
+    }
+    if (!failure) {
+      // Readers in other processes go by the durable head: it moves before any acknowledgement.
+      int64_t last = -1;
+      for (const Batch& b : batches) {
+        if (b.wrote) last = b.last_position;
+      }
+      if (last >= 0) {
+        if (auto s = durable_head_->Publish(last); !s) {
+          RecordSyncFailure(s.error().message);
+          std::lock_guard guard(sync_mu_);
+          failure = sync_failure_;
+        }
+      }
     }
     for (Batch& b : batches) {
       std::optional<Error> batch_failure = b.refused ? std::nullopt : failure;

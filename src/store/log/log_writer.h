@@ -32,6 +32,7 @@
 #include "evs/event_store.h"
 #include "store/commit_planner.h"
 #include "store/completion.h"
+#include "store/durable_head.h"
 #include "store/log/log_checkpoint.h"
 #include "store/log/log_index.h"
 #include "store/log/log_recovery.h"
@@ -69,7 +70,8 @@ class LogWriter {
   // Completes every queued append, then stops.
   ~LogWriter();
 
-  void Start();
+  // Publishes the durable head for readers in other processes, then starts the threads.
+  Status Start();
   // Completes every queued append and stops the threads; later appends are kUnavailable.
   void Stop();
   // After Stop(): whether every batch was written and synced (nothing refuses writes), and
@@ -156,6 +158,8 @@ class LogWriter {
   SegmentSet& segments_;
   std::atomic<int64_t>& head_position_;
   SegmentPreallocator preallocator_;
+  // "<folder>/log-head", rewritten after each fsync, before the batch is acknowledged.
+  std::optional<DurableHeadWriter> durable_head_;
 
   // Writer thread.
   std::shared_ptr<Segment> current_;

@@ -78,12 +78,16 @@ std::string SegmentPath(const std::string& folder, uint32_t number) {
   return folder + name;
 }
 
-Result<std::vector<uint32_t>> ListSegments(FileSystem& fs, const std::string& folder) {
+namespace {
+
+Result<std::vector<uint32_t>> LogListSegments(FileSystem& fs, const std::string& folder,
+                                              bool remove_leftovers) {
   std::vector<std::string> names;
   if (fs.ListFolder(folder.c_str(), &names) != 0) return SystemError("cannot list " + folder);
   std::vector<uint32_t> numbers;
   for (const std::string& name : names) {
     if (name.ends_with(".log.tmp")) {
+      if (!remove_leftovers) continue;
       const std::string path = folder + "/" + name;
       if (fs.Unlink(path.c_str()) != 0) return SystemError("cannot remove " + path);
       continue;
@@ -101,10 +105,20 @@ Result<std::vector<uint32_t>> ListSegments(FileSystem& fs, const std::string& fo
   return numbers;
 }
 
+}  // namespace
+
+Result<std::vector<uint32_t>> ListSegments(FileSystem& fs, const std::string& folder) {
+  return LogListSegments(fs, folder, /*remove_leftovers=*/true);
+}
+
+Result<std::vector<uint32_t>> ListSegmentNumbers(FileSystem& fs, const std::string& folder) {
+  return LogListSegments(fs, folder, /*remove_leftovers=*/false);
+}
+
 Result<std::shared_ptr<Segment>> OpenSegment(FileSystem& fs, const std::string& folder,
-                                             uint32_t number) {
+                                             uint32_t number, bool read_only) {
   const std::string path = SegmentPath(folder, number);
-  const int fd = fs.Open(path.c_str(), O_RDWR | O_CLOEXEC, 0);
+  const int fd = fs.Open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
   if (fd < 0) return SystemError("cannot open " + path);
   struct stat st;
   if (fs.Fstat(fd, &st) != 0) {

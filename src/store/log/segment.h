@@ -58,9 +58,17 @@ std::string SegmentPath(const std::string& folder, uint32_t number);
 // a crash interrupted.
 Result<std::vector<uint32_t>> ListSegments(FileSystem& fs, const std::string& folder);
 
-// Opens an existing segment; kCorruption when its header is not a log segment's.
+// The numbers of the segments in `folder`, ascending, touching nothing (for readers).
+Result<std::vector<uint32_t>> ListSegmentNumbers(FileSystem& fs, const std::string& folder);
+
+// Opens an existing segment (read-only for a view of another process's store); kCorruption when
+// its header is not a log segment's.
 Result<std::shared_ptr<Segment>> OpenSegment(FileSystem& fs, const std::string& folder,
-                                             uint32_t number);
+                                             uint32_t number, bool read_only = false);
+
+// The base name of the durable head file (durable_head.h) the owner writes for readers in other
+// processes: "<folder>/log-head".
+inline std::string LogHeadBase(const std::string& folder) { return folder + "/log"; }
 
 // Creates segment `number` of `bytes` (header, then zeros), durably, and opens it. Fails with the
 // errno's error (ENOSPC: "disk full: ...") and leaves nothing behind.
