@@ -1,6 +1,7 @@
 #include "store/log/log_reads.h"
 
 #include <algorithm>
+#include <climits>
 #include <vector>
 
 #include "common/system_error.h"
@@ -52,7 +53,18 @@ Result<StreamPage> ReadLogStreamPage(const LogIndex& index,
   StreamPage page;
   page.stream_version = head.version;
   if (low <= high && options.limit > 0) {
-    auto commits = index.CommitsOf(stream_id, low, high);
+    // Only the commits a page can reach: with no max_age every version in range is returned,
+    // so `limit` versions from the page's start suffice.
+    int64_t lo = low, hi = high;
+    const auto span = static_cast<int64_t>(options.limit) - 1;
+    if (cutoff == INT64_MIN) {
+      if (forward) {
+        hi = std::min(high, low + span);
+      } else {
+        lo = std::max(low, high - span);
+      }
+    }
+    auto commits = index.CommitsOf(stream_id, lo, hi);
     if (!forward) std::reverse(commits.begin(), commits.end());
     std::string buffer;
     std::vector<RecordedEvent> events;
