@@ -245,8 +245,11 @@ Status LogWriter::Flush(Batch& batch) {
   offset_ += buffer_.size();
   dirty_end_ = std::max(dirty_end_, offset_);
   buffer_.clear();
+  // Not when the next segment exists already (a failed batch rolled to it): a new one would be
+  // renamed over the file the writer holds open.
   if (static_cast<double>(offset_) >
-      kLogPrepareNextAt * static_cast<double>(options_.segment_bytes)) {
+          kLogPrepareNextAt * static_cast<double>(options_.segment_bytes) &&
+      !segments_.Get(current_->number() + 1)) {
     preallocator_.Prepare(current_->number() + 1);
   }
   return OkStatus();
