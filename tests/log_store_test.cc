@@ -464,6 +464,13 @@ TEST_F(LogCheckpointTest, AReadOnlyViewReadsWhatTheOwnerMadeDurableAndIsWokenByC
   EXPECT_EQ(*(*view)->HeadPosition(), head + 20);
   EXPECT_EQ(*(*view)->StreamVersion("live"), 20);
   EXPECT_EQ(DescribeStore(**view), DescribeStore(*store_));
+  // A commit larger than a segment grows a file the view has open already.
+  AppendOk("big", 5, 3000);
+  AppendOk("live", 1);
+  auto big = (*view)->ReadStream("big", {});
+  ASSERT_TRUE(big.ok()) << big.error().message;
+  EXPECT_EQ(big->events.size(), 5u);
+  EXPECT_EQ(DescribeStore(**view), DescribeStore(*store_));
 
   // A view opened without the checkpoint scans the whole log.
   Close();

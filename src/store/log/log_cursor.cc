@@ -11,7 +11,9 @@ LogCursor::LogCursor(SegmentSource segments, RecordLocation start, size_t chunk_
 
 bool LogCursor::Fill(uint64_t offset, size_t n) {
   if (offset >= base_ && offset + n <= base_ + buffered_) return true;
-  if (offset + n > segment_->size()) return false;
+  // The file may have grown since it was opened (a commit larger than a segment, written by the
+  // owner while a reader in another process reads).
+  if (offset + n > segment_->size() && offset + n > segment_->RefreshSize()) return false;
   const size_t want = std::max(n, chunk_);
   if (buffer_.size() < want) buffer_.resize(want);
   const ssize_t got = segment_->Read(buffer_.data(), want, offset);
@@ -54,7 +56,8 @@ LogCursor::Step LogCursor::Next() {
       continue;
     }
     if (header_.length > kMaxRecordBytes ||
-        at + kRecordHeaderBytes + header_.length > segment_->size()) {
+        (at + kRecordHeaderBytes + header_.length > segment_->size() &&
+         at + kRecordHeaderBytes + header_.length > segment_->RefreshSize())) {
       reason_ = "a record header at offset " + std::to_string(at) + " of " + segment_->path() +
                 " gives a length (" + std::to_string(header_.length) +
                 ") that does not fit in the file";

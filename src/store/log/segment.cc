@@ -32,6 +32,12 @@ Error LogWriteError(const std::string& what, int err) {
 
 Segment::~Segment() { fs_.Close(fd_); }
 
+uint64_t Segment::RefreshSize() {
+  struct stat st;
+  if (fs_.Fstat(fd_, &st) == 0) GrewTo(static_cast<uint64_t>(st.st_size));
+  return size();
+}
+
 int Segment::Write(const char* data, size_t n, uint64_t offset) {
   const int err = PwriteFully(fs_, fd_, data, n, static_cast<off_t>(offset));
   if (err == 0) GrewTo(offset + n);

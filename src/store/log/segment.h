@@ -33,6 +33,8 @@ class Segment {
   const std::string& path() const { return path_; }
   // The file's size: grows only when a commit larger than a segment is written.
   uint64_t size() const { return size_.load(std::memory_order_acquire); }
+  // Reads the size again from the file (a reader in another process sees the owner grow it).
+  uint64_t RefreshSize();
   void GrewTo(uint64_t size) {
     if (size > this->size()) size_.store(size, std::memory_order_release);
   }
