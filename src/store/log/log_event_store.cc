@@ -152,6 +152,7 @@ class LogEventStore final : public EventStore {
           }
           auto info = store::log::ParseRecordInfo(cursor.header().kind, cursor.payload());
           if (!info) return Corrupt(cursor.location());
+          if (info->first_position > covered) break;  // scanned after the checkpoint already
           if (info->kind != store::log::RecordKind::kCommit) continue;
           next = info->first_position + info->count;
           if (next - 1 < from) continue;
