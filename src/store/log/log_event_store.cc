@@ -95,7 +95,7 @@ class LogEventStore final : public EventStore {
     };
     auto visit = [&](const store::log::RecordInfo& info, std::string_view payload,
                      store::log::RecordLocation where) -> Status {
-      auto& [name, head] = head_of(info.stream);
+      store::StreamHead& head = head_of(info.stream).second;
       if (info.kind == store::log::RecordKind::kLifecycle) {
         if (!store::log::DecodeLifecycle(payload, head)) {
           return Error::Make(ErrorCode::kCorruption,
@@ -107,7 +107,6 @@ class LogEventStore final : public EventStore {
       }
       head.version = info.first_version + info.count - 1;
       index_.AddCommit(info.stream, info.first_version, info.first_position, where);
-      if (options_.recent_event_ids > 0) remember_ids(info, payload, &name, recent);
       return OkStatus();
     };
 
@@ -136,15 +135,15 @@ class LogEventStore final : public EventStore {
     opened_from_checkpoint_ = checkpoint.has_value();
     for (const auto& s : recovered->segments) segments_.Add(s);
     const int64_t head_position = recovered->next_position - 1;
-    // From a checkpoint, the recent ids before it are read from the log's tail.
-    if (checkpoint && options_.recent_event_ids > 0 && recent.size() < options_.recent_event_ids) {
-      const int64_t covered = checkpoint->end.next_position - 1;
+    // The recent ids for retries are read from the log's tail once the scan is done (decoding
+    // every id of a long log while scanning it would cost more than the scan).
+    if (options_.recent_event_ids > 0 && head_position > 0) {
       const int64_t from =
           std::max<int64_t>(1, head_position - static_cast<int64_t>(options_.recent_event_ids) + 1);
-      std::deque<RecentId> older;
-      if (auto mark = index_.MarkBefore(from); mark && from <= covered) {
+      if (auto mark = index_.MarkBefore(from)) {
         store::log::LogCursor cursor([this](uint32_t n) { return segments_.Get(n); }, mark->second);
-        for (int64_t next = mark->first; next <= covered;) {
+        // Bounded: each step moves past a record, and the scan ends at the head position.
+        for (int64_t next = mark->first; next <= head_position;) {
           const store::log::LogCursor::Step step = cursor.Next();
           if (step == store::log::LogCursor::Step::kEnd) break;
           if (step != store::log::LogCursor::Step::kRecord) {
@@ -152,18 +151,15 @@ class LogEventStore final : public EventStore {
           }
           auto info = store::log::ParseRecordInfo(cursor.header().kind, cursor.payload());
           if (!info) return Corrupt(cursor.location());
-          if (info->first_position > covered) break;  // scanned after the checkpoint already
+          if (info->first_position > head_position) break;
           if (info->kind != store::log::RecordKind::kCommit) continue;
           next = info->first_position + info->count;
           if (next - 1 < from) continue;
           auto it = heads.find(info->stream);
           if (it == heads.end()) return Corrupt(cursor.location());
-          remember_ids(*info, cursor.payload(), &it->first, older);
+          remember_ids(*info, cursor.payload(), &it->first, recent);
         }
       }
-      older.insert(older.end(), recent.begin(), recent.end());
-      while (older.size() > options_.recent_event_ids) older.pop_front();
-      recent.swap(older);
     }
     for (auto& [stream, head] : heads) planner_.LoadHead(stream, head);
     for (const RecentId& r : recent) planner_.LoadRecentId(r.id, *r.stream, r.version, r.position);
