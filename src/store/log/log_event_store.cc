@@ -82,6 +82,8 @@ class LogEventStore final : public EventStore {
       }
       return *it;
     };
+    // Each stream's commits in the index, found once per stream rather than once per record.
+    std::unordered_map<const std::string*, std::vector<store::log::StreamCommit>*> slots;
     std::vector<store::CommittedId> ids;
     auto remember_ids = [&](const store::log::RecordInfo& info, std::string_view payload,
                             const std::string* stream, std::deque<RecentId>& into) {
@@ -95,7 +97,8 @@ class LogEventStore final : public EventStore {
     };
     auto visit = [&](const store::log::RecordInfo& info, std::string_view payload,
                      store::log::RecordLocation where) -> Status {
-      store::StreamHead& head = head_of(info.stream).second;
+      auto& entry = head_of(info.stream);
+      store::StreamHead& head = entry.second;
       if (info.kind == store::log::RecordKind::kLifecycle) {
         if (!store::log::DecodeLifecycle(payload, head)) {
           return Error::Make(ErrorCode::kCorruption,
@@ -106,7 +109,9 @@ class LogEventStore final : public EventStore {
         return OkStatus();
       }
       head.version = info.first_version + info.count - 1;
-      index_.AddCommit(info.stream, info.first_version, info.first_position, where);
+      auto& slot = slots[&entry.first];
+      if (!slot) slot = index_.StreamSlot(info.stream);
+      index_.AddCommitTo(slot, info.first_version, info.first_position, where);
       return OkStatus();
     };
 
@@ -125,6 +130,7 @@ class LogEventStore final : public EventStore {
     if (recovered.ok() && !recovered->start_rejected.empty()) {
       // The checkpoint does not match the log: rebuild everything from the log.
       index_.Load({}, {});
+      slots.clear();
       heads.clear();
       next_number = 1;
       checkpoint.reset();

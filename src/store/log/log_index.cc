@@ -25,6 +25,20 @@ void LogIndex::AddCommit(std::string_view stream, int64_t first_version, int64_t
   MaybeMark(first_position, where);
 }
 
+std::vector<StreamCommit>* LogIndex::StreamSlot(std::string_view stream) {
+  std::unique_lock lock(mu_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) it = streams_.emplace(std::string(stream), 0).first;
+  return &it->second;
+}
+
+void LogIndex::AddCommitTo(std::vector<StreamCommit>* slot, int64_t first_version,
+                           int64_t first_position, RecordLocation where) {
+  std::unique_lock lock(mu_);
+  slot->push_back(StreamCommit{first_version, PackLocation(where)});
+  MaybeMark(first_position, where);
+}
+
 void LogIndex::AddRecord(std::string_view stream, int64_t first_position, RecordLocation where) {
   std::unique_lock lock(mu_);
   // A stream with metadata and no events yet is a stream of the index all the same.

@@ -56,6 +56,12 @@ class LogIndex {
   // `first_position`.
   void AddCommit(std::string_view stream, int64_t first_version, int64_t first_position,
                  RecordLocation where);
+  // The commits of `stream` (made empty when missing), for AddCommitTo(): a pointer that stays
+  // valid until Load(), so that a scan of a long log looks each stream up once per record in a
+  // hash map of its own rather than in the ordered map.
+  std::vector<StreamCommit>* StreamSlot(std::string_view stream);
+  void AddCommitTo(std::vector<StreamCommit>* slot, int64_t first_version, int64_t first_position,
+                   RecordLocation where);
   // A record that holds no events (a lifecycle change of `stream`): a mark may point at it.
   void AddRecord(std::string_view stream, int64_t first_position, RecordLocation where);
 
