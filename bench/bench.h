@@ -39,6 +39,7 @@ struct BenchOptions {
   int snapshot_carts = 20;                 // snapshot: carts of kSnapshotCartEvents events
   int64_t snapshot_every = 100;            // snapshot: the policy of the "evs" row
   int64_t scavenge_events = 300000;        // scavenge: deleted events the scavenge reclaims
+  int64_t open_events = 10000000;          // open: events in the store that is opened
   std::string dir;                         // scratch folder of this run (exists, empty)
   std::string postgres_url;  // postgres: --url (else EVS_POSTGRES_URL, else a private cluster)
 };
@@ -53,6 +54,8 @@ Status RunArchiveBench(const BenchOptions& options, Reporter& reporter);
 Status RunUpcastBench(const BenchOptions& options, Reporter& reporter);
 Status RunSnapshotBench(const BenchOptions& options, Reporter& reporter);
 Status RunScavengeBench(const BenchOptions& options, Reporter& reporter);
+// Opening a store of --open-events events: the log engine vs the SQLite store.
+Status RunOpenBench(const BenchOptions& options, Reporter& reporter);
 // Needs a DynamoDB endpoint (dynalite) from the environment; says how to start one when missing.
 Status RunDynamoDbBench(const BenchOptions& options, Reporter& reporter);
 // The Lambda runtime (bootstrap, handler api) beside evs serve on one DynamoDB table: cold

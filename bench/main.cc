@@ -18,6 +18,8 @@
 //                             vs without; 21-event carts with snapshots off vs the plain loop
 //   evs-bench scavenge        durable appends while a scavenge reclaims deleted events vs
 //                             without one (latency shows how long writers waited)
+//   evs-bench open            opening a store of 10,000,000 events: the log engine (recovery
+//                             scan, index rebuild) vs the SQLite store of the same events
 //   evs-bench dynamodb        the DynamoDB store vs the original design (one item per aggregate,
 //                             list_append) at 20 and 2,000 events per stream, on the endpoint
 //                             of the environment (dynalite: scripts/standins start DIR; source
@@ -37,7 +39,8 @@
 // --threads,
 // --carts, --connections, --wrk-threads, --wrk, --nginx, --nginx-workers, --idle-connections,
 // --events, --replay-events, --batch-sizes, --feed-writers,
-// --projection-events, --upcast-events, --snapshot-carts, --snapshot-every, --scavenge-events,
+// --projection-events, --upcast-events, --open-events, --snapshot-carts, --snapshot-every,
+// --scavenge-events,
 // --json,
 // --dir. The table (or, with --json, one JSON object per row) goes to stdout; progress goes to
 // stderr.
@@ -153,6 +156,9 @@ int main(int argc, char** argv) {
                  "scavenge: deleted events the scavenge reclaims while writers append")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--open-events", options.open_events, "open: events in the store that is opened")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_flag("--json", json, "Print one JSON object per row instead of a table");
   app.add_option("--url", options.postgres_url,
                  "postgres: a cluster's maintenance database (postgres://USER@HOST:PORT/postgres); "
@@ -183,14 +189,16 @@ int main(int argc, char** argv) {
       "snapshot", "Cold fetch of 10,000-event carts with snapshots vs without; 21-event carts");
   CLI::App* scavenge = app.add_subcommand(
       "scavenge", "Durable appends while a scavenge reclaims deleted events vs without one");
+  CLI::App* open = app.add_subcommand(
+      "open", "Opening a store of 10,000,000 events: the log engine vs the SQLite store");
   CLI::App* replay_kinesis = app.add_subcommand(
       "replay-kinesis",
       "An archive on S3 replayed to Kinesis (s3rver, kinesalite) vs `evs replay --print`");
   CLI::App* postgres = app.add_subcommand(
       "postgres", "The PostgreSQL store's appends and catch-up vs the naive pattern");
   CLI::App* all = app.add_subcommand("all", "Every benchmark (the default)");
-  for (CLI::App* sub : {append, fetch, http, feed, archive, upcast, snapshot, scavenge, dynamodb,
-                        lambda, replay_kinesis, postgres, all}) {
+  for (CLI::App* sub : {append, fetch, http, feed, archive, upcast, snapshot, scavenge, open,
+                        dynamodb, lambda, replay_kinesis, postgres, all}) {
     sub->fallthrough();
   }
   app.require_subcommand(0, 1);
@@ -243,6 +251,7 @@ int main(int argc, char** argv) {
       {run_all || upcast->parsed(), "upcast", evs::bench::RunUpcastBench},
       {run_all || scavenge->parsed(), "scavenge", evs::bench::RunScavengeBench},
       {run_all || snapshot->parsed(), "snapshot", evs::bench::RunSnapshotBench},
+      {run_all || open->parsed(), "open", evs::bench::RunOpenBench},
       {(run_all && dynamodb_configured) || dynamodb->parsed(), "dynamodb",
        evs::bench::RunDynamoDbBench},
       {(run_all && dynamodb_configured) || lambda->parsed(), "lambda", evs::bench::RunLambdaBench},

@@ -903,6 +903,37 @@ expect_err_has "--step must be from 1"
 run stream
 expect_rc 1
 
+# --- the log engine (--store log) --------------------------------------------------------------
+
+step "--store log keeps its own store in <data>/log, and the commands work on it"
+  SAVED_EVS_DATA=$EVS_DATA
+  export EVS_DATA=$TMP/log-data
+  LOG_ID=$(cat /proc/sys/kernel/random/uuid)
+  run --store log append logged -t Noted --data '{"n":1}' --id "$LOG_ID"
+  expect_rc 0
+  expect_out_has "first_position=1"
+  run --store log append logged -t Noted --data '{"n":1}' --id "$LOG_ID"
+  expect_rc 0
+  expect_out_has "first_position=1"
+  run --store log append other -t Noted --data '{"n":2}'
+  expect_rc 0
+  expect_out_has "first_position=2"
+  [[ -f $EVS_DATA/log/00000001.log && ! -e $EVS_DATA/events.sqlite ]] ||
+    fail "the log store's files are not in $EVS_DATA/log"
+  run --store log read logged
+  expect_rc 0
+  expect_lines 1
+  run --store log log
+  expect_rc 0
+  expect_lines 2
+  run --store log verify
+  expect_rc 0
+  expect_out_has "2 events in 2 streams"
+  run log
+  expect_rc 0
+  expect_out_has "no events"
+  export EVS_DATA=$SAVED_EVS_DATA
+
 if [[ ${EVS_TEST_AWS:-} == 1 ]]; then
   step "the same commands on DynamoDB (the dynalite stand-in)"
   TABLE="cli-$$-$RANDOM"

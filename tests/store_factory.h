@@ -10,6 +10,7 @@
 #include "aws/dynamodb_event_store.h"
 #include "aws_test_env.h"
 #include "evs/event_store.h"
+#include "evs/log_store.h"
 #include "evs/postgres.h"
 #include "postgres_test_env.h"
 #include "temp_dir.h"
@@ -46,6 +47,24 @@ class SqliteFactory : public StoreFactory {
     options.path = dir_.File("events.sqlite");
     options.limits = limits;
     auto store = OpenSqliteEventStore(options);
+    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+  bool Persistent() const override { return true; }
+
+ private:
+  TempDir dir_;
+};
+
+// The log engine (evs/log_store.h), with small segments so that tests roll over between them.
+class LogFactory : public StoreFactory {
+ public:
+  std::unique_ptr<EventStore> Open(const Limits& limits) override {
+    LogStoreOptions options;
+    options.folder = dir_.File("log");
+    options.limits = limits;
+    options.segment_bytes = 1 << 20;
+    auto store = OpenLogEventStore(options);
     EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().message);
     return store.ok() ? std::move(store).value() : nullptr;
   }
@@ -116,15 +135,17 @@ inline std::unique_ptr<StoreFactory> MakeFactory(const std::string& name) {
   if (name == "memory") return std::make_unique<MemoryFactory>();
   if (name == "dynamodb") return std::make_unique<DynamoDbFactory>();
   if (name == "postgres") return std::make_unique<PostgresFactory>();
+  if (name == "log") return std::make_unique<LogFactory>();
   return std::make_unique<SqliteFactory>();
 }
 
 // The suites on kBackends also run on PostgreSQL (skipped unless EVS_TEST_POSTGRES_URL is set).
-inline const auto kBackends =
-    ::testing::Values(std::string("memory"), std::string("sqlite"), std::string("postgres"));
+inline const auto kBackends = ::testing::Values(std::string("memory"), std::string("sqlite"),
+                                                std::string("log"), std::string("postgres"));
 // The contract suite also runs on DynamoDB (its tests skip unless EVS_TEST_AWS=1) and on
 // PostgreSQL (skipped unless EVS_TEST_POSTGRES_URL is set).
-inline const auto kContractBackends = ::testing::Values(
-    std::string("memory"), std::string("sqlite"), std::string("dynamodb"), std::string("postgres"));
+inline const auto kContractBackends =
+    ::testing::Values(std::string("memory"), std::string("sqlite"), std::string("log"),
+                      std::string("dynamodb"), std::string("postgres"));
 
 }  // namespace evs::testing

@@ -15,6 +15,7 @@
 #include "cli/replay_kinesis.h"
 #include "common/event_json.h"
 #include "evs/archive.h"
+#include "evs/log_store.h"
 #include "evs/projection.h"
 #include "evs/s3.h"
 #include "evs/verify.h"
@@ -64,6 +65,13 @@ Result<std::unique_ptr<ObjectStore>> OpenArchive(const std::string& location) {
 
 // The store for reading beside a running `evs serve` (no lock); nothing when there is none.
 Result<std::unique_ptr<EventStore>> OpenStoreForReading(const GlobalOptions& global) {
+  if (IsLogStore(global)) {
+    auto view = OpenLogEventStoreReader(LogStoreFolder(global));
+    if (!view.ok() && view.error().code == ErrorCode::kNotFound) {
+      return std::unique_ptr<EventStore>();
+    }
+    return view;
+  }
   if (!std::filesystem::exists(StorePath(global))) return std::unique_ptr<EventStore>();
   return OpenSqliteEventStoreReader(StorePath(global));
 }
@@ -232,8 +240,8 @@ int RunVerify(const GlobalOptions& global, const VerifyArgs& args) {
     PrintJson(out);
   } else {
     if (*store) {
-      std::cout << "store " << StorePath(global) << ": " << r.store_events << " events in "
-                << r.store_streams << " streams\n";
+      std::cout << "store " << (IsLogStore(global) ? LogStoreFolder(global) : StorePath(global))
+                << ": " << r.store_events << " events in " << r.store_streams << " streams\n";
     }
     if (objects) {
       std::cout << "archive " << objects->Location() << ": " << r.archive_segments << " segments, "

@@ -8,6 +8,7 @@
 #include "evs/dynamodb.h"
 #include "evs/dynamodb_key_store.h"
 #include "evs/postgres.h"
+#include "evs/log_store.h"
 
 namespace evs::cli {
 
@@ -17,6 +18,11 @@ std::string DynamoDbTable(const GlobalOptions& global) {
 }
 
 std::string StorePath(const GlobalOptions& global) { return global.data_dir + "/events.sqlite"; }
+
+// --- the log engine (--store log) ---
+bool IsLogStore(const GlobalOptions& global) { return global.store == "log"; }
+std::string LogStoreFolder(const GlobalOptions& global) { return global.data_dir + "/log"; }
+// ---
 
 namespace {
 
@@ -31,7 +37,7 @@ DynamoDbStoreOptions DynamoDbOptions(const GlobalOptions& global) {
 Error NotAStore(const GlobalOptions& global) {
   return Error::Make(ErrorCode::kInvalidArgument,
                      "--store '" + global.store +
-                         "' is not a store; use sqlite, dynamodb:TABLE or "
+                         "' is not a store; use sqlite, log, dynamodb:TABLE or "
                          "postgres://USER@HOST:PORT/DB");
 }
 
@@ -46,7 +52,7 @@ Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
     options.create_schema = false;
     return OpenPostgresEventStore(options);
   }
-  if (global.store != "sqlite") return NotAStore(global);
+  if (global.store != "sqlite" && !IsLogStore(global)) return NotAStore(global);
   if (global.data_dir.empty()) {
     return Error::Make(ErrorCode::kInvalidArgument, "the data folder (--data) is empty");
   }
@@ -63,11 +69,14 @@ Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
   }
   SqliteStoreOptions options;
   options.path = StorePath(global);
+  LogStoreOptions log_options;
+  log_options.folder = LogStoreFolder(global);
   // The store admits one process at a time. Short commands run side by side (a script that
   // starts several) wait their turn for a while; a long-running holder still gets an error.
   const auto deadline = std::chrono::steady_clock::now() + kStoreBusyWait;
   for (;;) {
-    auto store = OpenSqliteEventStore(options);
+    auto store =
+        IsLogStore(global) ? OpenLogEventStore(log_options) : OpenSqliteEventStore(options);
     if (store.ok() || store.error().code != ErrorCode::kUnavailable ||
         std::chrono::steady_clock::now() >= deadline) {
       return store;
@@ -79,7 +88,9 @@ Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
 Result<std::unique_ptr<SnapshotStore>> OpenSnapshotStore(const GlobalOptions& global) {
   if (IsDynamoDb(global)) return OpenDynamoDbSnapshotStore(DynamoDbOptions(global));
   // On PostgreSQL, snapshots (caches beside the log) stay in this host's data folder.
-  if (global.store != "sqlite" && !IsPostgresUrl(global.store)) return NotAStore(global);
+  if (global.store != "sqlite" && !IsLogStore(global) && !IsPostgresUrl(global.store)) {
+    return NotAStore(global);
+  }
   return OpenSqliteSnapshotStore(SnapshotPathFor(StorePath(global)));
 }
 
@@ -120,7 +131,8 @@ Result<std::unique_ptr<PersonalData>> OpenPersonalData(const GlobalOptions& glob
 }
 
 Result<std::unique_ptr<KeyStore>> OpenKeyStore(const GlobalOptions& global) {
-  if (!IsDynamoDb(global) && global.store != "sqlite" && !IsPostgresUrl(global.store)) {
+  if (!IsDynamoDb(global) && global.store != "sqlite" && !IsLogStore(global) &&
+      !IsPostgresUrl(global.store)) {
     return NotAStore(global);
   }
   return OpenKeys(global, /*create_if_missing=*/false);

@@ -22,8 +22,9 @@ inline constexpr int kExitConflict = 3;  // kWrongExpectedVersion
 // Options that apply to every command.
 struct GlobalOptions {
   std::string data_dir = "./evs-data";  // --data / EVS_DATA
-  // --store / EVS_STORE: "sqlite" (the embedded store in the data folder), "dynamodb:TABLE", or
-  // a PostgreSQL url "postgres://USER@HOST:PORT/DB" (evs/postgres.h).
+  // --store / EVS_STORE: "sqlite" (the embedded store in the data folder), "log" (the log engine,
+  // in <data>/log), "dynamodb:TABLE", or a PostgreSQL url "postgres://USER@HOST:PORT/DB"
+  // (evs/postgres.h).
   std::string store = "sqlite";
   bool json = false;  // --json: one JSON document on stdout
   // --master-key-file / EVS_MASTER_KEY_FILE: wraps the personal-data keys on DynamoDB.
@@ -33,8 +34,13 @@ struct GlobalOptions {
 // The DynamoDB table `global.store` names, or "" for the embedded store.
 std::string DynamoDbTable(const GlobalOptions& global);
 
-// The embedded store's file: <data_dir>/events.sqlite.
+// The embedded store's file: <data_dir>/events.sqlite. Snapshots and personal-data keys are kept
+// beside it for either embedded store (sqlite or log).
 std::string StorePath(const GlobalOptions& global);
+
+// --store log: the log engine's folder, <data_dir>/log.
+bool IsLogStore(const GlobalOptions& global);
+std::string LogStoreFolder(const GlobalOptions& global);
 
 // The command that parsing selected; main runs it once the whole command line is parsed and
 // exits with what it returns.

@@ -5,11 +5,13 @@
 #include "cli/output.h"
 #include "common/event_json.h"
 #include "evs/event_store.h"
+#include "evs/log_store.h"
 
 namespace evs::cli {
 
 int FollowLog(const GlobalOptions& global, int64_t after) {
-  auto store = OpenSqliteEventStoreReader(global.data_dir + "/events.sqlite");
+  auto store = IsLogStore(global) ? OpenLogEventStoreReader(LogStoreFolder(global))
+                                  : OpenSqliteEventStoreReader(global.data_dir + "/events.sqlite");
   if (!store.ok()) return ReportError(global, store.error());
   for (;;) {
     auto page = (*store)->ReadLog(after, 1000);

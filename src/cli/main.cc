@@ -36,8 +36,9 @@ int main(int argc, char** argv) {
       ->envname("EVS_DATA")
       ->capture_default_str();
   app.add_option("--store", global.store,
-                 "The event store: sqlite (in the data folder), dynamodb:TABLE (AWS settings "
-                 "from AWS_* variables) or postgres://USER@HOST:PORT/DB")
+                 "The event store: sqlite (in the data folder), log (the log engine, in "
+                 "<data>/log), dynamodb:TABLE (AWS settings from AWS_* variables) or "
+                 "postgres://USER@HOST:PORT/DB")
       ->envname("EVS_STORE")
       ->capture_default_str();
   app.add_flag("--json", global.json, "Print one JSON document on stdout instead of text");

@@ -1,0 +1,94 @@
+// The log engine's on-disk format (README.md, "The log engine").
+//
+// A segment file starts with a 16-byte header (magic, format version) and holds records back to
+// back; the rest of the file is the zeros it was preallocated with. A record is one commit:
+//
+//   checksum  u64   XXH3-64 of the 8 header bytes after it and the payload, seeded with the
+//                   checksum of the record before (0 for the first record of the log): a chain,
+//                   so that a stale record left behind a rewritten one never checks out
+//   length    u32   payload bytes
+//   kind      u8    kCommit or kLifecycle
+//   zero      u8[3]
+//   payload   `length` bytes, little-endian integers, strings as u32 length + bytes
+//
+// A header of zeros is where a segment's records end. Every record carries the position it
+// starts at, so that recovery can also refuse a record that does not follow on.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "evs/event.h"
+#include "evs/event_store.h"
+#include "store/commit_planner.h"
+
+namespace evs::store::log {
+
+inline constexpr char kSegmentMagic[8] = {'E', 'V', 'S', 'L', 'O', 'G', '\n', '\x1a'};
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr size_t kSegmentHeaderBytes = 16;
+inline constexpr size_t kRecordHeaderBytes = 16;
+// The largest payload a record may have: more than the largest append the limits allow.
+inline constexpr uint32_t kMaxRecordBytes = uint32_t{1} << 31;
+
+enum class RecordKind : uint8_t {
+  kCommit = 1,     // one append: its events
+  kLifecycle = 2,  // a stream's metadata and deletes, as they are after the change
+};
+
+// The segment header, written when a segment is preallocated.
+std::string SegmentHeader();
+// True when `bytes` (kSegmentHeaderBytes) are a segment header of this format.
+bool IsSegmentHeader(const char* bytes);
+
+// The fields of a record that are not events.
+struct RecordInfo {
+  RecordKind kind = RecordKind::kCommit;
+  uint64_t attempt = 0;        // the writer's batch number: differs between rewrites of a place
+  int64_t first_position = 0;  // the position of its first event (the next one, for kLifecycle)
+  int64_t first_version = 0;   // kCommit
+  int64_t recorded_at_us = 0;  // kCommit
+  uint32_t count = 0;          // kCommit: events
+  std::string_view stream;     // the stream it belongs to
+};
+
+// Appends one commit record to `out`; `chain` is the checksum of the record before, and becomes
+// this one's.
+void AppendCommitRecord(std::string& out, uint64_t& chain, uint64_t attempt, int64_t first_position,
+                        int64_t first_version, int64_t recorded_at_us, std::string_view stream,
+                        const std::vector<EventData>& events);
+// Appends one lifecycle record: the stream's state after the change.
+void AppendLifecycleRecord(std::string& out, uint64_t& chain, uint64_t attempt,
+                           int64_t next_position, std::string_view stream, const StreamHead& head);
+
+// A record header as read.
+struct RecordHeader {
+  uint64_t checksum = 0;
+  uint32_t length = 0;
+  uint8_t kind = 0;
+  bool IsZero() const { return checksum == 0 && length == 0 && kind == 0; }
+};
+RecordHeader ParseRecordHeader(const char* bytes);
+
+// True when the record (its header and the `header.length` payload bytes right after it)
+// matches the header's checksum under `chain`.
+bool ChecksOut(const RecordHeader& header, const char* record, uint64_t chain);
+
+// Parses a payload's fixed fields (and for kCommit, checks that its events are well formed):
+// nullopt when it is not a record of this format.
+std::optional<RecordInfo> ParseRecordInfo(uint8_t kind, std::string_view payload);
+
+// The events of a commit payload, from its `skip`-th on, at most `limit`, appended to `out`.
+// False when the payload is malformed.
+bool DecodeEvents(std::string_view payload, size_t skip, size_t limit,
+                  std::vector<RecordedEvent>& out);
+// The ids (and positions) of a commit payload's events.
+bool DecodeIds(std::string_view payload, std::vector<CommittedId>& out);
+// The stream state of a lifecycle payload.
+bool DecodeLifecycle(std::string_view payload, StreamHead& head);
+
+}  // namespace evs::store::log

@@ -1,0 +1,102 @@
+#include "store/log/log_index.h"
+
+#include <algorithm>
+#include <mutex>
+
+namespace evs::store::log {
+
+void LogIndex::MaybeMark(int64_t first_position, RecordLocation where) {
+  if (marks_.empty() || where.segment != last_mark_.segment ||
+      where.offset >= last_mark_.offset + kMarkBytes) {
+    // Positions never go back, but a lifecycle record shares its position with the next commit:
+    // only the first record of a position is marked.
+    if (!marks_.empty() && marks_.back().first_position == first_position) return;
+    marks_.push_back(Mark{first_position, PackLocation(where)});
+    last_mark_ = where;
+  }
+}
+
+void LogIndex::AddCommit(std::string_view stream, int64_t first_version, int64_t first_position,
+                         RecordLocation where) {
+  std::unique_lock lock(mu_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) it = streams_.emplace(std::string(stream), 0).first;
+  it->second.push_back(StreamCommit{first_version, PackLocation(where)});
+  MaybeMark(first_position, where);
+}
+
+std::vector<StreamCommit>* LogIndex::StreamSlot(std::string_view stream) {
+  std::unique_lock lock(mu_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) it = streams_.emplace(std::string(stream), 0).first;
+  return &it->second;
+}
+
+void LogIndex::AddCommitTo(std::vector<StreamCommit>* slot, int64_t first_version,
+                           int64_t first_position, RecordLocation where) {
+  std::unique_lock lock(mu_);
+  slot->push_back(StreamCommit{first_version, PackLocation(where)});
+  MaybeMark(first_position, where);
+}
+
+void LogIndex::AddRecord(std::string_view stream, int64_t first_position, RecordLocation where) {
+  std::unique_lock lock(mu_);
+  // A stream with metadata and no events yet is a stream of the index all the same.
+  if (streams_.find(stream) == streams_.end()) streams_.emplace(std::string(stream), 0);
+  MaybeMark(first_position, where);
+}
+
+void LogIndex::Visit(
+    const std::function<void(const std::string&, const std::vector<StreamCommit>&)>& stream,
+    const std::function<void(const Mark&)>& mark) const {
+  std::shared_lock lock(mu_);
+  for (const auto& [id, commits] : streams_) stream(id, commits);
+  for (const Mark& m : marks_) mark(m);
+}
+
+void LogIndex::Load(StreamMap streams, std::vector<Mark> marks) {
+  std::unique_lock lock(mu_);
+  streams_ = std::move(streams);
+  marks_ = std::move(marks);
+  last_mark_ = marks_.empty() ? RecordLocation{} : UnpackLocation(marks_.back().packed);
+}
+
+std::vector<StreamCommit> LogIndex::CommitsOf(std::string_view stream, int64_t from,
+                                              int64_t to) const {
+  std::vector<StreamCommit> out;
+  std::shared_lock lock(mu_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end() || from > to) return out;
+  const auto& commits = it->second;
+  auto first =
+      std::upper_bound(commits.begin(), commits.end(), from,
+                       [](int64_t v, const StreamCommit& c) { return v < c.first_version; });
+  if (first != commits.begin()) --first;
+  for (auto c = first; c != commits.end() && c->first_version <= to; ++c) out.push_back(*c);
+  return out;
+}
+
+std::optional<std::pair<int64_t, RecordLocation>> LogIndex::MarkBefore(int64_t position) const {
+  std::shared_lock lock(mu_);
+  if (marks_.empty()) return std::nullopt;
+  auto it = std::upper_bound(marks_.begin(), marks_.end(), position,
+                             [](int64_t p, const Mark& m) { return p < m.first_position; });
+  if (it != marks_.begin()) --it;
+  return std::make_pair(it->first_position, UnpackLocation(it->packed));
+}
+
+std::vector<std::string> LogIndex::StreamsAfter(std::string_view after, size_t limit) const {
+  std::vector<std::string> out;
+  std::shared_lock lock(mu_);
+  for (auto it = streams_.upper_bound(after); it != streams_.end() && out.size() < limit; ++it) {
+    out.push_back(it->first);
+  }
+  return out;
+}
+
+size_t LogIndex::StreamCount() const {
+  std::shared_lock lock(mu_);
+  return streams_.size();
+}
+
+}  // namespace evs::store::log
