@@ -7,8 +7,8 @@
 
 #include "evs/dynamodb.h"
 #include "evs/dynamodb_key_store.h"
-#include "evs/postgres.h"
 #include "evs/log_store.h"
+#include "evs/postgres.h"
 
 namespace evs::cli {
 
