@@ -1,5 +1,7 @@
 #include "engines.h"
 
+#include "evs/log_store.h"
+
 namespace evs::bench {
 
 std::vector<BenchEngine> BenchEngines() {
@@ -13,7 +15,16 @@ std::vector<BenchEngine> BenchEngines() {
     return OpenSqliteEventStore(options);
   };
   sqlite.sqlite_file = [](const std::string& folder) { return folder + "/events.sqlite"; };
-  return {sqlite};
+  BenchEngine log;
+  log.system = "evs-log";
+  log.name = "log";
+  log.open = [](const std::string& folder, bool durable) {
+    LogStoreOptions options;
+    options.folder = folder + "/log";
+    options.durable = durable;
+    return OpenLogEventStore(options);
+  };
+  return {sqlite, log};
 }
 
 }  // namespace evs::bench

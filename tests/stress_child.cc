@@ -3,7 +3,8 @@
 // subscriber follows the global log, each checking what it sees against the oracle
 // (stress_oracle.h), while a fault may be injected at a seeded moment.
 //
-//   evs_stress_child --engine sqlite --dir DIR --oracle FILE --seed N [--writers N] [--readers N]
+//   evs_stress_child --engine sqlite|log --dir DIR --oracle FILE --seed N [--writers N] [--readers
+//   N]
 //                    [--appends-per-writer N] [--fault none|fsync|disk-full|short-write]
 //                    [--fault-after-ms N]
 //
@@ -83,8 +84,8 @@ bool ParseArgs(int argc, char** argv, ChildOptions& o) {
 
 class StressChild {
  public:
-  StressChild(ChildOptions options, EventStore& store, StressOracle& oracle, FaultVfs& vfs)
-      : o_(std::move(options)), store_(store), oracle_(oracle), vfs_(vfs) {}
+  StressChild(ChildOptions options, EventStore& store, StressOracle& oracle, StressFaults& faults)
+      : o_(std::move(options)), store_(store), oracle_(oracle), faults_(faults) {}
 
   int Run() {
     ResolveOracle();
@@ -153,7 +154,7 @@ class StressChild {
       // A full disk or a short write: nothing of the append was written, and the store takes
       // appends again once there is space.
       slot.pending = from;
-      vfs_.Clear();
+      ClearFaults();
     }
   }
 
@@ -234,19 +235,28 @@ class StressChild {
   void InjectFault() {
     std::this_thread::sleep_for(std::chrono::milliseconds(o_.fault_after_ms));
     fault_armed_ = true;
-    if (o_.fault == "fsync") {
-      vfs_.FailSyncs(1, kWal, /*lose_writes=*/true);
-    } else if (o_.fault == "disk-full") {
-      vfs_.DiskFullAfter(static_cast<int64_t>(o_.seed % 20000), kWal);
-    } else if (o_.fault == "short-write") {
-      vfs_.ShortWrites(1, SQLITE_FULL, kWal);
+    const auto budget = static_cast<int64_t>(o_.seed % 20000);
+    if (faults_.vfs != nullptr) {
+      if (o_.fault == "fsync") faults_.vfs->FailSyncs(1, kWal, /*lose_writes=*/true);
+      if (o_.fault == "disk-full") faults_.vfs->DiskFullAfter(budget, kWal);
+      if (o_.fault == "short-write") faults_.vfs->ShortWrites(1, SQLITE_FULL, kWal);
     }
+    if (faults_.fs != nullptr) {
+      if (o_.fault == "fsync") faults_.fs->FailFsyncs(1, FaultFileSystem::kFiles);
+      if (o_.fault == "disk-full") faults_.fs->DiskFullAfter(budget);
+      if (o_.fault == "short-write") faults_.fs->ShortWrites(1);
+    }
+  }
+
+  void ClearFaults() {
+    if (faults_.vfs != nullptr) faults_.vfs->Clear();
+    if (faults_.fs != nullptr) faults_.fs->Clear();
   }
 
   const ChildOptions o_;
   EventStore& store_;
   StressOracle& oracle_;
-  FaultVfs& vfs_;
+  StressFaults& faults_;
   std::atomic<bool> fault_armed_{false};
   std::atomic<bool> stop_writes_{false};
   std::atomic<bool> writers_done_{false};
@@ -261,7 +271,7 @@ int main(int argc, char** argv) {
   ChildOptions options;
   if (!ParseArgs(argc, argv, options)) {
     std::fprintf(stderr,
-                 "usage: %s --engine sqlite --dir DIR --oracle FILE --seed N [--writers N] "
+                 "usage: %s --engine sqlite|log --dir DIR --oracle FILE --seed N [--writers N] "
                  "[--readers N] [--appends-per-writer N] [--fault none|fsync|disk-full|"
                  "short-write] [--fault-after-ms N]\n",
                  argv[0]);
@@ -273,12 +283,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   FaultVfs vfs;
-  auto store = OpenStressStore(options.engine, options.dir, vfs.name());
+  StressFaults faults;
+  if (options.engine == "sqlite") faults.vfs = &vfs;
+  if (options.engine == "log") faults.fs = std::make_shared<FaultFileSystem>();
+  auto store = OpenStressStore(options.engine, options.dir, &faults);
   if (!store.ok()) {
     std::fprintf(stderr, "cannot open the store: %s\n", store.error().message.c_str());
     return 1;
   }
-  int status = StressChild(options, **store, oracle, vfs).Run();
+  int status = StressChild(options, **store, oracle, faults).Run();
   // A store that refused writes after a failed fsync is left as a crash leaves it.
   if (status == 10) std::_Exit(10);
   store->reset();

@@ -36,7 +36,7 @@ uint64_t EnvNumber(const char* name, uint64_t fallback) {
 
 // Everything the store holds, checked against the oracle. Returns the events in the log.
 int64_t CheckStore(const std::string& engine, const std::string& dir, StressOracle& oracle) {
-  auto opened = OpenStressStore(engine, dir, "");
+  auto opened = OpenStressStore(engine, dir, nullptr);
   EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().message);
   if (!opened.ok()) return 0;
   EventStore& store = **opened;

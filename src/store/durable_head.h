@@ -4,7 +4,8 @@
 // fsync makes it durable. The owner's own reads are bounded by the head it publishes after each
 // fsync; readers in other processes (consumer-group members, live tails) read the same bound
 // from "<store>-head", which the owner rewrites after each fsync of the WAL, before it
-// acknowledges the batch. Without it a reader could hand a subscriber a commit that a power loss
+// acknowledges the batch (when that write fails, as on a full disk, the head stays behind, which
+// is safe, until the next batch writes it). Without it a reader could hand a subscriber a commit that a power loss
 // then takes back: the subscriber would checkpoint past positions that the next commits reuse,
 // and skip them.
 //

@@ -550,9 +550,11 @@ void GroupCommitWriter::SyncAndDeliver(Batch& batch, std::optional<Error> failur
   if (!failure && batch.wrote) {
     if (auto s = SyncWal(); !s) {
       RecordSyncFailure(s.error().message);
-    } else if (auto p = durable_head_->Publish(batch.last_position); !p) {
-      // Readers in other processes would stop short of it: refuse writes, as after an fsync.
-      RecordSyncFailure(p.error().message);
+    } else {
+      // The batch is durable whether or not the head file takes it. A head that stays behind is
+      // safe (readers in other processes see less, never more, than is durable) and is written
+      // again with the next batch, so a full disk here does not stop the store.
+      (void)durable_head_->Publish(batch.last_position);
     }
     // Also when a checkpoint's fsync failed on the writer's thread meanwhile: what this batch
     // wrote may have been lost with it.

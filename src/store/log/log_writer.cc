@@ -448,13 +448,10 @@ void LogWriter::SyncLoop() {
       for (const Batch& b : batches) {
         if (b.wrote) last = b.last_position;
       }
-      if (last >= 0) {
-        if (auto s = durable_head_->Publish(last); !s) {
-          RecordSyncFailure(s.error().message);
-          std::lock_guard guard(sync_mu_);
-          failure = sync_failure_;
-        }
-      }
+      // These batches are durable whether or not the head file takes them. A head that stays
+      // behind is safe (readers see less, never more, than is durable) and is written again with
+      // the next group, so a full disk here does not stop the store.
+      if (last >= 0) (void)durable_head_->Publish(last);
     }
     for (Batch& b : batches) {
       std::optional<Error> batch_failure = b.refused ? std::nullopt : failure;
