@@ -5,9 +5,9 @@
 // fsync; readers in other processes (consumer-group members, live tails) read the same bound
 // from "<store>-head", which the owner rewrites after each fsync of the WAL, before it
 // acknowledges the batch (when that write fails, as on a full disk, the head stays behind, which
-// is safe, until the next batch writes it). Without it a reader could hand a subscriber a commit that a power loss
-// then takes back: the subscriber would checkpoint past positions that the next commits reuse,
-// and skip them.
+// is safe, until the next batch writes it). Without it a reader could hand a subscriber a commit
+// that a power loss then takes back: the subscriber would checkpoint past positions that the next
+// commits reuse, and skip them.
 //
 // The file is 16 bytes: the position and its bitwise complement, little-endian, so that a torn
 // read is detected. It is not fsynced: after a power loss it holds an older position, and a
