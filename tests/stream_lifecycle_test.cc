@@ -1,5 +1,6 @@
 // Stream lifecycle: metadata (max_count, max_age, truncate_before, custom), soft and hard
-// deletes, and scavenging, on the memory store and the embedded store.
+// deletes, and scavenging, on the memory store, the embedded store and PostgreSQL (skipped unless
+// EVS_TEST_POSTGRES_URL is set; it does not scavenge, so the scavenging tests skip there).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -10,11 +11,13 @@
 #include "evs/archive.h"
 #include "evs/event_store.h"
 #include "evs/object_store.h"
+#include "evs/postgres.h"
 #include "evs/s3.h"
 #include "evs/subscription.h"
 #include "evs/upcasting.h"
 #include "evs/verify.h"
 #include "fake_clock.h"
+#include "postgres_test_env.h"
 #include "temp_dir.h"
 
 namespace evs {
@@ -41,6 +44,18 @@ class StreamLifecycleTest : public ::testing::TestWithParam<std::string> {
       if (!memory_) memory_ = NewMemoryEventStore({}, clock_);
       return;
     }
+    if (GetParam() == "postgres") {
+      if (auto reason = testing::PostgresTestSkipReason(); !reason.empty()) GTEST_SKIP() << reason;
+      if (!database_) database_ = std::make_unique<testing::PostgresTestDatabase>();
+      ASSERT_FALSE(database_->url().empty());
+      PostgresStoreOptions options;
+      options.url = database_->url();
+      options.clock = clock_;
+      auto store = OpenPostgresEventStore(options);
+      ASSERT_TRUE(store.ok()) << store.error().message;
+      store_ = std::move(store).value();
+      return;
+    }
     SqliteStoreOptions options;
     options.path = Path();
     options.clock = clock_;
@@ -51,6 +66,8 @@ class StreamLifecycleTest : public ::testing::TestWithParam<std::string> {
   // Reopens a persistent store; the memory store stays as it is.
   void Reopen() { Open(); }
   bool Persistent() const { return GetParam() != "memory"; }
+  // The backends that scavenge and have files (PostgreSQL does neither).
+  bool Embedded() const { return GetParam() == "sqlite"; }
   std::string Path() const { return dir_.File("events.sqlite"); }
   EventStore& store() { return store_ ? *store_ : *memory_; }
 
@@ -88,6 +105,7 @@ class StreamLifecycleTest : public ::testing::TestWithParam<std::string> {
   }
 
   testing::TempDir dir_;
+  std::unique_ptr<testing::PostgresTestDatabase> database_;  // "postgres": kept across Reopen()
   std::shared_ptr<testing::FakeClock> clock_ = std::make_shared<testing::FakeClock>();
   std::unique_ptr<EventStore> memory_;
   std::unique_ptr<EventStore> store_;
@@ -290,6 +308,7 @@ TEST_P(StreamLifecycleTest, AppendsMayNotUseTheScavengedMarkerType) {
 }
 
 TEST_P(StreamLifecycleTest, ScavengeTurnsHiddenEventsIntoMarkersAndKeepsTheLogDense) {
+  if (GetParam() == "postgres") GTEST_SKIP() << "the PostgreSQL store does not scavenge";
   Append("kept", 2);
   Append("counted", 10);
   Append("soft", 3);
@@ -361,7 +380,7 @@ TEST_P(StreamLifecycleTest, ScavengeTurnsHiddenEventsIntoMarkersAndKeepsTheLogDe
 }
 
 TEST_P(StreamLifecycleTest, ScavengedSpaceIsGivenBackToTheFileSystem) {
-  if (!Persistent()) GTEST_SKIP() << "the memory store has no file";
+  if (!Embedded()) GTEST_SKIP() << "only the embedded store has a file";
   for (int i = 0; i < 40; ++i) Append("big", 50, 2000);  // ~4 MB
   Append("small", 5);
   ASSERT_TRUE(store().DeleteStream("big", DeleteMode::kHard).ok());
@@ -381,6 +400,7 @@ TEST_P(StreamLifecycleTest, ScavengedSpaceIsGivenBackToTheFileSystem) {
 }
 
 TEST_P(StreamLifecycleTest, AppendsGoOnWhileScavenging) {
+  if (GetParam() == "postgres") GTEST_SKIP() << "the PostgreSQL store does not scavenge";
   for (int i = 0; i < 20; ++i) Append("old", 100, 200);
   ASSERT_TRUE(store().DeleteStream("old", DeleteMode::kSoft).ok());
   std::atomic<bool> done{false};
@@ -414,7 +434,7 @@ TEST_P(StreamLifecycleTest, AppendsGoOnWhileScavenging) {
 }
 
 TEST_P(StreamLifecycleTest, TheReadOnlyViewHonoursTheLifecycle) {
-  if (!Persistent()) GTEST_SKIP() << "no read-only view of the memory store";
+  if (!Embedded()) GTEST_SKIP() << "a read-only view is of the embedded store";
   Append("s", 5);
   Append("gone", 1);
   StreamMetadata metadata;
@@ -453,7 +473,7 @@ class Collect final : public EventHandler {
 };
 
 TEST_P(StreamLifecycleTest, AScavengedStoreAndItsArchiveVerifyReplayAndRestore) {
-  if (!Persistent()) GTEST_SKIP() << "archives are taken of the embedded store";
+  if (!Embedded()) GTEST_SKIP() << "archives are taken of the embedded store";
   Append("keep", 3);
   Append("gone", 4);
   auto objects = OpenObjectStore(dir_.File("archive"));
@@ -516,8 +536,19 @@ TEST_P(StreamLifecycleTest, AScavengedStoreAndItsArchiveVerifyReplayAndRestore) 
   EXPECT_TRUE(restored_report->ok());
 }
 
+TEST_P(StreamLifecycleTest, PostgresSaysItDoesNotScavenge) {
+  if (GetParam() != "postgres") GTEST_SKIP() << "the other backends scavenge";
+  Append("s", 2);
+  ASSERT_TRUE(store().DeleteStream("s", DeleteMode::kSoft).ok());
+  auto report = store().Scavenge();
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(report.error().message.find("PostgreSQL"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StreamLifecycleTest,
-                         ::testing::Values(std::string("memory"), std::string("sqlite")),
+                         ::testing::Values(std::string("memory"), std::string("sqlite"),
+                                           std::string("postgres")),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
