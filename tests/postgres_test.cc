@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "evs/subscription.h"
+#include "postgres/pg_schema.h"
 #include "postgres_test_env.h"
 #include "temp_dir.h"
 
@@ -441,6 +442,124 @@ TEST_F(PostgresTest, QuotesBackslashesBracesAndUnicodeSurviveByteForByte) {
   EXPECT_EQ(retry->first_position, r->first_position);
 }
 
+std::vector<EventData> PgTicks(int n) {
+  std::vector<EventData> events(static_cast<size_t>(n));
+  for (auto& e : events) e.type = "Tick";
+  return events;
+}
+
+// A database that version 1 (before stream lifecycle) initialised, with a stream in it: `evs pg
+// init` (InitPostgresSchema) migrates it to version 2, its events read as before, and the stream
+// can then be given metadata and deleted.
+TEST(PostgresSchemaTest, AVersion1DatabaseIsMigratedToVersion2) {
+  if (auto reason = testing::PostgresTestSkipReason(); !reason.empty()) GTEST_SKIP() << reason;
+  testing::PostgresTestDatabase database;
+  ASSERT_FALSE(database.url().empty());
+  {
+    auto c = pg::Connection::Open(database.url());
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    auto version = pg::MigrateSchema(**c, 1);
+    ASSERT_TRUE(version.ok()) << version.error().message;
+    EXPECT_EQ(*version, 1);
+    // What version 1's writer left: a stream row and its events, the log's head.
+    auto s = (*c)->ExecScript(
+        "INSERT INTO evs_streams VALUES ('cart-1', 2);"
+        "INSERT INTO evs_events VALUES "
+        "(1, 'cart-1', 1, '00000000-0000-4000-8000-000000000001', 'Opened', '{}', '{}', 1),"
+        "(2, 'cart-1', 2, '00000000-0000-4000-8000-000000000002', 'Added', '{}', '{}', 2);"
+        "UPDATE evs_log_head SET position = 2, recorded_at_us = 2");
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+  // A release that expects version 2 refuses to use it until it is migrated, and says how.
+  PostgresStoreOptions options;
+  options.url = database.url();
+  options.create_schema = false;
+  auto refused = OpenPostgresEventStore(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(refused.error().message.find("evs pg init"), std::string::npos);
+
+  auto migrated = InitPostgresSchema(database.url());
+  ASSERT_TRUE(migrated.ok()) << migrated.error().message;
+  EXPECT_EQ(*migrated, 2);
+  EXPECT_EQ(*InitPostgresSchema(database.url()), 2);  // again: nothing to do
+  auto store = OpenPostgresEventStore(options);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  auto page = (*store)->ReadStream("cart-1", {});
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(page->events[1].type, "Added");
+  auto lifecycle = (*store)->GetStreamLifecycle("cart-1");
+  ASSERT_TRUE(lifecycle.ok()) << lifecycle.error().message;
+  EXPECT_EQ(lifecycle->version, 2);
+  EXPECT_EQ(lifecycle->deleted_through, 0);
+  EXPECT_FALSE(lifecycle->metadata.max_count.has_value());
+  StreamMetadata metadata;
+  metadata.max_count = 1;
+  ASSERT_TRUE((*store)->SetStreamMetadata("cart-1", metadata).ok());
+  page = (*store)->ReadStream("cart-1", {});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 1u);
+  EXPECT_EQ(page->events[0].version, 2);
+  ASSERT_TRUE((*store)->DeleteStream("cart-1", DeleteMode::kSoft, ExpectedVersion::Exact(2)).ok());
+  EXPECT_EQ((*store)->ReadStream("cart-1", {}).error().code, ErrorCode::kNotFound);
+}
+
+// Lifecycle changes are decided in the database under the stream's row lock: what one store
+// (process) deletes, another sees at once, and appends racing with a hard delete either land
+// before it or are refused, never after it.
+TEST_F(PostgresTest, LifecycleChangesAreSeenByEveryStoreOnTheDatabase) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(a->Append("s", ExpectedVersion::NoStream(), PgTicks(3)).ok());
+  ASSERT_TRUE(b->DeleteStream("s", DeleteMode::kSoft, ExpectedVersion::Exact(3)).ok());
+  EXPECT_EQ(a->ReadStream("s", {}).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(*a->StreamVersion("s"), 0);
+  // A's append after B's soft delete starts the stream again at its next version.
+  auto again = a->Append("s", ExpectedVersion::NoStream(), PgTicks(1));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->first_version, 4);
+  auto page = b->ReadStream("s", {});
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->events.size(), 1u);
+  EXPECT_EQ(page->events[0].version, 4);
+
+  // Hard delete while the other store appends: every append acknowledged is below the
+  // tombstone's version, and every later one is kStreamDeleted.
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> highest_ok{0};
+  std::atomic<int> refused{0};
+  std::thread appender([&] {
+    while (!stop.load()) {
+      auto r = a->Append("s", ExpectedVersion::Any(), PgTicks(1));
+      if (r.ok()) {
+        highest_ok = std::max(highest_ok.load(), r->last_version);
+      } else {
+        EXPECT_EQ(r.error().code, ErrorCode::kStreamDeleted) << r.error().message;
+        ++refused;
+        return;
+      }
+    }
+  });
+  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(b->DeleteStream("s", DeleteMode::kHard).ok());
+  std::this_thread::sleep_for(100ms);
+  stop = true;
+  appender.join();
+  EXPECT_EQ(refused.load(), 1);
+  auto lifecycle = a->GetStreamLifecycle("s");
+  ASSERT_TRUE(lifecycle.ok()) << lifecycle.error().message;
+  EXPECT_TRUE(lifecycle->hard_deleted);
+  EXPECT_EQ(lifecycle->version, highest_ok.load());
+  EXPECT_EQ(a->ReadStream("s", {}).error().code, ErrorCode::kStreamDeleted);
+  EXPECT_EQ(b->DeleteStream("s", DeleteMode::kSoft).error().code, ErrorCode::kStreamDeleted);
+  auto listed = a->ListStreams("", 10);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->streams.empty());
+}
+
 // Collects what a subscription hands over.
 class PgCollector : public EventHandler {
  public:
@@ -462,12 +581,6 @@ class PgCollector : public EventHandler {
   std::condition_variable cv_;
   std::vector<int64_t> positions_;
 };
-
-std::vector<EventData> PgTicks(int n) {
-  std::vector<EventData> events(static_cast<size_t>(n));
-  for (auto& e : events) e.type = "Tick";
-  return events;
-}
 
 // A subscription on the PostgreSQL store keeps its checkpoint in the same database: it catches
 // up, goes live (woken by NOTIFY), and a new one, from another checkpoint store, resumes there.

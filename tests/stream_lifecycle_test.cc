@@ -1,5 +1,6 @@
 // Stream lifecycle: metadata (max_count, max_age, truncate_before, custom), soft and hard
-// deletes, and scavenging, on the memory store and the embedded store.
+// deletes, and scavenging, on the memory store, the embedded store and PostgreSQL (skipped unless
+// EVS_TEST_POSTGRES_URL is set; it does not scavenge, so the scavenging tests skip there).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,11 +12,13 @@
 #include "evs/event_store.h"
 #include "evs/log_store.h"
 #include "evs/object_store.h"
+#include "evs/postgres.h"
 #include "evs/s3.h"
 #include "evs/subscription.h"
 #include "evs/upcasting.h"
 #include "evs/verify.h"
 #include "fake_clock.h"
+#include "postgres_test_env.h"
 #include "temp_dir.h"
 
 namespace evs {
@@ -52,6 +55,18 @@ class StreamLifecycleTest : public ::testing::TestWithParam<std::string> {
       store_ = std::move(store).value();
       return;
     }
+    if (GetParam() == "postgres") {
+      if (auto reason = testing::PostgresTestSkipReason(); !reason.empty()) GTEST_SKIP() << reason;
+      if (!database_) database_ = std::make_unique<testing::PostgresTestDatabase>();
+      ASSERT_FALSE(database_->url().empty());
+      PostgresStoreOptions options;
+      options.url = database_->url();
+      options.clock = clock_;
+      auto store = OpenPostgresEventStore(options);
+      ASSERT_TRUE(store.ok()) << store.error().message;
+      store_ = std::move(store).value();
+      return;
+    }
     SqliteStoreOptions options;
     options.path = Path();
     options.clock = clock_;
@@ -62,8 +77,11 @@ class StreamLifecycleTest : public ::testing::TestWithParam<std::string> {
   // Reopens a persistent store; the memory store stays as it is.
   void Reopen() { Open(); }
   bool Persistent() const { return GetParam() != "memory"; }
-  // The log store keeps metadata and deletes, but does not scavenge (nor has a read-only view).
-  bool Scavenges() const { return GetParam() != "log"; }
+  // The backends that scavenge: the log and PostgreSQL stores keep metadata and deletes but do
+  // not scavenge yet.
+  bool Scavenges() const { return GetParam() == "memory" || GetParam() == "sqlite"; }
+  // The backend with a file, a read-only view and archives of its own: the SQLite store.
+  bool Embedded() const { return GetParam() == "sqlite"; }
   std::string Path() const { return dir_.File("events.sqlite"); }
   EventStore& store() { return store_ ? *store_ : *memory_; }
 
@@ -101,6 +119,7 @@ class StreamLifecycleTest : public ::testing::TestWithParam<std::string> {
   }
 
   testing::TempDir dir_;
+  std::unique_ptr<testing::PostgresTestDatabase> database_;  // "postgres": kept across Reopen()
   std::shared_ptr<testing::FakeClock> clock_ = std::make_shared<testing::FakeClock>();
   std::unique_ptr<EventStore> memory_;
   std::unique_ptr<EventStore> store_;
@@ -303,7 +322,7 @@ TEST_P(StreamLifecycleTest, AppendsMayNotUseTheScavengedMarkerType) {
 }
 
 TEST_P(StreamLifecycleTest, ScavengeTurnsHiddenEventsIntoMarkersAndKeepsTheLogDense) {
-  if (!Scavenges()) GTEST_SKIP() << GetParam() << " has no Scavenge() nor read-only view yet";
+  if (!Scavenges()) GTEST_SKIP() << GetParam() << " does not scavenge yet";
   Append("kept", 2);
   Append("counted", 10);
   Append("soft", 3);
@@ -375,8 +394,7 @@ TEST_P(StreamLifecycleTest, ScavengeTurnsHiddenEventsIntoMarkersAndKeepsTheLogDe
 }
 
 TEST_P(StreamLifecycleTest, ScavengedSpaceIsGivenBackToTheFileSystem) {
-  if (!Scavenges()) GTEST_SKIP() << GetParam() << " has no Scavenge() nor read-only view yet";
-  if (!Persistent()) GTEST_SKIP() << "the memory store has no file";
+  if (!Embedded()) GTEST_SKIP() << "only the SQLite store gives scavenged space back to a file";
   for (int i = 0; i < 40; ++i) Append("big", 50, 2000);  // ~4 MB
   Append("small", 5);
   ASSERT_TRUE(store().DeleteStream("big", DeleteMode::kHard).ok());
@@ -396,7 +414,7 @@ TEST_P(StreamLifecycleTest, ScavengedSpaceIsGivenBackToTheFileSystem) {
 }
 
 TEST_P(StreamLifecycleTest, AppendsGoOnWhileScavenging) {
-  if (!Scavenges()) GTEST_SKIP() << GetParam() << " has no Scavenge() nor read-only view yet";
+  if (!Scavenges()) GTEST_SKIP() << GetParam() << " does not scavenge yet";
   for (int i = 0; i < 20; ++i) Append("old", 100, 200);
   ASSERT_TRUE(store().DeleteStream("old", DeleteMode::kSoft).ok());
   std::atomic<bool> done{false};
@@ -430,8 +448,8 @@ TEST_P(StreamLifecycleTest, AppendsGoOnWhileScavenging) {
 }
 
 TEST_P(StreamLifecycleTest, TheReadOnlyViewHonoursTheLifecycle) {
-  if (!Scavenges()) GTEST_SKIP() << GetParam() << " has no Scavenge() nor read-only view yet";
-  if (!Persistent()) GTEST_SKIP() << "no read-only view of the memory store";
+  if (!Embedded())
+    GTEST_SKIP() << "the lifecycle in a read-only view is tested on the SQLite store";
   Append("s", 5);
   Append("gone", 1);
   StreamMetadata metadata;
@@ -470,8 +488,7 @@ class Collect final : public EventHandler {
 };
 
 TEST_P(StreamLifecycleTest, AScavengedStoreAndItsArchiveVerifyReplayAndRestore) {
-  if (!Scavenges()) GTEST_SKIP() << GetParam() << " has no Scavenge() nor read-only view yet";
-  if (!Persistent()) GTEST_SKIP() << "archives are taken of the embedded store";
+  if (!Embedded()) GTEST_SKIP() << "archives of a scavenged store are tested on the SQLite store";
   Append("keep", 3);
   Append("gone", 4);
   auto objects = OpenObjectStore(dir_.File("archive"));
@@ -534,9 +551,19 @@ TEST_P(StreamLifecycleTest, AScavengedStoreAndItsArchiveVerifyReplayAndRestore) 
   EXPECT_TRUE(restored_report->ok());
 }
 
+TEST_P(StreamLifecycleTest, PostgresSaysItDoesNotScavenge) {
+  if (GetParam() != "postgres") GTEST_SKIP() << "the other backends scavenge";
+  Append("s", 2);
+  ASSERT_TRUE(store().DeleteStream("s", DeleteMode::kSoft).ok());
+  auto report = store().Scavenge();
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.error().code, ErrorCode::kUnsupported);
+  EXPECT_NE(report.error().message.find("PostgreSQL"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StreamLifecycleTest,
                          ::testing::Values(std::string("memory"), std::string("sqlite"),
-                                           std::string("log")),
+                                           std::string("log"), std::string("postgres")),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

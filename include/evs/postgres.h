@@ -2,9 +2,12 @@
 // gap-free global log. Part of the evs::postgres component (target evs::postgres, through libpq);
 // a program that does not link it does not need libpq.
 //
-// Tables (schema version 1, in the connection's schema, normally `public`):
+// Tables (schema version 2, in the connection's schema, normally `public`):
 //   evs_schema_version (version)            the schema's version; migrations move it on
-//   evs_streams (stream_id, version)        each stream's head: appends lock its row
+//   evs_streams (stream_id, version, deleted_through, hard_deleted, max_count, max_age_seconds,
+//                truncate_before, custom)    each stream's head and lifecycle: appends and
+//                                           lifecycle changes lock its row (version 2 added the
+//                                           lifecycle columns; a version 1 database migrates)
 //   evs_events (position, stream_id, version, event_id, type, data, metadata, recorded_at_us)
 //                                           unique (stream_id, version) and unique event_id
 //   evs_log_head (id = 1, position, recorded_at_us)   the log's head: one row
@@ -33,8 +36,13 @@
 // committed come back as their original results, the rest are written now. Nothing acknowledged
 // is lost and nothing is written twice.
 //
-// Not supported (kUnsupported, see "Stream lifecycle" in README.md): stream metadata, deletes and
-// scavenging.
+// Stream lifecycle (see "Stream lifecycle" in README.md): SetStreamMetadata and DeleteStream (soft
+// and hard, with an expected version) run in a transaction that locks the stream's row, as the
+// writer does for appends, and decide as the embedded store does (store::CommitPlanner); the
+// writer refuses appends to a hard-deleted stream (kStreamDeleted) and restarts a soft-deleted
+// one at its next version. Reads (ReadStream, StreamVersion, ListStreams, GetStreamLifecycle)
+// read the row and return what the embedded store would (store/stream_lifecycle.h); max_age is
+// measured by `clock`. Not supported (kUnsupported): Scavenge; hidden events stay in evs_events.
 //
 // libpq 14 or newer (its pipeline mode); tested against PostgreSQL 15. Connections per store: two
 // for the writer, one listener and up to `read_connections` readers. Batches complete in the order
@@ -47,6 +55,7 @@
 #include <memory>
 #include <string>
 
+#include "evs/clock.h"
 #include "evs/event_store.h"
 #include "evs/status.h"
 #include "evs/subscription.h"
@@ -72,6 +81,9 @@ struct PostgresStoreOptions {
   // How long the writer keeps trying to reconnect before it fails the appends of its batch with
   // kUnavailable.
   int reconnect_seconds = 30;
+  // The clock that recorded times come from, and that max_age_seconds is measured by. Null:
+  // SystemClock().
+  std::shared_ptr<Clock> clock;
 };
 
 // Connects and opens the store. kInvalidArgument for a malformed url, kUnavailable when the
@@ -85,7 +97,7 @@ Result<std::unique_ptr<EventStore>> OpenPostgresEventStore(const PostgresStoreOp
 Result<int> InitPostgresSchema(const std::string& url);
 
 // The schema version this release writes.
-inline constexpr int kPostgresSchemaVersion = 1;
+inline constexpr int kPostgresSchemaVersion = 2;
 
 // Checkpoints, parked events and subscription states in the same database, shared by every
 // process on it: for subscriptions that read a PostgreSQL store. Save() is durable when it

@@ -1,5 +1,6 @@
 #include "postgres/pg_schema.h"
 
+#include <algorithm>
 #include <string>
 
 #include "evs/postgres.h"
@@ -67,6 +68,17 @@ CREATE TABLE evs_subscription_states (
   updated_at_us bigint NOT NULL
 );
 )sql",
+    // 2: stream lifecycle on the streams' rows (decided under the row lock that appends take):
+    // soft and hard deletes, and the metadata bounds (NULL: not set).
+    R"sql(
+ALTER TABLE evs_streams
+  ADD COLUMN deleted_through bigint NOT NULL DEFAULT 0,
+  ADD COLUMN hard_deleted boolean NOT NULL DEFAULT false,
+  ADD COLUMN max_count bigint,
+  ADD COLUMN max_age_seconds bigint,
+  ADD COLUMN truncate_before bigint,
+  ADD COLUMN custom text;
+)sql",
 };
 constexpr int kKnownVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 static_assert(kKnownVersion == kPostgresSchemaVersion);
@@ -82,7 +94,8 @@ Result<int> SchemaVersion(Connection& connection) {
   return static_cast<int>(GetInt8(version->get(), 0, 0));
 }
 
-Result<int> MigrateSchema(Connection& connection) {
+Result<int> MigrateSchema(Connection& connection, int target_version) {
+  if (target_version <= 0 || target_version > kKnownVersion) target_version = kKnownVersion;
   if (auto s = connection.ExecScript("BEGIN"); !s) return s.error();
   auto fail = [&](Error error) -> Result<int> {
     (void)connection.ExecScript("ROLLBACK");
@@ -102,7 +115,7 @@ Result<int> MigrateSchema(Connection& connection) {
                                 ", newer than this release knows (" +
                                 std::to_string(kKnownVersion) + "): upgrade evs"));
   }
-  for (int v = *version + 1; v <= kKnownVersion; ++v) {
+  for (int v = *version + 1; v <= target_version; ++v) {
     if (auto s = connection.ExecScript(kMigrations[v - 1]); !s) {
       Error error = s.error();
       error.message =
@@ -116,7 +129,7 @@ Result<int> MigrateSchema(Connection& connection) {
     }
   }
   if (auto s = connection.ExecScript("COMMIT"); !s) return s.error();
-  return kKnownVersion;
+  return std::max(*version, target_version);
 }
 
 Status CheckSchema(Connection& connection) {

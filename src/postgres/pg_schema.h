@@ -9,8 +9,9 @@ namespace evs::pg {
 // Brings the database to kPostgresSchemaVersion (evs/postgres.h): creates the tables, or runs the
 // migrations from the version it is at, in one transaction under an advisory lock (so that
 // processes starting together do it once). Returns the version. kUnsupported when the database
-// is at a newer version than this release knows.
-Result<int> MigrateSchema(Connection& connection);
+// is at a newer version than this release knows. `target_version` (tests: a database as an
+// older release left it) stops at that version; 0 means this release's.
+Result<int> MigrateSchema(Connection& connection, int target_version = 0);
 
 // The database's schema version without changing anything: 0 when it has no evs tables.
 Result<int> SchemaVersion(Connection& connection);

@@ -7,6 +7,7 @@
 
 #include "evs/clock.h"
 #include "evs/uuid.h"
+#include "store/commit_planner.h"
 
 namespace evs::pg {
 namespace {
@@ -292,9 +293,9 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
   std::vector<Connection::Step> begin;
   begin.push_back({"BEGIN ISOLATION LEVEL READ COMMITTED", Params(), ""});
   begin.push_back(
-      {"SELECT stream_id, version FROM evs_streams WHERE stream_id = ANY($1::text[]) "
-       "ORDER BY stream_id FOR UPDATE",
-       Params().TextArray(streams), "evs_lock_streams"});
+      {"SELECT stream_id, version, deleted_through, hard_deleted::int4::int8 FROM evs_streams "
+       "WHERE stream_id = ANY($1::text[]) ORDER BY stream_id FOR UPDATE",
+       Params().TextArray(streams), "evs_lock_streams_v2"});
   begin.push_back(
       {"SELECT event_id, stream_id, version, position FROM evs_events "
        "WHERE event_id = ANY($1::uuid[])",
@@ -303,11 +304,15 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
   auto begun = c.Pipeline(begin);
   Locked(seq);
   if (!begun) return rollback(begun.error());
-  std::unordered_map<std::string, int64_t> heads;
+  // The locked heads: versions and deletes (metadata does not bound appends).
+  std::unordered_map<std::string, store::StreamHead> heads;
   {
     const PGresult* r = (*begun)[1].get();
     for (int row = 0; row < PQntuples(r); ++row) {
-      heads[GetText(r, row, 0)] = GetInt8(r, row, 1);
+      store::StreamHead& head = heads[GetText(r, row, 0)];
+      head.version = GetInt8(r, row, 1);
+      head.deleted_through = GetInt8(r, row, 2);
+      head.hard_deleted = GetInt8(r, row, 3) != 0;
     }
   }
   if (heads.size() != streams.size()) {  // a row went away: insert it again
@@ -338,11 +343,17 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
       planned.push_back(std::move(*decided));
       continue;
     }
-    int64_t& head = heads[append.stream];
-    if (!append.expected.Matches(head)) {
-      planned.push_back(PgFail(PgConflictError(append.stream, append.expected, head)));
+    store::StreamHead& stream_head = heads[append.stream];
+    if (stream_head.hard_deleted) {
+      planned.push_back(PgFail(store::HardDeletedError(append.stream)));
       continue;
     }
+    if (!store::MatchesLifecycle(append.expected, stream_head)) {
+      planned.push_back(
+          PgFail(PgConflictError(append.stream, append.expected, stream_head.version)));
+      continue;
+    }
+    int64_t& head = stream_head.version;
     PgPlanned p;
     p.kind = PgPlanned::Kind::kWrite;
     for (size_t i = 0; i < append.events.size(); ++i) {
@@ -364,9 +375,9 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
   } else {
     std::vector<std::string> stream_ids;
     std::vector<int64_t> versions;
-    for (const auto& [stream, version] : heads) {
+    for (const auto& [stream, head] : heads) {
       stream_ids.push_back(stream);
-      versions.push_back(version);
+      versions.push_back(head.version);
     }
     const auto n = static_cast<int64_t>(writes.size());
     // The events as arrays (one statement text whatever the batch's size).
@@ -384,7 +395,7 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
     }
     Params params;
     params.Int8(n)
-        .Int8(SystemClock()->NowMicros())
+        .Int8((options_.clock ? options_.clock : SystemClock())->NowMicros())
         .TextArray(stream_ids)
         .Int8Array(versions)
         .TextArray(event_streams)

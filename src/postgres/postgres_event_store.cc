@@ -2,7 +2,9 @@
 // from a small pool of connections, wake-ups from LISTEN/NOTIFY (pg_listener.h).
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "evs/postgres.h"
@@ -13,6 +15,7 @@
 #include "store/append_validation.h"
 #include "store/completion.h"
 #include "store/read_validation.h"
+#include "store/stream_lifecycle.h"
 
 namespace evs {
 namespace {
@@ -38,6 +41,42 @@ RecordedEvent PgEventAt(const PGresult* result, int row, int first_column) {
   return e;
 }
 
+// The lifecycle columns of evs_streams, in the order PgHeadAt reads them.
+constexpr const char* kPgHeadColumns =
+    "version, deleted_through, hard_deleted::int4::int8, max_count, max_age_seconds, "
+    "truncate_before, custom";
+
+// A stream's head from its evs_streams row (kPgHeadColumns at `first_column` on); the number is
+// unused on PostgreSQL.
+store::StreamHead PgHeadAt(const PGresult* result, int row, int first_column) {
+  store::StreamHead head;
+  head.version = pg::GetInt8(result, row, first_column);
+  head.deleted_through = pg::GetInt8(result, row, first_column + 1);
+  head.hard_deleted = pg::GetInt8(result, row, first_column + 2) != 0;
+  auto bound = [&](int column) -> std::optional<int64_t> {
+    if (pg::IsNull(result, row, first_column + column)) return std::nullopt;
+    return pg::GetInt8(result, row, first_column + column);
+  };
+  StreamMetadata metadata;
+  metadata.max_count = bound(3);
+  metadata.max_age_seconds = bound(4);
+  metadata.truncate_before = bound(5);
+  if (!pg::IsNull(result, row, first_column + 6)) {
+    metadata.custom = pg::GetText(result, row, first_column + 6);
+  }
+  // As the embedded store loads it: metadata with nothing set is no metadata.
+  if (metadata.max_count || metadata.max_age_seconds || metadata.truncate_before ||
+      !metadata.custom.empty()) {
+    head.metadata = std::make_shared<const StreamMetadata>(std::move(metadata));
+  }
+  return head;
+}
+
+// A nullable bigint parameter, sent as text: '' for NULL (Change() turns it back with NULLIF).
+std::string PgOptional(const std::optional<int64_t>& value) {
+  return value ? std::to_string(*value) : std::string();
+}
+
 // Connections for reads: taken for one statement, given back after it.
 class PgReadPool {
  public:
@@ -55,6 +94,16 @@ class PgReadPool {
       Give(std::move(connection).value());  // a broken one is closed, and its place freed
       if (result.ok() || !broken) return result;
     }
+    return result;
+  }
+
+  // Runs `fn` on one pooled connection (for a transaction of several statements); not retried.
+  template <typename T>
+  Result<T> With(const std::function<Result<T>(pg::Connection&)>& fn) {
+    auto connection = Take();
+    if (!connection) return connection.error();
+    Result<T> result = fn(**connection);
+    Give(std::move(connection).value());
     return result;
   }
 
@@ -140,42 +189,31 @@ class PostgresEventStore final : public EventStore {
   Result<StreamPage> ReadStream(std::string_view stream_id,
                                 const ReadStreamOptions& options) override {
     if (auto s = store::ValidateReadStream(options); !s) return s.error();
-    auto version = StreamVersion(stream_id);
-    if (!version) return version.error();
-    if (*version == 0) {
-      return Error::Make(ErrorCode::kNotFound, "stream '" + std::string(stream_id) + "' not found");
-    }
+    auto head = Head(stream_id);
+    if (!head) return head.error();
+    if (auto unreadable = store::UnreadableStream(stream_id, *head)) return *unreadable;
+    // As the embedded store reads (store::ReadStreamPage): the visible versions, in range.
     StreamPage page;
-    page.stream_version = *version;
-    const auto limit = static_cast<int64_t>(options.limit);
-    Result<pg::ResultPtr> rows = Error::Make(ErrorCode::kUnavailable, "not run");
-    if (options.direction == Direction::kForward) {
-      rows = reads_.Exec(std::string("SELECT ") + kPgEventColumns +
-                             " FROM evs_events WHERE stream_id = $1::text AND version >= $2::int8 "
-                             "AND version <= $3::int8 ORDER BY version LIMIT $4::int8",
-                         pg::Params()
-                             .Text(stream_id)
-                             .Int8(std::max<int64_t>(options.from, 1))
-                             .Int8(*version)
-                             .Int8(limit));
-    } else {
-      const int64_t top = options.from <= 0 || options.from > *version ? *version : options.from;
-      rows = reads_.Exec(std::string("SELECT ") + kPgEventColumns +
-                             " FROM evs_events WHERE stream_id = $1::text AND version <= $2::int8 "
-                             "ORDER BY version DESC LIMIT $3::int8",
-                         pg::Params().Text(stream_id).Int8(top).Int8(limit));
-    }
+    page.stream_version = head->version;
+    const bool forward = options.direction == Direction::kForward;
+    int64_t low = store::FirstVisibleVersion(*head), high = head->version;
+    if (forward) low = std::max(low, options.from);
+    if (!forward && options.from > 0) high = std::min(high, options.from);
+    const int64_t cutoff = store::AgeCutoffMicros(*head, StoreClock().NowMicros());
+    auto rows =
+        reads_.Exec(std::string("SELECT ") + kPgEventColumns +
+                        " FROM evs_events WHERE stream_id = $1::text AND version >= $2::int8 "
+                        "AND version <= $3::int8 AND recorded_at_us >= $4::int8 ORDER BY version " +
+                        (forward ? "" : "DESC ") + "LIMIT $5::int8",
+                    pg::Params().Text(stream_id).Int8(low).Int8(high).Int8(cutoff).Int8(
+                        static_cast<int64_t>(options.limit)));
     if (!rows) return rows.error();
     const int n = PQntuples(rows->get());
     page.events.reserve(static_cast<size_t>(n));
     for (int row = 0; row < n; ++row) page.events.push_back(PgEventAt(rows->get(), row, 0));
-    if (options.direction == Direction::kForward) {
-      page.end_of_stream = page.events.size() < options.limit ||
-                           (!page.events.empty() && page.events.back().version >= *version);
-    } else {
-      page.end_of_stream = page.events.size() < options.limit ||
-                           (!page.events.empty() && page.events.back().version <= 1);
-    }
+    page.end_of_stream =
+        page.events.empty() || page.events.size() < options.limit ||
+        (forward ? page.events.back().version >= high : page.events.back().version <= low);
     return page;
   }
 
@@ -208,7 +246,7 @@ class PostgresEventStore final : public EventStore {
     if (auto s = store::ValidateListStreams(limit); !s) return s.error();
     auto rows = reads_.Exec(
         "SELECT stream_id, version FROM evs_streams WHERE stream_id > $1::text AND version > 0 "
-        "ORDER BY stream_id LIMIT $2::int8",
+        "AND NOT hard_deleted AND deleted_through <> version ORDER BY stream_id LIMIT $2::int8",
         pg::Params().Text(after).Int8(static_cast<int64_t>(limit)));
     if (!rows) return rows.error();
     StreamsPage page;
@@ -221,10 +259,9 @@ class PostgresEventStore final : public EventStore {
   }
 
   Result<int64_t> StreamVersion(std::string_view stream_id) override {
-    auto rows = reads_.Exec("SELECT version FROM evs_streams WHERE stream_id = $1::text",
-                            pg::Params().Text(stream_id));
-    if (!rows) return rows.error();
-    return PQntuples(rows->get()) == 0 ? 0 : pg::GetInt8(rows->get(), 0, 0);
+    auto head = Head(stream_id);
+    if (!head) return head.error();
+    return head->Deleted() ? 0 : head->version;
   }
 
   Result<int64_t> HeadPosition() override {
@@ -253,8 +290,111 @@ class PostgresEventStore final : public EventStore {
     return stats;
   }
 
+  Result<StreamLifecycle> GetStreamLifecycle(std::string_view stream_id) override {
+    auto head = Head(stream_id);
+    if (!head) return head.error();
+    return store::LifecycleOf(stream_id, *head);
+  }
+
+  Status SetStreamMetadata(std::string_view stream_id, const StreamMetadata& metadata) override {
+    if (auto s = store::ValidateName("stream id", stream_id, options_.limits.max_stream_id_bytes);
+        !s) {
+      return s;
+    }
+    if (auto s = ValidateStreamMetadata(metadata); !s) return s;
+    store::LifecycleChange change;
+    change.metadata = std::make_shared<const StreamMetadata>(metadata);
+    return Change(stream_id, ExpectedVersion::Any(), change);
+  }
+
+  Status DeleteStream(std::string_view stream_id, DeleteMode mode,
+                      ExpectedVersion expected) override {
+    if (auto s = store::ValidateName("stream id", stream_id, options_.limits.max_stream_id_bytes);
+        !s) {
+      return s;
+    }
+    store::LifecycleChange change;
+    change.kind = mode == DeleteMode::kHard ? store::LifecycleChange::Kind::kHardDelete
+                                            : store::LifecycleChange::Kind::kSoftDelete;
+    return Change(stream_id, expected, change);
+  }
+
+  Result<ScavengeReport> Scavenge(const ScavengeOptions&) override {
+    return Error::Make(ErrorCode::kUnsupported,
+                       "the PostgreSQL store does not scavenge yet: events hidden by metadata or "
+                       "deletes stay in evs_events (see \"On PostgreSQL\" in README.md)");
+  }
+
  private:
+  evs::Clock& StoreClock() const { return options_.clock ? *options_.clock : *system_clock_; }
+
+  // A stream's head as committed (version 0 and nothing set when it has no row).
+  Result<store::StreamHead> Head(std::string_view stream_id) {
+    auto rows = reads_.Exec(
+        std::string("SELECT ") + kPgHeadColumns + " FROM evs_streams WHERE stream_id = $1::text",
+        pg::Params().Text(stream_id));
+    if (!rows) return rows.error();
+    if (PQntuples(rows->get()) == 0) return store::StreamHead{};
+    return PgHeadAt(rows->get(), 0, 0);
+  }
+
+  // Decides a lifecycle change in one transaction that locks the stream's row, as the writer
+  // locks it for appends (so that appends and changes from any process are serialized on it),
+  // with the embedded store's decisions (store::CommitPlanner::PlanChange).
+  Status Change(std::string_view stream_id, const ExpectedVersion& expected,
+                const store::LifecycleChange& change) {
+    auto done = reads_.With<bool>([&](pg::Connection& c) -> Result<bool> {
+      auto fail = [&](Error error) -> Result<bool> {
+        if (!c.Broken()) (void)c.ExecScript("ROLLBACK");
+        return error;
+      };
+      if (auto s = c.ExecScript("BEGIN ISOLATION LEVEL READ COMMITTED"); !s) return s.error();
+      if (auto r = c.Exec("INSERT INTO evs_streams (stream_id, version) VALUES ($1::text, 0) "
+                          "ON CONFLICT DO NOTHING",
+                          pg::Params().Text(stream_id));
+          !r) {
+        return fail(r.error());
+      }
+      auto rows = c.Exec(std::string("SELECT ") + kPgHeadColumns +
+                             " FROM evs_streams WHERE stream_id = $1::text FOR UPDATE",
+                         pg::Params().Text(stream_id));
+      if (!rows) return fail(rows.error());
+      if (PQntuples(rows->get()) != 1) {
+        return fail(Error::Make(ErrorCode::kIOError, "evs_streams lost the row of stream '" +
+                                                         std::string(stream_id) + "'"));
+      }
+      store::CommitPlanner planner(0);
+      planner.LoadHead(stream_id, PgHeadAt(rows->get(), 0, 0));
+      const store::AppendDecision decision = planner.PlanChange(stream_id, expected, change);
+      if (decision.kind == store::AppendDecision::Kind::kFail) return fail(*decision.error);
+      const store::StreamHead next = planner.Current(stream_id);
+      const StreamMetadata metadata = next.metadata ? *next.metadata : StreamMetadata{};
+      if (auto r = c.Exec(
+              "UPDATE evs_streams SET deleted_through = $2::int8, hard_deleted = $3::int8 <> 0, "
+              "max_count = NULLIF($4::text, '')::int8, "
+              "max_age_seconds = NULLIF($5::text, '')::int8, "
+              "truncate_before = NULLIF($6::text, '')::int8, custom = NULLIF($7::text, '') "
+              "WHERE stream_id = $1::text",
+              pg::Params()
+                  .Text(stream_id)
+                  .Int8(next.deleted_through)
+                  .Int8(next.hard_deleted ? 1 : 0)
+                  .Text(PgOptional(metadata.max_count))
+                  .Text(PgOptional(metadata.max_age_seconds))
+                  .Text(PgOptional(metadata.truncate_before))
+                  .Text(metadata.custom));
+          !r) {
+        return fail(r.error());
+      }
+      if (auto s = c.ExecScript("COMMIT"); !s) return fail(s.error());
+      return true;
+    });
+    if (!done) return done.error();
+    return OkStatus();
+  }
+
   const PostgresStoreOptions options_;
+  const std::shared_ptr<evs::Clock> system_clock_ = SystemClock();
   PgReadPool reads_;
   pg::Listener listener_;
   pg::Writer writer_;  // last: destroyed first, completing every append in flight

@@ -54,6 +54,28 @@ void CommitPlanner::ForgetOldestIds() {
   }
 }
 
+Error HardDeletedError(std::string_view stream) {
+  return Error::Make(ErrorCode::kStreamDeleted,
+                     "stream '" + std::string(stream) +
+                         "' was deleted for good (a hard delete): it takes no more appends, "
+                         "metadata or deletes");
+}
+
+// A soft-deleted stream reads as not found, so it matches what a missing stream matches
+// (no-stream, any) and its actual version; not "exists".
+bool MatchesLifecycle(const ExpectedVersion& expected, const StreamHead& head) {
+  if (!head.SoftDeleted()) return expected.Matches(head.version);
+  switch (expected.kind()) {
+    case ExpectedVersion::Kind::kNoStream:
+    case ExpectedVersion::Kind::kAny:
+      return true;
+    case ExpectedVersion::Kind::kExact:
+      return expected.version() == head.version;
+    default:
+      return false;
+  }
+}
+
 StreamHead CommitPlanner::Current(std::string_view stream) const {
   auto it = unsettled_heads_.find(stream);
   return it != unsettled_heads_.end() ? it->second : heads_.Find(stream);
@@ -82,28 +104,6 @@ std::optional<int64_t> TargetVersion(const ExpectedVersion& expected) {
 
 AppendDecision Fail(Error error) {
   return AppendDecision{AppendDecision::Kind::kFail, {}, std::move(error)};
-}
-
-Error HardDeletedError(std::string_view stream) {
-  return Error::Make(ErrorCode::kStreamDeleted,
-                     "stream '" + std::string(stream) +
-                         "' was deleted for good (a hard delete): it takes no more appends, "
-                         "metadata or deletes");
-}
-
-// A soft-deleted stream reads as not found, so it matches what a missing stream matches
-// (no-stream, any) and its actual version; not "exists".
-bool MatchesLifecycle(const ExpectedVersion& expected, const StreamHead& head) {
-  if (!head.SoftDeleted()) return expected.Matches(head.version);
-  switch (expected.kind()) {
-    case ExpectedVersion::Kind::kNoStream:
-    case ExpectedVersion::Kind::kAny:
-      return true;
-    case ExpectedVersion::Kind::kExact:
-      return expected.version() == head.version;
-    default:
-      return false;
-  }
 }
 
 Error ConflictError(std::string_view stream, const ExpectedVersion& expected, int64_t current,

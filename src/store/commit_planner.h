@@ -42,6 +42,13 @@ struct StreamHead {
   bool operator==(const StreamHead&) const = default;
 };
 
+// Whether an append or delete expecting `expected` may go on a stream at `head`: a soft-deleted
+// stream reads as not found, so it matches what a missing stream matches (no-stream, any) and its
+// actual version; not "exists". (A hard-deleted stream is refused before this is asked.)
+bool MatchesLifecycle(const ExpectedVersion& expected, const StreamHead& head);
+// kStreamDeleted for an append, metadata or delete on a hard-deleted stream.
+Error HardDeletedError(std::string_view stream);
+
 // A change to a stream's lifecycle, planned in a batch like an append.
 struct LifecycleChange {
   enum class Kind { kSetMetadata, kSoftDelete, kHardDelete };
