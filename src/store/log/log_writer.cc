@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/system_error.h"
+#include "store/deliver_appends.h"
 #include "store/log/log_format.h"
 
 namespace evs::store::log {
@@ -474,27 +475,7 @@ void LogWriter::SyncLoop() {
 }
 
 void LogWriter::Deliver(Batch& batch, const std::optional<Error>& failure) {
-  for (size_t i = 0; i < batch.appends.size(); ++i) {
-    PendingAppend* p = batch.appends[i];
-    AppendDecision& d = batch.decisions[i];
-    if (failure) {
-      p->result.emplace(*failure);
-    } else if (d.kind == AppendDecision::Kind::kFail) {
-      p->result.emplace(std::move(*d.error));
-    } else {
-      p->result.emplace(d.result);
-    }
-    if (p->async) {
-      std::unique_ptr<AsyncAppend> owned(p->async);
-      try {
-        owned->callback(std::move(*p->result));
-      } catch (...) {
-        // The contract forbids it; the store and the other appends of the batch go on.
-      }
-    } else {
-      p->done.Signal();  // `p` belongs to its caller from here on
-    }
-  }
+  DeliverAppends(batch.appends, batch.decisions, failure);
 }
 
 int64_t LogWriter::WaitForHead(int64_t after, std::chrono::milliseconds timeout) {
