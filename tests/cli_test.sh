@@ -738,6 +738,16 @@ expect_out_has '"data":{"n":3}'
 run replay --restore "$TMP/restored"
 expect_rc 1
 expect_err_has "needs an empty folder"
+run --store log replay --restore "$TMP/restored-log"
+expect_rc 0
+expect_out_has "restored into $TMP/restored-log: 5 events (positions 1..5) from 3 segments"
+CHECKS=$((CHECKS + 1))
+[[ -f $TMP/restored-log/log/00000001.log && ! -e $TMP/restored-log/events.sqlite ]] ||
+  fail "the restore did not write a log store in $TMP/restored-log/log"
+CHECKS=$((CHECKS + 1))
+RESTORED_LOG=$("$EVS" --data "$TMP/restored" log --json)
+[[ $("$EVS" --data "$TMP/restored-log" log --json) == "$RESTORED_LOG" ]] ||
+  fail "the log store restored differs from the SQLite store restored"
 run replay --into cart_summary
 expect_rc 0
 expect_out_has "replayed into cart_summary: 5 events"
@@ -765,6 +775,34 @@ expect_err_has "already exists; export writes a new file and never overwrites on
 run export --sqlite "$TMP/exported2.sqlite" --json
 expect_rc 0
 expect_out_has '"exported":"'"$TMP"'/exported2.sqlite"'
+
+step "migrate --to log moves a data folder's SQLite store to the log engine, which opens by itself"
+run --data "$TMP/exported" migrate --to log --quiet
+expect_rc 0
+expect_out_matches '^migrated [0-9]+ events \(positions 1\.\.[0-9]+\) of [0-9]+ streams into .* and checked them'
+expect_out_has "commands on this data folder now open the log store"
+CHECKS=$((CHECKS + 1))
+[[ -f $TMP/exported/log/00000001.log ]] || fail "no log store in $TMP/exported/log"
+CHECKS=$((CHECKS + 1))
+[[ $("$EVS" --data "$TMP/exported" log --json) == "$ORIGINAL_LOG" ]] ||
+  fail "the migrated log differs from the original"
+CHECKS=$((CHECKS + 1))
+[[ $("$EVS" --data "$TMP/exported" --store sqlite log --json) == "$ORIGINAL_LOG" ]] ||
+  fail "the SQLite store changed in the migration"
+run --data "$TMP/exported" append after-migration -t Noted --data '{}'
+expect_rc 0
+run --data "$TMP/exported" --store log read after-migration
+expect_rc 0
+expect_lines 1
+run --data "$TMP/exported" migrate --to log
+expect_rc 1
+expect_err_has "has a log store already"
+run --data "$TMP/empty-folder" migrate --to log
+expect_rc 1
+expect_err_has "has no SQLite store to migrate"
+run --data "$TMP/exported" migrate --to sqlite
+expect_rc 1
+expect_err_has "evs export --sqlite FILE"
 
 step "verify names a damaged segment and exits 1"
 printf 'garbage' > "$TMP/arch/segments/00000000000000000003-00000000000000000004.jsonl.zst"
@@ -929,7 +967,11 @@ step "--store log keeps its own store in <data>/log, and the commands work on it
   run --store log verify
   expect_rc 0
   expect_out_has "2 events in 2 streams"
+  # Without --store the folder's engine is found: the log store.
   run log
+  expect_rc 0
+  expect_lines 2
+  run --store sqlite log
   expect_rc 0
   expect_out_has "no events"
   export EVS_DATA=$SAVED_EVS_DATA

@@ -232,4 +232,10 @@ class ArchiveReader {
 Result<ReplayResult> RestoreSqliteEventStore(ArchiveReader& archive, const ReplayOptions& options,
                                              const std::string& store_path);
 
+// The same into a new log store (log_store.h) in `folder`, which must not exist; it opens with
+// OpenLogEventStore once complete. Commits are rebuilt from the events: consecutive events of
+// one stream recorded at the same time become one commit.
+Result<ReplayResult> RestoreLogEventStore(ArchiveReader& archive, const ReplayOptions& options,
+                                          const std::string& folder);
+
 }  // namespace evs

@@ -369,7 +369,11 @@ int RunReplay(const GlobalOptions& global, const ReplayArgs& args) {
       return ReportError(global, Error::Make(ErrorCode::kIOError, "cannot create '" + args.restore +
                                                                       "': " + ec.message()));
     }
-    auto result = RestoreSqliteEventStore(**reader, options, (dir / "events.sqlite").string());
+    // With --store log, into the log engine's folder of the new data folder.
+    auto result =
+        IsLogStore(global)
+            ? RestoreLogEventStore(**reader, options, (dir / "log").string())
+            : RestoreSqliteEventStore(**reader, options, (dir / "events.sqlite").string());
     if (!result.ok()) return ReportError(global, result.error());
     progress.Finish();
     return PrintReplaySummary(global, "restored into " + args.restore, *result, false);
@@ -447,7 +451,8 @@ void AddArchiveCommands(CLI::App& app, const GlobalOptions& global, Command& com
                    "store must not be open elsewhere");
   mode->add_option("--restore", replay_args->restore,
                    "Rebuild the event store in this empty folder, identical to the original "
-                   "(same ids, versions, positions and times)");
+                   "(same ids, versions, positions and times): the SQLite store, or with "
+                   "--store log the log engine");
   mode->add_option(
       "--to-kinesis", replay_args->to_kinesis,
       "Publish the events to this Kinesis stream in the change-capture relay's record format "

@@ -22,6 +22,11 @@ std::string StorePath(const GlobalOptions& global) { return global.data_dir + "/
 // --- the log engine (--store log) ---
 bool IsLogStore(const GlobalOptions& global) { return global.store == "log"; }
 std::string LogStoreFolder(const GlobalOptions& global) { return global.data_dir + "/log"; }
+void ResolveAutoStore(GlobalOptions& global) {
+  if (global.store != "auto") return;
+  std::error_code ec;
+  global.store = std::filesystem::is_directory(LogStoreFolder(global), ec) ? "log" : "sqlite";
+}
 // ---
 
 namespace {
@@ -37,7 +42,7 @@ DynamoDbStoreOptions DynamoDbOptions(const GlobalOptions& global) {
 Error NotAStore(const GlobalOptions& global) {
   return Error::Make(ErrorCode::kInvalidArgument,
                      "--store '" + global.store +
-                         "' is not a store; use sqlite, log, dynamodb:TABLE or "
+                         "' is not a store; use auto, sqlite, log, dynamodb:TABLE or "
                          "postgres://USER@HOST:PORT/DB");
 }
 

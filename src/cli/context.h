@@ -24,8 +24,8 @@ struct GlobalOptions {
   std::string data_dir = "./evs-data";  // --data / EVS_DATA
   // --store / EVS_STORE: "sqlite" (the embedded store in the data folder), "log" (the log engine,
   // in <data>/log), "dynamodb:TABLE", or a PostgreSQL url "postgres://USER@HOST:PORT/DB"
-  // (evs/postgres.h).
-  std::string store = "sqlite";
+  // (evs/postgres.h). "auto" (the default) is resolved by ResolveAutoStore before a command runs.
+  std::string store = "auto";
   bool json = false;  // --json: one JSON document on stdout
   // --master-key-file / EVS_MASTER_KEY_FILE: wraps the personal-data keys on DynamoDB.
   std::string master_key_file;
@@ -37,6 +37,10 @@ std::string DynamoDbTable(const GlobalOptions& global);
 // The embedded store's file: <data_dir>/events.sqlite. Snapshots and personal-data keys are kept
 // beside it for either embedded store (sqlite or log).
 std::string StorePath(const GlobalOptions& global);
+
+// --store auto: the engine the data folder holds: "log" when it has a log store (<data>/log, made
+// by --store log or evs migrate), else "sqlite" (new folders and those of earlier releases).
+void ResolveAutoStore(GlobalOptions& global);
 
 // --store log: the log engine's folder, <data_dir>/log.
 bool IsLogStore(const GlobalOptions& global);

@@ -11,6 +11,7 @@
 #include "cli/export_command.h"
 #include "cli/feed_commands.h"
 #include "cli/lifecycle_commands.h"
+#include "cli/migrate_command.h"
 #include "cli/output.h"
 #include "cli/personal_data_commands.h"
 #include "cli/pg_commands.h"
@@ -36,8 +37,9 @@ int main(int argc, char** argv) {
       ->envname("EVS_DATA")
       ->capture_default_str();
   app.add_option("--store", global.store,
-                 "The event store: sqlite (in the data folder), log (the log engine, in "
-                 "<data>/log), dynamodb:TABLE (AWS settings from AWS_* variables) or "
+                 "The event store: auto (log when the data folder has <data>/log, else "
+                 "sqlite), sqlite (in the data folder), log (the log engine, in <data>/log), "
+                 "dynamodb:TABLE (AWS settings from AWS_* variables) or "
                  "postgres://USER@HOST:PORT/DB")
       ->envname("EVS_STORE")
       ->capture_default_str();
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
   AddCartCommands(app, global, command);
   AddStoreCommands(app, global, command);
   AddExportCommand(app, global, command);
+  AddMigrateCommand(app, global, command);
   AddLifecycleCommands(app, global, command);
   AddServeCommand(app, global, command);
   AddPgCommands(app, global, command);
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
     std::cerr << "evs: error: no command given\nRun with --help for more information.\n";
     return kExitError;
   }
+  ResolveAutoStore(global);
   int code;
   try {
     code = command();

@@ -11,10 +11,9 @@
 #include <unordered_map>
 
 #include "common/system_error.h"
-#include "evs/text.h"
-#include "store/append_validation.h"
 #include "store/durable_head.h"
 #include "store/file_lock.h"
+#include "store/import_checks.h"
 #include "store/sqlite.h"
 #include "store/sqlite_schema.h"
 
@@ -69,10 +68,6 @@ Status RenameNoReplace(FileSystem& fs, const std::string& from, const std::strin
   }
   return OkStatus();
 }
-
-// Names are checked like the store checks them (non-empty, UTF-8, no control characters), with a
-// bound generous enough for stores whose limits were raised.
-constexpr size_t kMaxNameBytes = 1 << 20;
 
 class Importer final : public SqliteImporter {
  public:
@@ -162,40 +157,10 @@ class Importer final : public SqliteImporter {
   }
 
   Status AddOne(const RecordedEvent& e) {
-    // Built only for an error: this runs once per event.
-    auto at = [&e] { return "event at position " + std::to_string(e.position); };
-    if (e.position != last_position_ + 1) {
-      return Error::Make(ErrorCode::kInvalidArgument,
-                         last_position_ == 0
-                             ? "the import must start at position 1, but its first event is at " +
-                                   std::to_string(e.position)
-                             : at() + " does not follow position " +
-                                   std::to_string(last_position_) + " (expected position " +
-                                   std::to_string(last_position_ + 1) + ")");
-    }
-    // What the store checks on append holds for imported events too: an archive can be damaged
-    // or made by hand.
-    if (auto s = ValidateName("stream id", e.stream_id, kMaxNameBytes); !s) {
-      return Error::Make(ErrorCode::kInvalidArgument, at() + ": " + s.error().message);
-    }
-    if (auto s = ValidateName("event type", e.type, kMaxNameBytes); !s) {
-      return Error::Make(ErrorCode::kInvalidArgument, at() + ": " + s.error().message);
-    }
-    if (!IsValidJson(e.data) || !IsValidJson(e.metadata)) {
-      return Error::Make(ErrorCode::kInvalidArgument,
-                         at() + " has data or metadata that is not JSON");
-    }
-    // Point-in-time reads rely on times that never go back in commit order.
-    if (e.recorded_at_us < last_recorded_at_us_) {
-      return Error::Make(ErrorCode::kInvalidArgument,
-                         at() + " was recorded before the event ahead of it");
-    }
     auto it = streams_.find(e.stream_id);
-    const int64_t expected = it == streams_.end() ? 1 : it->second.version + 1;
-    if (e.version != expected) {
-      return Error::Make(ErrorCode::kInvalidArgument,
-                         at() + " is version " + std::to_string(e.version) + " of stream '" +
-                             e.stream_id + "', whose next version is " + std::to_string(expected));
+    const int64_t next_version = it == streams_.end() ? 1 : it->second.version + 1;
+    if (auto s = CheckImportedEvent(e, last_position_, last_recorded_at_us_, next_version); !s) {
+      return s;
     }
     if (!in_transaction_) {
       int rc = begin_.Step();
@@ -223,7 +188,9 @@ class Importer final : public SqliteImporter {
     insert_.Bind(8, e.recorded_at_us);
     int rc = insert_.Step();
     insert_.Reset();
-    if (rc != SQLITE_DONE) return insert_.LastError("cannot write the " + at());
+    if (rc != SQLITE_DONE) {
+      return insert_.LastError("cannot write the event at position " + std::to_string(e.position));
+    }
     it->second.version = e.version;
     last_position_ = e.position;
     last_recorded_at_us_ = e.recorded_at_us;
