@@ -11,6 +11,9 @@
 //  - after every crash the archive is one run of segments from position 1, and a restart
 //    removes what an interrupted put left behind.
 //
+// The campaign runs on both embedded engines: the SQLite store and the log engine (`--store log`
+// on the first start; later starts and the commands beside the server find it by themselves).
+//
 // Rounds: EVS_CRASH_ROUNDS (default 10, the test suite's short version); by hand, longer:
 // scripts/crash-campaign --rounds N.
 #include <dirent.h>
@@ -41,6 +44,7 @@
 #include "cart/cart_summary_projection.h"
 #include "evs/archive.h"
 #include "evs/event_store.h"
+#include "evs/log_store.h"
 #include "evs/object_store.h"
 #include "evs/projection.h"
 #include "evs/uuid.h"
@@ -126,10 +130,12 @@ bool FolderHoldsTempFile(const std::string& folder) {
   return found;
 }
 
-std::unique_ptr<Child> StartServer(const std::string& data, const std::string& archive, int& port) {
+// `store`: the --store of the server ("auto": what the data folder holds).
+std::unique_ptr<Child> StartServer(const std::string& data, const std::string& archive, int& port,
+                                   const std::string& store = "auto") {
   auto child = std::make_unique<Child>(std::vector<std::string>{
-      "--data", data, "serve", "--quiet", "--listen", "127.0.0.1:0", "--archive", archive,
-      "--segment-events", "40", "--segment-bytes", "4096", "--segment-age", "0.05"});
+      "--data", data, "--store", store, "serve", "--quiet", "--listen", "127.0.0.1:0", "--archive",
+      archive, "--segment-events", "40", "--segment-bytes", "4096", "--segment-age", "0.05"});
   port = child->WaitForPort(data);
   EXPECT_GT(port, 0) << "no 'evs: serving' line\n" << child->Stderr();
   return child;
@@ -274,7 +280,19 @@ Result<cart::Cart> CartAt(EventStore& store, const std::string& id, int64_t vers
   return folded;
 }
 
-TEST(CrashCampaign, ServeKilledAtRandomUnderLoadLosesNothingItAcknowledged) {
+// The store the campaign's data folder holds, opened once the server is gone.
+Result<std::unique_ptr<EventStore>> OpenCampaignStore(const std::string& data, bool log_engine) {
+  if (log_engine) {
+    LogStoreOptions options;
+    options.folder = data + "/log";
+    return OpenLogEventStore(options);
+  }
+  SqliteStoreOptions options;
+  options.path = data + "/events.sqlite";
+  return OpenSqliteEventStore(options);
+}
+
+void RunServeCampaign(bool log_engine) {
   testing::TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   const std::string data = dir.File("data");
@@ -309,7 +327,8 @@ TEST(CrashCampaign, ServeKilledAtRandomUnderLoadLosesNothingItAcknowledged) {
   for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round) + ", seed " + std::to_string(seed));
     int port = 0;
-    auto server = StartServer(data, archive, port);
+    auto server =
+        StartServer(data, archive, port, round > 0 ? "auto" : (log_engine ? "log" : "sqlite"));
     ASSERT_GT(port, 0);
     check_after_start(port);
     if (::testing::Test::HasFatalFailure()) return;
@@ -393,9 +412,9 @@ TEST(CrashCampaign, ServeKilledAtRandomUnderLoadLosesNothingItAcknowledged) {
   EXPECT_TRUE(left_at_end.empty())
       << left_at_end.size() << " temporary files, the first " << *left_at_end.begin();
 
-  SqliteStoreOptions store_options;
-  store_options.path = data + "/events.sqlite";
-  auto store = OpenSqliteEventStore(store_options);
+  EXPECT_EQ(fs::exists(data + "/log"), log_engine);
+  EXPECT_EQ(fs::exists(data + "/events.sqlite"), !log_engine);
+  auto store = OpenCampaignStore(data, log_engine);
   ASSERT_TRUE(store.ok()) << store.error().message;
   auto head = (*store)->HeadPosition();
   ASSERT_TRUE(head.ok()) << head.error().message;
@@ -490,8 +509,8 @@ TEST(CrashCampaign, ServeKilledAtRandomUnderLoadLosesNothingItAcknowledged) {
   EXPECT_TRUE(WIFEXITED(*verified) && WEXITSTATUS(*verified) == 0)
       << verify.Stdout() << verify.Stderr();
 
-  std::cout << "[ campaign ] " << rounds << " kills (" << kills_aimed_at_a_put
-            << " aimed at a segment put), " << rounds_with_leftovers
+  std::cout << "[ campaign ] " << (log_engine ? "log engine: " : "sqlite: ") << rounds << " kills ("
+            << kills_aimed_at_a_put << " aimed at a segment put), " << rounds_with_leftovers
             << " left a temporary file; acknowledged: " << acknowledged_events
             << " appended events, " << cart_acks << " cart commands; lost: " << lost
             << "; in doubt: " << in_doubt << " appends (" << in_doubt_landed << " landed whole, "
@@ -500,6 +519,14 @@ TEST(CrashCampaign, ServeKilledAtRandomUnderLoadLosesNothingItAcknowledged) {
   ::testing::Test::RecordProperty("rounds", rounds);
   ::testing::Test::RecordProperty("acknowledged_events", static_cast<int>(acknowledged_events));
   ::testing::Test::RecordProperty("lost_events", static_cast<int>(lost));
+}
+
+TEST(CrashCampaign, ServeKilledAtRandomUnderLoadLosesNothingItAcknowledged) {
+  RunServeCampaign(/*log_engine=*/false);
+}
+
+TEST(CrashCampaign, ServeOnTheLogEngineKilledAtRandomUnderLoadLosesNothingItAcknowledged) {
+  RunServeCampaign(/*log_engine=*/true);
 }
 
 // Scavenging killed midway: each round fills a stream with ~300 KB, deletes it (hard or soft, in
