@@ -13,6 +13,8 @@
 //   restart each has seen every position;
 // * the projection applied every event exactly once; the archive verifies against the store.
 //
+// The same rounds run on the log engine (its every file call goes through the FaultFileSystem).
+//
 // EVS_POWER_LOSS_ROUNDS sets the rounds (scripts/power-loss --rounds N runs any number);
 // EVS_POWER_LOSS_SEED the first seed. PowerLossTest.WithoutFsync* shows that the checks catch a
 // store that does not fsync.
@@ -32,6 +34,7 @@
 
 #include "evs/archive.h"
 #include "evs/event_store.h"
+#include "evs/log_store.h"
 #include "evs/object_store.h"
 #include "evs/projection.h"
 #include "evs/subscription.h"
@@ -137,6 +140,7 @@ class CountingProjection : public Projection {
 struct Params {
   bool durable = true;
   bool archive = true;
+  bool log_engine = false;  // the log engine (log_store.h) instead of the SQLite store
 };
 
 class PowerLossTest : public ::testing::Test {
@@ -152,13 +156,10 @@ class PowerLossTest : public ::testing::Test {
     vfs_.TrackUnsynced();
     fs_->TrackUnsynced();
 
-    SqliteStoreOptions options;
-    options.path = dir_.File("events.sqlite");
-    options.durable = params.durable;
-    options.file_system = fs_;
-    auto store = OpenSqliteEventStore(options);
+    auto store = OpenStore(params);
     ASSERT_TRUE(store.ok()) << store.error().message;
-    auto reader = OpenSqliteEventStoreReader(options.path, fs_);
+    auto reader = params.log_engine ? OpenLogEventStoreReader(dir_.File("log"), fs_)
+                                    : OpenSqliteEventStoreReader(dir_.File("events.sqlite"), fs_);
     ASSERT_TRUE(reader.ok()) << reader.error().message;
     auto checkpoints = OpenSqliteCheckpointStore(dir_.File("checkpoints.sqlite"));
     ASSERT_TRUE(checkpoints.ok()) << checkpoints.error().message;
@@ -252,6 +253,24 @@ class PowerLossTest : public ::testing::Test {
     store->reset();
     vfs_.PowerOn();
     fs_->PowerOn();
+  }
+
+  // The store under test, through the fault file system (the log engine's every file call, the
+  // SQLite store's files outside SQLite; SQLite's own go through the FaultVfs).
+  Result<std::unique_ptr<EventStore>> OpenStore(const Params& params) {
+    if (params.log_engine) {
+      LogStoreOptions options;
+      options.folder = dir_.File("log");
+      options.durable = params.durable;
+      options.segment_bytes = 64 << 10;  // small: rounds roll over segments
+      options.file_system = fs_;
+      return OpenLogEventStore(options);
+    }
+    SqliteStoreOptions options;
+    options.path = dir_.File("events.sqlite");
+    options.durable = params.durable;
+    options.file_system = fs_;
+    return OpenSqliteEventStore(options);
   }
 
   void Writer(EventStore& store, uint64_t seed, std::atomic<bool>& stop) {
@@ -398,20 +417,20 @@ class PowerLossTest : public ::testing::Test {
       }
     }
     // The last power loss, checked.
-    SqliteStoreOptions options;
-    options.path = dir_.File("events.sqlite");
-    options.file_system = fs_;
-    auto store = OpenSqliteEventStore(options);
+    Params reopen = params;
+    reopen.durable = true;
+    auto store = OpenStore(reopen);
     if (store.ok()) {
       CheckStore(**store);
     } else {
       oracle_.Violation("the store does not open: " + store.error().message);
     }
     std::lock_guard guard(oracle_.mu);
-    std::cout << "power loss: " << rounds << " rounds, " << oracle_.acknowledged.size()
-              << " appends acknowledged or landed, " << in_doubt_total_ << " in doubt ("
-              << landed_in_doubt_ << " landed whole), " << log_.size() << " events in the log, "
-              << oracle_.violations.size() << " violations\n";
+    std::cout << "power loss (" << (params.log_engine ? "log engine" : "sqlite") << "): " << rounds
+              << " rounds, " << oracle_.acknowledged.size() << " appends acknowledged or landed, "
+              << in_doubt_total_ << " in doubt (" << landed_in_doubt_ << " landed whole), "
+              << log_.size() << " events in the log, " << oracle_.violations.size()
+              << " violations\n";
     return oracle_.violations;
   }
 
@@ -437,17 +456,36 @@ TEST_F(PowerLossTest, AcknowledgedAppendsSurviveAndNoSubscriberSkips) {
   EXPECT_GT(log_.size(), 0u);
 }
 
+TEST_F(PowerLossTest, OnTheLogEngineAcknowledgedAppendsSurviveAndNoSubscriberSkips) {
+  Params params;
+  params.log_engine = true;
+  const auto violations = Run(EnvInt("EVS_POWER_LOSS_ROUNDS", 200), params);
+  EXPECT_TRUE(violations.empty()) << ::testing::PrintToString(violations);
+  EXPECT_GT(log_.size(), 0u);
+}
+
 // The same checks on a store that acknowledges without fsync must find lost appends: the
 // simulation would pass a store with its fsync removed otherwise.
-TEST_F(PowerLossTest, WithoutFsyncAcknowledgedAppendsAreLost) {
-  Params params;
-  params.durable = false;
-  params.archive = false;  // the archive of a store that loses events refuses it, as it should
-  const auto violations = Run(5, params);
+void ExpectLostWithoutFsync(const std::vector<std::string>& violations) {
   ASSERT_FALSE(violations.empty());
   bool lost = false;
   for (const auto& v : violations) lost = lost || v.find("is lost") != std::string::npos;
   EXPECT_TRUE(lost) << ::testing::PrintToString(violations);
+}
+
+TEST_F(PowerLossTest, WithoutFsyncAcknowledgedAppendsAreLost) {
+  Params params;
+  params.durable = false;
+  params.archive = false;  // the archive of a store that loses events refuses it, as it should
+  ExpectLostWithoutFsync(Run(5, params));
+}
+
+TEST_F(PowerLossTest, OnTheLogEngineWithoutFsyncAcknowledgedAppendsAreLost) {
+  Params params;
+  params.durable = false;
+  params.archive = false;
+  params.log_engine = true;
+  ExpectLostWithoutFsync(Run(5, params));
 }
 
 }  // namespace
