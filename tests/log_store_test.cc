@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fault_file_system.h"
+#include "store/log/log_format.h"
 #include "temp_dir.h"
 
 namespace evs {
@@ -658,6 +659,112 @@ TEST_F(LogStoreFaultsTest, APowerLossKeepsEveryAcknowledgedCommit) {
   Reopen();
   EXPECT_EQ(ExpectLogHoldsAttempts(*store_, attempts_), 0);
   EXPECT_EQ(*store_->HeadPosition(), 120);
+}
+
+// tests/data/log-v1: a store written by the release before format version 2 (segments whose
+// checksum chain runs across the whole log; tests/data/make-log-v1-fixture.cc says how it was
+// made). This release opens it, reads it as it was, appends after it (into version 2 segments)
+// and opens it again, with and without the index checkpoint.
+class LogFormatV1Test : public LogStoreTest {
+ protected:
+  void SetUp() override {
+    segment_bytes_ = 4096;
+    std::filesystem::copy(std::string(EVS_TEST_DATA) + "/log-v1", dir_.File("log"));
+  }
+  static uint32_t HeaderVersion(const std::string& segment) {
+    const std::string bytes = ReadWholeFile(segment);
+    uint32_t version = 0;
+    if (bytes.size() >= 16) std::memcpy(&version, bytes.data() + 8, 4);
+    return version;
+  }
+  // The fixture's events, and `extra` appended after them to stream "after".
+  void ExpectFixture(int extra) {
+    auto log = WholeLogOf(*store_);
+    ASSERT_EQ(log.size(), static_cast<size_t>(48 + extra));
+    for (size_t p = 0; p < 48; ++p) {
+      const int i = static_cast<int>(p % 12), n = static_cast<int>(p / 12) + 1;
+      EXPECT_EQ(log[p].position, static_cast<int64_t>(p) + 1);
+      EXPECT_EQ(log[p].stream_id, "order-" + std::to_string(i));
+      EXPECT_EQ(log[p].version, n);
+      EXPECT_EQ(log[p].type, "Step");
+      EXPECT_EQ(log[p].data, "{\"i\":" + std::to_string(i) + ",\"n\":" + std::to_string(n) + "}");
+    }
+    for (int k = 0; k < extra; ++k) {
+      EXPECT_EQ(log[48 + static_cast<size_t>(k)].stream_id, "after");
+      EXPECT_EQ(log[48 + static_cast<size_t>(k)].version, k + 1);
+    }
+    auto order0 = store_->ReadStream("order-0", {});
+    ASSERT_TRUE(order0.ok()) << order0.error().message;
+    ASSERT_EQ(order0->events.size(), 4u);
+    EXPECT_EQ(order0->events[3].data, "{\"i\":0,\"n\":4}");
+    auto order3 = store_->ReadStream("order-3", {});
+    ASSERT_TRUE(order3.ok()) << order3.error().message;
+    ASSERT_EQ(order3->events.size(), 2u);
+    EXPECT_EQ(order3->events[0].version, 3);
+    EXPECT_FALSE(store_->ReadStream("order-5", {}).ok());
+    EXPECT_FALSE(store_->ReadStream("order-7", {}).ok());
+    EXPECT_EQ(*store_->StreamVersion("order-11"), 4);
+  }
+};
+
+TEST_F(LogFormatV1Test, AVersion1StoreOpensReadsAndGoesOnInVersion2Segments) {
+  ASSERT_EQ(HeaderVersion(Segment(1)), 1u);
+  ASSERT_EQ(HeaderVersion(Segment(2)), 1u);
+  Reopen();
+  ExpectFixture(0);
+  // Enough to fill segment 2 and roll over into new (version 2) segments.
+  for (int k = 0; k < 60; ++k) {
+    auto r = store_->Append("after", ExpectedVersion::Exact(k), LogEvents(1, 100));
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  ExpectFixture(60);
+  Close();
+  EXPECT_EQ(HeaderVersion(Segment(1)), 1u);
+  EXPECT_EQ(HeaderVersion(Segment(3)), 2u);
+  EXPECT_EQ(HeaderVersion(Segment(4)), 2u);
+  Reopen();  // from the checkpoint
+  ExpectFixture(60);
+  Close();
+  std::filesystem::remove(dir_.File("log") + "/INDEX");
+  Reopen();  // a scan of the whole log: chains across version 1 segments, then per segment
+  ExpectFixture(60);
+  auto r = store_->Append("after", ExpectedVersion::Exact(60), LogEvents(1));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->first_position, 109);
+}
+
+// In format version 2 a segment's first record is seeded with the segment's own seed, not with
+// the record before it; what the chain checked across segments, recovery checks by batch number:
+// a first record (checksum right) from a batch older than the record before it ends the log.
+TEST_F(LogStoreTest, AVersion2SegmentsFirstRecordFromAnOlderBatchEndsTheLog) {
+  segment_bytes_ = 4096;
+  Reopen();
+  for (int k = 0; k < 90; ++k) AppendOk("s", 1, 100);
+  Close();
+  std::filesystem::remove(dir_.File("log") + "/INDEX");
+  std::string s3 = ReadWholeFile(Segment(3));
+  const auto first = RecordsOf(s3).front();
+  auto reseal = [&](uint64_t attempt) {
+    for (int i = 0; i < 8; ++i) s3[first.first + 16 + i] = static_cast<char>(attempt >> (8 * i));
+    uint64_t chain = store::log::SegmentSeed(3);
+    store::log::ResealRecord(s3.data() + first.first, chain);
+    WriteWholeFile(Segment(3), s3);
+  };
+  uint64_t attempt = 0;
+  std::memcpy(&attempt, s3.data() + first.first + 16, 8);
+  reseal(attempt);  // the same record: the log is whole
+  Reopen();
+  ExpectDenseLog(90);
+  Close();
+  std::filesystem::remove(dir_.File("log") + "/INDEX");
+  s3 = ReadWholeFile(Segment(3));
+  reseal(attempt - 1);  // checks out under the seed, but older than the record before it
+  Reopen();
+  const auto log = WholeLogOf(*store_);
+  ASSERT_FALSE(log.empty());
+  EXPECT_LT(log.size(), 90u);
+  for (size_t i = 0; i < log.size(); ++i) EXPECT_EQ(log[i].position, static_cast<int64_t>(i) + 1);
+  EXPECT_FALSE(std::filesystem::exists(Segment(4)));
 }
 
 }  // namespace

@@ -99,16 +99,27 @@ void LogSealRecord(std::string& out, size_t start, RecordKind kind, uint64_t& ch
 
 }  // namespace
 
-std::string SegmentHeader() {
+std::string SegmentHeader(uint32_t version) {
   std::string h(kSegmentMagic, sizeof kSegmentMagic);
-  LogPutU32(h, kFormatVersion);
+  LogPutU32(h, version);
   LogPutU32(h, 0);
   return h;
 }
 
 bool IsSegmentHeader(const char* bytes) {
-  return std::memcmp(bytes, kSegmentMagic, sizeof kSegmentMagic) == 0 &&
-         LogGetU32(bytes + 8) == kFormatVersion;
+  if (std::memcmp(bytes, kSegmentMagic, sizeof kSegmentMagic) != 0) return false;
+  const uint32_t version = LogGetU32(bytes + 8);
+  return version == kFormatVersion1 || version == kFormatVersion;
+}
+
+uint32_t SegmentHeaderVersion(const char* bytes) { return LogGetU32(bytes + 8); }
+
+void ResealRecord(char* record, uint64_t& chain) {
+  const uint32_t length = LogGetU32(record + 8);
+  uint64_t sum = XXH3_64bits_withSeed(record + 8, 8 + size_t{length}, chain);
+  if (sum == 0) sum = 1;
+  for (int i = 0; i < 8; ++i) record[i] = static_cast<char>((sum >> (8 * i)) & 0xff);
+  chain = sum;
 }
 
 void AppendCommitRecord(std::string& out, uint64_t& chain, uint64_t attempt, int64_t first_position,

@@ -4,8 +4,21 @@
 // back; the rest of the file is the zeros it was preallocated with. A record is one commit:
 //
 //   checksum  u64   XXH3-64 of the 8 header bytes after it and the payload, seeded with the
-//                   checksum of the record before (0 for the first record of the log): a chain,
-//                   so that a stale record left behind a rewritten one never checks out
+//                   checksum of the record before: a chain, so that a stale record left behind
+//                   a rewritten one never checks out. Where the chain starts depends on the
+//                   segment's format version (the header's):
+//                   * version 1 (the first releases): the chain runs across the whole log (0
+//                     seeds the log's first record, every later one the record before it, also
+//                     across segments), so a sealed segment cannot be rewritten without breaking
+//                     every later record;
+//                   * version 2 (written since): the chain restarts in each segment: the record
+//                     at offset kSegmentHeaderBytes is seeded with SegmentSeed(number), so that a
+//                     sealed segment can be rewritten on its own (Scavenge()). That first record
+//                     must also have a batch number (attempt) no smaller than the record before
+//                     it in the log, which is what the chain guaranteed across segments: a stale
+//                     first record of a batch that failed never follows a later batch's record.
+//                   Version 1 segments are read as they always were; new segments are version 2
+//                   (a log may hold both: version 1 up to some segment, version 2 after it).
 //   length    u32   payload bytes
 //   kind      u8    kCommit or kLifecycle
 //   zero      u8[3]
@@ -29,7 +42,9 @@
 namespace evs::store::log {
 
 inline constexpr char kSegmentMagic[8] = {'E', 'V', 'S', 'L', 'O', 'G', '\n', '\x1a'};
-inline constexpr uint32_t kFormatVersion = 1;
+// The version new segments are written with; kFormatVersion1 segments are still read.
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kFormatVersion1 = 1;
 inline constexpr size_t kSegmentHeaderBytes = 16;
 inline constexpr size_t kRecordHeaderBytes = 16;
 // The largest payload a record may have: more than the largest append the limits allow.
@@ -41,9 +56,27 @@ enum class RecordKind : uint8_t {
 };
 
 // The segment header, written when a segment is preallocated.
-std::string SegmentHeader();
-// True when `bytes` (kSegmentHeaderBytes) are a segment header of this format.
+std::string SegmentHeader(uint32_t version = kFormatVersion);
+// True when `bytes` (kSegmentHeaderBytes) are a segment header of a version this release reads.
 bool IsSegmentHeader(const char* bytes);
+// The format version of a segment header (IsSegmentHeader() true).
+uint32_t SegmentHeaderVersion(const char* bytes);
+
+// The seed of the first record of a version 2 segment: fixed per segment number, so that a
+// segment's records never check out under another number.
+inline uint64_t SegmentSeed(uint32_t number) {
+  return (uint64_t{0x45565332} << 32) | number;  // "EVS2", the number
+}
+// The chain a record at `offset` of segment `number` (of format `version`) is seeded with, when
+// the record before it in the log has checksum `previous`.
+inline uint64_t ChainAt(uint32_t version, uint32_t number, uint64_t offset, uint64_t previous) {
+  return version >= 2 && offset == kSegmentHeaderBytes ? SegmentSeed(number) : previous;
+}
+
+// Computes the checksum of the record that `record` points at (its header and payload) again
+// under `chain`, writes it into the header, and makes it `chain` (a record moved to the start of
+// another segment).
+void ResealRecord(char* record, uint64_t& chain);
 
 // The fields of a record that are not events.
 struct RecordInfo {

@@ -174,6 +174,12 @@ class Importer final : public LogImporter {
       if (auto s = Write(); !s) return s;
       if (auto s = NewSegment(current_->number() + 1); !s) return s;
       buffer_ = std::move(record);
+      start = 0;
+    }
+    // The first record of a segment starts its chain again (log_format.h, format version 2).
+    if (offset_ + start == kSegmentHeaderBytes) {
+      chain_ = ChainAt(current_->version(), current_->number(), kSegmentHeaderBytes, chain_);
+      ResealRecord(buffer_.data() + start, chain_);
     }
     if (buffer_.size() >= kImportWriteBytes) return Write();
     return OkStatus();

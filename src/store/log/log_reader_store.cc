@@ -167,8 +167,16 @@ class LogReaderStore final : public EventStore {
       while (scanned_.next_position <= target) {
         const auto step = cursor.Next();
         if (step == store::log::LogCursor::Step::kEnd) break;
+        uint64_t seed = scanned_.chain;
+        if (step == store::log::LogCursor::Step::kRecord &&
+            cursor.location().offset == store::log::kSegmentHeaderBytes) {
+          if (auto segment = GetSegment(cursor.location().segment)) {
+            seed = store::log::ChainAt(segment->version(), segment->number(),
+                                       cursor.location().offset, seed);
+          }
+        }
         if (step != store::log::LogCursor::Step::kRecord ||
-            !store::log::ChecksOut(cursor.header(), cursor.header_bytes(), scanned_.chain)) {
+            !store::log::ChecksOut(cursor.header(), cursor.header_bytes(), seed)) {
           return Error::Make(ErrorCode::kCorruption,
                              "the log store in " + folder_ + " has a record below its durable " +
                                  "head that does not check out (" +

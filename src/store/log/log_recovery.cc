@@ -99,13 +99,28 @@ Result<RecoveredLog> RecoverLog(FileSystem& fs, const std::string& folder, uint6
       return " at offset " + std::to_string(where.offset) + " of " +
              SegmentPath(folder, where.segment);
     };
-    if (!ChecksOut(cursor.header(), cursor.header_bytes(), log.chain)) {
+    // The first record of a version 2 segment starts a chain of its own, and may not come from
+    // a batch older than the record before it (log_format.h).
+    uint64_t seed = log.chain;
+    bool restarts = false;
+    if (where.offset == kSegmentHeaderBytes) {
+      if (auto segment = source(where.segment); segment && segment->version() >= 2) {
+        seed = SegmentSeed(where.segment);
+        restarts = true;
+      }
+    }
+    if (!ChecksOut(cursor.header(), cursor.header_bytes(), seed)) {
       log.torn = "the record" + at() + " does not match its checksum";
       break;
     }
     auto info = ParseRecordInfo(cursor.header().kind, cursor.payload());
     if (!info) {
       log.torn = "the record" + at() + " is not a record this release can read";
+      break;
+    }
+    if (restarts && !first_record && info->attempt < log.attempt) {
+      log.torn = "the record" + at() + " was written by a batch (" + std::to_string(info->attempt) +
+                 ") older than the records before it";
       break;
     }
     // The first record of a log whose oldest segments were removed may start anywhere.

@@ -319,6 +319,11 @@ LogWriter::Batch LogWriter::WriteBatch(std::vector<PendingAppend*> appends) {
       buffer_ = std::move(record);
       record_at = 0;
     }
+    // The first record of a segment starts its chain again (log_format.h, format version 2).
+    if (offset_ + record_at == kSegmentHeaderBytes && current_->version() >= 2) {
+      chain = SegmentSeed(current_->number());
+      ResealRecord(buffer_.data() + record_at, chain);
+    }
     encoded_.back().where = RecordLocation{current_->number(), offset_ + record_at};
   }
   if (!error) {

@@ -132,16 +132,18 @@ Result<std::shared_ptr<Segment>> OpenSegment(FileSystem& fs, const std::string& 
     fs.Close(fd);
     return e;
   }
-  auto segment = std::make_shared<Segment>(fs, number, fd, path, static_cast<uint64_t>(st.st_size));
   char header[kSegmentHeaderBytes];
-  if (segment->Read(header, sizeof header, 0) != static_cast<ssize_t>(sizeof header) ||
-      !IsSegmentHeader(header)) {
+  const ssize_t got = fs.Pread(fd, header, sizeof header, 0);
+  if (got != static_cast<ssize_t>(sizeof header) || !IsSegmentHeader(header)) {
+    fs.Close(fd);
     return Error::Make(ErrorCode::kCorruption,
-                       path + " is not a segment of an evs log store (format version " +
+                       path + " is not a segment of an evs log store (format version 1 or " +
                            std::to_string(kFormatVersion) +
                            "): its header is wrong; move it away or restore the folder from a "
                            "backup");
   }
+  auto segment = std::make_shared<Segment>(fs, number, fd, path, static_cast<uint64_t>(st.st_size),
+                                           SegmentHeaderVersion(header));
   return segment;
 }
 

@@ -22,13 +22,16 @@ namespace evs::store::log {
 // One open segment. Reads (Pread) may come from any thread; the writer alone writes.
 class Segment {
  public:
-  Segment(FileSystem& fs, uint32_t number, int fd, std::string path, uint64_t size)
-      : fs_(fs), number_(number), fd_(fd), path_(std::move(path)), size_(size) {}
+  Segment(FileSystem& fs, uint32_t number, int fd, std::string path, uint64_t size,
+          uint32_t version = 2)
+      : fs_(fs), number_(number), version_(version), fd_(fd), path_(std::move(path)), size_(size) {}
   ~Segment();
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 
   uint32_t number() const { return number_; }
+  // The format version of its header (log_format.h): how its first record's chain is seeded.
+  uint32_t version() const { return version_; }
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }
   // The file's size: grows only when a commit larger than a segment is written.
@@ -49,6 +52,7 @@ class Segment {
  private:
   FileSystem& fs_;
   const uint32_t number_;
+  const uint32_t version_;
   const int fd_;
   const std::string path_;
   std::atomic<uint64_t> size_;
