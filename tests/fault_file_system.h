@@ -31,6 +31,13 @@ class FaultFileSystem final : public FileSystem {
     fail_fsyncs_ = count;
     fsync_target_ = target;
   }
+  // The next `count` fsyncs of files whose path ends with `suffix` fail with EIO and sync
+  // nothing (other fsyncs go through).
+  void FailFsyncsOf(std::string suffix, int count = 1) {
+    std::lock_guard guard(mu_);
+    fail_suffix_ = std::move(suffix);
+    fail_suffix_fsyncs_ = count;
+  }
   // Writes may write `bytes` more in all: the write that crosses the budget writes what fits (a
   // short write), and every write after it fails with ENOSPC until Clear().
   void DiskFullAfter(int64_t bytes) {
@@ -51,6 +58,7 @@ class FaultFileSystem final : public FileSystem {
     std::lock_guard guard(mu_);
     stalled_writes_ = 0;
     fail_fsyncs_ = 0;
+    fail_suffix_fsyncs_ = 0;
     budget_.reset();
     short_writes_ = 0;
   }
@@ -134,6 +142,11 @@ class FaultFileSystem final : public FileSystem {
     if (powered_off_) return Fail(EIO);
     const unsigned kind = folders_.count(fd) ? kFolders : kFiles;
     ++(kind == kFolders ? folder_fsyncs_ : file_fsyncs_);
+    if (fail_suffix_fsyncs_ > 0 && paths_.count(fd) && paths_[fd].ends_with(fail_suffix_)) {
+      --fail_suffix_fsyncs_;
+      ++faults_;
+      return Fail(EIO);
+    }
     if (fail_fsyncs_ > 0 && (fsync_target_ & kind)) {
       --fail_fsyncs_;
       ++faults_;
@@ -362,6 +375,8 @@ class FaultFileSystem final : public FileSystem {
   const std::shared_ptr<FileSystem> real_ = RealFileSystem();
   mutable std::mutex mu_;
   int fail_fsyncs_ = 0;
+  std::string fail_suffix_;
+  int fail_suffix_fsyncs_ = 0;
   unsigned fsync_target_ = kFilesAndFolders;
   std::optional<int64_t> budget_;
   int short_writes_ = 0;

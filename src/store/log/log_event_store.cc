@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "common/system_error.h"
@@ -24,6 +26,7 @@
 #include "store/log/log_index.h"
 #include "store/log/log_reads.h"
 #include "store/log/log_recovery.h"
+#include "store/log/log_scavenger.h"
 #include "store/log/log_writer.h"
 #include "store/read_validation.h"
 #include "store/stream_lifecycle.h"
@@ -45,7 +48,8 @@ class LogEventStore final : public EventStore {
   ~LogEventStore() override {
     if (!writer_) return;
     writer_->Stop();
-    if (writer_->Healthy() && (writer_->WroteAny() || !opened_from_checkpoint_)) {
+    if (writer_->Healthy() && !index_stale_ &&
+        (writer_->WroteAny() || !opened_from_checkpoint_ || scavenged_)) {
       store::log::LogCheckpoint checkpoint;
       checkpoint.end = writer_->End();
       index_.Visit(
@@ -177,6 +181,7 @@ class LogEventStore final : public EventStore {
     writer_options.segment_bytes = options_.segment_bytes;
     writer_options.file_system = options_.file_system.get();
     writer_options.clock = options_.clock.get();
+    writer_options.locations = &locations_mu_;
     writer_.emplace(std::move(writer_options), *recovered, planner_, index_, segments_,
                     head_position_);
     return writer_->Start();
@@ -204,12 +209,14 @@ class LogEventStore final : public EventStore {
     if (auto s = store::ValidateReadStream(options); !s) return s.error();
     const StreamHead head = planner_.Heads().Find(stream_id);
     if (auto unreadable = store::UnreadableStream(stream_id, head)) return *unreadable;
+    std::shared_lock locations(locations_mu_);  // records stay where the index says
     return store::log::ReadLogStreamPage(index_, Segments(), options_.folder, stream_id, head,
                                          options, options_.clock->NowMicros());
   }
 
   Result<LogPage> ReadLog(int64_t after, size_t limit) override {
     if (auto s = store::ValidateReadLog(after, limit); !s) return s.error();
+    std::shared_lock locations(locations_mu_);  // records stay where the index says
     return store::log::ReadLogPage(index_, Segments(), options_.folder, after, limit,
                                    head_position_.load(std::memory_order_acquire));
   }
@@ -259,10 +266,21 @@ class LogEventStore final : public EventStore {
     return writer_->Change(stream_id, expected, change);
   }
 
-  Result<ScavengeReport> Scavenge(const ScavengeOptions&) override {
-    return Error::Make(ErrorCode::kUnsupported,
-                       "the log store does not scavenge yet: hidden events stay in its segments "
-                       "(reads never return them); see \"The log engine\" in README.md");
+  // One at a time (log_scavenger.h); appends and reads go on meanwhile.
+  Result<ScavengeReport> Scavenge(const ScavengeOptions& options) override {
+    std::lock_guard one(scavenge_mu_);
+    store::log::LogScavengeContext context{*options_.file_system,
+                                           options_.folder,
+                                           segments_,
+                                           index_,
+                                           planner_,
+                                           *options_.clock,
+                                           locations_mu_,
+                                           index_stale_,
+                                           [this] { return writer_->Seal(); }};
+    auto report = store::log::ScavengeLog(context, options);
+    scavenged_ = true;
+    return report;
   }
 
  private:
@@ -280,6 +298,12 @@ class LogEventStore final : public EventStore {
   store::log::SegmentSet segments_;
   std::atomic<int64_t> head_position_{0};
   bool opened_from_checkpoint_ = false;
+  // Held shared by every reader of record locations (reads, the writer's retries); Scavenge()
+  // holds it exclusively while it moves a segment's records.
+  std::shared_mutex locations_mu_;
+  std::mutex scavenge_mu_;
+  std::atomic<bool> index_stale_{false};
+  std::atomic<bool> scavenged_{false};  // INDEX was removed: written again at close
   std::optional<store::log::LogWriter> writer_;
 };
 

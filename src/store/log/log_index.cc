@@ -16,6 +16,36 @@ void LogIndex::MaybeMark(int64_t first_position, RecordLocation where) {
   }
 }
 
+void LogIndex::Relocate(uint32_t segment, const std::vector<std::pair<uint64_t, uint64_t>>& moved,
+                        const std::vector<std::string>& streams) {
+  auto relocated = [&](uint64_t& packed) {
+    const RecordLocation where = UnpackLocation(packed);
+    if (where.segment != segment) return;
+    auto it =
+        std::lower_bound(moved.begin(), moved.end(), std::make_pair(where.offset, uint64_t{0}));
+    if (it != moved.end() && it->first == where.offset) {
+      packed = PackLocation(RecordLocation{segment, it->second});
+    }
+  };
+  std::unique_lock lock(mu_);
+  for (const std::string& stream : streams) {
+    auto it = streams_.find(stream);
+    if (it == streams_.end()) continue;
+    for (StreamCommit& c : it->second) relocated(c.packed);
+  }
+  // Marks are in log order: those of the segment are one run.
+  const uint64_t from = PackLocation(RecordLocation{segment, 0});
+  const uint64_t to = PackLocation(RecordLocation{segment + 1, 0});
+  auto first = std::lower_bound(marks_.begin(), marks_.end(), from,
+                                [](const Mark& m, uint64_t p) { return m.packed < p; });
+  for (auto m = first; m != marks_.end() && m->packed < to; ++m) relocated(m->packed);
+  if (last_mark_.segment == segment) {
+    uint64_t packed = PackLocation(last_mark_);
+    relocated(packed);
+    last_mark_ = UnpackLocation(packed);
+  }
+}
+
 void LogIndex::AddCommit(std::string_view stream, int64_t first_version, int64_t first_position,
                          RecordLocation where) {
   std::unique_lock lock(mu_);

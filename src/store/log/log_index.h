@@ -74,6 +74,12 @@ class LogIndex {
   std::vector<std::string> StreamsAfter(std::string_view after, size_t limit) const;
   size_t StreamCount() const;
 
+  // Segment `segment` was rewritten (Scavenge()): each record of it moved from the first offset
+  // of a pair in `moved` (sorted by it) to the second; `streams` are the streams with commits in
+  // it. The caller keeps readers of locations out meanwhile (the store's locations lock).
+  void Relocate(uint32_t segment, const std::vector<std::pair<uint64_t, uint64_t>>& moved,
+                const std::vector<std::string>& streams);
+
   // For the persisted checkpoint (log_checkpoint.h): visits every stream and mark (under the
   // lock: the writer waits meanwhile), and replaces the whole index (before the store opens).
   void Visit(

@@ -32,6 +32,18 @@ std::shared_ptr<Segment> SegmentSet::Get(uint32_t number) const {
   return i < segments_.size() ? segments_[i] : nullptr;
 }
 
+uint32_t SegmentSet::First() const {
+  std::lock_guard guard(mu_);
+  return segments_.empty() ? 0 : segments_.front()->number();
+}
+
+void SegmentSet::Replace(std::shared_ptr<Segment> segment) {
+  std::lock_guard guard(mu_);
+  if (segments_.empty() || segment->number() < segments_.front()->number()) return;
+  const size_t i = segment->number() - segments_.front()->number();
+  if (i < segments_.size()) segments_[i] = std::move(segment);
+}
+
 int64_t SegmentSet::FileBytes() const {
   std::lock_guard guard(mu_);
   int64_t bytes = 0;
@@ -146,6 +158,16 @@ Status LogWriter::Change(std::string_view stream, const ExpectedVersion& expecte
   return OkStatus();
 }
 
+Result<uint32_t> LogWriter::Seal() {
+  std::vector<EventData> none;
+  const ExpectedVersion any = ExpectedVersion::Any();
+  PendingAppend pending{"", any, none};
+  pending.seal = true;
+  if (auto s = Submit(pending); !s) return s.error();
+  if (!pending.result->ok()) return pending.result->error();
+  return pending.sealed_below;
+}
+
 void LogWriter::WriterLoop() {
   for (;;) {
     std::vector<PendingAppend*> taken;
@@ -175,6 +197,8 @@ void LogWriter::WriterLoop() {
 Result<std::vector<CommittedId>> LogWriter::IdsAt(std::string_view stream, int64_t first,
                                                   size_t count) {
   std::vector<CommittedId> ids;
+  std::shared_lock<std::shared_mutex> locations;
+  if (options_.locations) locations = std::shared_lock(*options_.locations);
   const int64_t last = first + static_cast<int64_t>(count) - 1;
   for (const StreamCommit& c : index_.CommitsOf(stream, first, last)) {
     const RecordLocation where = UnpackLocation(c.packed);
@@ -285,7 +309,13 @@ LogWriter::Batch LogWriter::WriteBatch(std::vector<PendingAppend*> appends) {
   buffer_.clear();
   encoded_.clear();
   std::optional<Error> error;
+  PendingAppend* seal = nullptr;
   for (PendingAppend* p : batch.appends) {
+    if (p->seal) {
+      batch.decisions.push_back(AppendDecision{AppendDecision::Kind::kWrite, {}, std::nullopt});
+      seal = p;
+      continue;
+    }
     const AppendDecision& d = batch.decisions.emplace_back(
         p->change ? planner_.PlanChange(p->stream, p->expected, *p->change)
                   : planner_.Plan(p->stream, p->expected, p->events, next_position, ids_at));
@@ -328,6 +358,19 @@ LogWriter::Batch LogWriter::WriteBatch(std::vector<PendingAppend*> appends) {
   }
   if (!error) {
     if (auto s = Flush(batch); !s) error = s.error();
+  }
+  if (!error && seal) {
+    // The segment ends here: the writer goes on in the next one, and never comes back (a batch
+    // that fails goes back to where it began, in the next one at the earliest). A roll that
+    // fails changes nothing but the seal's outcome.
+    if (offset_ > kSegmentHeaderBytes) {
+      if (auto s = Roll(batch); !s) {
+        const size_t i = static_cast<size_t>(
+            std::find(batch.appends.begin(), batch.appends.end(), seal) - batch.appends.begin());
+        batch.decisions[i] = AppendDecision{AppendDecision::Kind::kFail, {}, s.error()};
+      }
+    }
+    seal->sealed_below = current_->number();
   }
   if (error) {
     // Nothing of the batch counts: its records lie past the end of the log, where the next batch
@@ -379,7 +422,7 @@ LogWriter::Batch LogWriter::WriteBatch(std::vector<PendingAppend*> appends) {
   for (size_t i = 0; i < batch.decisions.size(); ++i) {
     switch (batch.decisions[i].kind) {
       case AppendDecision::Kind::kWrite:
-        if (batch.appends[i]->change) break;
+        if (batch.appends[i]->change || batch.appends[i]->seal) break;
         ++written;
         events_.fetch_add(batch.appends[i]->events.size(), std::memory_order_relaxed);
         break;

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +46,10 @@ class SegmentSet {
  public:
   void Add(std::shared_ptr<Segment> segment);
   std::shared_ptr<Segment> Get(uint32_t number) const;
+  // The number of the first segment (0: none).
+  uint32_t First() const;
+  // Puts `segment` in place of the one of its number (a sealed segment rewritten by Scavenge()).
+  void Replace(std::shared_ptr<Segment> segment);
   int64_t FileBytes() const;
 
  private:
@@ -59,6 +64,9 @@ struct LogWriterOptions {
   uint64_t segment_bytes = uint64_t{64} << 20;
   FileSystem* file_system = nullptr;  // outlives the writer
   Clock* clock = nullptr;             // outlives the writer
+  // Held shared while the writer reads records by their index locations (retries): Scavenge()
+  // holds it exclusively while it moves records. Outlives the writer.
+  std::shared_mutex* locations = nullptr;
 };
 
 class LogWriter {
@@ -91,6 +99,11 @@ class LogWriter {
   Status Change(std::string_view stream, const ExpectedVersion& expected,
                 const LifecycleChange& change);
 
+  // Ends the segment being written (when it holds any record: the writer goes on in the next)
+  // once every append queued before is durable, and returns the number of the segment written
+  // now: every segment before it is sealed for good, all its records durable (Scavenge()).
+  Result<uint32_t> Seal();
+
   int64_t WaitForHead(int64_t after, std::chrono::milliseconds timeout);
   StoreStats Stats() const;
 
@@ -103,6 +116,8 @@ class LogWriter {
     const ExpectedVersion& expected;
     std::vector<EventData>& events;
     const LifecycleChange* change = nullptr;
+    bool seal = false;          // Seal(): no record; sealed_below is set
+    uint32_t sealed_below = 0;  // Seal()'s answer
     std::optional<Result<AppendResult>> result;
     Completion done;
     AsyncAppend* async = nullptr;  // set: called back and deleted instead of signalled

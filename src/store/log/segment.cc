@@ -92,7 +92,8 @@ Result<std::vector<uint32_t>> LogListSegments(FileSystem& fs, const std::string&
   if (fs.ListFolder(folder.c_str(), &names) != 0) return SystemError("cannot list " + folder);
   std::vector<uint32_t> numbers;
   for (const std::string& name : names) {
-    if (name.ends_with(".log.tmp")) {
+    // A preallocation, or a scavenged copy (log_scavenger.h), that a crash interrupted.
+    if (name.ends_with(".log.tmp") || name.ends_with(".log.scavenge")) {
       if (!remove_leftovers) continue;
       const std::string path = folder + "/" + name;
       if (fs.Unlink(path.c_str()) != 0) return SystemError("cannot remove " + path);
