@@ -1047,5 +1047,38 @@ TEST_F(LogScavengeTest, TheVersion1FixtureScavengesOnlyWhereTheChainAllows) {
   EXPECT_EQ(order3->events[0].version, 3);
 }
 
+TEST_F(LogScavengeTest, ReadOnlyViewsBeforeAndAfterAScavengeReadWholeRecords) {
+  Fill(40);
+  Close();  // INDEX written
+  Reopen();
+  auto before = OpenLogEventStoreReader(dir_.File("log"));  // from INDEX: every segment open
+  ASSERT_TRUE(before.ok()) << before.error().message;
+  ASSERT_EQ(WholeLogOf(**before).size(), 120u);
+  ASSERT_TRUE(store_->DeleteStream("old", DeleteMode::kSoft).ok());
+  auto report = store_->Scavenge();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->events_scavenged, 80);
+  AppendOk("keep", 1);
+  // The view opened before reads its own (old) files, whole; it goes on into new segments.
+  auto old_view = WholeLogOf(**before);
+  ASSERT_EQ(old_view.size(), 121u);
+  for (size_t i = 0; i < old_view.size(); ++i) {
+    EXPECT_EQ(old_view[i].position, static_cast<int64_t>(i) + 1);
+    EXPECT_EQ(old_view[i].type, "Noted");
+  }
+  // A view opened now reads the rewritten segments (INDEX is gone: it scans them).
+  auto after = OpenLogEventStoreReader(dir_.File("log"));
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  auto new_view = WholeLogOf(**after);
+  ASSERT_EQ(new_view.size(), 121u);
+  for (size_t i = 0; i < new_view.size(); ++i) {
+    EXPECT_EQ(new_view[i].position, static_cast<int64_t>(i) + 1);
+    EXPECT_EQ(new_view[i].type == kScavengedEventType, new_view[i].stream_id == "old");
+  }
+  auto keep = (*after)->ReadStream("keep", {});
+  ASSERT_TRUE(keep.ok()) << keep.error().message;
+  EXPECT_EQ(keep->events.size(), 41u);
+}
+
 }  // namespace
 }  // namespace evs

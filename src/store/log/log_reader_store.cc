@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,9 +48,26 @@ class LogReaderStore final : public EventStore {
     auto durable = store::ReadDurableHead(*fs_, store::log::LogHeadBase(folder_));
     if (!durable) return durable.error();
     std::string why;
+    // The owner's Scavenge() rewrites sealed segments (renamed over them), and removes INDEX
+    // before its first rename: so the checkpoint is used only when every segment it covers was
+    // opened while the same INDEX was there (those files are the ones it describes). Segments
+    // are never opened again by path after that for records already indexed.
+    const std::string index_path = store::log::LogCheckpointPath(folder_);
+    struct stat index_before {};
+    const bool had_index = fs_->Stat(index_path.c_str(), &index_before) == 0;
     auto checkpoint = store::log::ReadLogCheckpoint(*fs_, folder_, index_, &why);
     if (checkpoint) {
-      const bool usable = durable->value_or(0) >= checkpoint->end.next_position - 1 &&
+      bool opened = had_index;
+      for (uint32_t n = first_segment_; opened && n <= checkpoint->end.end.segment; ++n) {
+        opened = GetSegment(n) != nullptr;
+      }
+      struct stat index_after {};
+      const bool same_index = opened && fs_->Stat(index_path.c_str(), &index_after) == 0 &&
+                              index_after.st_ino == index_before.st_ino &&
+                              index_after.st_size == index_before.st_size &&
+                              index_after.st_mtim.tv_sec == index_before.st_mtim.tv_sec &&
+                              index_after.st_mtim.tv_nsec == index_before.st_mtim.tv_nsec;
+      const bool usable = same_index && durable->value_or(0) >= checkpoint->end.next_position - 1 &&
                           store::log::CheckLogEnd(checkpoint->end, Segments()).empty();
       if (usable) {
         scanned_ = checkpoint->end;
@@ -160,7 +178,11 @@ class LogReaderStore final : public EventStore {
     for (int pass = 0; pass < 2 && scanned_.next_position <= target; ++pass) {
       if (pass == 1) {
         std::lock_guard segments_guard(segments_mu_);
-        segments_.erase(segments_.lower_bound(scanned_.end.segment), segments_.end());
+        // Only segments after the last one scanned: records indexed from a file are never read
+        // from another one by the same name (Scavenge() renames a rewritten copy over a sealed
+        // segment; the owner's recovery removes only segments after its end, which is at or
+        // after the durable head this view scanned up to).
+        segments_.erase(segments_.upper_bound(scanned_.end.segment), segments_.end());
       }
       store::log::LogCursor cursor(Segments(), scanned_.end, 1 << 20);
       std::vector<std::string> changed;
