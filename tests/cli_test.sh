@@ -974,6 +974,27 @@ step "--store log keeps its own store in <data>/log, and the commands work on it
   run --store sqlite log
   expect_rc 0
   expect_out_has "no events"
+  # Scavenge: the hidden events become markers, the rest stays (and the store reopens).
+  run --store log append gone -t Noted --data '{"n":3}'
+  expect_rc 0
+  run --store log stream delete gone
+  expect_rc 0
+  run --store log --json scavenge
+  expect_rc 0
+  expect_json
+  expect_out_has '"events_scavenged":1'
+  run --store log log
+  expect_rc 0
+  expect_lines 3
+  expect_out_has 'type=$scavenged'
+  run --store log read logged
+  expect_rc 0
+  expect_lines 1
+  run --store log scavenge
+  expect_rc 0
+  expect_out_has "scavenged 0 events"
+  run --store log verify
+  expect_rc 0
   export EVS_DATA=$SAVED_EVS_DATA
 
 if [[ ${EVS_TEST_AWS:-} == 1 ]]; then

@@ -59,7 +59,8 @@ struct LogStoreOptions {
 //   as there is space, without a reopen.
 // * Any other write error fails that commit and makes the store refuse appends until reopened.
 //
-// Stream metadata and deletes are kept (records of their own); Scavenge() is kUnsupported.
+// Stream metadata and deletes are kept (records of their own); Scavenge() rewrites sealed
+// segments with the hidden events as markers (README.md, "The log engine").
 // Readers in other processes open OpenLogEventStoreReader below.
 Result<std::unique_ptr<EventStore>> OpenLogEventStore(const LogStoreOptions& options);
 
