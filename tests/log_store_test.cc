@@ -897,8 +897,13 @@ TEST_F(LogScavengeTest, AppendsAndReadsGoOnWhileScavenging) {
       ++appended;
     }
   });
+  std::atomic<int> readers{2};
   for (int t = 0; t < 2; ++t) {
     threads.emplace_back([&] {
+      struct Exit {
+        std::atomic<int>& readers;
+        ~Exit() { --readers; }
+      } exit{readers};
       while (!done) {
         // Whatever a read returns is whole: dense positions, each event "old"'s (original or
         // marker) or another stream's as appended.
@@ -938,7 +943,7 @@ TEST_F(LogScavengeTest, AppendsAndReadsGoOnWhileScavenging) {
   }
   // At least one more whole pass of each reader after the last swap.
   const int reads_after = reads.load() + 2;
-  while (reads.load() < reads_after) std::this_thread::yield();
+  while (reads.load() < reads_after && readers.load() == 2) std::this_thread::yield();
   done = true;
   for (auto& t : threads) t.join();
   EXPECT_EQ(scavenged, 80);
@@ -1005,6 +1010,14 @@ TEST_F(LogScavengeTest, ACrashBetweenStepsLeavesTheOldOrTheNewSegment) {
   std::filesystem::remove(folder + "/LOCK");
   Reopen();
   ExpectLog(30, true);
+  // The log goes on after the rewritten segments (the one the seal rolled to was empty, and
+  // recovery removed it), and opens again.
+  AppendOk("keep", 1);
+  Reopen();
+  const auto log = WholeLogOf(*store_);
+  ASSERT_EQ(log.size(), 91u);
+  EXPECT_EQ(log.back().stream_id, "keep");
+  EXPECT_EQ(log.back().version, 31);
 }
 
 TEST_F(LogScavengeTest, TheVersion1FixtureScavengesOnlyWhereTheChainAllows) {
