@@ -1093,5 +1093,45 @@ TEST_F(LogScavengeTest, ReadOnlyViewsBeforeAndAfterAScavengeReadWholeRecords) {
   EXPECT_EQ(keep->events.size(), 41u);
 }
 
+// Power lost after the first segment was swapped in (the progress callback cuts it): what that
+// step did is durable, the rest of the log is as it was, and the store opens whole.
+TEST_F(LogScavengeTest, APowerLossMidwayKeepsEachSwappedSegmentAndTheRestAsItWas) {
+  Fill(40);
+  ASSERT_TRUE(store_->DeleteStream("old", DeleteMode::kSoft).ok());
+  fs_->TrackUnsynced();
+  int calls = 0;
+  ScavengeOptions options;
+  options.progress = [&](const ScavengeProgress&) {
+    if (++calls == 1) fs_->PowerLoss();
+  };
+  auto report = store_->Scavenge(options);
+  EXPECT_FALSE(report.ok());  // the next segment's copy cannot be written
+  Close();
+  fs_->PowerOn();
+  Reopen();
+  const auto log = WholeLogOf(*store_);
+  ASSERT_EQ(log.size(), 120u);
+  int markers = 0;
+  for (size_t i = 0; i < log.size(); ++i) {
+    ASSERT_EQ(log[i].position, static_cast<int64_t>(i) + 1);
+    if (log[i].type == kScavengedEventType) {
+      ++markers;
+      EXPECT_EQ(log[i].stream_id, "old");
+    } else {
+      EXPECT_EQ(log[i].type, "Noted");
+    }
+  }
+  EXPECT_GT(markers, 0);   // the first segment's, swapped before the power went
+  EXPECT_LT(markers, 80);  // not the others
+  EXPECT_EQ(log[0].type, kScavengedEventType);
+  auto keep = store_->ReadStream("keep", {});
+  ASSERT_TRUE(keep.ok()) << keep.error().message;
+  EXPECT_EQ(keep->events.size(), 40u);
+  // Scavenging again finishes the work.
+  report = store_->Scavenge();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->events_scavenged, 80 - markers);
+}
+
 }  // namespace
 }  // namespace evs
