@@ -1133,5 +1133,38 @@ TEST_F(LogScavengeTest, APowerLossMidwayKeepsEachSwappedSegmentAndTheRestAsItWas
   EXPECT_EQ(report->events_scavenged, 80 - markers);
 }
 
+// Sealing the segment being written leaves its preallocated rest unused: when that is much, the
+// segment is copied at its used size too, with nothing hidden in it.
+TEST_F(LogScavengeTest, TheSegmentItSealsIsGivenBackItsUnusedSpace) {
+  Close();
+  std::filesystem::remove_all(dir_.File("log"));
+  segment_bytes_ = 1 << 20;
+  Reopen();
+  Fill(10);
+  const auto before = WholeLogOf(*store_);
+  ASSERT_EQ(std::filesystem::file_size(Segment(1)), segment_bytes_);
+  auto report = store_->Scavenge();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->events_scavenged, 0);
+  EXPECT_LT(std::filesystem::file_size(Segment(1)), 8192u);
+  // The sizes count the segment the writer went on in (preallocated when the seal made it).
+  EXPECT_LT(report->file_bytes_after, report->file_bytes_before + 8192);
+  ExpectLog(10, false);
+  AppendOk("keep", 1);
+  Close();
+  std::filesystem::remove(dir_.File("log") + "/INDEX");
+  Reopen();
+  const auto after = WholeLogOf(*store_);
+  ASSERT_EQ(after.size(), before.size() + 1);
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i].id, before[i].id);
+    EXPECT_EQ(after[i].data, before[i].data);
+  }
+  // Nothing more to give back: the segments after it are left alone.
+  report = store_->Scavenge();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->events_scavenged, 0);
+}
+
 }  // namespace
 }  // namespace evs

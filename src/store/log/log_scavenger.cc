@@ -23,6 +23,10 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// Unused preallocated bytes that make a sealed segment worth copying at its used size even
+// when it holds nothing hidden.
+constexpr uint64_t kUnusedWorthCopying = 64 * 1024;
+
 // What a record of the original segment is, to check its copy against.
 struct ScavengedRecord {
   uint64_t old_offset = 0;
@@ -206,7 +210,12 @@ class LogScavenger {
         ResealRecord(copy.bytes.data() + start, chain);
       }
     }
-    if (copy.events == 0) return std::optional<SegmentCopy>();
+    // A segment with nothing hidden is copied only to give back the preallocated space that
+    // sealing it left unused (the segment Run() sealed, when it was far from full).
+    const uint64_t unused = segment.size() - std::min<uint64_t>(segment.size(), copy.bytes.size());
+    if (copy.events == 0 && unused < std::max<uint64_t>(kUnusedWorthCopying, segment.size() / 8)) {
+      return std::optional<SegmentCopy>();
+    }
     std::sort(copy.streams.begin(), copy.streams.end());
     copy.streams.erase(std::unique(copy.streams.begin(), copy.streams.end()), copy.streams.end());
     return std::optional<SegmentCopy>(std::move(copy));

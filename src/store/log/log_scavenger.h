@@ -4,7 +4,8 @@
 //
 // The segment being written is sealed first (the writer goes on in a new one), so that every
 // event hidden when Scavenge() starts is in a sealed segment. Each sealed segment that holds a
-// hidden event, and whose next segment is of format version 2 (a version 1 segment's first
+// hidden event (or that sealing left mostly unused: at least 64 KiB and an eighth of it), and
+// whose next segment is of format version 2 (a version 1 segment's first
 // record is seeded with the checksum of the record before it, so the segment before it cannot
 // change; such segments are left as they are), is copied to "<number>.log.scavenge" as a version
 // 2 segment of its used size: the same records in the same order, with the same batch numbers,
