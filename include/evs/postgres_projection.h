@@ -9,7 +9,8 @@
 // and comments), statements kept prepared by their SQL text. Write SQL both databases take:
 // INSERT ... ON CONFLICT (...) DO UPDATE rather than INSERT OR REPLACE, BIGINT for values
 // beyond 32 bits (PostgreSQL's INTEGER has 32). Values travel as text and PostgreSQL infers
-// each parameter's type from its use (text where nothing says: CAST(? AS BIGINT) then). Columns
+// each parameter's type from its use; where nothing tells it (`? IS NULL`, `SELECT ?`), say it
+// with CAST(? AS TEXT) or CAST(? AS BIGINT), which SQLite takes too. Columns
 // read back as SqlValue by their type: integers and booleans as int64, float4/float8 as double,
 // numeric as int64 when whole (SUM of integers), else double; bytea as its bytes; the rest text.
 //
@@ -63,8 +64,9 @@ Result<std::unique_ptr<ProjectionRunner>> OpenPostgresProjectionRunner(
     EventStore& store, Projection& projection, PostgresProjectionOptions options);
 
 // The read model's database for queries (reports, tests), with the statements and values of
-// ReadModel: each statement runs on its own (autocommit), Suffix() is empty (query the views),
-// Changes() counts the last Execute's rows. One connection; not thread-safe.
+// ReadModel: each statement runs on its own (autocommit; not for BEGIN ... COMMIT), Suffix() is
+// empty (query the views), Changes() counts the last Execute's rows. One connection, connected
+// again when lost (a statement that lost it runs once more); not thread-safe.
 Result<std::unique_ptr<ReadModel>> OpenPostgresReadModel(const std::string& url);
 
 }  // namespace evs

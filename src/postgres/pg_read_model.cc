@@ -13,7 +13,7 @@ namespace {
 constexpr Oid kBool = 16, kBytea = 17, kInt8 = 20, kInt2 = 21, kInt4 = 23, kOid = 26, kFloat4 = 700,
               kFloat8 = 701, kNumeric = 1700;
 
-std::string Trimmed(const char* message) {
+std::string TrimmedMessage(const char* message) {
   std::string text = message == nullptr ? "" : message;
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
@@ -72,10 +72,11 @@ std::optional<std::string> ParamText(const SqlValue& value) {
 
 }  // namespace
 
-Result<std::unique_ptr<PgReadModel>> PgReadModel::Open(const std::string& url) {
+Result<std::unique_ptr<PgReadModel>> PgReadModel::Open(const std::string& url, bool reconnect) {
   auto connection = Connection::Open(url);
   if (!connection) return connection.error();
-  return std::unique_ptr<PgReadModel>(new PgReadModel(url, std::move(connection).value()));
+  return std::unique_ptr<PgReadModel>(
+      new PgReadModel(url, std::move(connection).value(), reconnect));
 }
 
 Status PgReadModel::Reconnect() {
@@ -117,6 +118,16 @@ Result<std::vector<SqlRow>> PgReadModel::Query(std::string_view sql,
 }
 
 Result<ResultPtr> PgReadModel::Run(std::string_view sql, std::span<const SqlValue> params) {
+  for (int attempt = 0;; ++attempt) {
+    if (reconnect_ && connection_->Broken()) {
+      if (auto s = Reconnect(); !s) return s.error();
+    }
+    auto result = RunOnce(sql, params);
+    if (result.ok() || !reconnect_ || !connection_->Broken() || attempt > 0) return result;
+  }
+}
+
+Result<ResultPtr> PgReadModel::RunOnce(std::string_view sql, std::span<const SqlValue> params) {
   auto kept = Prepared(sql);
   if (!kept.ok()) return kept.error();
   if ((*kept)->parameters != static_cast<int>(params.size())) {
@@ -161,8 +172,8 @@ Error PgReadModel::Failed(const PGresult* result, std::string_view what,
                           std::string_view sql) const {
   const char* field = result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);
   const std::string state = field == nullptr ? "" : field;
-  std::string message = Trimmed(result != nullptr ? PQresultErrorMessage(result) : nullptr);
-  if (message.empty()) message = Trimmed(PQerrorMessage(connection_->raw()));
+  std::string message = TrimmedMessage(result != nullptr ? PQresultErrorMessage(result) : nullptr);
+  if (message.empty()) message = TrimmedMessage(PQerrorMessage(connection_->raw()));
   if (connection_->Broken()) {
     return Error::Make(ErrorCode::kUnavailable, std::string(what) +
                                                     ": the connection to PostgreSQL was lost (" +

@@ -25,8 +25,10 @@ class PgReadModel final : public ReadModel {
   // Statements kept at most; past it the cache starts over (as SqliteReadModel's).
   static constexpr size_t kMaxStatements = 256;
 
-  // Connects to `url`.
-  static Result<std::unique_ptr<PgReadModel>> Open(const std::string& url);
+  // Connects to `url`. With `reconnect` (for statements that each run on their own, never in a
+  // transaction: a new session would run the rest of one outside it), a statement that finds
+  // the connection lost, or loses it, runs once more on a new one.
+  static Result<std::unique_ptr<PgReadModel>> Open(const std::string& url, bool reconnect = false);
 
   // Connects again when the connection was lost (the kept statements went with it).
   Status Reconnect();
@@ -48,8 +50,9 @@ class PgReadModel final : public ReadModel {
   int64_t Changes() const override { return changes_; }
 
  private:
-  PgReadModel(std::string url, std::unique_ptr<Connection> connection)
-      : url_(std::move(url)), connection_(std::move(connection)) {}
+  PgReadModel(std::string url, std::unique_ptr<Connection> connection, bool reconnect)
+      : url_(std::move(url)), connection_(std::move(connection)), reconnect_(reconnect) {}
+  Result<ResultPtr> RunOnce(std::string_view sql, std::span<const SqlValue> params);
   // Runs `sql` (portable) with `params`; its result, or the error as a read model reports it.
   Result<ResultPtr> Run(std::string_view sql, std::span<const SqlValue> params);
   // The name of the kept statement for `sql` and how many parameters it takes.
@@ -67,6 +70,7 @@ class PgReadModel final : public ReadModel {
 
   const std::string url_;
   std::unique_ptr<Connection> connection_;
+  const bool reconnect_;
   std::string suffix_;
   std::unordered_map<std::string, Kept, SqlHash, std::equal_to<>> statements_;
   int64_t prepared_ = 0;

@@ -125,7 +125,7 @@ Result<std::unique_ptr<ProjectionRunner>> OpenPostgresProjectionRunner(
 }
 
 Result<std::unique_ptr<ReadModel>> OpenPostgresReadModel(const std::string& url) {
-  auto model = pg::PgReadModel::Open(url);
+  auto model = pg::PgReadModel::Open(url, /*reconnect=*/true);
   if (!model.ok()) return model.error();
   return std::unique_ptr<ReadModel>(std::move(model).value());
 }
