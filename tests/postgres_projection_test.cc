@@ -20,6 +20,7 @@
 #include "cart/cart_summary_projection.h"
 #include "evs/postgres.h"
 #include "evs/repository.h"
+#include "postgres/pg_connection.h"
 #include "postgres/pg_placeholders.h"
 #include "postgres/pg_read_model.h"
 #include "postgres_test_env.h"
@@ -463,6 +464,43 @@ TEST_F(PostgresProjectionTest, AFailedBatchLeavesReadModelAndCheckpointUnchanged
   EXPECT_EQ(Single(url, "SELECT count(*) FROM applied"), 16);
   EXPECT_EQ(Single(url, "SELECT count(DISTINCT position) FROM applied"), 16);
   EXPECT_EQ(Single(url, "SELECT n FROM counter"), 16);
+}
+
+// Every connection to the read model's database cut (pg_terminate_backend) again and again while
+// the runner applies a growing log: a batch whose connection is lost rolls back whole and runs
+// again on a new connection, so each event still takes effect once.
+TEST_F(PostgresProjectionTest, ConnectionsCutMidBatchLeaveEveryEventAppliedOnce) {
+  const std::string url = ReadModelDatabase();
+  CountingProjection counting;
+  PostgresProjectionOptions o;
+  o.url = url;
+  o.batch_size = 4;
+  o.failure.max_attempts = 20;
+  o.failure.initial_backoff = 1ms;
+  o.failure.max_backoff = 50ms;
+  auto runner = OpenPostgresProjectionRunner(*store_, counting, o);
+  ASSERT_TRUE(runner.ok()) << runner.error().message;
+  ASSERT_TRUE((*runner)->Start().ok());
+  constexpr int kEvents = 600;
+  std::thread writer([&] { EXPECT_TRUE(AppendEvents(*store_, "s", kEvents).ok()); });
+  auto admin = pg::Connection::Open(url);
+  ASSERT_TRUE(admin.ok()) << admin.error().message;
+  int cuts = 0;
+  for (int64_t next = 40; next < kEvents; next += 60) {
+    if (!(*runner)->WaitUntil(next, 120s)) break;
+    auto cut = (*admin)->Exec(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    EXPECT_TRUE(cut.ok()) << cut.error().message;
+    ++cuts;
+  }
+  writer.join();
+  EXPECT_GE(cuts, 9);
+  ASSERT_TRUE((*runner)->WaitUntil(kEvents, 120s)) << (*runner)->GetStatus().error;
+  EXPECT_EQ(Single(url, "SELECT count(*) FROM applied"), kEvents);
+  EXPECT_EQ(Single(url, "SELECT count(DISTINCT position) FROM applied"), kEvents);
+  EXPECT_EQ(Single(url, "SELECT n FROM counter"), kEvents);
+  EXPECT_EQ(Single(url, "SELECT count(*) FROM evs_parked"), 0) << "nothing was parked";
 }
 
 // An event that keeps failing is parked (in evs's tables of the read model's database) and the
