@@ -326,6 +326,31 @@ TEST_F(PostgresProjectionTest, StatusAnswersWhileAnotherThreadWaits) {
   EXPECT_FALSE(waiter.get());
 }
 
+// The generation, read by status calls while a rebuild swaps it (for the sanitizer builds).
+TEST_F(PostgresProjectionTest, NameAndStatusAreReadWhileARebuildSwaps) {
+  Traffic(40, 10);
+  auto runner = Runner(ReadModelDatabase());
+  ASSERT_TRUE(runner.ok()) << runner.error().message;
+  ASSERT_TRUE((*runner)->Start().ok());
+  std::atomic<bool> done{false};
+  std::set<std::string> names;
+  std::thread reader([&] {
+    while (!done) {
+      names.insert((*runner)->CheckpointName());
+      names.insert((*runner)->GetStatus().name);
+    }
+  });
+  Status rebuilt = (*runner)->Rebuild({});
+  done = true;
+  reader.join();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.error().message;
+  for (const std::string& name : names) {
+    EXPECT_TRUE(name == "projection:cart_summary_g1" || name == "projection:cart_summary_g2")
+        << name;
+  }
+  EXPECT_EQ((*runner)->CheckpointName(), "projection:cart_summary_g2");
+}
+
 // One row per event applied (no key: an event applied twice shows twice) and a counter; fails on
 // events of type "Poison" after writing its row, while `poison` is set.
 class CountingProjection : public Projection {
