@@ -1,7 +1,8 @@
 // Three `evs serve` processes on one PostgreSQL database serve one cart at once: nothing any of
 // them acknowledged is lost, each serves what the others wrote, and /log/live on one shows what
-// the others commit (woken by LISTEN/NOTIFY). Against the private cluster of scripts/postgres
-// (EVS_TEST_POSTGRES_URL; skipped when unset).
+// the others commit (woken by LISTEN/NOTIFY), and the cart summary they share in the database
+// counts every item once although every server runs its projection. Against the private cluster of
+// scripts/postgres (EVS_TEST_POSTGRES_URL; skipped when unset).
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "evs/postgres.h"
+#include "evs/postgres_projection.h"
 #include "evs_child.h"
 #include "http_client.h"
 #include "postgres_test_env.h"
@@ -87,6 +89,39 @@ TEST(ServePostgres, ThreeServersOnOneDatabaseServeOneCartWithNothingLost) {
     }
     EXPECT_EQ(items.size(), static_cast<size_t>(kServers * kItems)) << "server " << s;
     for (const auto& [name, quantity] : items) EXPECT_EQ(quantity, 1) << name;
+  }
+  // The cart summary is one read model in the database, kept by all three servers' runners:
+  // each server's reports show every item once, as soon as the read model has caught up.
+  for (int s = 0; s < kServers; ++s) {
+    auto client = NewClient(ports[s]);
+    json items;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    do {
+      Reply top = ToReply(client->Get("/reports/top-items?limit=100"));
+      ASSERT_EQ(top.status, 200) << top.body;
+      items = top.Json().value("items", json::array());
+      if (items.size() == static_cast<size_t>(kServers * kItems)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } while (std::chrono::steady_clock::now() < deadline);
+    ASSERT_EQ(items.size(), static_cast<size_t>(kServers * kItems)) << "server " << s;
+    for (const auto& item : items) {
+      EXPECT_EQ(item.value("times_added", int64_t{0}), 1) << item.dump();
+      EXPECT_EQ(item.value("quantity_added", int64_t{0}), 1) << item.dump();
+    }
+    Reply carts = ToReply(client->Get("/carts?status=open"));
+    ASSERT_EQ(carts.status, 200) << carts.body;
+    const json listed = carts.Json().value("carts", json::array());
+    ASSERT_EQ(listed.size(), 1u) << carts.body;
+    EXPECT_EQ(listed[0].value("cart_id", ""), cart_id);
+  }
+  {
+    auto model = OpenPostgresReadModel(database.url());
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    auto rows = (*model)->Query("SELECT item_count, version FROM cart_summaries");
+    ASSERT_TRUE(rows.ok()) << rows.error().message;
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ((*rows)[0][0], SqlValue(int64_t{kServers * kItems}));
+    EXPECT_EQ((*rows)[0][1], SqlValue(int64_t{1 + kServers * kItems}));
   }
   // Server 0's live log carried every commit, whichever server made it, in position order.
   const size_t events = 1 + kServers * kItems;
