@@ -420,8 +420,11 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
     return error;
   };
 
-  // Every stream's row exists before the transaction locks them (inserted in id order, so that
-  // writers never deadlock on new streams). A row created here is at version 0.
+  // Every stream's row exists before the transaction locks them: rows the lane has not seen are
+  // inserted (in id order, so that writers never deadlock on new streams) at version 0, in a
+  // transaction of their own that does not wait for its WAL flush (synchronous_commit off): the
+  // append's COMMIT flushes the WAL up to itself, this insert included, before anything is
+  // acknowledged, and a row lost with the server is inserted again.
   std::vector<std::string> streams;
   for (const auto& append : batch) streams.push_back(append.stream);
   std::sort(streams.begin(), streams.end());
@@ -430,24 +433,20 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
   for (const auto& s : streams) {
     if (lane.known_streams.count(s) == 0) missing.push_back(s);
   }
+  std::vector<Connection::Step> create;
   if (!missing.empty()) {
-    auto r = c.Exec(
-        "INSERT INTO evs_streams (stream_id, version) SELECT unnest($1::text[]), 0 "
-        "ON CONFLICT DO NOTHING RETURNING stream_id",
-        Params().TextArray(missing));
-    if (!r) {
-      lane.race = !c.Broken() && PgIsRace(c.sqlstate());
-      retry = c.Broken() || lane.race;
-      return r.error();
-    }
+    create.push_back({"BEGIN", Params(), ""});
+    create.push_back({"SET LOCAL synchronous_commit TO off", Params(), ""});
+    create.push_back(
+        {"INSERT INTO evs_streams (stream_id, version) SELECT unnest($1::text[]), 0 "
+         "ON CONFLICT DO NOTHING RETURNING stream_id",
+         Params().TextArray(missing), ""});
+    create.push_back({"COMMIT", Params(), ""});
+  }
+  auto created = [&] {
     if (lane.known_streams.size() + missing.size() > kPgMaxKnownStreams) lane.known_streams.clear();
     lane.known_streams.insert(missing.begin(), missing.end());
-    std::lock_guard guard(mu_);
-    if (predicted_.size() + missing.size() > kPgMaxKnownStreams) predicted_.clear();
-    for (int row = 0; row < PQntuples(r->get()); ++row) {
-      predicted_.emplace(GetText(r->get(), row, 0), store::StreamHead{});
-    }
-  }
+  };
 
   std::vector<Uuid> ids;
   for (const auto& append : batch) {
@@ -467,6 +466,8 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
   // transaction when it was wrong (another process wrote, a lifecycle change, a batch before
   // this one failed); an event id already committed fails it on the unique constraint. Either
   // way nothing is written, and the batch is decided again the long way below.
+  // A stream the lane is about to insert is predicted at version 0, and its insert goes first in
+  // the same round trip.
   WaitToLock(seq);
   if (predict) {
     PgHeads heads;
@@ -474,8 +475,13 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
       std::lock_guard guard(mu_);
       for (const auto& s : streams) {
         auto it = predicted_.find(s);
-        if (it == predicted_.end()) break;
-        heads.emplace(s, it->second);
+        if (it != predicted_.end()) {
+          heads.emplace(s, it->second);
+        } else if (lane.known_streams.count(s) == 0) {
+          heads.emplace(s, store::StreamHead{});
+        } else {
+          break;
+        }
       }
     }
     if (heads.size() == streams.size()) {
@@ -485,20 +491,23 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
       if (plan.all_writes) {
         {
           std::lock_guard guard(mu_);
+          if (predicted_.size() > kPgMaxKnownStreams) predicted_.clear();
           for (const auto& [stream, head] : heads) predicted_[stream] = head;
         }
-        std::vector<Connection::Step> steps;
+        std::vector<Connection::Step> steps = create;
+        const size_t first = steps.size();
         steps.push_back({"BEGIN ISOLATION LEVEL READ COMMITTED", Params(), ""});
         steps.push_back(lock_step());
         PgAddWriteSteps(plan, before, heads, ids, NowMicros(), steps);
         // The rows are locked and the prediction holds: the next batch may lock its rows (the
         // server answers that step at once: its flush request).
-        steps[2].flush = true;
+        steps[first + 2].flush = true;
         auto committed = c.Pipeline(steps, [&](size_t step) {
-          if (step == 2) Locked(seq);
+          if (step == first + 2) Locked(seq);
         });
         if (committed) {
-          auto base = PgBase((*committed)[3].get());
+          created();
+          auto base = PgBase((*committed)[first + 3].get());
           if (!base) return base.error();
           return PgOutcomes(plan, *base);
         }
@@ -521,6 +530,27 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
     }
   }
 
+  // The long way: the missing rows first (one round trip).
+  if (!create.empty()) {
+    auto r = c.Pipeline(create);
+    if (!r) {
+      Locked(seq);
+      if (!c.Broken()) {
+        const std::string state = c.sqlstate();
+        (void)c.ExecScript("ROLLBACK");
+        lane.race = PgIsRace(state);
+      }
+      retry = c.Broken() || lane.race;
+      return r.error();
+    }
+    created();
+    std::lock_guard guard(mu_);
+    if (predicted_.size() + missing.size() > kPgMaxKnownStreams) predicted_.clear();
+    const PGresult* rows = (*r)[2].get();
+    for (int row = 0; row < PQntuples(rows); ++row) {
+      predicted_.emplace(GetText(rows, row, 0), store::StreamHead{});
+    }
+  }
   // The long way. One round trip: begin, lock the streams' rows, look the event ids up.
   std::vector<Connection::Step> begin;
   begin.push_back({"BEGIN ISOLATION LEVEL READ COMMITTED", Params(), ""});
@@ -566,6 +596,7 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
   PgPlan plan = PgDecide(batch, heads, known);
   {
     std::lock_guard guard(mu_);
+    if (predicted_.size() > kPgMaxKnownStreams) predicted_.clear();
     for (const auto& [stream, head] : heads) predicted_[stream] = head;
   }
   Locked(seq);
