@@ -104,6 +104,14 @@ bool PgIsRace(const std::string& sqlstate) {
   return sqlstate == kUniqueViolation || sqlstate == kDeadlock || sqlstate == kSerializationFailure;
 }
 
+// Begins the writer's transaction. Every statement of it finds rows by key: never a sequential
+// scan, which PostgreSQL plans for tables without statistics yet (a new database, before
+// autovacuum has analyzed it), e.g. for evs_streams' rows of a batch.
+void AddBegin(std::vector<Connection::Step>& steps) {
+  steps.push_back({"BEGIN ISOLATION LEVEL READ COMMITTED", Params(), ""});
+  steps.push_back({"SET LOCAL enable_seqscan = off", Params(), ""});
+}
+
 using PgHeads = std::unordered_map<std::string, store::StreamHead>;
 using PgIdMap = std::unordered_map<Uuid, PgIdLocation, UuidHash>;
 
@@ -496,18 +504,18 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
         }
         std::vector<Connection::Step> steps = create;
         const size_t first = steps.size();
-        steps.push_back({"BEGIN ISOLATION LEVEL READ COMMITTED", Params(), ""});
+        AddBegin(steps);
         steps.push_back(lock_step());
         PgAddWriteSteps(plan, before, heads, ids, NowMicros(), steps);
         // The rows are locked and the prediction holds: the next batch may lock its rows (the
         // server answers that step at once: its flush request).
-        steps[first + 2].flush = true;
+        steps[first + 3].flush = true;
         auto committed = c.Pipeline(steps, [&](size_t step) {
-          if (step == first + 2) Locked(seq);
+          if (step == first + 3) Locked(seq);
         });
         if (committed) {
           created();
-          auto base = PgBase((*committed)[first + 3].get());
+          auto base = PgBase((*committed)[first + 4].get());
           if (!base) return base.error();
           return PgOutcomes(plan, *base);
         }
@@ -553,7 +561,7 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
   }
   // The long way. One round trip: begin, lock the streams' rows, look the event ids up.
   std::vector<Connection::Step> begin;
-  begin.push_back({"BEGIN ISOLATION LEVEL READ COMMITTED", Params(), ""});
+  AddBegin(begin);
   begin.push_back(lock_step());
   begin.push_back(
       {"SELECT event_id, stream_id, version, position FROM evs_events "
@@ -567,7 +575,7 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
   // The locked heads: versions and deletes (metadata does not bound appends).
   PgHeads heads;
   {
-    const PGresult* r = (*begun)[1].get();
+    const PGresult* r = (*begun)[2].get();
     for (int row = 0; row < PQntuples(r); ++row) {
       store::StreamHead& head = heads[GetText(r, row, 0)];
       head.version = GetInt8(r, row, 1);
@@ -584,7 +592,7 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
   }
   PgIdMap known;
   {
-    const PGresult* r = (*begun)[2].get();
+    const PGresult* r = (*begun)[3].get();
     for (int row = 0; row < PQntuples(r); ++row) {
       known[GetId(r, row, 0)] =
           PgIdLocation{GetText(r, row, 1), GetInt8(r, row, 2), GetInt8(r, row, 3), false};
