@@ -58,7 +58,11 @@
 // complete in the order they were taken; if a batch's transaction is lost and run again, the batch
 // after it may have been decided without its writes (a conflict it would not otherwise have met).
 // Every connection plans prepared statements for their parameters (plan_cache_mode
-// force_custom_plan), so that a plan made while the tables were empty is not kept.
+// force_custom_plan), so that a plan made while the tables were empty is not kept, and the
+// writer's transactions find rows by key only (SET LOCAL enable_seqscan = off: without statistics
+// yet, PostgreSQL would scan the tables). A batch's new streams' rows are inserted ahead of its
+// transaction, in one of their own that does not wait for its WAL flush (the batch's COMMIT
+// flushes past it).
 //
 // Thread safety: as event_store.h; any number of processes may open the same database.
 #pragma once
