@@ -470,12 +470,11 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
 
   // The predicted path: one round trip when every stream's head is predicted (what the writer
   // committed or decided last) and every append is a write against those heads. The statement
-  // that moves the streams' versions checks the prediction under the rows' locks and fails the
-  // transaction when it was wrong (another process wrote, a lifecycle change, a batch before
-  // this one failed); an event id already committed fails it on the unique constraint. Either
-  // way nothing is written, and the batch is decided again the long way below.
-  // A stream the lane is about to insert is predicted at version 0, and its insert goes first in
-  // the same round trip.
+  // that moves the streams' versions checks the prediction, and that none of the event ids is
+  // committed, under the rows' locks, and fails the transaction when either is wrong (another
+  // process wrote, a lifecycle change, a batch before this one failed, an idempotent retry):
+  // nothing is written, and the batch is decided again the long way below. A stream the lane is
+  // about to insert is predicted at version 0, and its insert goes first in the same round trip.
   WaitToLock(seq);
   if (predict) {
     PgHeads heads;
