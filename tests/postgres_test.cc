@@ -449,8 +449,8 @@ std::vector<EventData> PgTicks(int n) {
 }
 
 // A database that version 1 (before stream lifecycle) initialised, with a stream in it: `evs pg
-// init` (InitPostgresSchema) migrates it to version 2, its events read as before, and the stream
-// can then be given metadata and deleted.
+// init` (InitPostgresSchema) migrates it to version 2 (and on), its events read as before, and the
+// stream can then be given metadata and deleted.
 TEST(PostgresSchemaTest, AVersion1DatabaseIsMigratedToVersion2) {
   if (auto reason = testing::PostgresTestSkipReason(); !reason.empty()) GTEST_SKIP() << reason;
   testing::PostgresTestDatabase database;
@@ -481,8 +481,8 @@ TEST(PostgresSchemaTest, AVersion1DatabaseIsMigratedToVersion2) {
 
   auto migrated = InitPostgresSchema(database.url());
   ASSERT_TRUE(migrated.ok()) << migrated.error().message;
-  EXPECT_EQ(*migrated, 2);
-  EXPECT_EQ(*InitPostgresSchema(database.url()), 2);  // again: nothing to do
+  EXPECT_EQ(*migrated, kPostgresSchemaVersion);  // and on to the versions after it
+  EXPECT_EQ(*InitPostgresSchema(database.url()), kPostgresSchemaVersion);  // again: nothing
   auto store = OpenPostgresEventStore(options);
   ASSERT_TRUE(store.ok()) << store.error().message;
   auto page = (*store)->ReadStream("cart-1", {});

@@ -97,7 +97,7 @@ Result<std::unique_ptr<EventStore>> OpenPostgresEventStore(const PostgresStoreOp
 Result<int> InitPostgresSchema(const std::string& url);
 
 // The schema version this release writes.
-inline constexpr int kPostgresSchemaVersion = 2;
+inline constexpr int kPostgresSchemaVersion = 3;
 
 // Checkpoints, parked events and subscription states in the same database, shared by every
 // process on it: for subscriptions that read a PostgreSQL store. Save() is durable when it
