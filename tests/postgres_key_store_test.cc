@@ -266,6 +266,11 @@ TEST(PostgresKeySchemaTest, AVersion2DatabaseIsMigratedToVersion3) {
   auto sealed = (*personal)->Seal("c-1", "one@example.com");
   ASSERT_TRUE(sealed.ok()) << sealed.error().message;
   EXPECT_EQ(*(*personal)->Reveal(*sealed), "one@example.com");
+  // And it scavenges: the migrated stream's hidden version becomes a marker.
+  auto report = (*store)->Scavenge();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->events_scavenged, 1);
+  EXPECT_EQ((*store)->ReadLog(0, 10)->events[0].type, kScavengedEventType);
 }
 
 }  // namespace

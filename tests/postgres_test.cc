@@ -560,6 +560,102 @@ TEST_F(PostgresTest, LifecycleChangesAreSeenByEveryStoreOnTheDatabase) {
   EXPECT_TRUE(listed->streams.empty());
 }
 
+// Two stores (processes) scavenge the same streams at once while a third appends to one of them
+// (pushing more of it out of its max_count) and a follower reads the log: the follower sees every
+// position once, in order; each hidden event becomes a marker exactly once (the reports add up);
+// nothing that reads still return is touched.
+TEST_F(PostgresTest, ScavengingBesideOtherStoresAppendingKeepsTheLogDense) {
+  auto a = Open();
+  auto b = Open();
+  auto w = Open();
+  auto f = Open();
+  ASSERT_TRUE(a && b && w && f);
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(a->Append("trimmed", ExpectedVersion::Any(), PgTicks(10)).ok());
+    ASSERT_TRUE(a->Append("gone", ExpectedVersion::Any(), PgTicks(10)).ok());
+  }
+  StreamMetadata metadata;
+  metadata.max_count = 10;
+  ASSERT_TRUE(a->SetStreamMetadata("trimmed", metadata).ok());
+  ASSERT_TRUE(a->DeleteStream("gone", DeleteMode::kSoft).ok());
+
+  std::atomic<bool> stop{false};
+  std::atomic<bool> written{false};  // the writer has stopped
+  std::thread writer([&] {
+    while (!stop.load()) {
+      ASSERT_TRUE(w->Append("trimmed", ExpectedVersion::Any(), PgTicks(1)).ok());
+      ASSERT_TRUE(w->Append("live", ExpectedVersion::Any(), PgTicks(1)).ok());
+    }
+  });
+  std::atomic<int64_t> followed{0};
+  std::thread follower([&] {
+    int64_t after = 0;
+    for (bool last = false; !last;) {
+      last = written.load();  // once more after the writer stopped
+      for (;;) {
+        auto page = f->ReadLog(after, 100);
+        ASSERT_TRUE(page.ok()) << page.error().message;
+        if (page->events.empty()) break;
+        for (const auto& e : page->events) {
+          ASSERT_EQ(e.position, after + 1) << "the follower stepped over a position";
+          after = e.position;
+          if (e.stream_id == "live") {
+            EXPECT_NE(e.type, kScavengedEventType);
+          }
+        }
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    followed = after;
+  });
+  int64_t scavenged = 0;
+  std::mutex mu;
+  auto scavenge = [&](EventStore& store) {
+    ScavengeOptions options;
+    options.events_per_step = 5;
+    auto report = store.Scavenge(options);
+    ASSERT_TRUE(report.ok()) << report.error().message;
+    EXPECT_EQ(report->streams_examined, 2);
+    std::lock_guard guard(mu);
+    scavenged += report->events_scavenged;
+  };
+  std::thread sa([&] { scavenge(*a); });
+  std::thread sb([&] { scavenge(*b); });
+  sa.join();
+  sb.join();
+  std::this_thread::sleep_for(50ms);
+  stop = true;
+  writer.join();
+  written = true;
+  follower.join();
+  scavenge(*a);  // what the last appends pushed out
+
+  const int64_t trimmed = *a->StreamVersion("trimmed");
+  const auto log = WholeLog(*a);  // dense from 1
+  EXPECT_EQ(static_cast<int64_t>(log.size()), followed.load());
+  int64_t markers = 0;
+  int64_t after = 0;
+  for (;;) {
+    auto page = a->ReadLog(after, 1000);
+    ASSERT_TRUE(page.ok());
+    if (page->events.empty()) break;
+    for (const auto& e : page->events) {
+      after = e.position;
+      const bool hidden =
+          e.stream_id == "gone" || (e.stream_id == "trimmed" && e.version <= trimmed - 10);
+      EXPECT_EQ(e.type == kScavengedEventType, hidden) << e.stream_id << " " << e.version;
+      markers += e.type == kScavengedEventType;
+    }
+  }
+  EXPECT_EQ(markers, 300 + trimmed - 10);
+  EXPECT_EQ(scavenged, markers);
+  auto page = b->ReadStream("trimmed", {});
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->events.size(), 10u);
+  EXPECT_EQ(page->events.front().version, trimmed - 9);
+  for (const auto& e : page->events) EXPECT_EQ(e.type, "Tick");
+}
+
 // Collects what a subscription hands over.
 class PgCollector : public EventHandler {
  public:

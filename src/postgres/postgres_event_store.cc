@@ -10,7 +10,9 @@
 #include "evs/postgres.h"
 #include "postgres/pg_connection.h"
 #include "postgres/pg_listener.h"
+#include "postgres/pg_scavenger.h"
 #include "postgres/pg_schema.h"
+#include "postgres/pg_stream_head.h"
 #include "postgres/pg_writer.h"
 #include "store/append_validation.h"
 #include "store/completion.h"
@@ -39,37 +41,6 @@ RecordedEvent PgEventAt(const PGresult* result, int row, int first_column) {
   e.metadata = pg::GetText(result, row, first_column + 6);
   e.recorded_at_us = pg::GetInt8(result, row, first_column + 7);
   return e;
-}
-
-// The lifecycle columns of evs_streams, in the order PgHeadAt reads them.
-constexpr const char* kPgHeadColumns =
-    "version, deleted_through, hard_deleted::int4::int8, max_count, max_age_seconds, "
-    "truncate_before, custom";
-
-// A stream's head from its evs_streams row (kPgHeadColumns at `first_column` on); the number is
-// unused on PostgreSQL.
-store::StreamHead PgHeadAt(const PGresult* result, int row, int first_column) {
-  store::StreamHead head;
-  head.version = pg::GetInt8(result, row, first_column);
-  head.deleted_through = pg::GetInt8(result, row, first_column + 1);
-  head.hard_deleted = pg::GetInt8(result, row, first_column + 2) != 0;
-  auto bound = [&](int column) -> std::optional<int64_t> {
-    if (pg::IsNull(result, row, first_column + column)) return std::nullopt;
-    return pg::GetInt8(result, row, first_column + column);
-  };
-  StreamMetadata metadata;
-  metadata.max_count = bound(3);
-  metadata.max_age_seconds = bound(4);
-  metadata.truncate_before = bound(5);
-  if (!pg::IsNull(result, row, first_column + 6)) {
-    metadata.custom = pg::GetText(result, row, first_column + 6);
-  }
-  // As the embedded store loads it: metadata with nothing set is no metadata.
-  if (metadata.max_count || metadata.max_age_seconds || metadata.truncate_before ||
-      !metadata.custom.empty()) {
-    head.metadata = std::make_shared<const StreamMetadata>(std::move(metadata));
-  }
-  return head;
 }
 
 // A nullable bigint parameter, sent as text: '' for NULL (Change() turns it back with NULLIF).
@@ -319,10 +290,8 @@ class PostgresEventStore final : public EventStore {
     return Change(stream_id, expected, change);
   }
 
-  Result<ScavengeReport> Scavenge(const ScavengeOptions&) override {
-    return Error::Make(ErrorCode::kUnsupported,
-                       "the PostgreSQL store does not scavenge yet: events hidden by metadata or "
-                       "deletes stay in evs_events (see \"On PostgreSQL\" in README.md)");
+  Result<ScavengeReport> Scavenge(const ScavengeOptions& options) override {
+    return pg::Scavenge(options_.url, StoreClock(), options);
   }
 
  private:
@@ -331,11 +300,11 @@ class PostgresEventStore final : public EventStore {
   // A stream's head as committed (version 0 and nothing set when it has no row).
   Result<store::StreamHead> Head(std::string_view stream_id) {
     auto rows = reads_.Exec(
-        std::string("SELECT ") + kPgHeadColumns + " FROM evs_streams WHERE stream_id = $1::text",
+        std::string("SELECT ") + pg::kHeadColumns + " FROM evs_streams WHERE stream_id = $1::text",
         pg::Params().Text(stream_id));
     if (!rows) return rows.error();
     if (PQntuples(rows->get()) == 0) return store::StreamHead{};
-    return PgHeadAt(rows->get(), 0, 0);
+    return pg::HeadAt(rows->get(), 0, 0);
   }
 
   // Decides a lifecycle change in one transaction that locks the stream's row, as the writer
@@ -355,7 +324,7 @@ class PostgresEventStore final : public EventStore {
           !r) {
         return fail(r.error());
       }
-      auto rows = c.Exec(std::string("SELECT ") + kPgHeadColumns +
+      auto rows = c.Exec(std::string("SELECT ") + pg::kHeadColumns +
                              " FROM evs_streams WHERE stream_id = $1::text FOR UPDATE",
                          pg::Params().Text(stream_id));
       if (!rows) return fail(rows.error());
@@ -364,7 +333,7 @@ class PostgresEventStore final : public EventStore {
                                                          std::string(stream_id) + "'"));
       }
       store::CommitPlanner planner(0);
-      planner.LoadHead(stream_id, PgHeadAt(rows->get(), 0, 0));
+      planner.LoadHead(stream_id, pg::HeadAt(rows->get(), 0, 0));
       const store::AppendDecision decision = planner.PlanChange(stream_id, expected, change);
       if (decision.kind == store::AppendDecision::Kind::kFail) return fail(*decision.error);
       const store::StreamHead next = planner.Current(stream_id);
