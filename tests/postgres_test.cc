@@ -656,6 +656,45 @@ TEST_F(PostgresTest, ScavengingBesideOtherStoresAppendingKeepsTheLogDense) {
   for (const auto& e : page->events) EXPECT_EQ(e.type, "Tick");
 }
 
+// ReadStream reads the stream's row (its lifecycle) and its events in one snapshot. Made to race
+// deterministically: another session holds evs_events locked, so the read decides from the row and
+// then waits on the events; meanwhile that session soft-deletes the stream and turns its events
+// into markers (what DeleteStream and a scavenge step commit) and commits. The read must then
+// answer as of before the change (the events), never the row from before with the events from
+// after (markers a read never returns).
+TEST_F(PostgresTest, ReadStreamReadsTheRowAndTheEventsInOneSnapshot) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Append("s", ExpectedVersion::NoStream(), PgTicks(5)).ok());
+  ASSERT_TRUE(store->ReadStream("s", {}).ok());  // the pool's connection is open
+  auto locker = pg::Connection::Open(database_->url());
+  ASSERT_TRUE(locker.ok()) << locker.error().message;
+  ASSERT_TRUE((*locker)->ExecScript("BEGIN; LOCK TABLE evs_events IN ACCESS EXCLUSIVE MODE").ok());
+  std::optional<Result<StreamPage>> read;
+  std::thread reader([&] { read.emplace(store->ReadStream("s", {})); });
+  bool waiting = false;
+  for (int i = 0; i < 1000 && !waiting; ++i) {
+    auto rows = (*locker)->Exec(
+        "SELECT count(*) FROM pg_locks WHERE relation = 'evs_events'::regclass AND NOT granted");
+    ASSERT_TRUE(rows.ok()) << rows.error().message;
+    waiting = pg::GetInt8(rows->get(), 0, 0) > 0;
+    if (!waiting) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(waiting) << "the read never waited on evs_events";
+  ASSERT_TRUE((*locker)
+                  ->ExecScript("UPDATE evs_streams SET deleted_through = 5 WHERE stream_id = 's';"
+                               "UPDATE evs_events SET type = '$scavenged', data = '{}', "
+                               "metadata = '{}' WHERE stream_id = 's'; COMMIT")
+                  .ok());
+  reader.join();
+  ASSERT_TRUE(read.has_value());
+  ASSERT_TRUE(read->ok()) << read->error().message;
+  ASSERT_EQ((*read)->events.size(), 5u);
+  for (const auto& e : (*read)->events) EXPECT_EQ(e.type, "Tick");
+  // Read again: the stream is deleted.
+  EXPECT_EQ(store->ReadStream("s", {}).error().code, ErrorCode::kNotFound);
+}
+
 // Collects what a subscription hands over.
 class PgCollector : public EventHandler {
  public:

@@ -68,6 +68,22 @@ class PgReadPool {
     return result;
   }
 
+  // Runs `fn` (reads only, so that it may run twice) on a pooled connection; once more on a
+  // fresh one if the connection was lost.
+  template <typename T>
+  Result<T> Read(const std::function<Result<T>(pg::Connection&)>& fn) {
+    Result<T> result = Error::Make(ErrorCode::kUnavailable, "not run");
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto connection = Take();
+      if (!connection) return connection.error();
+      result = fn(**connection);
+      const bool broken = (*connection)->Broken();
+      Give(std::move(connection).value());
+      if (result.ok() || !broken) return result;
+    }
+    return result;
+  }
+
   // Runs `fn` on one pooled connection (for a transaction of several statements); not retried.
   template <typename T>
   Result<T> With(const std::function<Result<T>(pg::Connection&)>& fn) {
@@ -160,32 +176,8 @@ class PostgresEventStore final : public EventStore {
   Result<StreamPage> ReadStream(std::string_view stream_id,
                                 const ReadStreamOptions& options) override {
     if (auto s = store::ValidateReadStream(options); !s) return s.error();
-    auto head = Head(stream_id);
-    if (!head) return head.error();
-    if (auto unreadable = store::UnreadableStream(stream_id, *head)) return *unreadable;
-    // As the embedded store reads (store::ReadStreamPage): the visible versions, in range.
-    StreamPage page;
-    page.stream_version = head->version;
-    const bool forward = options.direction == Direction::kForward;
-    int64_t low = store::FirstVisibleVersion(*head), high = head->version;
-    if (forward) low = std::max(low, options.from);
-    if (!forward && options.from > 0) high = std::min(high, options.from);
-    const int64_t cutoff = store::AgeCutoffMicros(*head, StoreClock().NowMicros());
-    auto rows =
-        reads_.Exec(std::string("SELECT ") + kPgEventColumns +
-                        " FROM evs_events WHERE stream_id = $1::text AND version >= $2::int8 "
-                        "AND version <= $3::int8 AND recorded_at_us >= $4::int8 ORDER BY version " +
-                        (forward ? "" : "DESC ") + "LIMIT $5::int8",
-                    pg::Params().Text(stream_id).Int8(low).Int8(high).Int8(cutoff).Int8(
-                        static_cast<int64_t>(options.limit)));
-    if (!rows) return rows.error();
-    const int n = PQntuples(rows->get());
-    page.events.reserve(static_cast<size_t>(n));
-    for (int row = 0; row < n; ++row) page.events.push_back(PgEventAt(rows->get(), row, 0));
-    page.end_of_stream =
-        page.events.empty() || page.events.size() < options.limit ||
-        (forward ? page.events.back().version >= high : page.events.back().version <= low);
-    return page;
+    return reads_.Read<StreamPage>(
+        [&](pg::Connection& c) { return ReadStreamOn(c, stream_id, options); });
   }
 
   Result<LogPage> ReadLog(int64_t after, size_t limit) override {
@@ -296,6 +288,54 @@ class PostgresEventStore final : public EventStore {
 
  private:
   evs::Clock& StoreClock() const { return options_.clock ? *options_.clock : *system_clock_; }
+
+  // The stream's row and its events in one REPEATABLE READ transaction, so both come from one
+  // snapshot: a lifecycle change or a scavenge step that commits between the two statements
+  // (the row read before it, the events after it: markers, or events the row does not hide)
+  // is either wholly seen or not at all. Two round trips, as two statements would take: BEGIN
+  // goes with the row's SELECT, COMMIT with the events'.
+  Result<StreamPage> ReadStreamOn(pg::Connection& c, std::string_view stream_id,
+                                  const ReadStreamOptions& options) {
+    auto fail = [&](Error error) -> Result<StreamPage> {
+      if (!c.Broken()) (void)c.ExecScript("ROLLBACK");
+      return error;
+    };
+    auto first = c.Pipeline({{"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", pg::Params(), ""},
+                             {std::string("SELECT ") + pg::kHeadColumns +
+                                  " FROM evs_streams WHERE stream_id = $1::text",
+                              pg::Params().Text(stream_id), "evs_read_head"}});
+    if (!first) return fail(first.error());
+    const PGresult* row = (*first)[1].get();
+    const store::StreamHead head =
+        PQntuples(row) == 0 ? store::StreamHead{} : pg::HeadAt(row, 0, 0);
+    if (auto unreadable = store::UnreadableStream(stream_id, head)) return fail(*unreadable);
+    // As the embedded store reads (store::ReadStreamPage): the visible versions, in range.
+    StreamPage page;
+    page.stream_version = head.version;
+    const bool forward = options.direction == Direction::kForward;
+    int64_t low = store::FirstVisibleVersion(head), high = head.version;
+    if (forward) low = std::max(low, options.from);
+    if (!forward && options.from > 0) high = std::min(high, options.from);
+    const int64_t cutoff = store::AgeCutoffMicros(head, StoreClock().NowMicros());
+    auto second = c.Pipeline(
+        {{std::string("SELECT ") + kPgEventColumns +
+              " FROM evs_events WHERE stream_id = $1::text AND version >= $2::int8 "
+              "AND version <= $3::int8 AND recorded_at_us >= $4::int8 ORDER BY version " +
+              (forward ? "" : "DESC ") + "LIMIT $5::int8",
+          pg::Params().Text(stream_id).Int8(low).Int8(high).Int8(cutoff).Int8(
+              static_cast<int64_t>(options.limit)),
+          forward ? "evs_read_forward" : "evs_read_backward"},
+         {"COMMIT", pg::Params(), ""}});
+    if (!second) return fail(second.error());
+    const PGresult* rows = (*second)[0].get();
+    const int n = PQntuples(rows);
+    page.events.reserve(static_cast<size_t>(n));
+    for (int r = 0; r < n; ++r) page.events.push_back(PgEventAt(rows, r, 0));
+    page.end_of_stream =
+        page.events.empty() || page.events.size() < options.limit ||
+        (forward ? page.events.back().version >= high : page.events.back().version <= low);
+    return page;
+  }
 
   // A stream's head as committed (version 0 and nothing set when it has no row).
   Result<store::StreamHead> Head(std::string_view stream_id) {
