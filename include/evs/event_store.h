@@ -119,9 +119,7 @@ struct ScavengeOptions {
   std::function<void(const ScavengeProgress&)> progress;
   // Also rewrite a store created before incremental vacuum (a full VACUUM, during which
   // writers wait): for a store that nothing else is using. Such a store's reclaimed pages are
-  // otherwise reused by new events but not given back to the file system. On PostgreSQL:
-  // VACUUM FULL the events' table (reads and appends wait), without which the space is reused
-  // by new events but the table does not shrink.
+  // otherwise reused by new events but not given back to the file system.
   bool compact = false;
 };
 
@@ -131,10 +129,9 @@ struct ScavengeReport {
   int64_t streams_examined = 0;
   // Events turned into kScavengedEventType markers.
   int64_t events_scavenged = 0;
-  // The size of the store's files when it began (0 for the in-memory store; on PostgreSQL the
-  // events' table with its indexes and TOAST).
+  // The size of the store's files when it began (0 for the in-memory store).
   int64_t file_bytes_before = 0;
-  // The size of the store's files when it ended (as file_bytes_before).
+  // The size of the store's files when it ended (0 for the in-memory store).
   int64_t file_bytes_after = 0;
   bool file_shrinks = true;    // false: a store that needs `compact` to give space back
   double longest_step_ms = 0;  // the longest that one step kept writers waiting
