@@ -186,6 +186,10 @@ TEST(ServePostgres, PersonalDataIsSharedByEveryServerAndScavengeWorks) {
   }
   EXPECT_EQ(run({"--master-key-file", master_key, "cart", "show", cart_id}, &out), 0) << out;
   EXPECT_NE(out.find("email: [redacted]"), std::string::npos) << out;
+  // The store holds sealed fields now: without the master key, the error says only that.
+  EXPECT_EQ(run({"cart", "show", cart_id}, &out), 1) << out;
+  EXPECT_NE(out.find("needs the master key"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Restore"), std::string::npos) << out;
   EXPECT_EQ(run({"--master-key-file", master_key, "forget", "c-ann", "--json"}, &out), 0) << out;
   EXPECT_NE(out.find("\"already_forgotten\":true"), std::string::npos) << out;
   for (auto& server : servers) server->Terminate();

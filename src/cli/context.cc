@@ -97,20 +97,26 @@ Result<std::unique_ptr<SnapshotStore>> OpenSnapshotStore(const GlobalOptions& gl
 
 namespace {
 
+// The shared key stores (DynamoDB, PostgreSQL) keep keys wrapped by the operator's master key.
+bool NeedsMasterKey(const GlobalOptions& global) {
+  return IsDynamoDb(global) || IsPostgresUrl(global.store);
+}
+
+Error MissingMasterKey(const GlobalOptions& global) {
+  return Error::Make(ErrorCode::kInvalidArgument,
+                     std::string("personal data on ") +
+                         (IsPostgresUrl(global.store) ? "PostgreSQL" : "DynamoDB") +
+                         " needs the master key: --master-key-file PATH (or EVS_MASTER_KEY_FILE), "
+                         "64 hex digits (umask 077; openssl rand -hex 32 > master.key)");
+}
+
 Result<std::unique_ptr<KeyStore>> OpenKeys(const GlobalOptions& global, bool create_if_missing) {
   const bool postgres = IsPostgresUrl(global.store);
-  if (!IsDynamoDb(global) && !postgres) {
+  if (!NeedsMasterKey(global)) {
     return OpenSqliteKeyStore(
         {.path = KeyStorePathFor(StorePath(global)), .create_if_missing = create_if_missing});
   }
-  // The shared key stores keep keys wrapped by the operator's master key.
-  if (global.master_key_file.empty()) {
-    return Error::Make(ErrorCode::kInvalidArgument,
-                       std::string("personal data on ") + (postgres ? "PostgreSQL" : "DynamoDB") +
-                           " needs the master key: --master-key-file PATH (or "
-                           "EVS_MASTER_KEY_FILE), 64 hex digits (umask 077; openssl rand -hex 32 "
-                           "> master.key)");
-  }
+  if (global.master_key_file.empty()) return MissingMasterKey(global);
   auto master_key = ReadMasterKeyFile(global.master_key_file);
   if (!master_key.ok()) return master_key.error();
   if (postgres) {
@@ -132,8 +138,15 @@ Result<std::unique_ptr<KeyStore>> OpenKeys(const GlobalOptions& global, bool cre
 
 Result<std::unique_ptr<PersonalData>> OpenPersonalData(const GlobalOptions& global,
                                                        EventStore& store) {
-  return PersonalData::Open(
+  auto personal = PersonalData::Open(
       store, [global](bool create_if_missing) { return OpenKeys(global, create_if_missing); });
+  // A store bound to a shared key store opens it at once: without the master key, that is all
+  // there is to say (not that the key store is lost).
+  if (!personal.ok() && personal.error().code == ErrorCode::kCorruption && NeedsMasterKey(global) &&
+      global.master_key_file.empty()) {
+    return MissingMasterKey(global);
+  }
+  return personal;
 }
 
 Result<std::unique_ptr<KeyStore>> OpenKeyStore(const GlobalOptions& global) {
