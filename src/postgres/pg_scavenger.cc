@@ -132,9 +132,10 @@ class Scavenger {
                                "FOR UPDATE",
                            Params().Text(candidate.stream_id));
         if (!rows) return fail(rows.error());
-        if (PQntuples(rows->get()) != 1)
+        if (PQntuples(rows->get()) != 1) {
           return fail(Error::Make(ErrorCode::kIOError, "evs_streams lost the row of stream '" +
                                                            candidate.stream_id + "'"));
+        }
         const store::StreamHead head = HeadAt(rows->get(), 0, 0);
         const int64_t below =
             head.hard_deleted ? head.version + 1 : store::FirstVisibleVersion(head);
@@ -155,17 +156,16 @@ class Scavenger {
           if (GetInt8(hidden->get(), row, 1) == 0) break;
           ++changed;
         }
-        if (changed > 0) {
-          auto marked = c.Exec(
-              "UPDATE evs_events SET type = $4::text, data = '{}'::bytea, metadata = '{}'::bytea "
-              "WHERE stream_id = $1::text AND version >= $2::int8 AND version <= $3::int8",
-              Params()
-                  .Text(candidate.stream_id)
-                  .Int8(first)
-                  .Int8(first + changed - 1)
-                  .Text(kScavengedEventType));
-          if (!marked) return fail(marked.error());
-        }
+        if (changed == 0) return c.ExecScript("ROLLBACK");  // the prefix ended before `first`
+        auto marked = c.Exec(
+            "UPDATE evs_events SET type = $4::text, data = '{}'::bytea, metadata = '{}'::bytea "
+            "WHERE stream_id = $1::text AND version >= $2::int8 AND version <= $3::int8",
+            Params()
+                .Text(candidate.stream_id)
+                .Int8(first)
+                .Int8(first + changed - 1)
+                .Text(kScavengedEventType));
+        if (!marked) return fail(marked.error());
         auto progress =
             c.Exec("UPDATE evs_streams SET scavenged_through = $2::int8 WHERE stream_id = $1::text",
                    Params().Text(candidate.stream_id).Int8(first + changed - 1));
