@@ -2,16 +2,20 @@
 // gap-free global log. Part of the evs::postgres component (target evs::postgres, through libpq);
 // a program that does not link it does not need libpq.
 //
-// Tables (schema version 2, in the connection's schema, normally `public`):
+// Tables (schema version 3, in the connection's schema, normally `public`):
 //   evs_schema_version (version)            the schema's version; migrations move it on
 //   evs_streams (stream_id, version, deleted_through, hard_deleted, max_count, max_age_seconds,
-//                truncate_before, custom)    each stream's head and lifecycle: appends and
-//                                           lifecycle changes lock its row (version 2 added the
-//                                           lifecycle columns; a version 1 database migrates)
+//                truncate_before, custom, scavenged_through)    each stream's head and
+//                                           lifecycle: appends, lifecycle changes and scavenge
+//                                           steps lock its row (version 2 added the lifecycle
+//                                           columns, version 3 scavenged_through; older
+//                                           databases migrate)
 //   evs_events (position, stream_id, version, event_id, type, data, metadata, recorded_at_us)
 //                                           unique (stream_id, version) and unique event_id
 //   evs_log_head (id = 1, position, recorded_at_us)   the log's head: one row
 //   evs_checkpoints, evs_parked, evs_subscription_states   what OpenPostgresCheckpointStore keeps
+//   evs_key_store, evs_keys                  the key store of personal data (version 3;
+//                                           evs/postgres_key_store.h)
 //
 // Appends: a writer per store (two threads and connections, so that the next batch prepares while
 // one commits) takes the queued appends (blocking and asynchronous) and commits each batch in
@@ -50,19 +54,24 @@
 // writer does for appends, and decide as the embedded store does (store::CommitPlanner); the
 // writer refuses appends to a hard-deleted stream (kStreamDeleted) and restarts a soft-deleted
 // one at its next version. Reads (ReadStream, StreamVersion, ListStreams, GetStreamLifecycle)
-// read the row and return what the embedded store would (store/stream_lifecycle.h); max_age is
-// measured by `clock`. Not supported (kUnsupported): Scavenge; hidden events stay in evs_events.
+// read the row and return what the embedded store would (store/stream_lifecycle.h); ReadStream
+// reads the row and the events in one REPEATABLE READ transaction, so that a change committed
+// between its two statements is seen by both or neither; max_age is measured by `clock`.
+// Scavenge turns the hidden events into markers in place, a step at a time, each step a
+// transaction under the stream's row lock, as the embedded store's (store/sqlite_scavenger.h);
+// then VACUUM evs_events (VACUUM FULL with `compact`). It uses a connection of its own while it
+// runs.
 //
 // libpq 14 or newer (its pipeline mode); tested against PostgreSQL 15. Connections per store: two
-// for the writer, one listener and up to `read_connections` readers. Batches lock their rows and
-// complete in the order they were taken; if a batch's transaction is lost and run again, the batch
-// after it may have been decided without its writes (a conflict it would not otherwise have met).
-// Every connection plans prepared statements for their parameters (plan_cache_mode
-// force_custom_plan), so that a plan made while the tables were empty is not kept, and the
-// writer's transactions find rows by key only (SET LOCAL enable_seqscan = off: without statistics
-// yet, PostgreSQL would scan the tables). A batch's new streams' rows are inserted ahead of its
-// transaction, in one of their own that does not wait for its WAL flush (the batch's COMMIT
-// flushes past it).
+// for the writer, one listener and up to `read_connections` readers (and one while Scavenge
+// runs). Batches lock their rows and complete in the order they were taken; if a batch's
+// transaction is lost and run again, the batch after it may have been decided without its writes
+// (a conflict it would not otherwise have met). Every connection plans prepared statements for
+// their parameters (plan_cache_mode force_custom_plan), so that a plan made while the tables were
+// empty is not kept, and the writer's transactions find rows by key only (SET LOCAL
+// enable_seqscan = off: without statistics yet, PostgreSQL would scan the tables). A batch's new
+// streams' rows are inserted ahead of its transaction, in one of their own that does not wait for
+// its WAL flush (the batch's COMMIT flushes past it).
 //
 // Thread safety: as event_store.h; any number of processes may open the same database.
 #pragma once
@@ -112,7 +121,7 @@ Result<std::unique_ptr<EventStore>> OpenPostgresEventStore(const PostgresStoreOp
 Result<int> InitPostgresSchema(const std::string& url);
 
 // The schema version this release writes.
-inline constexpr int kPostgresSchemaVersion = 2;
+inline constexpr int kPostgresSchemaVersion = 3;
 
 // Checkpoints, parked events and subscription states in the same database, shared by every
 // process on it: for subscriptions that read a PostgreSQL store. Save() is durable when it
