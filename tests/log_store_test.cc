@@ -482,6 +482,44 @@ TEST_F(LogCheckpointTest, AReadOnlyViewReadsWhatTheOwnerMadeDurableAndIsWokenByC
   EXPECT_EQ(DescribeStore(**rebuilt), DescribeStore(*store_));
 }
 
+// The LogReaders of the owner and of a read-only view read what ReadLog does, page after page
+// into one page, while the owner appends (records written past what a page read, and segments
+// rolled over, between two reads of the same reader).
+TEST_F(LogStoreTest, LogReadersOfTheOwnerAndOfAViewReadWhatReadLogDoesWhileTheOwnerAppends) {
+  segment_bytes_ = 8192;
+  Reopen();
+  AppendOk("first", 3, 10);
+  auto view = OpenLogEventStoreReader(dir_.File("log"));
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  for (EventStore* store : {store_.get(), view->get()}) {
+    auto reader = store->NewLogReader();
+    LogPage page;
+    int64_t after = 0;
+    for (int round = 0; round < 40; ++round) {
+      AppendOk("s" + std::to_string(round % 3), 1 + round % 4,
+               static_cast<size_t>(round * 29 % 400));
+      for (int pages = 0; pages < 100; ++pages) {
+        const size_t limit = static_cast<size_t>(1 + (round + pages) % 5);
+        auto read = reader->Read(after, limit, page);
+        ASSERT_TRUE(read.ok()) << read.error().message;
+        auto expected = store->ReadLog(after, limit);
+        ASSERT_TRUE(expected.ok()) << expected.error().message;
+        ASSERT_EQ(page.events.size(), expected->events.size()) << "after " << after;
+        for (size_t i = 0; i < page.events.size(); ++i) {
+          EXPECT_EQ(page.events[i].position, expected->events[i].position);
+          EXPECT_EQ(page.events[i].id, expected->events[i].id);
+          EXPECT_EQ(page.events[i].stream_id, expected->events[i].stream_id);
+          EXPECT_EQ(page.events[i].data, expected->events[i].data);
+        }
+        EXPECT_EQ(page.next_position, expected->next_position);
+        if (page.events.empty()) break;
+        after = page.next_position;
+      }
+      ASSERT_EQ(after, *store->HeadPosition());
+    }
+  }
+}
+
 TEST(LogStoreReader, AFolderWithoutAStoreIsNotFound) {
   testing::TempDir dir;
   auto view = OpenLogEventStoreReader(dir.File("nothing"));

@@ -214,6 +214,23 @@ class LogEventStore final : public EventStore {
                                    head_position_.load(std::memory_order_acquire));
   }
 
+  // Scans the segments with one cursor and buffer, bounded by the durable head as ReadLog is.
+  class Reader final : public LogReader {
+   public:
+    explicit Reader(LogEventStore& store)
+        : store_(store), pages_(store.index_, store.Segments(), store.options_.folder) {}
+    Status Read(int64_t after, size_t limit, LogPage& page) override {
+      if (auto s = store::ValidateReadLog(after, limit); !s) return s;
+      return pages_.Read(after, limit, store_.head_position_.load(std::memory_order_acquire), page);
+    }
+
+   private:
+    LogEventStore& store_;
+    store::log::LogPageReader pages_;
+  };
+
+  std::unique_ptr<LogReader> NewLogReader() override { return std::make_unique<Reader>(*this); }
+
   Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
     if (auto s = store::ValidateListStreams(limit); !s) return s.error();
     return store::log::ListLogStreams(index_, planner_.Heads(), after, limit);
