@@ -8,7 +8,9 @@
 //                 position 0 until it has handled the head (WaitUntil); events/s over that time,
 //                 including the subscription's start and its checkpoint saves (a fresh checkpoint
 //                 store each time). p50/p99 of these rows are the time from one Handle() call's
-//                 return to the next call, i.e. one page of ReadLog plus one checkpoint save.
+//                 return to the next call, i.e. one page read (the subscription's LogReader)
+//                 plus a checkpoint save when one is due (while catching up, every
+//                 catch_up_checkpoint_interval, default 100 ms; subscription.h).
 //
 //                 Baseline "sqlite-scan": one SELECT of every column of `events` ordered by
 //                 position, on a read-only connection (NOMUTEX, as evs's read connections) with
@@ -304,7 +306,8 @@ Result<Row> RunCatchUp(EventStore& store, const std::string& checkpoints_path, i
   row.extra["batch_size"] = batch_size;
   row.extra["batches"] = handler.batches_;
   row.extra["handler_seconds"] = std::round(handler_s * 1000) / 1000;
-  row.extra["latency_is"] = "time between batches (ReadLog page + checkpoint save)";
+  row.extra["latency_is"] =
+      "time between batches (one page read + a checkpoint save when one is due)";
   char note[96];
   std::snprintf(note, sizeof(note), "batch_size=%d, %lld batches; p50/p99: time between batches",
                 batch_size, static_cast<long long>(handler.batches_));

@@ -489,6 +489,44 @@ TEST_F(LogCheckpointTest, AReadOnlyViewReadsWhatTheOwnerMadeDurableAndIsWokenByC
   EXPECT_EQ(DescribeStore(**rebuilt), DescribeStore(*store_));
 }
 
+// The LogReaders of the owner and of a read-only view read what ReadLog does, page after page
+// into one page, while the owner appends (records written past what a page read, and segments
+// rolled over, between two reads of the same reader).
+TEST_F(LogStoreTest, LogReadersOfTheOwnerAndOfAViewReadWhatReadLogDoesWhileTheOwnerAppends) {
+  segment_bytes_ = 8192;
+  Reopen();
+  AppendOk("first", 3, 10);
+  auto view = OpenLogEventStoreReader(dir_.File("log"));
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  for (EventStore* store : {store_.get(), view->get()}) {
+    auto reader = store->NewLogReader();
+    LogPage page;
+    int64_t after = 0;
+    for (int round = 0; round < 40; ++round) {
+      AppendOk("s" + std::to_string(round % 3), 1 + round % 4,
+               static_cast<size_t>(round * 29 % 400));
+      for (int pages = 0; pages < 100; ++pages) {
+        const size_t limit = static_cast<size_t>(1 + (round + pages) % 5);
+        auto read = reader->Read(after, limit, page);
+        ASSERT_TRUE(read.ok()) << read.error().message;
+        auto expected = store->ReadLog(after, limit);
+        ASSERT_TRUE(expected.ok()) << expected.error().message;
+        ASSERT_EQ(page.events.size(), expected->events.size()) << "after " << after;
+        for (size_t i = 0; i < page.events.size(); ++i) {
+          EXPECT_EQ(page.events[i].position, expected->events[i].position);
+          EXPECT_EQ(page.events[i].id, expected->events[i].id);
+          EXPECT_EQ(page.events[i].stream_id, expected->events[i].stream_id);
+          EXPECT_EQ(page.events[i].data, expected->events[i].data);
+        }
+        EXPECT_EQ(page.next_position, expected->next_position);
+        if (page.events.empty()) break;
+        after = page.next_position;
+      }
+      ASSERT_EQ(after, *store->HeadPosition());
+    }
+  }
+}
+
 TEST(LogStoreReader, AFolderWithoutAStoreIsNotFound) {
   testing::TempDir dir;
   auto view = OpenLogEventStoreReader(dir.File("nothing"));
@@ -1164,6 +1202,37 @@ TEST_F(LogScavengeTest, TheSegmentItSealsIsGivenBackItsUnusedSpace) {
   report = store_->Scavenge();
   ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_EQ(report->events_scavenged, 0);
+}
+
+// A LogReader (NewLogReader) keeps its cursor, buffer and resume place between pages: a
+// scavenge between two pages moves records, and the next page reads them where they are now.
+TEST_F(LogScavengeTest, ALogReaderReadsOnAcrossAScavenge) {
+  Fill(40);
+  ASSERT_TRUE(store_->DeleteStream("old", DeleteMode::kSoft).ok());
+  auto reader = store_->NewLogReader();
+  ASSERT_TRUE(reader);
+  LogPage page;
+  std::vector<RecordedEvent> all;
+  ASSERT_TRUE(reader->Read(0, 37, page).ok());
+  all.insert(all.end(), page.events.begin(), page.events.end());
+  auto report = store_->Scavenge();
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  ASSERT_EQ(report->events_scavenged, 80);
+  for (int pages = 0; pages < 100 && !page.events.empty(); ++pages) {
+    const int64_t after = page.next_position;
+    ASSERT_TRUE(reader->Read(after, 37, page).ok());
+    all.insert(all.end(), page.events.begin(), page.events.end());
+  }
+  ASSERT_EQ(all.size(), 120u);
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(all[i].position, static_cast<int64_t>(i) + 1);
+    if (i >= 37) {
+      EXPECT_EQ(all[i].type == kScavengedEventType, all[i].stream_id == "old") << i;
+    }
+    if (all[i].stream_id == "keep") {
+      EXPECT_TRUE(LogContains(all[i].data, "pad"));
+    }
+  }
 }
 
 }  // namespace

@@ -449,8 +449,8 @@ std::vector<EventData> PgTicks(int n) {
 }
 
 // A database that version 1 (before stream lifecycle) initialised, with a stream in it: `evs pg
-// init` (InitPostgresSchema) migrates it to version 2, its events read as before, and the stream
-// can then be given metadata and deleted.
+// init` (InitPostgresSchema) migrates it to version 2 (and on), its events read as before, and the
+// stream can then be given metadata and deleted.
 TEST(PostgresSchemaTest, AVersion1DatabaseIsMigratedToVersion2) {
   if (auto reason = testing::PostgresTestSkipReason(); !reason.empty()) GTEST_SKIP() << reason;
   testing::PostgresTestDatabase database;
@@ -481,8 +481,8 @@ TEST(PostgresSchemaTest, AVersion1DatabaseIsMigratedToVersion2) {
 
   auto migrated = InitPostgresSchema(database.url());
   ASSERT_TRUE(migrated.ok()) << migrated.error().message;
-  EXPECT_EQ(*migrated, 2);
-  EXPECT_EQ(*InitPostgresSchema(database.url()), 2);  // again: nothing to do
+  EXPECT_EQ(*migrated, kPostgresSchemaVersion);  // and on to the versions after it
+  EXPECT_EQ(*InitPostgresSchema(database.url()), kPostgresSchemaVersion);  // again: nothing
   auto store = OpenPostgresEventStore(options);
   ASSERT_TRUE(store.ok()) << store.error().message;
   auto page = (*store)->ReadStream("cart-1", {});
@@ -558,6 +558,141 @@ TEST_F(PostgresTest, LifecycleChangesAreSeenByEveryStoreOnTheDatabase) {
   auto listed = a->ListStreams("", 10);
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->streams.empty());
+}
+
+// Two stores (processes) scavenge the same streams at once while a third appends to one of them
+// (pushing more of it out of its max_count) and a follower reads the log: the follower sees every
+// position once, in order; each hidden event becomes a marker exactly once (the reports add up);
+// nothing that reads still return is touched.
+TEST_F(PostgresTest, ScavengingBesideOtherStoresAppendingKeepsTheLogDense) {
+  auto a = Open();
+  auto b = Open();
+  auto w = Open();
+  auto f = Open();
+  ASSERT_TRUE(a && b && w && f);
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(a->Append("trimmed", ExpectedVersion::Any(), PgTicks(10)).ok());
+    ASSERT_TRUE(a->Append("gone", ExpectedVersion::Any(), PgTicks(10)).ok());
+  }
+  StreamMetadata metadata;
+  metadata.max_count = 10;
+  ASSERT_TRUE(a->SetStreamMetadata("trimmed", metadata).ok());
+  ASSERT_TRUE(a->DeleteStream("gone", DeleteMode::kSoft).ok());
+
+  std::atomic<bool> stop{false};
+  std::atomic<bool> written{false};  // the writer has stopped
+  std::thread writer([&] {
+    while (!stop.load()) {
+      ASSERT_TRUE(w->Append("trimmed", ExpectedVersion::Any(), PgTicks(1)).ok());
+      ASSERT_TRUE(w->Append("live", ExpectedVersion::Any(), PgTicks(1)).ok());
+    }
+  });
+  std::atomic<int64_t> followed{0};
+  std::thread follower([&] {
+    int64_t after = 0;
+    for (bool last = false; !last;) {
+      last = written.load();  // once more after the writer stopped
+      for (;;) {
+        auto page = f->ReadLog(after, 100);
+        ASSERT_TRUE(page.ok()) << page.error().message;
+        if (page->events.empty()) break;
+        for (const auto& e : page->events) {
+          ASSERT_EQ(e.position, after + 1) << "the follower stepped over a position";
+          after = e.position;
+          if (e.stream_id == "live") {
+            EXPECT_NE(e.type, kScavengedEventType);
+          }
+        }
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    followed = after;
+  });
+  int64_t scavenged = 0;
+  std::mutex mu;
+  auto scavenge = [&](EventStore& store) {
+    ScavengeOptions options;
+    options.events_per_step = 5;
+    auto report = store.Scavenge(options);
+    ASSERT_TRUE(report.ok()) << report.error().message;
+    EXPECT_EQ(report->streams_examined, 2);
+    std::lock_guard guard(mu);
+    scavenged += report->events_scavenged;
+  };
+  std::thread sa([&] { scavenge(*a); });
+  std::thread sb([&] { scavenge(*b); });
+  sa.join();
+  sb.join();
+  std::this_thread::sleep_for(50ms);
+  stop = true;
+  writer.join();
+  written = true;
+  follower.join();
+  scavenge(*a);  // what the last appends pushed out
+
+  const int64_t trimmed = *a->StreamVersion("trimmed");
+  const auto log = WholeLog(*a);  // dense from 1
+  EXPECT_EQ(static_cast<int64_t>(log.size()), followed.load());
+  int64_t markers = 0;
+  int64_t after = 0;
+  for (;;) {
+    auto page = a->ReadLog(after, 1000);
+    ASSERT_TRUE(page.ok());
+    if (page->events.empty()) break;
+    for (const auto& e : page->events) {
+      after = e.position;
+      const bool hidden =
+          e.stream_id == "gone" || (e.stream_id == "trimmed" && e.version <= trimmed - 10);
+      EXPECT_EQ(e.type == kScavengedEventType, hidden) << e.stream_id << " " << e.version;
+      markers += e.type == kScavengedEventType;
+    }
+  }
+  EXPECT_EQ(markers, 300 + trimmed - 10);
+  EXPECT_EQ(scavenged, markers);
+  auto page = b->ReadStream("trimmed", {});
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->events.size(), 10u);
+  EXPECT_EQ(page->events.front().version, trimmed - 9);
+  for (const auto& e : page->events) EXPECT_EQ(e.type, "Tick");
+}
+
+// ReadStream reads the stream's row (its lifecycle) and its events in one snapshot. Made to race
+// deterministically: another session holds evs_events locked, so the read decides from the row and
+// then waits on the events; meanwhile that session soft-deletes the stream and turns its events
+// into markers (what DeleteStream and a scavenge step commit) and commits. The read must then
+// answer as of before the change (the events), never the row from before with the events from
+// after (markers a read never returns).
+TEST_F(PostgresTest, ReadStreamReadsTheRowAndTheEventsInOneSnapshot) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Append("s", ExpectedVersion::NoStream(), PgTicks(5)).ok());
+  ASSERT_TRUE(store->ReadStream("s", {}).ok());  // the pool's connection is open
+  auto locker = pg::Connection::Open(database_->url());
+  ASSERT_TRUE(locker.ok()) << locker.error().message;
+  ASSERT_TRUE((*locker)->ExecScript("BEGIN; LOCK TABLE evs_events IN ACCESS EXCLUSIVE MODE").ok());
+  std::optional<Result<StreamPage>> read;
+  std::thread reader([&] { read.emplace(store->ReadStream("s", {})); });
+  bool waiting = false;
+  for (int i = 0; i < 1000 && !waiting; ++i) {
+    auto rows = (*locker)->Exec(
+        "SELECT count(*) FROM pg_locks WHERE relation = 'evs_events'::regclass AND NOT granted");
+    ASSERT_TRUE(rows.ok()) << rows.error().message;
+    waiting = pg::GetInt8(rows->get(), 0, 0) > 0;
+    if (!waiting) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(waiting) << "the read never waited on evs_events";
+  ASSERT_TRUE((*locker)
+                  ->ExecScript("UPDATE evs_streams SET deleted_through = 5 WHERE stream_id = 's';"
+                               "UPDATE evs_events SET type = '$scavenged', data = '{}', "
+                               "metadata = '{}' WHERE stream_id = 's'; COMMIT")
+                  .ok());
+  reader.join();
+  ASSERT_TRUE(read.has_value());
+  ASSERT_TRUE(read->ok()) << read->error().message;
+  ASSERT_EQ((*read)->events.size(), 5u);
+  for (const auto& e : (*read)->events) EXPECT_EQ(e.type, "Tick");
+  // Read again: the stream is deleted.
+  EXPECT_EQ(store->ReadStream("s", {}).error().code, ErrorCode::kNotFound);
 }
 
 // Collects what a subscription hands over.

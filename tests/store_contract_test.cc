@@ -323,6 +323,75 @@ TEST_P(StoreContract, ReadLogInPagesFromAPosition) {
   EXPECT_EQ(empty->next_position, 7);
 }
 
+// A LogReader returns what ReadLog does, page after page into the same page (whose events it
+// reuses), whether a read continues the one before or jumps, across appends of events of every
+// size and lifecycle changes between them.
+TEST_P(StoreContract, ALogReaderReadsWhatReadLogReturns) {
+  if (!factory_->HasGlobalLog()) GTEST_SKIP() << GetParam() << " has no global log";
+  auto reader = store_->NewLogReader();
+  LogPage page;
+  auto same_as_read_log = [&](int64_t after, size_t limit) {
+    SCOPED_TRACE("after " + std::to_string(after) + ", limit " + std::to_string(limit));
+    auto read = reader->Read(after, limit, page);
+    ASSERT_TRUE(read.ok()) << read.error().message;
+    auto expected = store_->ReadLog(after, limit);
+    ASSERT_TRUE(expected.ok()) << expected.error().message;
+    EXPECT_EQ(page.next_position, expected->next_position);
+    EXPECT_EQ(page.head_position, expected->head_position);
+    ASSERT_EQ(page.events.size(), expected->events.size());
+    for (size_t i = 0; i < page.events.size(); ++i) {
+      const RecordedEvent& a = page.events[i];
+      const RecordedEvent& b = expected->events[i];
+      EXPECT_EQ(a.stream_id, b.stream_id);
+      EXPECT_EQ(a.version, b.version);
+      EXPECT_EQ(a.position, b.position);
+      EXPECT_EQ(a.id, b.id);
+      EXPECT_EQ(a.type, b.type);
+      EXPECT_EQ(a.data, b.data);
+      EXPECT_EQ(a.metadata, b.metadata);
+      EXPECT_EQ(a.recorded_at_us, b.recorded_at_us);
+    }
+  };
+  int64_t after = 0;
+  for (int round = 0; round < 12; ++round) {
+    std::vector<EventData> events;
+    for (int i = 0; i <= round % 5; ++i) {
+      EventData e =
+          Event(round % 2 ? "Long" + std::string(40, 'x') : "T",
+                "{\"pad\":\"" +
+                    std::string(static_cast<size_t>((round * 37 + i * 101) % 700), 'p') + "\"}");
+      if (round % 3 == 0)
+        e.metadata = "{\"m\":\"" + std::string(static_cast<size_t>(round * 10), 'm') + "\"}";
+      events.push_back(std::move(e));
+    }
+    MustAppend("stream-" + std::to_string(round % 4) + std::string(static_cast<size_t>(round), 's'),
+               ExpectedVersion::Any(), std::move(events));
+    if (round % 4 == 1) {
+      StreamMetadata metadata;
+      metadata.custom = "{\"round\":" + std::to_string(round) + "}";
+      (void)store_->SetStreamMetadata("stream-1", metadata);  // where the backend keeps it
+    }
+    // Continue page by page to the head, with limits that cut commits in the middle.
+    for (int pages = 0; pages < 100; ++pages) {
+      const size_t limit = static_cast<size_t>(1 + (round + pages) % 4);
+      same_as_read_log(after, limit);
+      if (::testing::Test::HasFailure() || page.events.empty()) break;
+      after = page.next_position;
+    }
+  }
+  // Jumps: back, forward, to the head, past it, and a page larger than the log.
+  for (int64_t jump :
+       {int64_t{0}, int64_t{3}, int64_t{1}, int64_t{17}, after - 1, after, after + 5}) {
+    same_as_read_log(std::max<int64_t>(jump, 0), 5);
+  }
+  same_as_read_log(0, 1000);
+  same_as_read_log(2, 2);
+  // The arguments ReadLog refuses, it refuses.
+  auto bad = reader->Read(-5, 10, page);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST_P(StoreContract, ListStreamsInPages) {
   for (auto s : {"c", "a", "b", "d"}) MustAppend(s, ExpectedVersion::Any(), Events(1));
   MustAppend("b", ExpectedVersion::Any(), Events(2));

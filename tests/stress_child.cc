@@ -196,14 +196,17 @@ class StressChild {
   }
 
   // The global log from the start: dense positions, each stream's versions one after another.
+  // Read through a LogReader into one page, as subscriptions read.
   void Follow() {
     std::vector<int64_t> seen(kStressStreams, 0);
     int64_t after = 0;
+    auto reader = store_.NewLogReader();
+    LogPage page;
     for (int i = 0; i < 10'000'000; ++i) {
-      auto page = store_.ReadLog(after, 512);
-      if (!page.ok() && ReadMayFail(page.error())) return;
-      if (!page.ok()) Fail("ReadLog: " + page.error().message);
-      for (const RecordedEvent& e : page->events) {
+      auto read = reader->Read(after, 512, page);
+      if (!read.ok() && ReadMayFail(read.error())) return;
+      if (!read.ok()) Fail("LogReader: " + read.error().message);
+      for (const RecordedEvent& e : page.events) {
         if (e.position != after + 1) {
           Fail("the log skipped from " + std::to_string(after) + " to " +
                std::to_string(e.position));
@@ -217,7 +220,7 @@ class StressChild {
         }
         last = e.version;
       }
-      if (page->events.empty()) {
+      if (page.events.empty()) {
         if (writers_done_) return;
         auto head = store_.WaitForHead(after, std::chrono::milliseconds(100));
         if (!head.ok()) Fail("WaitForHead: " + head.error().message);

@@ -68,11 +68,12 @@ class InstrumentedCheckpoints : public CheckpointStore {
  public:
   explicit InstrumentedCheckpoints(CheckpointStore& real) : real_(real) {}
   std::atomic<bool> fail_save{false}, fail_park{false};
-  std::atomic<int> list_calls{0}, retry_looks{0};
+  std::atomic<int> list_calls{0}, retry_looks{0}, saves{0};
 
   Result<std::optional<std::string>> Load(const std::string& s) override { return real_.Load(s); }
   Status Save(const std::string& s, const std::string& c) override {
     if (fail_save) return Error::Make(ErrorCode::kIOError, "disk gone (test)");
+    ++saves;
     return real_.Save(s, c);
   }
   Status Park(const ParkedEvent& p) override {
@@ -130,11 +131,14 @@ class FlakyReads : public EventStore {
     return real_.ReadStream(s, o);
   }
   Result<LogPage> ReadLog(int64_t after, size_t limit) override {
-    if (failing) {
-      ++failed_reads;
-      return Error::Make(ErrorCode::kIOError, "the disk is busy (test)");
+    if (!failing) {
+      auto page = real_.ReadLog(after, limit);
+      // A read that was under way when `failing` was set fails too: it may have seen what was
+      // appended after.
+      if (!failing) return page;
     }
-    return real_.ReadLog(after, limit);
+    ++failed_reads;
+    return Error::Make(ErrorCode::kIOError, "the disk is busy (test)");
   }
   Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
     return real_.ListStreams(after, limit);
@@ -269,6 +273,77 @@ TEST_P(SubscriptionTest, ResumesFromItsCheckpoint) {
   ASSERT_EQ(events.size(), 5u);
   EXPECT_EQ(events.front().position, 21);
   EXPECT_EQ(*checkpoints_->Load("resume"), std::optional<std::string>("25"));
+}
+
+// While catching up the checkpoint is saved at most every catch_up_checkpoint_interval; the
+// batches near the head save it, so that once WaitUntil() reaches the head it is saved. With an
+// interval of zero every batch saves it.
+TEST_P(SubscriptionTest, CatchingUpSavesTheCheckpointAtMostEveryIntervalAndAtTheHead) {
+  Append("s", 100);
+  for (auto interval : {std::chrono::milliseconds(std::chrono::hours(1)), 0ms}) {
+    RecordingHandler handler;
+    InstrumentedCheckpoints checkpoints(*checkpoints_);
+    SubscriptionOptions o;
+    o.name = "throttled-" + std::to_string(interval.count());
+    o.batch_size = 5;
+    o.catch_up_checkpoint_interval = interval;
+    auto started = Subscription::Start(*store_, checkpoints, handler, o);
+    ASSERT_TRUE(started.ok()) << started.error().message;
+    ASSERT_TRUE((*started)->WaitUntil(100, 10s));
+    EXPECT_EQ(*checkpoints_->Load(o.name), std::optional<std::string>("100"));
+    ExpectExactlyOnceInOrder(handler.events(), 100);
+    if (interval.count() > 0) {
+      // The batches that come within batch_size of the head (and maybe none other).
+      EXPECT_LE(checkpoints.saves.load(), 3);
+    } else {
+      EXPECT_EQ(checkpoints.saves.load(), 20);
+    }
+    started->reset();
+  }
+}
+
+// A handler that stops its subscription from within, on one position.
+class StopAtHandler : public EventHandler {
+ public:
+  explicit StopAtHandler(int64_t at) : at_(at) {}
+  std::atomic<Subscription*> subscription{nullptr};
+  Status Handle(std::span<const RecordedEvent> batch) override {
+    for (const auto& e : batch) {
+      if (e.position == at_) {
+        // Bounded: the test sets it right after Start().
+        for (int i = 0; i < 1000 && !subscription.load(); ++i) std::this_thread::sleep_for(1ms);
+        if (Subscription* s = subscription.load()) s->Stop();
+      }
+    }
+    return OkStatus();
+  }
+
+ private:
+  const int64_t at_;
+};
+
+// Stop() while catching up (checkpoints not yet saved) saves what was handled, and a restart
+// goes on from there.
+TEST_P(SubscriptionTest, StopWhileCatchingUpSavesWhatWasHandled) {
+  Append("s", 100);
+  StopAtHandler handler(48);
+  SubscriptionOptions o;
+  o.name = "stopped-early";
+  o.batch_size = 5;
+  o.catch_up_checkpoint_interval = std::chrono::hours(1);
+  auto sub = Subscribe(handler, o);
+  handler.subscription = sub.get();
+  ASSERT_TRUE(
+      Eventually([&] { return sub->GetStatus().state == SubscriptionStatus::State::kStopped; }));
+  EXPECT_EQ(sub->GetStatus().checkpoint, 50);  // the batch in hand, 46..50, was handled
+  EXPECT_EQ(*checkpoints_->Load("stopped-early"), std::optional<std::string>("50"));
+  sub.reset();
+  RecordingHandler rest;
+  auto resumed = Subscribe(rest, o);
+  ASSERT_TRUE(resumed->WaitUntil(100, 10s));
+  auto events = rest.events();
+  ASSERT_EQ(events.size(), 50u);
+  EXPECT_EQ(events.front().position, 51);
 }
 
 TEST_P(SubscriptionTest, FilteredSubscriptionStillAdvancesItsCheckpoint) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "evs/read_model.h"
 #include "evs/status.h"
 
 namespace cart {
@@ -21,6 +22,9 @@ class CartReports {
   // Opens the read model's file read-only (it must exist: the projection creates it);
   // kIOError when it cannot be opened.
   static evs::Result<std::unique_ptr<CartReports>> Open(const std::string& path);
+  // Queries the read model through `model` (e.g. evs::OpenPostgresReadModel: the projection's
+  // read model in PostgreSQL, shared by every server of the store). The same SQL runs on both.
+  static std::unique_ptr<CartReports> Open(std::unique_ptr<evs::ReadModel> model);
   ~CartReports();
 
   // Carts by id, after `after`, optionally of one status, at most `limit`:
@@ -32,13 +36,17 @@ class CartReports {
   evs::Result<nlohmann::ordered_json> TopItems(int64_t limit);
 
  private:
-  explicit CartReports(sqlite3* db) : db_(db) {}
-  // Runs `sql` with `bind` setting its parameters and `row` taking each row.
-  evs::Status Query(const char* sql, const std::function<void(sqlite3_stmt*)>& bind,
-                    const std::function<void(sqlite3_stmt*)>& row);
+  CartReports(sqlite3* db, std::unique_ptr<evs::ReadModel> model)
+      : db_(db), model_(std::move(model)) {}
+  // Every row of `sql` with `params` bound, from whichever database the reports read.
+  evs::Result<std::vector<evs::SqlRow>> Query(const char* sql,
+                                              const std::vector<evs::SqlValue>& params);
+  evs::Result<std::vector<evs::SqlRow>> QuerySqlite(const char* sql,
+                                                    const std::vector<evs::SqlValue>& params);
 
   std::mutex mu_;
-  sqlite3* db_;
+  sqlite3* db_;                            // the SQLite file, or null
+  std::unique_ptr<evs::ReadModel> model_;  // or this
 };
 
 }  // namespace cart

@@ -8,17 +8,17 @@ evs::Status CartSummaryProjection::CreateTables(evs::ReadModel& m) {
   const std::string& s = m.Suffix();
   for (const std::string& sql : {
            "CREATE TABLE IF NOT EXISTS cart_summaries" + s +
-               " (cart_id TEXT PRIMARY KEY, status TEXT NOT NULL, item_count INTEGER NOT NULL, "
-               "total_cents INTEGER NOT NULL, version INTEGER NOT NULL, "
-               "updated_at_us INTEGER NOT NULL)",
+               " (cart_id TEXT PRIMARY KEY, status TEXT NOT NULL, item_count BIGINT NOT NULL, "
+               "total_cents BIGINT NOT NULL, version BIGINT NOT NULL, "
+               "updated_at_us BIGINT NOT NULL)",
            "CREATE INDEX IF NOT EXISTS cart_summaries_by_status" + s + " ON cart_summaries" + s +
                " (status, cart_id)",
            "CREATE TABLE IF NOT EXISTS cart_lines" + s +
-               " (cart_id TEXT NOT NULL, name TEXT NOT NULL, quantity INTEGER NOT NULL, "
-               "unit_price_cents INTEGER NOT NULL, PRIMARY KEY (cart_id, name))",
+               " (cart_id TEXT NOT NULL, name TEXT NOT NULL, quantity BIGINT NOT NULL, "
+               "unit_price_cents BIGINT NOT NULL, PRIMARY KEY (cart_id, name))",
            "CREATE TABLE IF NOT EXISTS item_totals" + s +
-               " (name TEXT PRIMARY KEY, quantity_added INTEGER NOT NULL, "
-               "quantity_removed INTEGER NOT NULL, times_added INTEGER NOT NULL)",
+               " (name TEXT PRIMARY KEY, quantity_added BIGINT NOT NULL, "
+               "quantity_removed BIGINT NOT NULL, times_added BIGINT NOT NULL)",
        }) {
     if (auto r = m.Execute(sql); !r) return r;
   }
@@ -50,27 +50,32 @@ evs::Status CartSummaryProjection::Apply(evs::ReadModel& m, const evs::RecordedE
         using E = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<E, CartOpened>) {
           return m.Execute(
-              "INSERT OR REPLACE INTO cart_summaries" + s +
+              "INSERT INTO cart_summaries" + s +
                   " (cart_id, status, item_count, total_cents, version, updated_at_us) "
-                  "VALUES (?, 'open', 0, 0, ?, ?)",
+                  "VALUES (?, 'open', 0, 0, ?, ?) ON CONFLICT (cart_id) DO UPDATE SET "
+                  "status = excluded.status, item_count = excluded.item_count, "
+                  "total_cents = excluded.total_cents, version = excluded.version, "
+                  "updated_at_us = excluded.updated_at_us",
               {id, v, at});
         } else if constexpr (std::is_same_v<E, ItemAdded>) {
           if (auto r =
                   m.Execute("INSERT INTO cart_lines" + s +
                                 " (cart_id, name, quantity, unit_price_cents) VALUES (?, ?, ?, ?) "
-                                "ON CONFLICT (cart_id, name) DO UPDATE SET quantity = quantity + "
-                                "excluded.quantity, unit_price_cents = excluded.unit_price_cents",
+                                "ON CONFLICT (cart_id, name) DO UPDATE SET quantity = cart_lines" +
+                                s +
+                                ".quantity + excluded.quantity, unit_price_cents = "
+                                "excluded.unit_price_cents",
                             {id, e.name, e.quantity, e.unit_price.cents});
               !r) {
             return r;
           }
-          if (auto r =
-                  m.Execute("INSERT INTO item_totals" + s +
-                                " (name, quantity_added, quantity_removed, times_added) VALUES "
-                                "(?, ?, 0, 1) ON CONFLICT (name) DO UPDATE SET quantity_added = "
-                                "quantity_added + excluded.quantity_added, times_added = "
-                                "times_added + 1",
-                            {e.name, e.quantity});
+          if (auto r = m.Execute(
+                  "INSERT INTO item_totals" + s +
+                      " (name, quantity_added, quantity_removed, times_added) VALUES "
+                      "(?, ?, 0, 1) ON CONFLICT (name) DO UPDATE SET quantity_added = item_totals" +
+                      s + ".quantity_added + excluded.quantity_added, times_added = item_totals" +
+                      s + ".times_added + 1",
+                  {e.name, e.quantity});
               !r) {
             return r;
           }

@@ -68,6 +68,19 @@ struct LogPage {
   int64_t head_position = 0;  // the last committed position when the page was read
 };
 
+// Reads the global log page after page, for one thread: the sequential scan that subscriptions
+// catch up with (EventStore::NewLogReader). Not thread-safe; must not outlive its store.
+class LogReader {
+ public:
+  virtual ~LogReader() = default;
+  // Fills `page` with what ReadLog(after, limit) would return, with the same errors. What `page`
+  // held is replaced; its events (and their strings' capacity) are reused, so that a caller who
+  // passes the same page each time gets, on the embedded log store, no allocation per event once
+  // the strings are large enough. A read whose `after` is the page before's next_position goes
+  // on from where that read ended rather than looking the position up again.
+  virtual Status Read(int64_t after, size_t limit, LogPage& page) = 0;
+};
+
 // A stream as ListStreams lists it.
 struct StreamInfo {
   std::string stream_id;  // the stream's id
@@ -200,6 +213,11 @@ class EventStore {
   // Never returns a position before an earlier one is visible. kUnsupported on backends without
   // a global log.
   virtual Result<LogPage> ReadLog(int64_t after, size_t limit) = 0;
+
+  // A reader of the global log for one thread (see LogReader). The default reads through
+  // ReadLog (a new page each time); the log store's scans its segments with one buffer and decodes
+  // into the caller's page.
+  virtual std::unique_ptr<LogReader> NewLogReader();
 
   // Streams with id > `after`, ordered by id, at most `limit`.
   virtual Result<StreamsPage> ListStreams(std::string_view after, size_t limit) = 0;

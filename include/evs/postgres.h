@@ -2,31 +2,44 @@
 // gap-free global log. Part of the evs::postgres component (target evs::postgres, through libpq);
 // a program that does not link it does not need libpq.
 //
-// Tables (schema version 2, in the connection's schema, normally `public`):
+// Tables (schema version 3, in the connection's schema, normally `public`):
 //   evs_schema_version (version)            the schema's version; migrations move it on
 //   evs_streams (stream_id, version, deleted_through, hard_deleted, max_count, max_age_seconds,
-//                truncate_before, custom)    each stream's head and lifecycle: appends and
-//                                           lifecycle changes lock its row (version 2 added the
-//                                           lifecycle columns; a version 1 database migrates)
+//                truncate_before, custom, scavenged_through)    each stream's head and
+//                                           lifecycle: appends, lifecycle changes and scavenge
+//                                           steps lock its row (version 2 added the lifecycle
+//                                           columns, version 3 scavenged_through; older
+//                                           databases migrate)
 //   evs_events (position, stream_id, version, event_id, type, data, metadata, recorded_at_us)
 //                                           unique (stream_id, version) and unique event_id
 //   evs_log_head (id = 1, position, recorded_at_us)   the log's head: one row
 //   evs_checkpoints, evs_parked, evs_subscription_states   what OpenPostgresCheckpointStore keeps
+//   evs_key_store, evs_keys                  the key store of personal data (version 3;
+//                                           evs/postgres_key_store.h)
 //
 // Appends: a writer per store (two threads and connections, so that the next batch prepares while
 // one commits) takes the queued appends (blocking and asynchronous) and commits each batch in
-// one READ COMMITTED transaction: it locks the streams' rows (SELECT ... FOR
-// UPDATE, in stream id order, so that writers in other processes never deadlock), decides each
-// append against the locked versions and the event ids already committed (a conflicting append
-// fails alone), then takes positions from the evs_log_head row (UPDATE ... RETURNING, a row lock
-// held until COMMIT), inserts the events, and commits; NOTIFY evs_log wakes every listener.
+// one READ COMMITTED transaction: it locks the streams' rows (SELECT ... FOR UPDATE, in stream
+// id order, so that writers in other processes never deadlock), decides each append against the
+// locked versions and the event ids already committed (a conflicting append fails alone), moves
+// the streams' versions, then takes positions from the evs_log_head row (UPDATE ... RETURNING, a
+// row lock held until COMMIT) and inserts the events in the same statement (arrays unnested on
+// the server), and commits; NOTIFY evs_log wakes every listener. The writer remembers each
+// stream's head as it left it, and when every stream of a batch is known and every append is a
+// write against those heads, it sends the whole transaction at once (one round trip): the
+// statement that moves the versions checks them, and that no event id is committed, under the
+// rows' locks, and fails the transaction when the prediction was wrong (another process wrote,
+// a lifecycle change); the batch is then decided the long way (two round trips: lock and look
+// the ids up, then write and commit). Either way the head row is locked only by the statement
+// that inserts the events, sent with COMMIT: the time every writer of the database waits for is
+// that statement and COMMIT's WAL flush, with no round trip to the client in between.
 //
 // The log has no holes a reader can step over: positions are taken under the head row's lock, so
 // transactions that assign positions commit one after another, and the next one gets the lock
 // only after the previous one's commit is visible. A reader that sees position p + 1 therefore
-// also sees p. The cost: commits that write events serialize on that row (one commit's round
-// trips and WAL flush at a time, shared by every append of its batch); README.md gives measured
-// figures (evs-bench postgres).
+// also sees p. The cost: commits that write events serialize on that row (one insert and one WAL
+// flush at a time, shared by every append of its batch); README.md gives measured figures
+// (evs-bench postgres).
 //
 // Idempotent retries follow event_store.h by looking up the event ids in the database, so a
 // retry is recognised however old the original is. A connection lost while the writer's
@@ -41,13 +54,24 @@
 // writer does for appends, and decide as the embedded store does (store::CommitPlanner); the
 // writer refuses appends to a hard-deleted stream (kStreamDeleted) and restarts a soft-deleted
 // one at its next version. Reads (ReadStream, StreamVersion, ListStreams, GetStreamLifecycle)
-// read the row and return what the embedded store would (store/stream_lifecycle.h); max_age is
-// measured by `clock`. Not supported (kUnsupported): Scavenge; hidden events stay in evs_events.
+// read the row and return what the embedded store would (store/stream_lifecycle.h); ReadStream
+// reads the row and the events in one REPEATABLE READ transaction, so that a change committed
+// between its two statements is seen by both or neither; max_age is measured by `clock`.
+// Scavenge turns the hidden events into markers in place, a step at a time, each step a
+// transaction under the stream's row lock, as the embedded store's (store/sqlite_scavenger.h);
+// then VACUUM evs_events (VACUUM FULL with `compact`). It uses a connection of its own while it
+// runs.
 //
 // libpq 14 or newer (its pipeline mode); tested against PostgreSQL 15. Connections per store: two
-// for the writer, one listener and up to `read_connections` readers. Batches complete in the order
-// they were taken; if a batch's transaction is lost and run again, the batch after it may have
-// been decided without its writes (a conflict it would not otherwise have met).
+// for the writer, one listener and up to `read_connections` readers (and one while Scavenge
+// runs). Batches lock their rows and complete in the order they were taken; if a batch's
+// transaction is lost and run again, the batch after it may have been decided without its writes
+// (a conflict it would not otherwise have met). Every connection plans prepared statements for
+// their parameters (plan_cache_mode force_custom_plan), so that a plan made while the tables were
+// empty is not kept, and the writer's transactions find rows by key only (SET LOCAL
+// enable_seqscan = off: without statistics yet, PostgreSQL would scan the tables). A batch's new
+// streams' rows are inserted ahead of its transaction, in one of their own that does not wait for
+// its WAL flush (the batch's COMMIT flushes past it).
 //
 // Thread safety: as event_store.h; any number of processes may open the same database.
 #pragma once
@@ -97,7 +121,7 @@ Result<std::unique_ptr<EventStore>> OpenPostgresEventStore(const PostgresStoreOp
 Result<int> InitPostgresSchema(const std::string& url);
 
 // The schema version this release writes.
-inline constexpr int kPostgresSchemaVersion = 2;
+inline constexpr int kPostgresSchemaVersion = 3;
 
 // Checkpoints, parked events and subscription states in the same database, shared by every
 // process on it: for subscriptions that read a PostgreSQL store. Save() is durable when it

@@ -1,7 +1,9 @@
 // Projections: read models kept up to date from the change feed, with exactly-once effect. Each
 // batch of events is applied and the projection's checkpoint saved in one transaction of the
-// read model's database (a SQLite file), so a crash at any moment leaves the read model at a
-// checkpoint it really reached: nothing missing, nothing counted twice.
+// read model's database (a SQLite file; or a PostgreSQL database, postgres_projection.h), so a
+// crash at any moment leaves the read model at a checkpoint it really reached: nothing missing,
+// nothing counted twice. A batch applies only the events past the checkpoint it finds in that
+// transaction, so runners of one read model in several processes apply each event once.
 //
 // A read model lives in tables named with a generation suffix ("cart_summaries_g1") behind
 // views with the plain names ("cart_summaries"), which readers query. A rebuild fills the next
@@ -60,7 +62,8 @@ struct ProjectionOptions {
   std::shared_ptr<const Upcaster> upcaster = nullptr;
 };
 
-// Runs a projection from the store's feed into its database. Thread-safe.
+// Runs a projection from the store's feed into its database. Thread-safe. Open() keeps the read
+// model in a SQLite file; OpenPostgresProjectionRunner (postgres_projection.h) in PostgreSQL.
 class ProjectionRunner {
  public:
   // Opens (or creates) the read model, creating the first generation's tables and views.
@@ -91,7 +94,8 @@ class ProjectionRunner {
   // it in; the feed goes on from the last event replayed. On error the current generation stays.
   virtual Status RebuildFrom(const std::function<Status(EventHandler&)>& replay) = 0;
 
-  // The checkpoint's name in the read model's `checkpoints` table.
+  // The checkpoint's name in the read model's `checkpoints` table (`evs_projection_checkpoints`
+  // on PostgreSQL).
   virtual std::string CheckpointName() const = 0;
 };
 

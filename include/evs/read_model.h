@@ -1,7 +1,8 @@
 // A read model as a projection sees it: SQL statements with parameters, run inside the
-// transaction of the batch being applied. SQLite is the implementation evs ships (a
-// ProjectionRunner or StreamProjectionHandler opens it, projection.h); a projection names no
-// database library, only SQL.
+// transaction of the batch being applied. evs ships it on SQLite (a ProjectionRunner or
+// StreamProjectionHandler opens it, projection.h) and on PostgreSQL (postgres_projection.h: the
+// same ? and ?N parameters; write SQL both take); a projection names no database library, only
+// SQL.
 #pragma once
 
 #include <cstddef>

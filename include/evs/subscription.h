@@ -1,6 +1,7 @@
 // Subscriptions: the change feed of the embedded log. A subscription catches up from its
 // checkpoint in pages, then goes live, woken by commits; it hands its handler batches of events
-// in position order, at least once, and saves its checkpoint after each batch.
+// in position order, at least once, and saves its checkpoint after each batch (while catching
+// up, at most every SubscriptionOptions::catch_up_checkpoint_interval).
 //
 // Handlers see batches of recorded events and never parse checkpoints: the same handler runs
 // behind this feed, a Kinesis shard consumer, or a Lambda batch (docs/architecture.md).
@@ -129,6 +130,13 @@ struct SubscriptionOptions {
   int group_member = 0;  // this member's number, 0 .. group_size - 1
   // Events read per page (measured best for catch-up at 2048-4096).
   size_t batch_size = 2048;
+  // How often the checkpoint is saved while catching up (more than batch_size events behind the
+  // head): after a batch only once this long has passed since the last save. A batch that comes
+  // within batch_size of the head, one that parked events, reaching the head, Stop() and a
+  // failure always save it; zero saves after every batch. After a crash, up to this much of the
+  // catch-up is delivered again (at-least-once either way). GetStatus() and WaitUntil() count
+  // what was handled, saved or not.
+  std::chrono::milliseconds catch_up_checkpoint_interval{100};
   // How long a live subscription waits for a commit before it looks again (for Stop()); also
   // how often it looks for parked events whose retry was requested, idle or busy.
   std::chrono::milliseconds idle_wait{200};
@@ -176,7 +184,7 @@ class Subscription {
                                                      SubscriptionOptions options);
   virtual ~Subscription() = default;
 
-  // Stops after the batch in hand (its checkpoint saved). Idempotent.
+  // Stops after the batch in hand (the checkpoint of every batch handled saved). Idempotent.
   virtual void Stop() = 0;
   // Its state and counters now. Thread-safe.
   virtual SubscriptionStatus GetStatus() const = 0;

@@ -9,9 +9,9 @@
 
 #include "aws/dynamodb_event_store.h"
 #include "aws/dynamodb_items.h"
-#include "common/base64.h"
 #include "evs/uuid.h"
 #include "personal/aead.h"
+#include "personal/key_wrap.h"
 
 namespace evs::aws {
 namespace {
@@ -30,26 +30,6 @@ int64_t NowMicros() {
 }
 
 std::string ItemKey(const std::string& subject) { return "subject#" + subject; }
-
-// Seals `plain` under the master key: base64 of nonce, ciphertext and tag.
-Result<std::string> Wrap(const std::string& master_key, const std::string& aad,
-                         std::string_view plain) {
-  auto nonce = personal::RandomBytes(personal::kNonceBytes);
-  if (!nonce.ok()) return nonce.error();
-  auto sealed = personal::Encrypt(master_key, *nonce, aad, plain);
-  if (!sealed.ok()) return sealed.error();
-  return Base64Encode(*nonce + *sealed);
-}
-
-Result<std::string> Unwrap(const std::string& master_key, const std::string& aad,
-                           const std::string& wrapped) {
-  auto bytes = Base64Decode(wrapped);
-  if (!bytes.ok() || bytes->size() < personal::kNonceBytes + personal::kTagBytes) {
-    return Error::Make(ErrorCode::kCorruption, "a wrapped key is not base64 of a sealed key");
-  }
-  return personal::Decrypt(master_key, bytes->substr(0, personal::kNonceBytes), aad,
-                           bytes->substr(personal::kNonceBytes));
-}
 
 class DynamoDbKeyStore final : public KeyStore {
  public:
@@ -71,7 +51,7 @@ class DynamoDbKeyStore final : public KeyStore {
     if (found->state == SubjectKey::State::kForgotten) return Forgotten(subject);
     auto key = personal::RandomBytes(personal::kKeyBytes);
     if (!key.ok()) return key.error();
-    auto wrapped = Wrap(master_key_, Aad(subject), *key);
+    auto wrapped = personal::WrapKey(master_key_, Aad(subject), *key);
     if (!wrapped.ok()) return wrapped.error();
     // The first writer's key wins; a loser reads it back.
     auto put = Call("PutItem",
@@ -101,7 +81,7 @@ class DynamoDbKeyStore final : public KeyStore {
       found.state = SubjectKey::State::kForgotten;
       return found;
     }
-    auto key = Unwrap(master_key_, Aad(subject), *wrapped);
+    auto key = personal::UnwrapKey(master_key_, Aad(subject), *wrapped);
     if (!key.ok() || key->size() != personal::kKeyBytes) {
       return Error::Make(ErrorCode::kCorruption, "the wrapped key of subject '" + subject +
                                                      "' in " + name() +
@@ -187,7 +167,7 @@ Result<std::string> ReadOrMakeMeta(AwsClient& client, const DynamoDbKeyStoreOpti
         return Error::Make(ErrorCode::kCorruption,
                            "the key table " + options.table + " has a meta item evs did not write");
       }
-      if (!Unwrap(options.master_key, "evs-master-check|" + *id, *check).ok()) {
+      if (!personal::UnwrapKey(options.master_key, "evs-master-check|" + *id, *check).ok()) {
         return Error::Make(
             ErrorCode::kInvalidArgument,
             "the master key is not the one the key table " + options.table + " was made with");
@@ -199,7 +179,7 @@ Result<std::string> ReadOrMakeMeta(AwsClient& client, const DynamoDbKeyStoreOpti
                          "the key table " + options.table + " holds no key store (no meta item)");
     }
     const std::string id = Uuid::Random().ToString();
-    auto check = Wrap(options.master_key, "evs-master-check|" + id, "");
+    auto check = personal::WrapKey(options.master_key, "evs-master-check|" + id, "");
     if (!check.ok()) return check.error();
     auto put = client.CallJson(
         Service::kDynamoDb, "PutItem",

@@ -9,6 +9,7 @@
 #include "evs/dynamodb_key_store.h"
 #include "evs/log_store.h"
 #include "evs/postgres.h"
+#include "evs/postgres_key_store.h"
 
 namespace evs::cli {
 
@@ -101,24 +102,35 @@ Result<std::unique_ptr<SnapshotStore>> OpenSnapshotStore(const GlobalOptions& gl
 
 namespace {
 
+// The shared key stores (DynamoDB, PostgreSQL) keep keys wrapped by the operator's master key.
+bool NeedsMasterKey(const GlobalOptions& global) {
+  return IsDynamoDb(global) || IsPostgresUrl(global.store);
+}
+
+Error MissingMasterKey(const GlobalOptions& global) {
+  return Error::Make(ErrorCode::kInvalidArgument,
+                     std::string("personal data on ") +
+                         (IsPostgresUrl(global.store) ? "PostgreSQL" : "DynamoDB") +
+                         " needs the master key: --master-key-file PATH (or EVS_MASTER_KEY_FILE), "
+                         "64 hex digits (umask 077; openssl rand -hex 32 > master.key)");
+}
+
 Result<std::unique_ptr<KeyStore>> OpenKeys(const GlobalOptions& global, bool create_if_missing) {
-  if (IsPostgresUrl(global.store)) {
-    // Keys must be shared by every server of the database; not there yet.
-    return Error::Make(
-        ErrorCode::kUnsupported,
-        "personal data (sealed fields) is not supported on the PostgreSQL store yet");
-  }
-  if (!IsDynamoDb(global)) {
+  const bool postgres = IsPostgresUrl(global.store);
+  if (!NeedsMasterKey(global)) {
     return OpenSqliteKeyStore(
         {.path = KeyStorePathFor(StorePath(global)), .create_if_missing = create_if_missing});
   }
-  if (global.master_key_file.empty()) {
-    return Error::Make(ErrorCode::kInvalidArgument,
-                       "personal data on DynamoDB needs the master key: --master-key-file PATH "
-                       "(or EVS_MASTER_KEY_FILE)");
-  }
+  if (global.master_key_file.empty()) return MissingMasterKey(global);
   auto master_key = ReadMasterKeyFile(global.master_key_file);
   if (!master_key.ok()) return master_key.error();
+  if (postgres) {
+    // The schema must be there (evs pg init), as for the store.
+    return OpenPostgresKeyStore({.url = global.store,
+                                 .master_key = std::move(master_key).value(),
+                                 .create_schema = false,
+                                 .create_if_missing = create_if_missing});
+  }
   DynamoDbKeyStoreOptions options;
   options.table = KeyTableFor(DynamoDbTable(global));
   options.master_key = std::move(master_key).value();
@@ -131,8 +143,15 @@ Result<std::unique_ptr<KeyStore>> OpenKeys(const GlobalOptions& global, bool cre
 
 Result<std::unique_ptr<PersonalData>> OpenPersonalData(const GlobalOptions& global,
                                                        EventStore& store) {
-  return PersonalData::Open(
+  auto personal = PersonalData::Open(
       store, [global](bool create_if_missing) { return OpenKeys(global, create_if_missing); });
+  // A store bound to a shared key store opens it at once: without the master key, that is all
+  // there is to say (not that the key store is lost).
+  if (!personal.ok() && personal.error().code == ErrorCode::kCorruption && NeedsMasterKey(global) &&
+      global.master_key_file.empty()) {
+    return MissingMasterKey(global);
+  }
+  return personal;
 }
 
 Result<std::unique_ptr<KeyStore>> OpenKeyStore(const GlobalOptions& global) {

@@ -27,7 +27,8 @@ struct GlobalOptions {
   // (evs/postgres.h). "auto" (the default) is resolved by ResolveAutoStore before a command runs.
   std::string store = "auto";
   bool json = false;  // --json: one JSON document on stdout
-  // --master-key-file / EVS_MASTER_KEY_FILE: wraps the personal-data keys on DynamoDB.
+  // --master-key-file / EVS_MASTER_KEY_FILE: wraps the personal-data keys on DynamoDB and
+  // PostgreSQL.
   std::string master_key_file;
 };
 
@@ -75,9 +76,9 @@ Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global);
 Result<std::unique_ptr<SnapshotStore>> OpenSnapshotStore(const GlobalOptions& global);
 
 // The personal data of `store` (evs/personal_data.h): keys in KeyStorePathFor(StorePath(global)),
-// or for "dynamodb:TABLE" in the table KeyTableFor(TABLE), wrapped by the master key of
-// --master-key-file. kCorruption when the store holds sealed fields and their key store is
-// missing or another one.
+// for "dynamodb:TABLE" in the table KeyTableFor(TABLE), or for a PostgreSQL url in the
+// database's evs_keys (evs/postgres_key_store.h), wrapped by the master key of --master-key-file.
+// kCorruption when the store holds sealed fields and their key store is missing or another one.
 Result<std::unique_ptr<PersonalData>> OpenPersonalData(const GlobalOptions& global,
                                                        EventStore& store);
 // The key store alone, never created (kNotFound when missing). It needs no event store, so it

@@ -11,6 +11,8 @@
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "common/event_json.h"
+#include "evs/postgres.h"
+#include "evs/postgres_projection.h"
 #include "evs/projection.h"
 #include "evs/subscription.h"
 #include "store/sqlite.h"
@@ -180,6 +182,16 @@ Result<OpenedProjection> OpenProjection(const GlobalOptions& global, const std::
   if (!store.ok()) return store.error();
   opened.store = std::move(store).value();
   opened.projection = std::make_unique<cart::CartSummaryProjection>();
+  if (IsPostgresUrl(global.store)) {
+    // The read model that `evs serve` keeps in the store's database.
+    PostgresProjectionOptions options;
+    options.url = global.store;
+    options.upcaster = cart::CartUpcaster();
+    auto runner = OpenPostgresProjectionRunner(*opened.store, *opened.projection, options);
+    if (!runner.ok()) return runner.error();
+    opened.runner = std::move(runner).value();
+    return opened;
+  }
   ProjectionOptions options;
   options.path = global.data_dir + "/" + name + ".sqlite";
   options.upcaster = cart::CartUpcaster();

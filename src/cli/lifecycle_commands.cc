@@ -12,6 +12,7 @@
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "evs/event_store.h"
+#include "evs/postgres.h"
 #include "http/auth.h"
 #include "store/stream_lifecycle.h"
 
@@ -176,7 +177,11 @@ void PrintScavenge(const GlobalOptions& global, const nlohmann::json& report) {
             << report.value("file_bytes_before", int64_t{0}) << " -> "
             << report.value("file_bytes_after", int64_t{0}) << " bytes; writers waited at most "
             << report.value("longest_step_ms", 0.0) << " ms at a time\n";
-  if (!report.value("file_shrinks", true)) {
+  if (!report.value("file_shrinks", true) && IsPostgresUrl(global.store)) {
+    std::cout << "PostgreSQL reuses the space (VACUUM) for new events; to give it back to the "
+                 "file system, run `evs scavenge --compact` (VACUUM FULL: reads and appends wait "
+                 "meanwhile)\n";
+  } else if (!report.value("file_shrinks", true)) {
     std::cout << "this store was created before incremental vacuum: its free pages are reused by "
                  "new events; to give them back to the file system, stop evs serve and run "
                  "`evs scavenge --compact` once\n";
@@ -329,7 +334,8 @@ void AddLifecycleCommands(CLI::App& app, const GlobalOptions& global, Command& c
       ->capture_default_str();
   scavenge->add_flag("--compact", scavenge_args->compact,
                      "Also rewrite a store created before incremental vacuum, so that its file "
-                     "shrinks (writers wait meanwhile: run it with evs serve stopped)");
+                     "shrinks (writers wait meanwhile: run it with evs serve stopped); on "
+                     "PostgreSQL, VACUUM FULL the events' table (reads and appends wait)");
   RunWhenSelected(scavenge, global, command, scavenge_args, &RunScavenge);
 }
 

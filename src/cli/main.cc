@@ -45,8 +45,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--json", global.json, "Print one JSON document on stdout instead of text");
   app.add_option("--master-key-file", global.master_key_file,
-                 "On DynamoDB: the file holding the master key (64 hex digits) that wraps the "
-                 "keys of personal data in the table <TABLE>-keys")
+                 "On DynamoDB and PostgreSQL: the file holding the master key (64 hex digits) "
+                 "that wraps the keys of personal data (the table <TABLE>-keys, or evs_keys)")
       ->envname("EVS_MASTER_KEY_FILE");
   AddCartCommands(app, global, command);
   AddStoreCommands(app, global, command);

@@ -20,6 +20,8 @@
 #include "evs/http/api.h"
 #include "evs/http/server.h"
 #include "evs/persistent_subscriptions.h"
+#include "evs/postgres.h"
+#include "evs/postgres_projection.h"
 #include "evs/projection.h"
 #include "evs/s3.h"
 #include "evs/subscription.h"
@@ -139,7 +141,26 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   std::unique_ptr<Subscription> event_log_subscription;
   std::unique_ptr<ObjectStore> archive_objects;
   std::unique_ptr<ArchiveRunner> archiver;
-  if (embedded) {
+  if (embedded && IsPostgresUrl(global.store)) {
+    // The cart summary lives in the store's database, shared by every server of it: each runs
+    // the projection, and each batch is applied once, by whichever server locks it first.
+    PostgresProjectionOptions projection_options;
+    projection_options.url = global.store;
+    projection_options.upcaster = cart::CartUpcaster();
+    auto opened = OpenPostgresProjectionRunner(**store, projection, projection_options);
+    if (!opened.ok()) return ReportError(global, opened.error());
+    runner = std::move(opened).value();
+    if (auto s = runner->Start(); !s) return ReportError(global, s.error());
+    auto opened_model = OpenPostgresReadModel(global.store);
+    if (!opened_model.ok()) return ReportError(global, opened_model.error());
+    reports = cart::CartReports::Open(std::move(opened_model).value());
+    // Its parked events are in evs's tables of the database (the runner's default).
+    auto opened_projection_checkpoints = OpenPostgresCheckpointStore(global.store);
+    if (!opened_projection_checkpoints.ok()) {
+      return ReportError(global, opened_projection_checkpoints.error());
+    }
+    projection_checkpoints = std::move(opened_projection_checkpoints).value();
+  } else if (embedded) {
     ProjectionOptions projection_options;
     projection_options.path = dir + "cart_summary.sqlite";
     projection_options.upcaster = cart::CartUpcaster();
@@ -150,9 +171,6 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
     auto opened_reports = cart::CartReports::Open(dir + "cart_summary.sqlite");
     if (!opened_reports.ok()) return ReportError(global, opened_reports.error());
     reports = std::move(opened_reports).value();
-    auto opened_checkpoints = OpenSqliteCheckpointStore(dir + "feed.sqlite");
-    if (!opened_checkpoints.ok()) return ReportError(global, opened_checkpoints.error());
-    checkpoints = std::move(opened_checkpoints).value();
     // The projection's checkpoint and parked events, for GET /checkpoints/cart_summary/parked
     // (a second handle on its file, as `evs parked` opens it from another process).
     auto opened_projection_checkpoints = OpenSqliteCheckpointStore(dir + "cart_summary.sqlite");
@@ -160,6 +178,11 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
       return ReportError(global, opened_projection_checkpoints.error());
     }
     projection_checkpoints = std::move(opened_projection_checkpoints).value();
+  }
+  if (embedded) {
+    auto opened_checkpoints = OpenSqliteCheckpointStore(dir + "feed.sqlite");
+    if (!opened_checkpoints.ok()) return ReportError(global, opened_checkpoints.error());
+    checkpoints = std::move(opened_checkpoints).value();
     if (!args.quiet) {
       SubscriptionOptions o;
       o.name = "event-log";

@@ -1,8 +1,10 @@
 // Runs a Projection from the feed: one transaction per batch with the checkpoint inside,
-// generations behind views, rebuild beside the live generation.
+// generations behind views, rebuild beside the live generation. The same core runs over every
+// read model database (read_model_database.h): a SQLite file, a PostgreSQL database.
 #include <algorithm>
 #include <atomic>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -10,15 +12,70 @@
 #include "evs/projection.h"
 #include "evs/upcasting.h"
 #include "feed/read_model.h"
-#include "feed/sqlite_read_model.h"
-#include "store/sqlite.h"
+#include "feed/read_model_database.h"
 
-namespace evs {
+namespace evs::feed {
 namespace {
 
-using store::Database;
+// The runner's checkpoint store: passes every call on, and remembers which parked events are
+// being delivered again, so that a batch applies them although they lie at or below its
+// checkpoint (a batch skips every other such event: another runner applied it).
+class RetryTracking final : public CheckpointStore {
+ public:
+  explicit RetryTracking(std::unique_ptr<CheckpointStore> next) : next_(std::move(next)) {}
 
-using feed::GenerationSuffix;
+  // Whether `position` of `subscription` is a parked event whose retry is being delivered.
+  bool Retrying(const std::string& subscription, int64_t position) const {
+    std::lock_guard guard(mu_);
+    for (const auto& [id, retry] : retries_) {
+      if (retry.first == subscription && retry.second == position) return true;
+    }
+    return false;
+  }
+
+  Result<std::optional<std::string>> Load(const std::string& subscription) override {
+    return next_->Load(subscription);
+  }
+  Status Save(const std::string& subscription, const std::string& checkpoint) override {
+    return next_->Save(subscription, checkpoint);
+  }
+  Status Park(const ParkedEvent& parked) override { return next_->Park(parked); }
+  Result<std::vector<ParkedEvent>> ListParked(const std::string& subscription, int64_t after_id,
+                                              size_t limit) override {
+    return next_->ListParked(subscription, after_id, limit);
+  }
+  Result<int64_t> CountParked(const std::string& subscription) override {
+    return next_->CountParked(subscription);
+  }
+  // A subscription asks for these, then hands each to the handler and finishes it.
+  Result<std::vector<ParkedEvent>> RetryRequested(const std::string& subscription,
+                                                  size_t limit) override {
+    auto parked = next_->RetryRequested(subscription, limit);
+    if (parked.ok()) {
+      std::lock_guard guard(mu_);
+      for (const ParkedEvent& p : *parked) retries_[p.id] = {subscription, p.event.position};
+    }
+    return parked;
+  }
+  Status RequestRetry(int64_t parked_id) override { return next_->RequestRetry(parked_id); }
+  Status FinishRetry(int64_t parked_id, const std::optional<std::string>& error) override {
+    {
+      std::lock_guard guard(mu_);
+      retries_.erase(parked_id);
+    }
+    return next_->FinishRetry(parked_id, error);
+  }
+  Status Unpark(int64_t parked_id) override { return next_->Unpark(parked_id); }
+  Status SaveState(const std::string& subscription, const std::string& state,
+                   const std::string& error) override {
+    return next_->SaveState(subscription, state, error);
+  }
+
+ private:
+  const std::unique_ptr<CheckpointStore> next_;
+  mutable std::mutex mu_;
+  std::map<int64_t, std::pair<std::string, int64_t>> retries_;  // parked id -> name, position
+};
 
 class Runner;
 
@@ -68,26 +125,21 @@ class GenerationHandler final : public EventHandler {
 
 class Runner final : public ProjectionRunner {
  public:
-  Runner(EventStore& store, Projection& projection, ProjectionOptions options, Database db,
-         std::unique_ptr<CheckpointStore> checkpoints)
+  Runner(EventStore& store, Projection& projection, RunnerOptions options,
+         std::unique_ptr<ReadModelDatabase> db, std::unique_ptr<CheckpointStore> checkpoints)
       : store_(store),
         projection_(projection),
         options_(std::move(options)),
-        model_(std::move(db)),
-        checkpoints_(std::move(checkpoints)) {}
+        db_(std::move(db)),
+        checkpoints_(std::make_unique<RetryTracking>(std::move(checkpoints))) {}
 
   ~Runner() override { Stop(); }
 
   Status Init() {
     std::lock_guard guard(db_mu_);
-    auto generation = feed::OpenCurrentGeneration(model_, projection_);
+    auto generation = db_->OpenCurrentGeneration(projection_);
     if (!generation.ok()) return generation.error();
     generation_ = *generation;
-    auto save = model_.db().Prepare(
-        "INSERT INTO checkpoints(subscription, checkpoint, updated_at_us) VALUES (?, ?, 0) "
-        "ON CONFLICT(subscription) DO UPDATE SET checkpoint = excluded.checkpoint");
-    if (!save) return save.error();
-    save_checkpoint_ = std::move(save).value();
     return OkStatus();
   }
 
@@ -185,56 +237,50 @@ class Runner final : public ProjectionRunner {
     return SwapTo(next);
   }
 
-  // One batch, one transaction: the events and the checkpoint together.
+  // One batch, one transaction: the events and the checkpoint together. The checkpoint is
+  // locked first, and events at or below it are skipped: another process's runner applied them
+  // (parked events delivered again are the exception: they lie below it by nature).
   Status ApplyBatch(int64_t generation, std::span<const RecordedEvent> batch) {
     std::lock_guard guard(db_mu_);
-    Database& db = model_.db();
-    if (auto s = db.Exec("BEGIN IMMEDIATE"); !s) return s;
-    model_.SetSuffix(GenerationSuffix(generation));
+    if (auto s = db_->Begin(); !s) return s;
+    const std::string name = NameFor(generation);
+    auto fail = [&](Status s) {
+      db_->Rollback();
+      return s;
+    };
+    auto locked = db_->LockCheckpoint(name, projection_);
+    if (!locked.ok()) return fail(locked.error());
+    // Another process swapped in a newer generation and dropped this one: nothing to apply to.
+    const bool superseded = locked->generation > generation;
+    db_->SetSuffix(GenerationSuffix(generation));
     RecordedEvent scratch;
     for (const RecordedEvent& e : batch) {
+      if (superseded) break;
+      if (e.position <= locked->checkpoint && !checkpoints_->Retrying(name, e.position)) continue;
       Result<const RecordedEvent*> current = &e;
       if (options_.upcaster) current = options_.upcaster->UpcastOrKeep(e, scratch);
       Status s = current.ok() ? OkStatus() : Status(current.error());
       // A retired event (null) is not applied; the checkpoint passes it all the same.
-      if (s.ok() && *current != nullptr) s = projection_.Apply(model_, **current);
-      if (!s.ok()) {
-        (void)db.Exec("ROLLBACK");
-        return s;
-      }
+      if (s.ok() && *current != nullptr) s = projection_.Apply(db_->model(), **current);
+      if (!s.ok()) return fail(s);
     }
-    const std::string name = NameFor(generation);
-    save_checkpoint_.Bind(1, name);
-    const std::string position = std::to_string(batch.back().position);
-    save_checkpoint_.Bind(2, position);
-    if (save_checkpoint_.Step() != SQLITE_DONE) {
-      Error error = save_checkpoint_.LastError("saving the projection's checkpoint");
-      save_checkpoint_.Reset();
-      (void)db.Exec("ROLLBACK");
-      return error;
-    }
-    save_checkpoint_.Reset();
-    if (auto s = db.Exec("COMMIT"); !s) {
-      (void)db.Exec("ROLLBACK");
-      return s;
-    }
+    const int64_t reached = std::max(locked->checkpoint, batch.back().position);
+    if (auto s = db_->SaveCheckpoint(name, reached); !s) return fail(s);
+    if (auto s = db_->Commit(); !s) return fail(s);
     return OkStatus();
   }
 
  private:
   // Empty tables and a zero checkpoint for `generation`.
   Status PrepareGeneration(int64_t generation) {
-    {
-      std::lock_guard db_guard(db_mu_);
-      Database& db = model_.db();
-      for (const auto& table : projection_.Tables()) {
-        if (auto s = db.Exec("DROP TABLE IF EXISTS " + table + GenerationSuffix(generation)); !s)
-          return s;
-      }
-      model_.SetSuffix(GenerationSuffix(generation));
-      if (auto s = projection_.CreateTables(model_); !s) return s;
+    std::lock_guard db_guard(db_mu_);
+    for (const auto& table : projection_.Tables()) {
+      if (auto s = db_->Exec("DROP TABLE IF EXISTS " + table + GenerationSuffix(generation)); !s)
+        return s;
     }
-    return checkpoints_->Save(NameFor(generation), "0");
+    db_->SetSuffix(GenerationSuffix(generation));
+    if (auto s = projection_.CreateTables(db_->model()); !s) return s;
+    return db_->SaveCheckpoint(NameFor(generation), 0);
   }
 
   // Points the views at `next`, drops the current generation and goes live on `next`. Called
@@ -242,19 +288,18 @@ class Runner final : public ProjectionRunner {
   Status SwapTo(int64_t next) {
     {
       std::lock_guard db_guard(db_mu_);
-      Database& db = model_.db();
-      if (auto s = db.Exec("BEGIN IMMEDIATE"); !s) return s;
-      Status swapped = feed::PointViewsAt(db, projection_, next);
+      if (auto s = db_->Begin(); !s) return WithLiveRestarted(s.error());
+      Status swapped = db_->PointViewsAt(projection_, next);
       for (const auto& table : projection_.Tables()) {
         if (swapped.ok())
-          swapped = db.Exec("DROP TABLE IF EXISTS " + table + GenerationSuffix(generation_));
+          swapped = db_->Exec("DROP TABLE IF EXISTS " + table + GenerationSuffix(generation_));
       }
-      if (!swapped.ok() || !(swapped = db.Exec("COMMIT")).ok()) {
-        (void)db.Exec("ROLLBACK");
+      if (!swapped.ok() || !(swapped = db_->Commit()).ok()) {
+        db_->Rollback();
         return WithLiveRestarted(swapped.error());
       }
       // The dropped generation's statements would never run again.
-      model_.ClearStatements();
+      db_->ClearStatements();
     }
     generation_ = next;
     return StartLive();
@@ -308,11 +353,10 @@ class Runner final : public ProjectionRunner {
 
   EventStore& store_;
   Projection& projection_;
-  const ProjectionOptions options_;
-  std::mutex db_mu_;  // the connection is used by one thread at a time
-  feed::SqliteReadModel model_;
-  store::Statement save_checkpoint_;
-  std::unique_ptr<CheckpointStore> checkpoints_;
+  const RunnerOptions options_;
+  std::mutex db_mu_;  // the database is used by one thread at a time
+  const std::unique_ptr<ReadModelDatabase> db_;
+  const std::unique_ptr<RetryTracking> checkpoints_;
   // Start, Stop and rebuilds one at a time; held through a whole rebuild.
   std::mutex run_mu_;
   // The live subscription and why it could not start: held only for moments, so that status
@@ -337,19 +381,33 @@ Status GenerationHandler::Handle(std::span<const RecordedEvent> batch) {
 
 }  // namespace
 
+Result<std::unique_ptr<ProjectionRunner>> OpenProjectionRunner(
+    EventStore& store, Projection& projection, RunnerOptions options,
+    std::unique_ptr<ReadModelDatabase> db, std::unique_ptr<CheckpointStore> checkpoints) {
+  auto runner = std::make_unique<Runner>(store, projection, std::move(options), std::move(db),
+                                         std::move(checkpoints));
+  if (auto s = runner->Init(); !s) return s.error();
+  return std::unique_ptr<ProjectionRunner>(std::move(runner));
+}
+
+}  // namespace evs::feed
+
+namespace evs {
+
 Result<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Open(EventStore& store,
                                                                  Projection& projection,
                                                                  ProjectionOptions options) {
   // The checkpoint store creates the file and its checkpoints table first.
   auto checkpoints = OpenSqliteCheckpointStore(options.path);
   if (!checkpoints.ok()) return checkpoints.error();
-  auto db = Database::Open(options.path, /*read_only=*/false);
-  if (!db) return db.error();
-  if (auto s = db->Exec("PRAGMA synchronous = NORMAL"); !s) return s.error();
-  auto runner = std::make_unique<Runner>(store, projection, std::move(options),
-                                         std::move(db).value(), std::move(checkpoints).value());
-  if (auto s = runner->Init(); !s) return s.error();
-  return std::unique_ptr<ProjectionRunner>(std::move(runner));
+  auto db = feed::OpenSqliteReadModelDatabase(options.path);
+  if (!db.ok()) return db.error();
+  feed::RunnerOptions o;
+  o.batch_size = options.batch_size;
+  o.failure = options.failure;
+  o.upcaster = std::move(options.upcaster);
+  return feed::OpenProjectionRunner(store, projection, std::move(o), std::move(db).value(),
+                                    std::move(checkpoints).value());
 }
 
 }  // namespace evs

@@ -1,5 +1,6 @@
 // The embedded log's subscription: catch up in pages, then wait for commits (WaitForHead),
-// deliver filtered batches, save the checkpoint after each, and apply the failure policy.
+// deliver filtered batches, save the checkpoint after each (while catching up, at most every
+// catch_up_checkpoint_interval), and apply the failure policy.
 #include "evs/subscription.h"
 
 #include <algorithm>
@@ -79,6 +80,7 @@ class LogSubscription final : public Subscription {
     auto parked = checkpoints_.CountParked(checkpoint_name_);
     if (!parked.ok()) return parked.error();
     status_.checkpoint = position;
+    saved_ = position;
     status_.parked = *parked;
     // Over what an earlier run saved of its state (maybe a failure long since mended); later
     // changes are saved only when they are trouble or end it.
@@ -168,23 +170,29 @@ class LogSubscription final : public Subscription {
     int64_t position = GetStatus().checkpoint;
     Backoff read_backoff(options_.failure.initial_backoff, options_.failure.max_backoff);
     auto next_parked_look = std::chrono::steady_clock::now();
+    last_save_ = std::chrono::steady_clock::now();
+    // One reader and one page for the whole run: on the log store, a scan that resumes where the
+    // page before ended and decodes into the events (and strings) of the page before.
+    std::unique_ptr<LogReader> reader = store_.NewLogReader();
+    LogPage page;
     while (!Stopping()) {
       // Requested retries of parked events, busy or idle, at most every idle_wait.
       if (std::chrono::steady_clock::now() >= next_parked_look) {
         RetryRequestedParked();
         next_parked_look = std::chrono::steady_clock::now() + options_.idle_wait;
       }
-      auto page = store_.ReadLog(position, options_.batch_size);
-      if (!page.ok()) {
-        if (!ReadFailed("reading the log after position ", position, page.error(), read_backoff))
+      if (auto read = reader->Read(position, options_.batch_size, page); !read) {
+        if (!ReadFailed("reading the log after position ", position, read.error(), read_backoff))
           break;
         continue;
       }
       {
         std::lock_guard guard(mu_);
-        status_.head = page->head_position;
+        status_.head = page.head_position;
       }
-      if (page->events.empty()) {
+      if (page.events.empty()) {
+        // At the head: what was handled is saved before waiting.
+        if (!SaveCheckpoint()) return;
         // Live once the wait for commits works too: a store that reads but cannot wait stays
         // retrying (before, it spun here at full speed, shown as live).
         if (!Retrying()) SetState(SubscriptionStatus::State::kLive);
@@ -199,41 +207,49 @@ class LogSubscription final : public Subscription {
         continue;
       }
       read_backoff.Reset();
-      SetState(page->head_position - page->next_position > static_cast<int64_t>(options_.batch_size)
-                   ? SubscriptionStatus::State::kCatchingUp
-                   : SubscriptionStatus::State::kLive);
-      std::vector<RecordedEvent> batch;
-      batch.reserve(page->events.size());
-      for (auto& e : page->events) {
-        if (Wanted(e)) batch.push_back(std::move(e));
+      const bool catching_up =
+          page.head_position - page.next_position > static_cast<int64_t>(options_.batch_size);
+      SetState(catching_up ? SubscriptionStatus::State::kCatchingUp
+                           : SubscriptionStatus::State::kLive);
+      // The wanted events, moved to the front of the page in order (swapped, so that every
+      // event keeps its strings for the next page).
+      size_t wanted = 0;
+      for (size_t i = 0; i < page.events.size(); ++i) {
+        if (!Wanted(page.events[i])) continue;
+        if (i != wanted) std::swap(page.events[wanted], page.events[i]);
+        ++wanted;
       }
-      int64_t handled_up_to = page->next_position;
+      const std::span<const RecordedEvent> batch(page.events.data(), wanted);
+      int64_t handled_up_to = page.next_position;
       std::string failure;
+      const int64_t parked_before = Parked();
       if (!batch.empty() && !Deliver(batch, handled_up_to, failure)) {
         // Stopped by the failure policy or by Stop(): keep what was handled. A checkpoint that
         // cannot be saved leaves the subscription failed with that error.
-        if (!Advance(handled_up_to, 0)) return;
+        if (!Advance(handled_up_to, 0, true)) return;
         if (!failure.empty()) {
           SetState(SubscriptionStatus::State::kFailed, failure);
           return;
         }
         break;
       }
-      if (!Advance(handled_up_to, static_cast<int64_t>(batch.size()))) return;
+      // Saved after a live batch, after one that parked events, and while catching up once
+      // catch_up_checkpoint_interval has passed since the last save.
+      const bool save_now =
+          !catching_up || Parked() != parked_before ||
+          std::chrono::steady_clock::now() - last_save_ >= options_.catch_up_checkpoint_interval;
+      if (!Advance(handled_up_to, static_cast<int64_t>(batch.size()), save_now)) return;
       position = handled_up_to;
     }
+    // Stopped: what was handled is saved.
+    if (!SaveCheckpoint()) return;
     SetState(SubscriptionStatus::State::kStopped);
   }
 
-  // Saves the checkpoint; false (and kFailed) when it cannot be saved.
-  bool Advance(int64_t position, int64_t delivered) {
-    if (position > GetStatus().checkpoint) {
-      if (auto s = checkpoints_.Save(checkpoint_name_, std::to_string(position)); !s) {
-        SetState(SubscriptionStatus::State::kFailed,
-                 "cannot save the checkpoint: " + s.error().message);
-        return false;
-      }
-    }
+  // Records that every position up to `position` is handled, saving the checkpoint first when
+  // `save` (else it is saved later: SaveCheckpoint); false (and kFailed) when it cannot be saved.
+  bool Advance(int64_t position, int64_t delivered, bool save) {
+    if (save && !SaveCheckpoint(position)) return false;
     {
       std::lock_guard guard(mu_);
       status_.checkpoint = std::max(status_.checkpoint, position);
@@ -241,6 +257,31 @@ class LogSubscription final : public Subscription {
     }
     cv_.notify_all();
     return true;
+  }
+
+  // Saves `position` (default: the last one handled) as the checkpoint when it is past the one
+  // saved last; false (and kFailed) when it cannot be saved.
+  bool SaveCheckpoint(std::optional<int64_t> position = std::nullopt) {
+    const int64_t to = position ? *position : Handled();
+    if (to <= saved_) return true;
+    if (auto s = checkpoints_.Save(checkpoint_name_, std::to_string(to)); !s) {
+      SetState(SubscriptionStatus::State::kFailed,
+               "cannot save the checkpoint: " + s.error().message);
+      return false;
+    }
+    saved_ = to;
+    last_save_ = std::chrono::steady_clock::now();
+    return true;
+  }
+
+  int64_t Parked() const {
+    std::lock_guard guard(mu_);
+    return status_.parked;
+  }
+
+  int64_t Handled() const {
+    std::lock_guard guard(mu_);
+    return status_.checkpoint;
   }
 
   bool Retrying() const {
@@ -280,8 +321,7 @@ class LogSubscription final : public Subscription {
   // Hands `batch` to the handler; on failure, event by event with retries, parking (or stopping
   // at) an event that keeps failing. On false, `handled_up_to` is the last position done and
   // `failure` says why the policy stopped (empty when Stop() did).
-  bool Deliver(const std::vector<RecordedEvent>& batch, int64_t& handled_up_to,
-               std::string& failure) {
+  bool Deliver(std::span<const RecordedEvent> batch, int64_t& handled_up_to, std::string& failure) {
     if (handler_.Handle(batch).ok()) return true;
     for (const RecordedEvent& e : batch) {
       Backoff backoff(options_.failure.initial_backoff, options_.failure.max_backoff);
@@ -351,6 +391,8 @@ class LogSubscription final : public Subscription {
   bool stopping_ = false;
   SubscriptionStatus status_;
   bool saved_trouble_ = false;  // the state last saved was kFailed or kRetrying (Run's thread)
+  int64_t saved_ = 0;           // the checkpoint last saved (Run's thread)
+  std::chrono::steady_clock::time_point last_save_;  // when it was saved (Run's thread)
   std::thread thread_;
 };
 

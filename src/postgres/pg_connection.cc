@@ -150,9 +150,10 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
   }
   PQconninfoFree(parsed);
   // The url comes last: what it sets wins over these defaults.
-  const char* keywords[] = {"client_encoding", "application_name", "connect_timeout", "dbname",
-                            nullptr};
-  const char* values[] = {"UTF8", "evs", "10", url.c_str(), nullptr};
+  const char* keywords[] = {"client_encoding", "application_name", "connect_timeout",
+                            "options",         "dbname",           nullptr};
+  const char* values[] = {"UTF8",      "evs",  "10", "-c plan_cache_mode=force_custom_plan",
+                          url.c_str(), nullptr};
   PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr) return Error::Make(ErrorCode::kUnavailable, "libpq: out of memory");
   if (PQstatus(conn) != CONNECTION_OK) {
@@ -212,7 +213,8 @@ Result<ResultPtr> Connection::Exec(std::string_view sql, const Params& params) {
   return result;
 }
 
-Result<std::vector<ResultPtr>> Connection::Pipeline(const std::vector<Step>& steps) {
+Result<std::vector<ResultPtr>> Connection::Pipeline(const std::vector<Step>& steps,
+                                                    const std::function<void(size_t)>& done) {
   for (const Step& step : steps) {
     if (step.prepared.empty() || prepared_.count(step.prepared) != 0) continue;
     ResultPtr r(PQprepare(conn_, step.prepared.c_str(), step.sql.c_str(), 0, nullptr));
@@ -240,7 +242,7 @@ Result<std::vector<ResultPtr>> Connection::Pipeline(const std::vector<Step>& ste
             : PQsendQueryPrepared(conn_, step.prepared.c_str(), static_cast<int>(values.size()),
                                   values.data(), lengths.data(), formats.data(),
                                   /*resultFormat=*/1);
-    if (sent_one == 0) {
+    if (sent_one == 0 || (step.flush && PQsendFlushRequest(conn_) == 0)) {
       sent = false;
       break;
     }
@@ -269,6 +271,7 @@ Result<std::vector<ResultPtr>> Connection::Pipeline(const std::vector<Step>& ste
     }
     if (Broken()) return Failure(nullptr, steps[i].sql);
     results.push_back(std::move(first));
+    if (done && !failed) done(i);
   }
   ResultPtr sync(PQgetResult(conn_));
   if (sync == nullptr || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {

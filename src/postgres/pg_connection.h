@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -65,7 +66,10 @@ inline constexpr std::string_view kUndefinedTable = "42P01";
 
 class Connection {
  public:
-  // Connects (client_encoding UTF8, application_name evs). kInvalidArgument for a url libpq
+  // Connects (client_encoding UTF8, application_name evs, plan_cache_mode force_custom_plan: a
+  // prepared statement is planned for its parameters at each run, never with a generic plan
+  // that PostgreSQL may have fixed while the tables were empty, e.g. a sequential scan for
+  // `event_id = ANY($1)`; the url's own `options` replace this). kInvalidArgument for a url libpq
   // cannot parse, kUnavailable when the server cannot be reached or refuses the login.
   static Result<std::unique_ptr<Connection>> Open(const std::string& url);
   ~Connection();
@@ -86,11 +90,17 @@ class Connection {
     // connection, so that PostgreSQL parses and plans `sql` once, not per run). `sql` must
     // then be the same text at every use of the name.
     std::string prepared;
+    // Ask the server to send the results so far once this step has run (a flush request), so
+    // that `done` sees them before the steps after it have run.
+    bool flush = false;
   };
   // Sends every step at once (libpq's pipeline mode: one round trip for all of them) and
   // returns their results in order. The first step that fails fails the call, as Exec() would,
   // and the steps after it are not run (inside a transaction block, which is then aborted).
-  Result<std::vector<ResultPtr>> Pipeline(const std::vector<Step>& steps);
+  // `done`, when set, is called with each step's index as soon as its result is in and it
+  // succeeded (before the later steps' results are awaited).
+  Result<std::vector<ResultPtr>> Pipeline(const std::vector<Step>& steps,
+                                          const std::function<void(size_t)>& done = nullptr);
 
   bool Broken() const { return PQstatus(conn_) != CONNECTION_OK; }
   // The SQLSTATE of the last failed statement ("" when it had none, e.g. a lost connection).

@@ -79,6 +79,24 @@ ALTER TABLE evs_streams
   ADD COLUMN truncate_before bigint,
   ADD COLUMN custom text;
 )sql",
+    // 3: the key store of personal data (OpenPostgresKeyStore): its id and master-key check in
+    // one row, each subject's key wrapped by the master key or, once forgotten, a tombstone; and
+    // how far Scavenge has turned each stream's hidden prefix into markers.
+    R"sql(
+CREATE TABLE evs_key_store (
+  id integer PRIMARY KEY CHECK (id = 1),
+  key_store_id text NOT NULL,
+  master_key_check text NOT NULL
+);
+CREATE TABLE evs_keys (
+  subject text COLLATE "C" PRIMARY KEY,
+  wrapped_key text,
+  created_at_us bigint NOT NULL,
+  forgotten_at_us bigint,
+  CHECK ((wrapped_key IS NULL) = (forgotten_at_us IS NOT NULL))
+);
+ALTER TABLE evs_streams ADD COLUMN scavenged_through bigint NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kKnownVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 static_assert(kKnownVersion == kPostgresSchemaVersion);

@@ -104,6 +104,167 @@ bool PgIsRace(const std::string& sqlstate) {
   return sqlstate == kUniqueViolation || sqlstate == kDeadlock || sqlstate == kSerializationFailure;
 }
 
+// Begins the writer's transaction. Every statement of it finds rows by key: never a sequential
+// scan, which PostgreSQL plans for tables without statistics yet (a new database, before
+// autovacuum has analyzed it), e.g. for evs_streams' rows of a batch.
+void AddBegin(std::vector<Connection::Step>& steps) {
+  steps.push_back({"BEGIN ISOLATION LEVEL READ COMMITTED", Params(), ""});
+  steps.push_back({"SET LOCAL enable_seqscan = off", Params(), ""});
+}
+
+using PgHeads = std::unordered_map<std::string, store::StreamHead>;
+using PgIdMap = std::unordered_map<Uuid, PgIdLocation, UuidHash>;
+
+// One event the batch writes.
+struct PgWrite {
+  const PendingAppend* append;
+  size_t index;
+  int64_t version;
+};
+
+struct PgPlan {
+  std::vector<PgPlanned> planned;  // one per append
+  std::vector<PgWrite> writes;     // in position order
+  bool all_writes = true;          // no append failed or was a duplicate
+};
+
+// Decides each append of `batch` in order, against `heads` and the event ids in `known`, both
+// updated with what it writes.
+PgPlan PgDecide(const std::vector<PendingAppend>& batch, PgHeads& heads, PgIdMap& known) {
+  PgPlan plan;
+  plan.planned.reserve(batch.size());
+  for (const auto& append : batch) {
+    if (auto decided = PgCheckKnownIds(append, known)) {
+      plan.planned.push_back(std::move(*decided));
+      plan.all_writes = false;
+      continue;
+    }
+    store::StreamHead& stream_head = heads[append.stream];
+    if (stream_head.hard_deleted) {
+      plan.planned.push_back(PgFail(store::HardDeletedError(append.stream)));
+      plan.all_writes = false;
+      continue;
+    }
+    if (!store::MatchesLifecycle(append.expected, stream_head)) {
+      plan.planned.push_back(
+          PgFail(PgConflictError(append.stream, append.expected, stream_head.version)));
+      plan.all_writes = false;
+      continue;
+    }
+    int64_t& head = stream_head.version;
+    PgPlanned p;
+    p.kind = PgPlanned::Kind::kWrite;
+    for (size_t i = 0; i < append.events.size(); ++i) {
+      PgIdLocation at{append.stream, head + 1, static_cast<int64_t>(plan.writes.size()), true};
+      known[append.events[i].id] = at;
+      if (i == 0) p.first = at;
+      p.last = at;
+      plan.writes.push_back(PgWrite{&append, i, head + 1});
+      ++head;
+    }
+    plan.planned.push_back(std::move(p));
+  }
+  return plan;
+}
+
+// The appends' outcomes once the batch committed, its first position after `base`.
+std::vector<Result<AppendResult>> PgOutcomes(PgPlan& plan, int64_t base) {
+  std::vector<Result<AppendResult>> outcomes;
+  outcomes.reserve(plan.planned.size());
+  auto position = [base](const PgIdLocation& at) {
+    return at.pending ? base + at.position + 1 : at.position;
+  };
+  for (auto& p : plan.planned) {
+    if (p.kind == PgPlanned::Kind::kFail) {
+      outcomes.emplace_back(std::move(*p.error));
+    } else {
+      outcomes.emplace_back(
+          AppendResult{p.first.version, p.last.version, position(p.first), position(p.last)});
+    }
+  }
+  return outcomes;
+}
+
+// The first position before the batch, from the result of the events' statement.
+Result<int64_t> PgBase(const PGresult* r) {
+  if (PQntuples(r) != 1) {
+    return Error::Make(ErrorCode::kCorruption,
+                       "evs_log_head has no row: the schema was changed outside evs");
+  }
+  return GetInt8(r, 0, 0);
+}
+
+void PgAddWriteSteps(const PgPlan& plan, const PgHeads& before, const PgHeads& after,
+                     const std::vector<Uuid>& absent_ids, int64_t now_us,
+                     std::vector<Connection::Step>& steps) {
+  // The written streams' versions, checked against `before` (a prediction, or the heads the
+  // transaction locked) and `absent_ids` (none of them committed): 1 / 0 fails the statement,
+  // and the transaction, when a row differs or an id is there. A statement of its own, ahead of
+  // the head row's lock, which it does not need.
+  std::vector<std::string> stream_ids;
+  std::vector<int64_t> versions, deletes, next;
+  for (const auto& [stream, head] : after) {
+    const store::StreamHead& was = before.at(stream);
+    if (head.version == was.version) continue;
+    stream_ids.push_back(stream);
+    versions.push_back(was.version);
+    deletes.push_back(was.deleted_through);
+    next.push_back(head.version);
+  }
+  Params stream_params;
+  stream_params.TextArray(stream_ids)
+      .Int8Array(versions)
+      .Int8Array(deletes)
+      .Int8Array(next)
+      .IdArray(absent_ids);
+  steps.push_back(
+      {"WITH s AS (UPDATE evs_streams AS t SET version = p.next "
+       "FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) "
+       "AS p(stream_id, version, deleted_through, next) "
+       "WHERE t.stream_id = p.stream_id AND t.version = p.version "
+       "AND t.deleted_through = p.deleted_through AND NOT t.hard_deleted "
+       "AND NOT EXISTS (SELECT 1 FROM evs_events WHERE event_id = ANY($5::uuid[])) "
+       "RETURNING 1) "
+       "SELECT 1 / ((SELECT count(*) FROM s) = cardinality($1::text[]))::int4",
+       std::move(stream_params), "evs_move_streams"});
+
+  // The events as arrays (one statement text whatever the batch's size), positions taken from
+  // the head row: from here to COMMIT's WAL flush, every writer of the database waits.
+  const auto n = static_cast<int64_t>(plan.writes.size());
+  std::vector<std::string_view> event_streams, types, data, metadata;
+  std::vector<int64_t> event_versions;
+  std::vector<Uuid> event_ids;
+  for (const PgWrite& write : plan.writes) {
+    const EventData& e = write.append->events[write.index];
+    event_streams.push_back(write.append->stream);
+    event_versions.push_back(write.version);
+    event_ids.push_back(e.id);
+    types.push_back(e.type);
+    data.push_back(e.data);
+    metadata.push_back(e.metadata);
+  }
+  Params params;
+  params.Int8(n)
+      .Int8(now_us)
+      .TextArray(event_streams)
+      .Int8Array(event_versions)
+      .IdArray(event_ids)
+      .TextArray(types)
+      .ByteaArray(data)
+      .ByteaArray(metadata);
+  steps.push_back(
+      {"WITH h AS (UPDATE evs_log_head SET position = position + $1::int8, "
+       "recorded_at_us = GREATEST(recorded_at_us, $2::int8) WHERE id = 1 "
+       "RETURNING position - $1::int8 AS base, recorded_at_us AS at), "
+       "e AS (INSERT INTO evs_events (position, stream_id, version, event_id, type, data, "
+       "metadata, recorded_at_us) SELECT h.base + v.k, v.s, v.ver, v.id, v.t, v.d, v.m, h.at "
+       "FROM h, unnest($3::text[], $4::int8[], $5::uuid[], $6::text[], $7::bytea[], "
+       "$8::bytea[]) WITH ORDINALITY AS v(s, ver, id, t, d, m, k) RETURNING 1) "
+       "SELECT h.base, (SELECT count(*) FROM e) FROM h, pg_notify('evs_log', '')",
+       std::move(params), "evs_write_events"});
+  steps.push_back({"COMMIT", Params(), ""});
+}
+
 }  // namespace
 
 Writer::Writer(PostgresStoreOptions options, std::unique_ptr<Connection> connection,
@@ -190,6 +351,10 @@ void Writer::Locked(uint64_t seq) {
   cv_.notify_all();
 }
 
+int64_t Writer::NowMicros() const {
+  return (options_.clock ? options_.clock : SystemClock())->NowMicros();
+}
+
 Status Writer::EnsureConnected(Lane& lane) {
   if (lane.connection != nullptr && !lane.connection->Broken()) return OkStatus();
   lane.connection.reset();
@@ -205,11 +370,13 @@ std::vector<Result<AppendResult>> Writer::Commit(Lane& lane, uint64_t seq,
       std::chrono::steady_clock::now() + std::chrono::seconds(options_.reconnect_seconds);
   auto pause = std::chrono::milliseconds(20);
   int races = 0;
+  int attempts = 0;
   bool unknown_outcome = false;
   for (;;) {
     bool retry = false;
     bool committing = false;
-    auto outcomes = Attempt(lane, seq, batch, retry);
+    // A retry goes the long way: it looks the event ids up (an unknown outcome is resolved).
+    auto outcomes = Attempt(lane, seq, batch, /*predict=*/attempts++ == 0, retry);
     if (outcomes.ok()) return std::move(outcomes).value();
     Error error = outcomes.error();
     committing = error.message.rfind("COMMIT:", 0) == 0;
@@ -247,7 +414,7 @@ std::vector<Result<AppendResult>> Writer::Commit(Lane& lane, uint64_t seq,
 
 Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t seq,
                                                           std::vector<PendingAppend>& batch,
-                                                          bool& retry) {
+                                                          bool predict, bool& retry) {
   retry = true;
   lane.race = false;
   if (auto s = EnsureConnected(lane); !s) return s.error();
@@ -261,8 +428,11 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
     return error;
   };
 
-  // Every stream's row exists before the transaction locks them (inserted in id order, so that
-  // writers never deadlock on new streams).
+  // Every stream's row exists before the transaction locks them: rows the lane has not seen are
+  // inserted (in id order, so that writers never deadlock on new streams) at version 0, in a
+  // transaction of their own that does not wait for its WAL flush (synchronous_commit off): the
+  // append's COMMIT flushes the WAL up to itself, this insert included, before anything is
+  // acknowledged, and a row lost with the server is inserted again.
   std::vector<std::string> streams;
   for (const auto& append : batch) streams.push_back(append.stream);
   std::sort(streams.begin(), streams.end());
@@ -271,43 +441,140 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
   for (const auto& s : streams) {
     if (lane.known_streams.count(s) == 0) missing.push_back(s);
   }
+  std::vector<Connection::Step> create;
   if (!missing.empty()) {
-    auto r = c.Exec(
-        "INSERT INTO evs_streams (stream_id, version) SELECT unnest($1::text[]), 0 "
-        "ON CONFLICT DO NOTHING",
-        Params().TextArray(missing));
-    if (!r) {
-      lane.race = !c.Broken() && PgIsRace(c.sqlstate());
-      retry = c.Broken() || lane.race;
-      return r.error();
-    }
+    create.push_back({"BEGIN", Params(), ""});
+    create.push_back({"SET LOCAL synchronous_commit TO off", Params(), ""});
+    create.push_back(
+        {"INSERT INTO evs_streams (stream_id, version) SELECT unnest($1::text[]), 0 "
+         "ON CONFLICT DO NOTHING RETURNING stream_id",
+         Params().TextArray(missing), ""});
+    create.push_back({"COMMIT", Params(), ""});
+  }
+  auto created = [&] {
     if (lane.known_streams.size() + missing.size() > kPgMaxKnownStreams) lane.known_streams.clear();
     lane.known_streams.insert(missing.begin(), missing.end());
-  }
+  };
 
-  // One round trip: begin, lock the streams' rows, look the event ids up.
   std::vector<Uuid> ids;
   for (const auto& append : batch) {
     for (const auto& e : append.events) ids.push_back(e.id);
   }
+  // Locks the streams' rows in stream id order (so that writers never deadlock) and reads them.
+  auto lock_step = [&streams]() -> Connection::Step {
+    return {
+        "SELECT stream_id, version, deleted_through, hard_deleted::int4::int8 FROM "
+        "evs_streams WHERE stream_id = ANY($1::text[]) ORDER BY stream_id FOR UPDATE",
+        Params().TextArray(streams), "evs_lock_streams_v2"};
+  };
+
+  // The predicted path: one round trip when every stream's head is predicted (what the writer
+  // committed or decided last) and every append is a write against those heads. The statement
+  // that moves the streams' versions checks the prediction, and that none of the event ids is
+  // committed, under the rows' locks, and fails the transaction when either is wrong (another
+  // process wrote, a lifecycle change, a batch before this one failed, an idempotent retry):
+  // nothing is written, and the batch is decided again the long way below. A stream the lane is
+  // about to insert is predicted at version 0, and its insert goes first in the same round trip.
+  WaitToLock(seq);
+  if (predict) {
+    PgHeads heads;
+    {
+      std::lock_guard guard(mu_);
+      for (const auto& s : streams) {
+        auto it = predicted_.find(s);
+        if (it != predicted_.end()) {
+          heads.emplace(s, it->second);
+        } else if (lane.known_streams.count(s) == 0) {
+          heads.emplace(s, store::StreamHead{});
+        } else {
+          break;
+        }
+      }
+    }
+    if (heads.size() == streams.size()) {
+      const PgHeads before = heads;
+      PgIdMap known;
+      PgPlan plan = PgDecide(batch, heads, known);
+      if (plan.all_writes) {
+        {
+          std::lock_guard guard(mu_);
+          if (predicted_.size() > kPgMaxKnownStreams) predicted_.clear();
+          for (const auto& [stream, head] : heads) predicted_[stream] = head;
+        }
+        std::vector<Connection::Step> steps = create;
+        const size_t first = steps.size();
+        AddBegin(steps);
+        steps.push_back(lock_step());
+        PgAddWriteSteps(plan, before, heads, ids, NowMicros(), steps);
+        // The rows are locked and the prediction holds: the next batch may lock its rows (the
+        // server answers that step at once: its flush request).
+        steps[first + 3].flush = true;
+        auto committed = c.Pipeline(steps, [&](size_t step) {
+          if (step == first + 3) Locked(seq);
+        });
+        if (committed) {
+          created();
+          auto base = PgBase((*committed)[first + 4].get());
+          if (!base) return base.error();
+          return PgOutcomes(plan, *base);
+        }
+        Forget(streams);
+        if (c.Broken()) {
+          Locked(seq);
+          // Lost with the COMMIT sent: the outcome is unknown until the retry looks the ids up.
+          Error error = committed.error();
+          error.message = "COMMIT: " + error.message;
+          return error;
+        }
+        (void)c.ExecScript("ROLLBACK");
+        if (c.Broken()) {
+          Locked(seq);
+          return committed.error();
+        }
+        // Wrong (or refused after the check): the long way, still this batch's turn to lock
+        // unless the check had passed.
+      }
+    }
+  }
+
+  // The long way: the missing rows first (one round trip).
+  if (!create.empty()) {
+    auto r = c.Pipeline(create);
+    if (!r) {
+      Locked(seq);
+      if (!c.Broken()) {
+        const std::string state = c.sqlstate();
+        (void)c.ExecScript("ROLLBACK");
+        lane.race = PgIsRace(state);
+      }
+      retry = c.Broken() || lane.race;
+      return r.error();
+    }
+    created();
+    std::lock_guard guard(mu_);
+    if (predicted_.size() + missing.size() > kPgMaxKnownStreams) predicted_.clear();
+    const PGresult* rows = (*r)[2].get();
+    for (int row = 0; row < PQntuples(rows); ++row) {
+      predicted_.emplace(GetText(rows, row, 0), store::StreamHead{});
+    }
+  }
+  // The long way. One round trip: begin, lock the streams' rows, look the event ids up.
   std::vector<Connection::Step> begin;
-  begin.push_back({"BEGIN ISOLATION LEVEL READ COMMITTED", Params(), ""});
-  begin.push_back(
-      {"SELECT stream_id, version, deleted_through, hard_deleted::int4::int8 FROM evs_streams "
-       "WHERE stream_id = ANY($1::text[]) ORDER BY stream_id FOR UPDATE",
-       Params().TextArray(streams), "evs_lock_streams_v2"});
+  AddBegin(begin);
+  begin.push_back(lock_step());
   begin.push_back(
       {"SELECT event_id, stream_id, version, position FROM evs_events "
        "WHERE event_id = ANY($1::uuid[])",
        Params().IdArray(ids), "evs_find_ids"});
-  WaitToLock(seq);
   auto begun = c.Pipeline(begin);
-  Locked(seq);
-  if (!begun) return rollback(begun.error());
+  if (!begun) {
+    Locked(seq);
+    return rollback(begun.error());
+  }
   // The locked heads: versions and deletes (metadata does not bound appends).
-  std::unordered_map<std::string, store::StreamHead> heads;
+  PgHeads heads;
   {
-    const PGresult* r = (*begun)[1].get();
+    const PGresult* r = (*begun)[2].get();
     for (int row = 0; row < PQntuples(r); ++row) {
       store::StreamHead& head = heads[GetText(r, row, 0)];
       head.version = GetInt8(r, row, 1);
@@ -316,141 +583,57 @@ Result<std::vector<Result<AppendResult>>> Writer::Attempt(Lane& lane, uint64_t s
     }
   }
   if (heads.size() != streams.size()) {  // a row went away: insert it again
+    Locked(seq);
     lane.known_streams.clear();
+    Forget(streams);
     (void)c.ExecScript("ROLLBACK");
     return Error::Make(ErrorCode::kIOError, "evs_streams lost rows of this batch's streams");
   }
-  std::unordered_map<Uuid, PgIdLocation, UuidHash> known;
+  PgIdMap known;
   {
-    const PGresult* r = (*begun)[2].get();
+    const PGresult* r = (*begun)[3].get();
     for (int row = 0; row < PQntuples(r); ++row) {
       known[GetId(r, row, 0)] =
           PgIdLocation{GetText(r, row, 1), GetInt8(r, row, 2), GetInt8(r, row, 3), false};
     }
   }
-
-  // Decide each append in order, against the locked heads and what the batch wrote before it.
-  std::vector<PgPlanned> planned;
-  planned.reserve(batch.size());
-  struct Write {
-    const PendingAppend* append;
-    size_t index;
-    int64_t version;
-  };
-  std::vector<Write> writes;
-  for (const auto& append : batch) {
-    if (auto decided = PgCheckKnownIds(append, known)) {
-      planned.push_back(std::move(*decided));
-      continue;
-    }
-    store::StreamHead& stream_head = heads[append.stream];
-    if (stream_head.hard_deleted) {
-      planned.push_back(PgFail(store::HardDeletedError(append.stream)));
-      continue;
-    }
-    if (!store::MatchesLifecycle(append.expected, stream_head)) {
-      planned.push_back(
-          PgFail(PgConflictError(append.stream, append.expected, stream_head.version)));
-      continue;
-    }
-    int64_t& head = stream_head.version;
-    PgPlanned p;
-    p.kind = PgPlanned::Kind::kWrite;
-    for (size_t i = 0; i < append.events.size(); ++i) {
-      PgIdLocation at{append.stream, head + 1, static_cast<int64_t>(writes.size()), true};
-      known[append.events[i].id] = at;
-      if (i == 0) p.first = at;
-      p.last = at;
-      writes.push_back(Write{&append, i, head + 1});
-      ++head;
-    }
-    planned.push_back(std::move(p));
+  // Decide each append in order, against the locked heads and what the batch wrote before it;
+  // the heads it leaves are the next batches' prediction.
+  const PgHeads before = heads;
+  PgPlan plan = PgDecide(batch, heads, known);
+  {
+    std::lock_guard guard(mu_);
+    if (predicted_.size() > kPgMaxKnownStreams) predicted_.clear();
+    for (const auto& [stream, head] : heads) predicted_[stream] = head;
   }
+  Locked(seq);
 
-  // One more round trip: take positions under the head row's lock (held until COMMIT), write
-  // the events and the streams' versions, notify the listeners, commit.
-  int64_t base = 0;
-  if (writes.empty()) {
+  if (plan.writes.empty()) {
     if (auto s = c.ExecScript("COMMIT"); !s) return rollback(s.error());
-  } else {
-    std::vector<std::string> stream_ids;
-    std::vector<int64_t> versions;
-    for (const auto& [stream, head] : heads) {
-      stream_ids.push_back(stream);
-      versions.push_back(head.version);
-    }
-    const auto n = static_cast<int64_t>(writes.size());
-    // The events as arrays (one statement text whatever the batch's size).
-    std::vector<std::string_view> event_streams, types, data, metadata;
-    std::vector<int64_t> event_versions;
-    std::vector<Uuid> event_ids;
-    for (const Write& write : writes) {
-      const EventData& e = write.append->events[write.index];
-      event_streams.push_back(write.append->stream);
-      event_versions.push_back(write.version);
-      event_ids.push_back(e.id);
-      types.push_back(e.type);
-      data.push_back(e.data);
-      metadata.push_back(e.metadata);
-    }
-    Params params;
-    params.Int8(n)
-        .Int8((options_.clock ? options_.clock : SystemClock())->NowMicros())
-        .TextArray(stream_ids)
-        .Int8Array(versions)
-        .TextArray(event_streams)
-        .Int8Array(event_versions)
-        .IdArray(event_ids)
-        .TextArray(types)
-        .ByteaArray(data)
-        .ByteaArray(metadata);
-    std::string sql =
-        "WITH h AS (UPDATE evs_log_head SET position = position + $1::int8, "
-        "recorded_at_us = GREATEST(recorded_at_us, $2::int8) WHERE id = 1 "
-        "RETURNING position - $1::int8 AS base, recorded_at_us AS at), "
-        "s AS (UPDATE evs_streams AS t SET version = v.version "
-        "FROM unnest($3::text[], $4::int8[]) AS v(stream_id, version) "
-        "WHERE t.stream_id = v.stream_id AND t.version <> v.version RETURNING 1), "
-        "e AS (INSERT INTO evs_events (position, stream_id, version, event_id, type, data, "
-        "metadata, recorded_at_us) SELECT h.base + v.k, v.s, v.ver, v.id, v.t, v.d, v.m, h.at "
-        "FROM h, unnest($5::text[], $6::int8[], $7::uuid[], $8::text[], $9::bytea[], "
-        "$10::bytea[]) WITH ORDINALITY AS v(s, ver, id, t, d, m, k) RETURNING 1) "
-        "SELECT h.base, (SELECT count(*) FROM e), (SELECT count(*) FROM s) "
-        "FROM h, pg_notify('evs_log', '')";
-    std::vector<Connection::Step> commit;
-    commit.push_back({std::move(sql), std::move(params), "evs_write"});
-    commit.push_back({"COMMIT", Params(), ""});
-    auto committed = c.Pipeline(commit);
-    if (!committed) {
-      if (!c.Broken()) return rollback(committed.error());
-      // Lost with the COMMIT sent: the outcome is unknown until the retry looks the ids up.
-      Error error = committed.error();
-      error.message = "COMMIT: " + error.message;
-      retry = true;
-      return error;
-    }
-    const PGresult* r = (*committed)[0].get();
-    if (PQntuples(r) != 1) {
-      return Error::Make(ErrorCode::kCorruption,
-                         "evs_log_head has no row: the schema was changed outside evs");
-    }
-    base = GetInt8(r, 0, 0);
+    return PgOutcomes(plan, 0);
   }
+  // One more round trip: move the streams' versions, take positions under the head row's lock
+  // (held until COMMIT), write the events, notify the listeners, commit.
+  std::vector<Connection::Step> steps;
+  PgAddWriteSteps(plan, before, heads, {}, NowMicros(), steps);
+  auto committed = c.Pipeline(steps);
+  if (!committed) {
+    Forget(streams);
+    if (!c.Broken()) return rollback(committed.error());
+    // Lost with the COMMIT sent: the outcome is unknown until the retry looks the ids up.
+    Error error = committed.error();
+    error.message = "COMMIT: " + error.message;
+    retry = true;
+    return error;
+  }
+  auto base = PgBase((*committed)[1].get());
+  if (!base) return base.error();
+  return PgOutcomes(plan, *base);
+}
 
-  std::vector<Result<AppendResult>> outcomes;
-  outcomes.reserve(batch.size());
-  auto position = [base](const PgIdLocation& at) {
-    return at.pending ? base + at.position + 1 : at.position;
-  };
-  for (auto& p : planned) {
-    if (p.kind == PgPlanned::Kind::kFail) {
-      outcomes.emplace_back(std::move(*p.error));
-    } else {
-      outcomes.emplace_back(
-          AppendResult{p.first.version, p.last.version, position(p.first), position(p.last)});
-    }
-  }
-  return outcomes;
+void Writer::Forget(const std::vector<std::string>& streams) {
+  std::lock_guard guard(mu_);
+  for (const auto& s : streams) predicted_.erase(s);
 }
 
 }  // namespace evs::pg

@@ -1,6 +1,6 @@
-// The PostgreSQL store's writer: one thread and one connection per store, taking the queued
-// appends and committing them in one transaction (group commit). See evs/postgres.h for the
-// transaction and why the log has no holes.
+// The PostgreSQL store's writer: two threads and connections ("lanes") per store, taking the
+// queued appends and committing each batch in one transaction (group commit). See evs/postgres.h
+// for the transaction, the predicted one-round-trip path and why the log has no holes.
 #pragma once
 
 #include <condition_variable>
@@ -10,12 +10,14 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "evs/event_store.h"
 #include "evs/postgres.h"
 #include "postgres/pg_connection.h"
+#include "store/commit_planner.h"
 
 namespace evs::pg {
 
@@ -41,8 +43,9 @@ class Writer {
   uint64_t commits() const;
 
  private:
-  // One connection and what the writer keeps of it. Two lanes overlap: while one commits (its
-  // WAL flush), the next batch locks its rows and looks its ids up on the other.
+  // One connection and what the writer keeps of it. Two lanes overlap: while one waits for the
+  // head row and commits (its WAL flush), the next batch locks its rows and is checked or
+  // decided on the other.
   struct Lane {
     std::unique_ptr<Connection> connection;
     std::unordered_set<std::string> known_streams;  // streams whose row exists
@@ -56,8 +59,13 @@ class Writer {
                                            std::vector<PendingAppend>& batch);
   // One attempt. A batch-level error (the transaction did not commit, or its outcome is
   // unknown) is returned as such; `retry` says whether running it again may succeed.
+  // `predict`: may try the one-round-trip path (see Attempt in pg_writer.cc).
   Result<std::vector<Result<AppendResult>>> Attempt(Lane& lane, uint64_t seq,
-                                                    std::vector<PendingAppend>& batch, bool& retry);
+                                                    std::vector<PendingAppend>& batch, bool predict,
+                                                    bool& retry);
+  // Drops the predicted heads of `streams` (a batch that wrote them failed).
+  void Forget(const std::vector<std::string>& streams);
+  int64_t NowMicros() const;
   Status EnsureConnected(Lane& lane);
   // Batches lock their streams' rows in the order they were taken: waits for the seq-th's turn.
   void WaitToLock(uint64_t seq);
@@ -71,6 +79,9 @@ class Writer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<PendingAppend> queue_;
+  // Each stream's head once every batch decided so far commits: what the writer committed or
+  // decided last, a prediction that the next batch's transaction checks under the rows' locks.
+  std::unordered_map<std::string, store::StreamHead> predicted_;
   bool closing_ = false;
   uint64_t commits_ = 0;
   uint64_t next_seq_ = 0;   // the seq of the next batch taken

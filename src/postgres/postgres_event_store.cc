@@ -10,7 +10,9 @@
 #include "evs/postgres.h"
 #include "postgres/pg_connection.h"
 #include "postgres/pg_listener.h"
+#include "postgres/pg_scavenger.h"
 #include "postgres/pg_schema.h"
+#include "postgres/pg_stream_head.h"
 #include "postgres/pg_writer.h"
 #include "store/append_validation.h"
 #include "store/completion.h"
@@ -41,37 +43,6 @@ RecordedEvent PgEventAt(const PGresult* result, int row, int first_column) {
   return e;
 }
 
-// The lifecycle columns of evs_streams, in the order PgHeadAt reads them.
-constexpr const char* kPgHeadColumns =
-    "version, deleted_through, hard_deleted::int4::int8, max_count, max_age_seconds, "
-    "truncate_before, custom";
-
-// A stream's head from its evs_streams row (kPgHeadColumns at `first_column` on); the number is
-// unused on PostgreSQL.
-store::StreamHead PgHeadAt(const PGresult* result, int row, int first_column) {
-  store::StreamHead head;
-  head.version = pg::GetInt8(result, row, first_column);
-  head.deleted_through = pg::GetInt8(result, row, first_column + 1);
-  head.hard_deleted = pg::GetInt8(result, row, first_column + 2) != 0;
-  auto bound = [&](int column) -> std::optional<int64_t> {
-    if (pg::IsNull(result, row, first_column + column)) return std::nullopt;
-    return pg::GetInt8(result, row, first_column + column);
-  };
-  StreamMetadata metadata;
-  metadata.max_count = bound(3);
-  metadata.max_age_seconds = bound(4);
-  metadata.truncate_before = bound(5);
-  if (!pg::IsNull(result, row, first_column + 6)) {
-    metadata.custom = pg::GetText(result, row, first_column + 6);
-  }
-  // As the embedded store loads it: metadata with nothing set is no metadata.
-  if (metadata.max_count || metadata.max_age_seconds || metadata.truncate_before ||
-      !metadata.custom.empty()) {
-    head.metadata = std::make_shared<const StreamMetadata>(std::move(metadata));
-  }
-  return head;
-}
-
 // A nullable bigint parameter, sent as text: '' for NULL (Change() turns it back with NULLIF).
 std::string PgOptional(const std::optional<int64_t>& value) {
   return value ? std::to_string(*value) : std::string();
@@ -92,6 +63,22 @@ class PgReadPool {
       result = (*connection)->Exec(sql, params);
       const bool broken = (*connection)->Broken();
       Give(std::move(connection).value());  // a broken one is closed, and its place freed
+      if (result.ok() || !broken) return result;
+    }
+    return result;
+  }
+
+  // Runs `fn` (reads only, so that it may run twice) on a pooled connection; once more on a
+  // fresh one if the connection was lost.
+  template <typename T>
+  Result<T> Read(const std::function<Result<T>(pg::Connection&)>& fn) {
+    Result<T> result = Error::Make(ErrorCode::kUnavailable, "not run");
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto connection = Take();
+      if (!connection) return connection.error();
+      result = fn(**connection);
+      const bool broken = (*connection)->Broken();
+      Give(std::move(connection).value());
       if (result.ok() || !broken) return result;
     }
     return result;
@@ -189,32 +176,8 @@ class PostgresEventStore final : public EventStore {
   Result<StreamPage> ReadStream(std::string_view stream_id,
                                 const ReadStreamOptions& options) override {
     if (auto s = store::ValidateReadStream(options); !s) return s.error();
-    auto head = Head(stream_id);
-    if (!head) return head.error();
-    if (auto unreadable = store::UnreadableStream(stream_id, *head)) return *unreadable;
-    // As the embedded store reads (store::ReadStreamPage): the visible versions, in range.
-    StreamPage page;
-    page.stream_version = head->version;
-    const bool forward = options.direction == Direction::kForward;
-    int64_t low = store::FirstVisibleVersion(*head), high = head->version;
-    if (forward) low = std::max(low, options.from);
-    if (!forward && options.from > 0) high = std::min(high, options.from);
-    const int64_t cutoff = store::AgeCutoffMicros(*head, StoreClock().NowMicros());
-    auto rows =
-        reads_.Exec(std::string("SELECT ") + kPgEventColumns +
-                        " FROM evs_events WHERE stream_id = $1::text AND version >= $2::int8 "
-                        "AND version <= $3::int8 AND recorded_at_us >= $4::int8 ORDER BY version " +
-                        (forward ? "" : "DESC ") + "LIMIT $5::int8",
-                    pg::Params().Text(stream_id).Int8(low).Int8(high).Int8(cutoff).Int8(
-                        static_cast<int64_t>(options.limit)));
-    if (!rows) return rows.error();
-    const int n = PQntuples(rows->get());
-    page.events.reserve(static_cast<size_t>(n));
-    for (int row = 0; row < n; ++row) page.events.push_back(PgEventAt(rows->get(), row, 0));
-    page.end_of_stream =
-        page.events.empty() || page.events.size() < options.limit ||
-        (forward ? page.events.back().version >= high : page.events.back().version <= low);
-    return page;
+    return reads_.Read<StreamPage>(
+        [&](pg::Connection& c) { return ReadStreamOn(c, stream_id, options); });
   }
 
   Result<LogPage> ReadLog(int64_t after, size_t limit) override {
@@ -319,23 +282,69 @@ class PostgresEventStore final : public EventStore {
     return Change(stream_id, expected, change);
   }
 
-  Result<ScavengeReport> Scavenge(const ScavengeOptions&) override {
-    return Error::Make(ErrorCode::kUnsupported,
-                       "the PostgreSQL store does not scavenge yet: events hidden by metadata or "
-                       "deletes stay in evs_events (see \"On PostgreSQL\" in README.md)");
+  Result<ScavengeReport> Scavenge(const ScavengeOptions& options) override {
+    return pg::Scavenge(options_.url, StoreClock(), options);
   }
 
  private:
   evs::Clock& StoreClock() const { return options_.clock ? *options_.clock : *system_clock_; }
 
+  // The stream's row and its events in one REPEATABLE READ transaction, so both come from one
+  // snapshot: a lifecycle change or a scavenge step that commits between the two statements
+  // (the row read before it, the events after it: markers, or events the row does not hide)
+  // is either wholly seen or not at all. Two round trips, as two statements would take: BEGIN
+  // goes with the row's SELECT, COMMIT with the events'.
+  Result<StreamPage> ReadStreamOn(pg::Connection& c, std::string_view stream_id,
+                                  const ReadStreamOptions& options) {
+    auto fail = [&](Error error) -> Result<StreamPage> {
+      if (!c.Broken()) (void)c.ExecScript("ROLLBACK");
+      return error;
+    };
+    auto first = c.Pipeline({{"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", pg::Params(), ""},
+                             {std::string("SELECT ") + pg::kHeadColumns +
+                                  " FROM evs_streams WHERE stream_id = $1::text",
+                              pg::Params().Text(stream_id), "evs_read_head"}});
+    if (!first) return fail(first.error());
+    const PGresult* row = (*first)[1].get();
+    const store::StreamHead head =
+        PQntuples(row) == 0 ? store::StreamHead{} : pg::HeadAt(row, 0, 0);
+    if (auto unreadable = store::UnreadableStream(stream_id, head)) return fail(*unreadable);
+    // As the embedded store reads (store::ReadStreamPage): the visible versions, in range.
+    StreamPage page;
+    page.stream_version = head.version;
+    const bool forward = options.direction == Direction::kForward;
+    int64_t low = store::FirstVisibleVersion(head), high = head.version;
+    if (forward) low = std::max(low, options.from);
+    if (!forward && options.from > 0) high = std::min(high, options.from);
+    const int64_t cutoff = store::AgeCutoffMicros(head, StoreClock().NowMicros());
+    auto second = c.Pipeline(
+        {{std::string("SELECT ") + kPgEventColumns +
+              " FROM evs_events WHERE stream_id = $1::text AND version >= $2::int8 "
+              "AND version <= $3::int8 AND recorded_at_us >= $4::int8 ORDER BY version " +
+              (forward ? "" : "DESC ") + "LIMIT $5::int8",
+          pg::Params().Text(stream_id).Int8(low).Int8(high).Int8(cutoff).Int8(
+              static_cast<int64_t>(options.limit)),
+          forward ? "evs_read_forward" : "evs_read_backward"},
+         {"COMMIT", pg::Params(), ""}});
+    if (!second) return fail(second.error());
+    const PGresult* rows = (*second)[0].get();
+    const int n = PQntuples(rows);
+    page.events.reserve(static_cast<size_t>(n));
+    for (int r = 0; r < n; ++r) page.events.push_back(PgEventAt(rows, r, 0));
+    page.end_of_stream =
+        page.events.empty() || page.events.size() < options.limit ||
+        (forward ? page.events.back().version >= high : page.events.back().version <= low);
+    return page;
+  }
+
   // A stream's head as committed (version 0 and nothing set when it has no row).
   Result<store::StreamHead> Head(std::string_view stream_id) {
     auto rows = reads_.Exec(
-        std::string("SELECT ") + kPgHeadColumns + " FROM evs_streams WHERE stream_id = $1::text",
+        std::string("SELECT ") + pg::kHeadColumns + " FROM evs_streams WHERE stream_id = $1::text",
         pg::Params().Text(stream_id));
     if (!rows) return rows.error();
     if (PQntuples(rows->get()) == 0) return store::StreamHead{};
-    return PgHeadAt(rows->get(), 0, 0);
+    return pg::HeadAt(rows->get(), 0, 0);
   }
 
   // Decides a lifecycle change in one transaction that locks the stream's row, as the writer
@@ -355,7 +364,7 @@ class PostgresEventStore final : public EventStore {
           !r) {
         return fail(r.error());
       }
-      auto rows = c.Exec(std::string("SELECT ") + kPgHeadColumns +
+      auto rows = c.Exec(std::string("SELECT ") + pg::kHeadColumns +
                              " FROM evs_streams WHERE stream_id = $1::text FOR UPDATE",
                          pg::Params().Text(stream_id));
       if (!rows) return fail(rows.error());
@@ -364,7 +373,7 @@ class PostgresEventStore final : public EventStore {
                                                          std::string(stream_id) + "'"));
       }
       store::CommitPlanner planner(0);
-      planner.LoadHead(stream_id, PgHeadAt(rows->get(), 0, 0));
+      planner.LoadHead(stream_id, pg::HeadAt(rows->get(), 0, 0));
       const store::AppendDecision decision = planner.PlanChange(stream_id, expected, change);
       if (decision.kind == store::AppendDecision::Kind::kFail) return fail(*decision.error);
       const store::StreamHead next = planner.Current(stream_id);

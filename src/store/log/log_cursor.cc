@@ -9,6 +9,17 @@ namespace evs::store::log {
 LogCursor::LogCursor(SegmentSource segments, RecordLocation start, size_t chunk_bytes)
     : segments_(std::move(segments)), next_(start), location_(start), chunk_(chunk_bytes) {}
 
+void LogCursor::Seek(RecordLocation at, RecordLocation trusted_end) {
+  next_ = at;
+  location_ = at;
+  left_at_.reset();
+  error_ = false;
+  const bool keep = segment_ && segment_->number() == at.segment &&
+                    trusted_end.segment == at.segment && at.offset >= base_ &&
+                    trusted_end.offset > at.offset && trusted_end.offset <= base_ + buffered_;
+  buffered_ = keep ? static_cast<size_t>(trusted_end.offset - base_) : 0;
+}
+
 bool LogCursor::Fill(uint64_t offset, size_t n) {
   if (offset >= base_ && offset + n <= base_ + buffered_) return true;
   // The file may have grown since it was opened (a commit larger than a segment, written by the

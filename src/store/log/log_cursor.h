@@ -44,6 +44,13 @@ class LogCursor {
   // writing there if the next segment's first record does not check out).
   std::optional<RecordLocation> left_segment_at() const { return left_at_; }
 
+  // Moves to `at` (the start of a record) for a scan that goes on later: the bytes buffered
+  // before `trusted_end` (in the same segment) are kept and not read again; the rest of the
+  // buffer is dropped, as what lay past it may have been a record still being written.
+  void Seek(RecordLocation at, RecordLocation trusted_end);
+  // The most bytes one read takes (at least what a record needs).
+  void set_chunk_bytes(size_t bytes) { chunk_ = bytes; }
+
  private:
   // Makes [offset, offset + n) of the current segment readable at data_ + (offset - base_);
   // false when the segment ends first (or the read fails: error_ set).

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -220,6 +221,31 @@ class LogEventStore final : public EventStore {
     return store::log::ReadLogPage(index_, Segments(), options_.folder, after, limit,
                                    head_position_.load(std::memory_order_acquire));
   }
+
+  // Scans the segments with one cursor and buffer, bounded by the durable head as ReadLog is.
+  class Reader final : public LogReader {
+   public:
+    explicit Reader(LogEventStore& store) : store_(store) {}
+    Status Read(int64_t after, size_t limit, LogPage& page) override {
+      if (auto s = store::ValidateReadLog(after, limit); !s) return s;
+      // Records stay where the index says while it reads; after a Scavenge() moved some, the
+      // cursor (its segment, its buffer, where it would resume) starts afresh.
+      std::shared_lock locations(store_.locations_mu_);
+      if (!pages_ || relocations_ != store_.index_.Relocations()) {
+        pages_.emplace(store_.index_, store_.Segments(), store_.options_.folder);
+        relocations_ = store_.index_.Relocations();
+      }
+      return pages_->Read(after, limit, store_.head_position_.load(std::memory_order_acquire),
+                          page);
+    }
+
+   private:
+    LogEventStore& store_;
+    std::optional<store::log::LogPageReader> pages_;
+    uint64_t relocations_ = 0;
+  };
+
+  std::unique_ptr<LogReader> NewLogReader() override { return std::make_unique<Reader>(*this); }
 
   Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
     if (auto s = store::ValidateListStreams(limit); !s) return s.error();

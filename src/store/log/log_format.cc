@@ -224,8 +224,37 @@ std::optional<RecordInfo> ParseRecordInfo(uint8_t kind, std::string_view payload
   return std::nullopt;
 }
 
+std::optional<RecordInfo> ParseRecordFront(uint8_t kind, std::string_view payload) {
+  LogPayloadReader r(payload);
+  LogCommonFields f;
+  RecordInfo info;
+  if (!LogReadCommon(r, f)) return std::nullopt;
+  info.attempt = f.attempt;
+  info.first_position = f.first_position;
+  if (kind == static_cast<uint8_t>(RecordKind::kCommit)) {
+    info.kind = RecordKind::kCommit;
+    if (!r.I64(info.first_version) || !r.I64(info.recorded_at_us) || !r.U32(info.count) ||
+        !r.String(info.stream) || info.count == 0 || info.first_version < 1) {
+      return std::nullopt;
+    }
+    return info;
+  }
+  if (kind == static_cast<uint8_t>(RecordKind::kLifecycle)) {
+    info.kind = RecordKind::kLifecycle;
+    if (!r.String(info.stream)) return std::nullopt;
+    return info;
+  }
+  return std::nullopt;
+}
+
 bool DecodeEvents(std::string_view payload, size_t skip, size_t limit,
                   std::vector<RecordedEvent>& out) {
+  size_t used = out.size();
+  return DecodeEventsInto(payload, skip, limit, out, used);
+}
+
+bool DecodeEventsInto(std::string_view payload, size_t skip, size_t limit,
+                      std::vector<RecordedEvent>& out, size_t& used) {
   LogPayloadReader r(payload);
   LogCommonFields f;
   int64_t first_version, recorded;
@@ -236,23 +265,30 @@ bool DecodeEvents(std::string_view payload, size_t skip, size_t limit,
     return false;
   }
   size_t taken = 0;
-  return LogWalkEvents(r, count,
-                       [&](uint32_t i, std::string_view id, std::string_view type,
-                           std::string_view data, std::string_view metadata) {
-                         if (i < skip) return true;
-                         if (taken == limit) return false;
-                         ++taken;
-                         RecordedEvent& e = out.emplace_back();
-                         e.stream_id.assign(stream);
-                         e.version = first_version + i;
-                         e.position = f.first_position + i;
-                         std::memcpy(e.id.bytes.data(), id.data(), 16);
-                         e.type.assign(type);
-                         e.data.assign(data);
-                         e.metadata.assign(metadata);
-                         e.recorded_at_us = recorded;
-                         return true;
-                       });
+  bool whole = true;  // every event walked: then nothing may follow them
+  const bool ok = LogWalkEvents(r, count,
+                                [&](uint32_t i, std::string_view id, std::string_view type,
+                                    std::string_view data, std::string_view metadata) {
+                                  if (i < skip) return true;
+                                  if (taken == limit) {
+                                    whole = false;
+                                    return false;
+                                  }
+                                  ++taken;
+                                  RecordedEvent& e =
+                                      used < out.size() ? out[used] : out.emplace_back();
+                                  ++used;
+                                  e.stream_id.assign(stream);
+                                  e.version = first_version + i;
+                                  e.position = f.first_position + i;
+                                  std::memcpy(e.id.bytes.data(), id.data(), 16);
+                                  e.type.assign(type);
+                                  e.data.assign(data);
+                                  e.metadata.assign(metadata);
+                                  e.recorded_at_us = recorded;
+                                  return true;
+                                });
+  return ok && (!whole || r.Empty());
 }
 
 bool DecodeIds(std::string_view payload, std::vector<CommittedId>& out) {

@@ -119,6 +119,15 @@ std::optional<RecordInfo> ParseRecordInfo(uint8_t kind, std::string_view payload
 // False when the payload is malformed.
 bool DecodeEvents(std::string_view payload, size_t skip, size_t limit,
                   std::vector<RecordedEvent>& out);
+// As above, but into out[used], out[used + 1], ... (`used` counts them), reusing those events and
+// their strings' capacity, and appending only past out.size(): a scan that decodes page after
+// page into the same vector allocates nothing per event once the strings are large enough.
+bool DecodeEventsInto(std::string_view payload, size_t skip, size_t limit,
+                      std::vector<RecordedEvent>& out, size_t& used);
+// The fixed fields of a record (stream included) without walking a commit's events: for a scan
+// of records that the store's recovery has checked (DecodeEventsInto checks the events it
+// decodes). nullopt when they are malformed.
+std::optional<RecordInfo> ParseRecordFront(uint8_t kind, std::string_view payload);
 // The ids (and positions) of a commit payload's events.
 bool DecodeIds(std::string_view payload, std::vector<CommittedId>& out);
 // The stream state of a lifecycle payload.

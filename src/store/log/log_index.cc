@@ -44,6 +44,7 @@ void LogIndex::Relocate(uint32_t segment, const std::vector<std::pair<uint64_t, 
     relocated(packed);
     last_mark_ = UnpackLocation(packed);
   }
+  relocations_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 void LogIndex::AddCommit(std::string_view stream, int64_t first_version, int64_t first_position,

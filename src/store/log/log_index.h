@@ -10,6 +10,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -79,6 +80,9 @@ class LogIndex {
   // it. The caller keeps readers of locations out meanwhile (the store's locations lock).
   void Relocate(uint32_t segment, const std::vector<std::pair<uint64_t, uint64_t>>& moved,
                 const std::vector<std::string>& streams);
+  // How many times Relocate() was called: a reader that keeps locations between reads (a cursor
+  // that resumes) starts afresh when it changed.
+  uint64_t Relocations() const { return relocations_.load(std::memory_order_acquire); }
 
   // For the persisted checkpoint (log_checkpoint.h): visits every stream and mark (under the
   // lock: the writer waits meanwhile), and replaces the whole index (before the store opens).
@@ -94,6 +98,7 @@ class LogIndex {
   StreamMap streams_;
   std::vector<Mark> marks_;
   RecordLocation last_mark_{};
+  std::atomic<uint64_t> relocations_{0};
 };
 
 }  // namespace evs::store::log

@@ -108,6 +108,25 @@ class LogReaderStore final : public EventStore {
     return store::log::ReadLogPage(index_, Segments(), folder_, after, limit, *head);
   }
 
+  // Scans the segments with one cursor and buffer, bounded by the durable head as ReadLog is.
+  class Reader final : public LogReader {
+   public:
+    explicit Reader(LogReaderStore& store)
+        : store_(store), pages_(store.index_, store.Segments(), store.folder_) {}
+    Status Read(int64_t after, size_t limit, LogPage& page) override {
+      if (auto s = store::ValidateReadLog(after, limit); !s) return s;
+      auto head = store_.Refresh();
+      if (!head) return head.error();
+      return pages_.Read(after, limit, *head, page);
+    }
+
+   private:
+    LogReaderStore& store_;
+    store::log::LogPageReader pages_;
+  };
+
+  std::unique_ptr<LogReader> NewLogReader() override { return std::make_unique<Reader>(*this); }
+
   Result<StreamsPage> ListStreams(std::string_view after, size_t limit) override {
     if (auto s = store::ValidateListStreams(limit); !s) return s.error();
     if (auto h = Refresh(); !h) return h.error();

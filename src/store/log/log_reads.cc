@@ -94,37 +94,108 @@ Result<StreamPage> ReadLogStreamPage(const LogIndex& index,
 Result<LogPage> ReadLogPage(const LogIndex& index, const LogCursor::SegmentSource& segments,
                             const std::string& folder, int64_t after, size_t limit,
                             int64_t head_position) {
+  LogPageReader reader(index, segments, folder);
   LogPage page;
+  if (auto s = reader.Read(after, limit, head_position, page); !s) return s.error();
+  return page;
+}
+
+namespace {
+// The bounds of one read of the log: large enough to amortize the call, small enough not to read
+// far past what a page takes.
+constexpr size_t kMinReadBytes = 16 * 1024;
+constexpr size_t kMaxReadBytes = 1024 * 1024;
+// What an event is taken to need before a page has shown it (small events and their framing).
+constexpr double kFirstBytesPerEvent = 256;
+}  // namespace
+
+LogPageReader::LogPageReader(const LogIndex& index, LogCursor::SegmentSource segments,
+                             std::string folder)
+    : index_(index),
+      folder_(std::move(folder)),
+      cursor_(std::move(segments), RecordLocation{}, kMinReadBytes) {}
+
+void LogPageReader::Trim(LogPage& page, size_t used) {
+  while (page.events.size() > used) {
+    spare_.push_back(std::move(page.events.back()));
+    page.events.pop_back();
+  }
+}
+
+Status LogPageReader::Read(int64_t after, size_t limit, int64_t head_position, LogPage& page) {
   page.head_position = head_position;
   page.next_position = after;
-  if (after >= head_position || limit == 0) return page;
-  auto mark = index.MarkBefore(after + 1);
-  if (!mark) return page;
-  page.events.reserve(std::min<size_t>(limit, static_cast<size_t>(head_position - after)));
-  LogCursor cursor(segments, mark->second);
+  size_t used = 0;
+  if (after >= head_position || limit == 0) {
+    Trim(page, 0);
+    return OkStatus();
+  }
+  auto mark = index_.MarkBefore(after + 1);
+  if (!mark) {
+    Trim(page, 0);
+    return OkStatus();
+  }
+  // Resume at the last record read when it is nearer than the mark (it holds `after` + 1 or
+  // comes before it); its bytes are still in the buffer.
+  int64_t next = mark->first;
+  if (resume_position_ > 0 && resume_position_ <= after + 1 && resume_position_ >= mark->first) {
+    next = resume_position_;
+    cursor_.Seek(resume_at_, trusted_end_);
+  } else {
+    cursor_.Seek(mark->second, trusted_end_);
+  }
+  // Read about what the page needs at once (events of the pages before), within bounds.
+  const size_t wanted = std::min<size_t>(limit, static_cast<size_t>(head_position - after));
+  const double estimate =
+      (bytes_per_event_ > 0 ? bytes_per_event_ : kFirstBytesPerEvent) * static_cast<double>(wanted);
+  cursor_.set_chunk_bytes(
+      std::clamp(static_cast<size_t>(estimate * 1.1) + 4096, kMinReadBytes, kMaxReadBytes));
+  // Events a shorter page left over come back before new ones are made.
+  while (page.events.size() < wanted && !spare_.empty()) {
+    page.events.push_back(std::move(spare_.back()));
+    spare_.pop_back();
+  }
+  uint64_t bytes = 0;
   // Bounded: each step moves past a record, and the scan ends at the head position. It never
   // reads past the head: what lies there may be a record being written.
-  int64_t next = mark->first;
-  while (page.events.size() < limit && next <= head_position) {
-    const LogCursor::Step step = cursor.Next();
+  while (used < limit && next <= head_position) {
+    const LogCursor::Step step = cursor_.Next();
     if (step == LogCursor::Step::kEnd) break;
     if (step != LogCursor::Step::kRecord) {
+      resume_position_ = 0;
+      Trim(page, 0);
       return Error::Make(
           step == LogCursor::Step::kError ? ErrorCode::kIOError : ErrorCode::kCorruption,
-          "reading the log: " + cursor.reason());
+          "reading the log: " + cursor_.reason());
     }
-    auto info = ParseRecordInfo(cursor.header().kind, cursor.payload());
-    if (!info) return CorruptLogRecord(folder, cursor.location());
+    auto info = ParseRecordFront(cursor_.header().kind, cursor_.payload());
+    if (!info) {
+      resume_position_ = 0;
+      Trim(page, 0);
+      return CorruptLogRecord(folder_, cursor_.location());
+    }
+    // A record read whole, before the head: durable, so its bytes stay trusted.
+    resume_position_ = info->first_position;
+    resume_at_ = cursor_.location();
+    trusted_end_ = cursor_.end();
     if (info->kind != RecordKind::kCommit) continue;
     next = info->first_position + info->count;
     if (next - 1 <= after) continue;
     const auto skip = static_cast<size_t>(std::max<int64_t>(0, after + 1 - info->first_position));
-    if (!DecodeEvents(cursor.payload(), skip, limit - page.events.size(), page.events)) {
-      return CorruptLogRecord(folder, cursor.location());
+    const size_t before = used;
+    if (!DecodeEventsInto(cursor_.payload(), skip, limit - used, page.events, used)) {
+      resume_position_ = 0;
+      Trim(page, 0);
+      return CorruptLogRecord(folder_, cursor_.location());
     }
+    bytes += (kRecordHeaderBytes + cursor_.payload().size()) * (used - before) / info->count;
   }
-  if (!page.events.empty()) page.next_position = page.events.back().position;
-  return page;
+  Trim(page, used);
+  if (used > 0) {
+    page.next_position = page.events.back().position;
+    bytes_per_event_ = static_cast<double>(bytes) / static_cast<double>(used);
+  }
+  return OkStatus();
 }
 
 StreamsPage ListLogStreams(const LogIndex& index, const StreamHeads& heads, std::string_view after,

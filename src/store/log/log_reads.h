@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "evs/event_store.h"
 #include "store/commit_planner.h"
@@ -29,6 +30,32 @@ Result<StreamPage> ReadLogStreamPage(const LogIndex& index,
 Result<LogPage> ReadLogPage(const LogIndex& index, const LogCursor::SegmentSource& segments,
                             const std::string& folder, int64_t after, size_t limit,
                             int64_t head_position);
+
+// Reads the global log page after page for one thread (EventStore::NewLogReader): one cursor and
+// its buffer for every page, resumed where the page before ended when the next read continues
+// it, and the page's events decoded into the ones the caller's page already holds. Only the
+// bytes of records it has read (durable ones) are kept between pages.
+class LogPageReader {
+ public:
+  LogPageReader(const LogIndex& index, LogCursor::SegmentSource segments, std::string folder);
+
+  // As ReadLogPage, into `page`.
+  Status Read(int64_t after, size_t limit, int64_t head_position, LogPage& page);
+
+ private:
+  // Moves page.events[used..] aside (kept for later pages) and page.events to `used` events.
+  void Trim(LogPage& page, size_t used);
+
+  const LogIndex& index_;
+  const std::string folder_;
+  LogCursor cursor_;
+  // The last record the page before read: where the next page may resume (0: none).
+  int64_t resume_position_ = 0;
+  RecordLocation resume_at_;
+  RecordLocation trusted_end_;        // the end of that record: the bytes before it are durable
+  double bytes_per_event_ = 0;        // of the pages read so far, to size the next read
+  std::vector<RecordedEvent> spare_;  // events (with their strings) a shorter page left over
+};
 
 // A page of stream ids after `after`, with their durable versions; deleted ones are left out.
 StreamsPage ListLogStreams(const LogIndex& index, const StreamHeads& heads, std::string_view after,

@@ -1,0 +1,193 @@
+// Subjects' keys in the PostgreSQL database, wrapped by the operator's master key
+// (evs/postgres_key_store.h).
+#include <mutex>
+#include <utility>
+
+#include "evs/clock.h"
+#include "evs/postgres.h"
+#include "evs/postgres_key_store.h"
+#include "evs/uuid.h"
+#include "personal/aead.h"
+#include "personal/key_wrap.h"
+#include "postgres/pg_connection.h"
+#include "postgres/pg_schema.h"
+
+namespace evs {
+namespace {
+
+// What the master key check seals: an empty text, the key store's id authenticated (as the
+// DynamoDB key store does).
+std::string CheckAad(const std::string& id) { return "evs-master-check|" + id; }
+
+class PostgresKeyStore final : public KeyStore {
+ public:
+  PostgresKeyStore(std::string url, std::unique_ptr<pg::Connection> connection,
+                   std::string master_key, std::string id, std::string name)
+      : url_(std::move(url)),
+        connection_(std::move(connection)),
+        master_key_(std::move(master_key)),
+        id_(std::move(id)),
+        name_(std::move(name)) {}
+
+  const std::string& id() const override { return id_; }
+  std::string name() const override { return name_; }
+
+  Result<std::string> KeyFor(const std::string& subject) override {
+    if (Status s = ValidateSubject(subject); !s.ok()) return s.error();
+    auto found = Find(subject);
+    if (!found.ok()) return found.error();
+    if (found->state == SubjectKey::State::kActive) return std::move(found->key);
+    if (found->state == SubjectKey::State::kForgotten) return Forgotten(subject);
+    auto key = personal::RandomBytes(personal::kKeyBytes);
+    if (!key.ok()) return key.error();
+    auto wrapped = personal::WrapKey(master_key_, Aad(subject), *key);
+    if (!wrapped.ok()) return wrapped.error();
+    // The first key committed wins: a process that loses the race (the insert waits for the
+    // winner's commit, then does nothing) reads the winner's back below, in a new snapshot.
+    auto inserted = Exec(
+        "INSERT INTO evs_keys (subject, wrapped_key, created_at_us) "
+        "VALUES ($1::text, $2::text, $3::int8) ON CONFLICT (subject) DO NOTHING",
+        pg::Params().Text(subject).Text(*wrapped).Int8(SystemClock()->NowMicros()),
+        "store the key of subject '" + subject + "'");
+    if (!inserted.ok()) return inserted.error();
+    if (std::string_view(PQcmdTuples(inserted->get())) == "1") return key;
+    found = Find(subject);
+    if (!found.ok()) return found.error();
+    if (found->state == SubjectKey::State::kActive) return std::move(found->key);
+    return Forgotten(subject);
+  }
+
+  Result<SubjectKey> Find(const std::string& subject) override {
+    auto rows = Exec("SELECT wrapped_key FROM evs_keys WHERE subject = $1::text",
+                     pg::Params().Text(subject), "read the key of subject '" + subject + "'");
+    if (!rows.ok()) return rows.error();
+    SubjectKey found;
+    if (PQntuples(rows->get()) == 0) return found;
+    if (pg::IsNull(rows->get(), 0, 0)) {
+      found.state = SubjectKey::State::kForgotten;
+      return found;
+    }
+    auto key = personal::UnwrapKey(master_key_, Aad(subject), pg::GetText(rows->get(), 0, 0));
+    if (!key.ok() || key->size() != personal::kKeyBytes) {
+      return Error::Make(ErrorCode::kCorruption, "the wrapped key of subject '" + subject +
+                                                     "' in " + name_ +
+                                                     " does not unwrap with the master key");
+    }
+    found.state = SubjectKey::State::kActive;
+    found.key = std::move(key).value();
+    return found;
+  }
+
+  Result<bool> Forget(const std::string& subject) override {
+    if (Status s = ValidateSubject(subject); !s.ok()) return s.error();
+    // The tombstone replaces the wrapped key, unless another process's did first.
+    auto forgot = Exec(
+        "UPDATE evs_keys SET wrapped_key = NULL, forgotten_at_us = $2::int8 "
+        "WHERE subject = $1::text AND wrapped_key IS NOT NULL",
+        pg::Params().Text(subject).Int8(SystemClock()->NowMicros()),
+        "forget subject '" + subject + "'");
+    if (!forgot.ok()) return forgot.error();
+    if (std::string_view(PQcmdTuples(forgot->get())) == "1") return true;
+    auto found = Find(subject);
+    if (!found.ok()) return found.error();
+    if (found->state == SubjectKey::State::kUnknown) {
+      return Error::Make(ErrorCode::kNotFound,
+                         "subject '" + subject + "' is unknown: " + name_ + " has no key for it");
+    }
+    return false;
+  }
+
+ private:
+  std::string Aad(const std::string& subject) const { return "evs-key-v1|" + id_ + "|" + subject; }
+
+  static Error Forgotten(const std::string& subject) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "subject '" + subject +
+                           "' was forgotten; no personal data can be stored under that id again");
+  }
+
+  // One statement (committed on its own); once more on a new connection if it was lost. Every
+  // statement here may run twice: the insert does nothing the second time, and a forget whose
+  // first run committed finds the tombstone.
+  Result<pg::ResultPtr> Exec(std::string_view sql, const pg::Params& params,
+                             const std::string& context) {
+    std::lock_guard guard(mu_);
+    for (int attempt = 0;; ++attempt) {
+      if (connection_ == nullptr || connection_->Broken()) {
+        auto connection = pg::Connection::Open(url_);
+        if (!connection) return Context(connection.error(), context);
+        connection_ = std::move(connection).value();
+      }
+      auto result = connection_->Exec(sql, params);
+      if (result.ok()) return result;
+      if (!connection_->Broken() || attempt > 0) return Context(result.error(), context);
+    }
+  }
+
+  static Error Context(Error error, const std::string& context) {
+    error.message = context + ": " + error.message;
+    return error;
+  }
+
+  const std::string url_;
+  std::mutex mu_;
+  std::unique_ptr<pg::Connection> connection_;
+  const std::string master_key_;
+  const std::string id_;
+  const std::string name_;
+};
+
+// The key store's id from the evs_key_store row, made when missing (and allowed): the first
+// process's row wins. The master key must open the row's check.
+Result<std::string> ReadOrMakeMeta(pg::Connection& c, const PostgresKeyStoreOptions& options,
+                                   const std::string& name) {
+  if (options.create_if_missing) {
+    const std::string id = Uuid::Random().ToString();
+    auto check = personal::WrapKey(options.master_key, CheckAad(id), "");
+    if (!check.ok()) return check.error();
+    auto made = c.Exec(
+        "INSERT INTO evs_key_store (id, key_store_id, master_key_check) "
+        "VALUES (1, $1::text, $2::text) ON CONFLICT (id) DO NOTHING",
+        pg::Params().Text(id).Text(*check));
+    if (!made.ok()) return made.error();
+  }
+  auto rows = c.Exec("SELECT key_store_id, master_key_check FROM evs_key_store WHERE id = 1");
+  if (!rows.ok()) return rows.error();
+  if (PQntuples(rows->get()) == 0) {
+    return Error::Make(ErrorCode::kNotFound, name + " holds no key store (evs_key_store is empty)");
+  }
+  std::string id = pg::GetText(rows->get(), 0, 0);
+  if (!personal::UnwrapKey(options.master_key, CheckAad(id), pg::GetText(rows->get(), 0, 1)).ok()) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "the master key is not the one " + name + " was made with");
+  }
+  return id;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KeyStore>> OpenPostgresKeyStore(const PostgresKeyStoreOptions& options) {
+  if (options.url.empty()) {
+    return Error::Make(ErrorCode::kInvalidArgument,
+                       "no PostgreSQL url: set postgres://USER@HOST:PORT/DB");
+  }
+  if (options.master_key.size() != personal::kKeyBytes) {
+    return Error::Make(ErrorCode::kInvalidArgument, "the master key must be 32 bytes");
+  }
+  auto connection = pg::Connection::Open(options.url);
+  if (!connection) return connection.error();
+  if (options.create_schema) {
+    if (auto version = pg::MigrateSchema(**connection); !version) return version.error();
+  } else if (auto s = pg::CheckSchema(**connection); !s) {
+    return s.error();
+  }
+  // For messages: the database's name, never the url (it may hold a password).
+  const std::string name = "the key table evs_keys of PostgreSQL database '" +
+                           std::string(PQdb((*connection)->raw())) + "'";
+  auto id = ReadOrMakeMeta(**connection, options, name);
+  if (!id.ok()) return id.error();
+  return std::unique_ptr<KeyStore>(std::make_unique<PostgresKeyStore>(
+      options.url, std::move(connection).value(), options.master_key, std::move(id).value(), name));
+}
+
+}  // namespace evs
