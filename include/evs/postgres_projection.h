@@ -41,7 +41,7 @@ namespace evs {
 
 // How OpenPostgresProjectionRunner keeps a projection's read model. Only `url` must be set.
 struct PostgresProjectionOptions {
-  // The read model's database: a libpq connection string (postgres://USER@HOST:PORT/DB or
+  // The read model's database: a libpq connection string (`postgres://USER@HOST:PORT/DB` or
   // key=value pairs). It may be the store's database or another one.
   std::string url;
   size_t batch_size = 512;  // events per transaction
