@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/system_error.h"
+#include "store/log/log_bytes.h"
 
 namespace evs::store::log {
 namespace {
@@ -13,58 +14,25 @@ namespace {
 constexpr char kLogCheckpointMagic[8] = {'E', 'V', 'S', 'L', 'I', 'D', 'X', '\n'};
 constexpr uint32_t kLogCheckpointVersion = 1;
 
+// The checkpoint's fields (log_bytes.h), and the places of records as one packed u64.
 class CheckpointOut {
  public:
-  void U8(uint8_t v) { out.push_back(static_cast<char>(v)); }
-  void U32(uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
-  void U64(uint64_t v) {
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
-  void I64(int64_t v) { U64(static_cast<uint64_t>(v)); }
-  void String(std::string_view s) {
-    U32(static_cast<uint32_t>(s.size()));
-    out.append(s);
-  }
+  void U8(uint8_t v) { LogPutU8(out, v); }
+  void U32(uint32_t v) { LogPutU32(out, v); }
+  void U64(uint64_t v) { LogPutU64(out, v); }
+  void I64(int64_t v) { LogPutI64(out, v); }
+  void String(std::string_view s) { LogPutString(out, s); }
   void Location(RecordLocation l) { U64(PackLocation(l)); }
   std::string out;
 };
 
-class CheckpointIn {
+class CheckpointIn : public LogBytesReader {
  public:
-  explicit CheckpointIn(std::string_view in) : in_(in) {}
-  bool U8(uint8_t& v) {
-    if (in_.size() < 1) return false;
-    v = static_cast<uint8_t>(in_[0]);
-    in_.remove_prefix(1);
-    return true;
-  }
-  bool U32(uint32_t& v) {
-    if (in_.size() < 4) return false;
-    v = 0;
-    for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(in_[i])} << (8 * i);
-    in_.remove_prefix(4);
-    return true;
-  }
-  bool U64(uint64_t& v) {
-    if (in_.size() < 8) return false;
-    v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(in_[i])} << (8 * i);
-    in_.remove_prefix(8);
-    return true;
-  }
-  bool I64(int64_t& v) {
-    uint64_t u;
-    if (!U64(u)) return false;
-    v = static_cast<int64_t>(u);
-    return true;
-  }
+  using LogBytesReader::LogBytesReader;
   bool String(std::string& s) {
-    uint32_t n;
-    if (!U32(n) || in_.size() < n) return false;
-    s.assign(in_.substr(0, n));
-    in_.remove_prefix(n);
+    std::string_view v;
+    if (!LogBytesReader::String(v)) return false;
+    s.assign(v);
     return true;
   }
   bool Location(RecordLocation& l) {
@@ -74,11 +42,7 @@ class CheckpointIn {
     return true;
   }
   // A count of items of at least `item_bytes` each that the rest can hold.
-  bool Count(uint64_t& n, size_t item_bytes) { return U64(n) && n <= in_.size() / item_bytes; }
-  bool Empty() const { return in_.empty(); }
-
- private:
-  std::string_view in_;
+  bool Count(uint64_t& n, size_t item_bytes) { return U64(n) && n <= Remaining() / item_bytes; }
 };
 
 void LogPutHead(CheckpointOut& out, const StreamHead& head) {

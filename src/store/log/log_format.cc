@@ -4,79 +4,10 @@
 
 #include <cstring>
 
+#include "store/log/log_bytes.h"
+
 namespace evs::store::log {
 namespace {
-
-void LogPutU32(std::string& out, uint32_t v) {
-  char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  out.append(b, 4);
-}
-void LogPutU64(std::string& out, uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  out.append(b, 8);
-}
-void LogPutI64(std::string& out, int64_t v) { LogPutU64(out, static_cast<uint64_t>(v)); }
-void LogPutString(std::string& out, std::string_view s) {
-  LogPutU32(out, static_cast<uint32_t>(s.size()));
-  out.append(s);
-}
-uint32_t LogGetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(p[i])} << (8 * i);
-  return v;
-}
-uint64_t LogGetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
-  return v;
-}
-
-// Reads a payload front to back; every read checks the bounds, so a malformed payload is a
-// false, never an overrun.
-class LogPayloadReader {
- public:
-  explicit LogPayloadReader(std::string_view in) : in_(in) {}
-  bool U8(uint8_t& v) {
-    if (in_.size() < 1) return false;
-    v = static_cast<uint8_t>(in_[0]);
-    in_.remove_prefix(1);
-    return true;
-  }
-  bool U32(uint32_t& v) {
-    if (in_.size() < 4) return false;
-    v = LogGetU32(in_.data());
-    in_.remove_prefix(4);
-    return true;
-  }
-  bool U64(uint64_t& v) {
-    if (in_.size() < 8) return false;
-    v = LogGetU64(in_.data());
-    in_.remove_prefix(8);
-    return true;
-  }
-  bool I64(int64_t& v) {
-    uint64_t u;
-    if (!U64(u)) return false;
-    v = static_cast<int64_t>(u);
-    return true;
-  }
-  bool Bytes(size_t n, std::string_view& v) {
-    if (in_.size() < n) return false;
-    v = in_.substr(0, n);
-    in_.remove_prefix(n);
-    return true;
-  }
-  bool String(std::string_view& v) {
-    uint32_t n;
-    return U32(n) && Bytes(n, v);
-  }
-  bool Empty() const { return in_.empty(); }
-
- private:
-  std::string_view in_;
-};
 
 // The fields every payload starts with.
 struct LogCommonFields {
@@ -180,13 +111,13 @@ bool ChecksOut(const RecordHeader& header, const char* record, uint64_t chain) {
 
 namespace {
 
-bool LogReadCommon(LogPayloadReader& r, LogCommonFields& f) {
+bool LogReadCommon(LogBytesReader& r, LogCommonFields& f) {
   return r.U64(f.attempt) && r.I64(f.first_position);
 }
 
 // Walks a commit payload's events; `visit(index, id, type, data, metadata)`.
 template <class Visit>
-bool LogWalkEvents(LogPayloadReader& r, uint32_t count, Visit&& visit) {
+bool LogWalkEvents(LogBytesReader& r, uint32_t count, Visit&& visit) {
   for (uint32_t i = 0; i < count; ++i) {
     std::string_view id, type, data, metadata;
     if (!r.Bytes(16, id) || !r.String(type) || !r.String(data) || !r.String(metadata)) {
@@ -199,8 +130,10 @@ bool LogWalkEvents(LogPayloadReader& r, uint32_t count, Visit&& visit) {
 
 }  // namespace
 
-std::optional<RecordInfo> ParseRecordInfo(uint8_t kind, std::string_view payload) {
-  LogPayloadReader r(payload);
+namespace {
+
+// The fields before a commit's events (all of a lifecycle record's that RecordInfo holds).
+std::optional<RecordInfo> LogParseFront(uint8_t kind, LogBytesReader& r) {
   LogCommonFields f;
   RecordInfo info;
   if (!LogReadCommon(r, f)) return std::nullopt;
@@ -212,8 +145,6 @@ std::optional<RecordInfo> ParseRecordInfo(uint8_t kind, std::string_view payload
         !r.String(info.stream) || info.count == 0 || info.first_version < 1) {
       return std::nullopt;
     }
-    bool ok = LogWalkEvents(r, info.count, [](uint32_t, auto&&...) { return true; });
-    if (!ok || !r.Empty()) return std::nullopt;
     return info;
   }
   if (kind == static_cast<uint8_t>(RecordKind::kLifecycle)) {
@@ -224,27 +155,20 @@ std::optional<RecordInfo> ParseRecordInfo(uint8_t kind, std::string_view payload
   return std::nullopt;
 }
 
+}  // namespace
+
+std::optional<RecordInfo> ParseRecordInfo(uint8_t kind, std::string_view payload) {
+  LogBytesReader r(payload);
+  auto info = LogParseFront(kind, r);
+  if (!info || info->kind != RecordKind::kCommit) return info;
+  const bool ok = LogWalkEvents(r, info->count, [](uint32_t, auto&&...) { return true; });
+  if (!ok || !r.Empty()) return std::nullopt;
+  return info;
+}
+
 std::optional<RecordInfo> ParseRecordFront(uint8_t kind, std::string_view payload) {
-  LogPayloadReader r(payload);
-  LogCommonFields f;
-  RecordInfo info;
-  if (!LogReadCommon(r, f)) return std::nullopt;
-  info.attempt = f.attempt;
-  info.first_position = f.first_position;
-  if (kind == static_cast<uint8_t>(RecordKind::kCommit)) {
-    info.kind = RecordKind::kCommit;
-    if (!r.I64(info.first_version) || !r.I64(info.recorded_at_us) || !r.U32(info.count) ||
-        !r.String(info.stream) || info.count == 0 || info.first_version < 1) {
-      return std::nullopt;
-    }
-    return info;
-  }
-  if (kind == static_cast<uint8_t>(RecordKind::kLifecycle)) {
-    info.kind = RecordKind::kLifecycle;
-    if (!r.String(info.stream)) return std::nullopt;
-    return info;
-  }
-  return std::nullopt;
+  LogBytesReader r(payload);
+  return LogParseFront(kind, r);
 }
 
 bool DecodeEvents(std::string_view payload, size_t skip, size_t limit,
@@ -255,7 +179,7 @@ bool DecodeEvents(std::string_view payload, size_t skip, size_t limit,
 
 bool DecodeEventsInto(std::string_view payload, size_t skip, size_t limit,
                       std::vector<RecordedEvent>& out, size_t& used) {
-  LogPayloadReader r(payload);
+  LogBytesReader r(payload);
   LogCommonFields f;
   int64_t first_version, recorded;
   uint32_t count;
@@ -292,7 +216,7 @@ bool DecodeEventsInto(std::string_view payload, size_t skip, size_t limit,
 }
 
 bool DecodeIds(std::string_view payload, std::vector<CommittedId>& out) {
-  LogPayloadReader r(payload);
+  LogBytesReader r(payload);
   LogCommonFields f;
   int64_t first_version, recorded;
   uint32_t count;
@@ -310,7 +234,7 @@ bool DecodeIds(std::string_view payload, std::vector<CommittedId>& out) {
 }
 
 bool DecodeLifecycle(std::string_view payload, StreamHead& head) {
-  LogPayloadReader r(payload);
+  LogBytesReader r(payload);
   LogCommonFields f;
   std::string_view stream, custom;
   uint8_t flags;
