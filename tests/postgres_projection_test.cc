@@ -18,6 +18,7 @@
 
 #include "cart/cart.h"
 #include "cart/cart_summary_projection.h"
+#include "cart_traffic.h"
 #include "evs/postgres.h"
 #include "evs/repository.h"
 #include "postgres/pg_connection.h"
@@ -99,32 +100,8 @@ class PostgresProjectionTest : public ::testing::Test {
     return databases_.back()->url();
   }
 
-  // Random cart traffic: opens, adds, removes, checkouts (as projection_test.cc).
-  void Traffic(int commands, unsigned seed) {
-    Repository<cart::Cart> repo(*store_);
-    std::mt19937 random(seed);
-    const char* items[] = {"apple", "pear", "plum", "fig"};
-    for (int i = 0; i < commands; ++i) {
-      if (ids_.empty() || random() % 5 == 0) {
-        std::string id = Uuid::Random().ToString();
-        ASSERT_TRUE(repo.Create(id, [](cart::Cart& c) { return c.Open(); }).ok());
-        ids_.push_back(id);
-        continue;
-      }
-      const std::string& id = ids_[random() % ids_.size()];
-      const std::string item = items[random() % 4];
-      (void)repo.Execute(id, [&](cart::Cart& c) {
-        switch (random() % 6) {
-          case 0:
-            return c.RemoveItem(item, 1);
-          case 1:
-            return c.Checkout();
-          default:
-            return c.AddItem(item, 1 + random() % 3, 100 * (1 + item.size()));
-        }
-      });
-    }
-  }
+  // Random cart traffic: opens, adds, removes, checkouts.
+  void Traffic(int commands, unsigned seed) { testing::CartTraffic(*store_, ids_, commands, seed); }
 
   Result<std::unique_ptr<ProjectionRunner>> Runner(const std::string& url,
                                                    Projection* projection = nullptr) {
