@@ -90,6 +90,12 @@ class FaultFileSystem final : public FileSystem {
     changes_.clear();
     return undone;
   }
+  // The first half of PowerLoss(): every call that would change the disk fails from now on,
+  // but nothing is undone yet (see FaultVfs::PowerOff).
+  void PowerOff() {
+    std::lock_guard guard(mu_);
+    powered_off_ = true;
+  }
   void PowerOn() {
     std::lock_guard guard(mu_);
     powered_off_ = false;

@@ -482,6 +482,11 @@ FaultVfs::PowerLossReport FaultVfs::PowerLoss(uint64_t seed, bool tear) {
   return report;
 }
 
+void FaultVfs::PowerOff() {
+  std::lock_guard guard(impl_->mu);
+  impl_->powered_off = true;
+}
+
 void FaultVfs::PowerOn() {
   std::lock_guard guard(impl_->mu);
   impl_->powered_off = false;

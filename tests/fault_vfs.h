@@ -71,6 +71,11 @@ class FaultVfs {
     int64_t torn_bytes = 0;  // of the last write, kept
   };
   PowerLossReport PowerLoss(uint64_t seed, bool tear);
+  // The first half of PowerLoss(): from now on every write, truncate, sync and delete fails,
+  // but nothing is taken back yet. A test whose files go through several simulators (this VFS
+  // and a FaultFileSystem) turns them all off before any of them reverts, so that no thread
+  // acts on one simulator's reverted files while another's still take writes and syncs.
+  void PowerOff();
   void PowerOn();
 
   // Syncs of files of `kinds` wait (having synced nothing yet) until ReleaseSyncs(), so that a
