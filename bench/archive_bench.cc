@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "bench.h"
+#include "engines.h"
 #include "evs/archive.h"
 #include "evs/event_store.h"
 #include "evs/object_store.h"
@@ -160,11 +161,7 @@ Status FillCarts(EventStore& store, int64_t events) {
 }
 
 Status RunArchiveBench(const BenchOptions& options, Reporter& reporter) {
-  const std::string store_path = options.dir + "/archive-bench.sqlite";
-  SqliteStoreOptions store_options;
-  store_options.path = store_path;
-  store_options.durable = false;
-  auto store = OpenSqliteEventStore(store_options);
+  auto store = OpenDefaultStore(options.dir + "/archive-bench", /*durable=*/false);
   if (!store.ok()) return store.error();
   std::fprintf(stderr, "archive: filling the log with %lld cart events...\n",
                static_cast<long long>(options.feed_events));

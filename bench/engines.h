@@ -25,4 +25,8 @@ struct BenchEngine {
 // Every engine, the default first.
 std::vector<BenchEngine> BenchEngines();
 
+// The default engine's store in `folder` (created): the store of the benchmarks that measure
+// something other than the engines side by side (archive, http, scavenge, ...).
+Result<std::unique_ptr<EventStore>> OpenDefaultStore(const std::string& folder, bool durable);
+
 }  // namespace evs::bench

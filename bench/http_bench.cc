@@ -81,6 +81,7 @@
 #include "cart/cart_reports.h"
 #include "cart/cart_summary_projection.h"
 #include "common/event_json.h"
+#include "engines.h"
 #include "evs/event_store.h"
 #include "evs/http/api.h"
 #include "evs/http/server.h"
@@ -856,11 +857,8 @@ class EventLogToNull final : public EventHandler {
 };
 
 Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
-  const std::string path = options.dir + "/evs-http.sqlite";
-  SqliteStoreOptions store_options;
-  store_options.path = path;
-  store_options.durable = true;
-  auto store = OpenSqliteEventStore(store_options);
+  const std::string folder = options.dir + "/evs-http";
+  auto store = OpenDefaultStore(folder, /*durable=*/true);
   if (!store.ok()) return store.error();
 
   // The read side `evs serve` runs: the cart-summary projection and the event log.
@@ -1074,7 +1072,8 @@ Status RunHttpBench(const BenchOptions& options, Reporter& reporter) {
   log_subscription->reset();
   runner->reset();
   store->reset();
-  RemoveDatabase(path);
+  std::error_code ignored;
+  std::filesystem::remove_all(folder, ignored);
   return result;
 }
 

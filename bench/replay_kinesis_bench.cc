@@ -28,6 +28,7 @@
 #include "bench.h"
 #include "common/event_json.h"
 #include "common/strings.h"
+#include "engines.h"
 #include "evs/archive.h"
 #include "evs/uuid.h"
 #include "report.h"
@@ -83,10 +84,7 @@ Status RunReplayKinesisBench(const BenchOptions& options, Reporter& reporter) {
   if (!config.ok()) return Error::Make(config.error().code, config.error().message);
   auto client = std::make_shared<AwsClient>(std::move(config).value(), aws::NewCurlTransport());
 
-  SqliteStoreOptions store_options;
-  store_options.path = options.dir + "/replay-kinesis-bench.sqlite";
-  store_options.durable = false;
-  auto store = OpenSqliteEventStore(store_options);
+  auto store = OpenDefaultStore(options.dir + "/replay-kinesis-bench", /*durable=*/false);
   if (!store.ok()) return store.error();
   std::fprintf(stderr,
                "replay-kinesis: filling the log with %lld cart events and archiving it...\n",

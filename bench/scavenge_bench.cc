@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bench.h"
+#include "engines.h"
 #include "evs/event_store.h"
 #include "report.h"
 
@@ -67,22 +68,17 @@ Row Appends(EventStore& store, const BenchOptions& options, int writers, const s
 }  // namespace
 
 Status RunScavengeBench(const BenchOptions& options, Reporter& reporter) {
-  const std::string path = options.dir + "/scavenge.sqlite";
+  const std::string folder = options.dir + "/scavenge";
   const int writers =
       std::min(16, *std::max_element(options.writers.begin(), options.writers.end()));
   {
-    SqliteStoreOptions fill;
-    fill.path = path;
-    fill.durable = false;  // filling is not measured
-    auto store = OpenSqliteEventStore(fill);
+    auto store = OpenDefaultStore(folder, /*durable=*/false);  // filling is not measured
     if (!store.ok()) return store.error();
     std::fprintf(stderr, "scavenge: filling %lld deleted events...\n",
                  static_cast<long long>(options.scavenge_events));
     if (auto s = Fill(**store, options.scavenge_events); !s) return s;
   }
-  SqliteStoreOptions durable;
-  durable.path = path;
-  auto store = OpenSqliteEventStore(durable);
+  auto store = OpenDefaultStore(folder, /*durable=*/true);
   if (!store.ok()) return store.error();
 
   std::fprintf(stderr, "scavenge: no-scavenge...\n");
@@ -114,7 +110,8 @@ Status RunScavengeBench(const BenchOptions& options, Reporter& reporter) {
   reporter.Add(baseline);
   reporter.Add(evs);
   store->reset();
-  RemoveDatabase(path);
+  std::error_code ignored;
+  std::filesystem::remove_all(folder, ignored);
   return OkStatus();
 }
 

@@ -23,6 +23,7 @@
 
 #include "bench.h"
 #include "cart/cart.h"
+#include "engines.h"
 #include "evs/event_store.h"
 #include "evs/repository.h"
 #include "evs/snapshot.h"
@@ -88,13 +89,10 @@ Status CheckVersion(const Result<cart::Cart>& fetched, int64_t version) {
 }
 
 Status LongCarts(const BenchOptions& options, Reporter& reporter) {
-  const std::string path = options.dir + "/snapshot.sqlite";
-  SqliteStoreOptions store_options;
-  store_options.path = path;
-  store_options.durable = false;
-  auto store = OpenSqliteEventStore(store_options);
+  const std::string folder = options.dir + "/snapshot";
+  auto store = OpenDefaultStore(folder, /*durable=*/false);
   if (!store.ok()) return store.error();
-  auto snapshots = OpenSqliteSnapshotStore(SnapshotPathFor(path));
+  auto snapshots = OpenSqliteSnapshotStore(folder + "/snapshots.sqlite");
   if (!snapshots.ok()) return snapshots.error();
   std::shared_ptr<SnapshotStore> snapshot_store = std::move(snapshots).value();
   RepositoryOptions with;
@@ -149,9 +147,7 @@ Status LongCarts(const BenchOptions& options, Reporter& reporter) {
   SetRatio(evs, baseline);
   reporter.Add(baseline);
   reporter.Add(evs);
-  RemoveDatabase(path);
-  RemoveDatabase(SnapshotPathFor(path));
-  return OkStatus();
+  return OkStatus();  // the run's scratch folder goes at the end, with the stores in it
 }
 
 // What Repository::Fetch did before snapshots and upcasting.
@@ -182,11 +178,8 @@ Status PlainLoopFetch(EventStore& store, const std::string& id) {
 }
 
 Status ShortCarts(const BenchOptions& options, Reporter& reporter) {
-  const std::string path = options.dir + "/snapshot-off.sqlite";
-  SqliteStoreOptions store_options;
-  store_options.path = path;
-  store_options.durable = false;
-  auto store = OpenSqliteEventStore(store_options);
+  const std::string folder = options.dir + "/snapshot-off";
+  auto store = OpenDefaultStore(folder, /*durable=*/false);
   if (!store.ok()) return store.error();
   CartRepository repo(**store, RepositoryOptions{.cache_capacity = 0});
   std::vector<std::string> ids;
@@ -234,7 +227,6 @@ Status ShortCarts(const BenchOptions& options, Reporter& reporter) {
   SetRatio(evs, baseline);
   reporter.Add(baseline);
   reporter.Add(evs);
-  RemoveDatabase(path);
   return OkStatus();
 }
 

@@ -24,6 +24,7 @@
 
 #include "bench.h"
 #include "cart/cart.h"
+#include "engines.h"
 #include "evs/event_store.h"
 #include "evs/subscription.h"
 #include "evs/upcasting.h"
@@ -68,11 +69,9 @@ std::vector<EventData> CartEventsAt(int schema_version) {
   return events;
 }
 
-Status Fill(const std::string& path, int64_t events, int schema_version) {
-  SqliteStoreOptions options;
-  options.path = path;
-  options.durable = false;  // only reads are measured; the file is the same
-  auto store = OpenSqliteEventStore(options);
+Status Fill(const std::string& folder, int64_t events, int schema_version) {
+  // Only reads are measured; the files are the same.
+  auto store = OpenDefaultStore(folder, /*durable=*/false);
   if (!store.ok()) return store.error();
   const std::vector<EventData> cart = CartEventsAt(schema_version);
   const int64_t carts = events / kEventsPerCart;
@@ -128,11 +127,9 @@ struct Round {
   int64_t total_cents = 0;
 };
 
-Result<Round> CatchUp(const std::string& store_path, const std::string& checkpoints_path,
+Result<Round> CatchUp(const std::string& store_folder, const std::string& checkpoints_path,
                       int64_t events) {
-  SqliteStoreOptions options;
-  options.path = store_path;
-  auto store = OpenSqliteEventStore(options);
+  auto store = OpenDefaultStore(store_folder, /*durable=*/true);
   if (!store.ok()) return store.error();
   std::filesystem::remove(checkpoints_path);
   auto checkpoints = OpenSqliteCheckpointStore(checkpoints_path);
@@ -163,8 +160,8 @@ Result<Round> CatchUp(const std::string& store_path, const std::string& checkpoi
 Status RunUpcastBench(const BenchOptions& options, Reporter& reporter) {
   const int64_t events =
       std::max<int64_t>(options.upcast_events / kEventsPerCart, 1) * kEventsPerCart;
-  const std::string old_path = options.dir + "/upcast-v1.sqlite";
-  const std::string new_path = options.dir + "/upcast-v2.sqlite";
+  const std::string old_path = options.dir + "/upcast-v1";
+  const std::string new_path = options.dir + "/upcast-v2";
   std::fprintf(stderr, "upcast: writing %lld cart events twice (schema versions 1 and 2)...\n",
                static_cast<long long>(events));
   if (Status s = Fill(old_path, events, 1); !s.ok()) return s;
@@ -205,8 +202,9 @@ Status RunUpcastBench(const BenchOptions& options, Reporter& reporter) {
   SetRatio(upcast, baseline);
   reporter.Add(baseline);
   reporter.Add(upcast);
-  RemoveDatabase(old_path);
-  RemoveDatabase(new_path);
+  std::error_code ignored;
+  std::filesystem::remove_all(old_path, ignored);
+  std::filesystem::remove_all(new_path, ignored);
   return OkStatus();
 }
 

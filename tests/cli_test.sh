@@ -131,7 +131,8 @@ run cart open
 expect_rc 0
 expect_out_matches "$UUID_RE"
 CART=$OUT
-[[ -f $EVS_DATA/events.sqlite ]] || fail "no store at $EVS_DATA/events.sqlite"
+[[ -f $EVS_DATA/log/00000001.log && ! -e $EVS_DATA/events.sqlite ]] ||
+  fail "a new data folder did not get the log engine at $EVS_DATA/log"
 run cart open
 expect_rc 0
 [[ $OUT != "$CART" ]] || fail "two carts got the same id"
@@ -463,7 +464,7 @@ expect_err_has "--limit must be at least 1"
 step "--data DIR before the command, --data-dir anywhere, ./evs-data by default"
 run --data "$TMP/other" append s --type T --data '{}'
 expect_rc 0
-[[ -f $TMP/other/events.sqlite ]] || fail "--data did not pick the folder"
+[[ -d $TMP/other/log ]] || fail "--data did not pick the folder"
 run append s --type T --data '{}' --data-dir "$TMP/other"
 expect_rc 0
 expect_out_has "first_version=2"
@@ -471,7 +472,7 @@ run streams --data "$TMP/other"
 expect_out "stream=s version=2"
 mkdir "$TMP/cwd"
 (cd "$TMP/cwd" && unset EVS_DATA && "$EVS" cart open >/dev/null) || fail "cart open in ./evs-data failed"
-[[ -f $TMP/cwd/evs-data/events.sqlite ]] || fail "the default data folder is not ./evs-data"
+[[ -d $TMP/cwd/evs-data/log ]] || fail "the default data folder is not ./evs-data"
 
 step "a data folder that cannot be made is an error"
 touch "$TMP/a-file"
@@ -484,10 +485,12 @@ expect_err_has "$TMP/a-file"
 
 if command -v sqlite3 >/dev/null; then
   step "read, log and streams page through more than one page"
+  # Seeded in a SQLite store, then migrated: the pages are read from the log engine.
   export EVS_DATA=$TMP/big
-  run append seed --type T --data '{}'
+  run --store sqlite append seed --type T --data '{}'
   expect_rc 0
   sqlite3 "$EVS_DATA/events.sqlite" <<'SQL'
+UPDATE events SET recorded_at_us = 1700000000000000 WHERE position = 1;
 INSERT INTO streams(stream_no, stream_id) VALUES (2, 'big');
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
 INSERT INTO events(position, stream_no, version, event_id, type, data, metadata, recorded_at_us)
@@ -498,8 +501,10 @@ INSERT INTO streams(stream_no, stream_id) SELECT 2 + i, printf('many-%04d', i) F
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
 INSERT INTO events(position, stream_no, version, event_id, type, data, metadata, recorded_at_us)
 SELECT 2501 + i, 2 + i, 1, printf('00000000-0000-4000-9000-%012x', i), 'T',
-       '{}', '{}', 1700000000000000 FROM n;
+       '{}', '{}', 1700000000002500 FROM n;
 SQL
+  run migrate --to log --quiet
+  expect_rc 0
   run read big
   expect_rc 0
   expect_lines 2500

@@ -30,6 +30,7 @@
 
 #include "cart/cart_summary_projection.h"
 #include "evs/event_store.h"
+#include "evs/log_store.h"
 #include "evs/projection.h"
 #include "evs_child.h"
 #include "http_client.h"
@@ -615,10 +616,11 @@ TEST(ServeFeedProjection, KilledMidTrafficThenRestartedEqualsAFreshBuild) {
       client.reset();
       server->Terminate();
     }
-    // In-process: a fresh build of the same log must equal the killed-and-restarted one.
-    SqliteStoreOptions options;
-    options.path = data + "/events.sqlite";
-    auto store = OpenSqliteEventStore(options);
+    // In-process: a fresh build of the same log must equal the killed-and-restarted one. The
+    // server made the data folder with the default engine, the log engine.
+    LogStoreOptions options;
+    options.folder = data + "/log";
+    auto store = OpenLogEventStore(options);
     ASSERT_TRUE(store.ok()) << store.error().message;
     cart::CartSummaryProjection projection;
     ProjectionOptions projection_options;

@@ -63,19 +63,6 @@ Result<std::unique_ptr<ObjectStore>> OpenArchive(const std::string& location) {
   return OpenObjectStore(location);
 }
 
-// The store for reading beside a running `evs serve` (no lock); nothing when there is none.
-Result<std::unique_ptr<EventStore>> OpenStoreForReading(const GlobalOptions& global) {
-  if (IsLogStore(global)) {
-    auto view = OpenLogEventStoreReader(LogStoreFolder(global));
-    if (!view.ok() && view.error().code == ErrorCode::kNotFound) {
-      return std::unique_ptr<EventStore>();
-    }
-    return view;
-  }
-  if (!std::filesystem::exists(StorePath(global))) return std::unique_ptr<EventStore>();
-  return OpenSqliteEventStoreReader(StorePath(global));
-}
-
 // --- archive --------------------------------------------------------------------------------
 
 struct ArchiveArgs {

@@ -26,7 +26,10 @@ std::string LogStoreFolder(const GlobalOptions& global) { return global.data_dir
 void ResolveAutoStore(GlobalOptions& global) {
   if (global.store != "auto") return;
   std::error_code ec;
-  global.store = std::filesystem::is_directory(LogStoreFolder(global), ec) ? "log" : "sqlite";
+  const bool has_log = std::filesystem::is_directory(LogStoreFolder(global), ec);
+  const bool has_sqlite = std::filesystem::exists(StorePath(global), ec);
+  // A folder of an earlier release keeps its SQLite store until `evs migrate --to log`.
+  global.store = has_sqlite && !has_log ? "sqlite" : "log";
 }
 // ---
 
@@ -89,6 +92,19 @@ Result<std::unique_ptr<EventStore>> OpenStore(const GlobalOptions& global) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+Result<std::unique_ptr<EventStore>> OpenStoreForReading(const GlobalOptions& global) {
+  if (IsLogStore(global)) {
+    auto view = OpenLogEventStoreReader(LogStoreFolder(global));
+    if (!view.ok() && view.error().code == ErrorCode::kNotFound) {
+      return std::unique_ptr<EventStore>();
+    }
+    return view;
+  }
+  if (global.store != "sqlite") return OpenStore(global);
+  if (!std::filesystem::exists(StorePath(global))) return std::unique_ptr<EventStore>();
+  return OpenSqliteEventStoreReader(StorePath(global));
 }
 
 Result<std::unique_ptr<SnapshotStore>> OpenSnapshotStore(const GlobalOptions& global) {

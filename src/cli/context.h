@@ -22,9 +22,10 @@ inline constexpr int kExitConflict = 3;  // kWrongExpectedVersion
 // Options that apply to every command.
 struct GlobalOptions {
   std::string data_dir = "./evs-data";  // --data / EVS_DATA
-  // --store / EVS_STORE: "sqlite" (the embedded store in the data folder), "log" (the log engine,
-  // in <data>/log), "dynamodb:TABLE", or a PostgreSQL url "postgres://USER@HOST:PORT/DB"
-  // (evs/postgres.h). "auto" (the default) is resolved by ResolveAutoStore before a command runs.
+  // --store / EVS_STORE: "log" (the log engine, in <data>/log), "sqlite" (the embedded SQLite
+  // store, <data>/events.sqlite), "dynamodb:TABLE", or a PostgreSQL url
+  // "postgres://USER@HOST:PORT/DB" (evs/postgres.h). "auto" (the default) is resolved by
+  // ResolveAutoStore before a command runs.
   std::string store = "auto";
   bool json = false;  // --json: one JSON document on stdout
   // --master-key-file / EVS_MASTER_KEY_FILE: wraps the personal-data keys on DynamoDB and
@@ -39,9 +40,14 @@ std::string DynamoDbTable(const GlobalOptions& global);
 // beside it for either embedded store (sqlite or log).
 std::string StorePath(const GlobalOptions& global);
 
-// --store auto: the engine the data folder holds: "log" when it has a log store (<data>/log, made
-// by --store log or evs migrate), else "sqlite" (new folders and those of earlier releases).
+// --store auto: the engine the data folder holds: "sqlite" when it has only a SQLite store
+// (<data>/events.sqlite: folders of earlier releases, or made with --store sqlite), else "log"
+// (the log engine, <data>/log: new folders, and those migrated by evs migrate).
 void ResolveAutoStore(GlobalOptions& global);
+
+// The store for reading beside a running `evs serve`: an embedded store's read-only view (no
+// lock), or null when the data folder holds none yet; any other store opened as OpenStore does.
+Result<std::unique_ptr<EventStore>> OpenStoreForReading(const GlobalOptions& global);
 
 // --store log: the log engine's folder, <data_dir>/log.
 bool IsLogStore(const GlobalOptions& global);

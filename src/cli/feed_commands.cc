@@ -31,15 +31,12 @@ std::vector<std::string> CheckpointFiles(const GlobalOptions& global) {
   return files;
 }
 
-// The log's head, read from the store's file without taking its lock (a running `evs serve`
-// keeps it): a plain read-only SQLite query.
+// The log's head, read without taking the store's lock (a running `evs serve` keeps it).
 Result<int64_t> HeadPosition(const GlobalOptions& global) {
-  auto db = store::Database::Open(global.data_dir + "/events.sqlite", /*read_only=*/true);
-  if (!db) return db.error();
-  auto stmt = db->Prepare("SELECT COALESCE(MAX(position), 0) FROM events");
-  if (!stmt) return stmt.error();
-  if (stmt->Step() != SQLITE_ROW) return stmt->LastError("reading the head position");
-  return stmt->Int(0);
+  auto store = OpenStoreForReading(global);
+  if (!store.ok()) return store.error();
+  if (!*store) return 0;  // no store yet
+  return (*store)->HeadPosition();
 }
 
 struct NoArgs {};

@@ -5,14 +5,15 @@
 #include "cli/output.h"
 #include "common/event_json.h"
 #include "evs/event_store.h"
-#include "evs/log_store.h"
 
 namespace evs::cli {
 
 int FollowLog(const GlobalOptions& global, int64_t after) {
-  auto store = IsLogStore(global) ? OpenLogEventStoreReader(LogStoreFolder(global))
-                                  : OpenSqliteEventStoreReader(global.data_dir + "/events.sqlite");
+  auto store = OpenStoreForReading(global);
   if (!store.ok()) return ReportError(global, store.error());
+  if (!*store) {
+    return ReportError(global, Error::Make(ErrorCode::kNotFound, "no store in " + global.data_dir));
+  }
   for (;;) {
     auto page = (*store)->ReadLog(after, 1000);
     if (!page.ok()) return ReportError(global, page.error());

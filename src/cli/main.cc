@@ -37,8 +37,9 @@ int main(int argc, char** argv) {
       ->envname("EVS_DATA")
       ->capture_default_str();
   app.add_option("--store", global.store,
-                 "The event store: auto (log when the data folder has <data>/log, else "
-                 "sqlite), sqlite (in the data folder), log (the log engine, in <data>/log), "
+                 "The event store: auto (sqlite when the data folder holds only "
+                 "<data>/events.sqlite, else log), log (the log engine, in <data>/log), sqlite "
+                 "(<data>/events.sqlite), "
                  "dynamodb:TABLE (AWS settings from AWS_* variables) or "
                  "postgres://USER@HOST:PORT/DB")
       ->envname("EVS_STORE")

@@ -18,7 +18,8 @@ constexpr size_t kSnapshotPageSize = 100;
 // The snapshot store, or null when there is none yet (no file, no table): listing and dropping
 // then have nothing to do, and neither creates one.
 Result<std::unique_ptr<SnapshotStore>> OpenExisting(const GlobalOptions& global) {
-  if (DynamoDbTable(global).empty() && global.store == "sqlite" &&
+  // Every store but DynamoDB keeps its snapshots in a SQLite file beside the data folder's store.
+  if (DynamoDbTable(global).empty() &&
       !std::filesystem::exists(SnapshotPathFor(StorePath(global)))) {
     return std::unique_ptr<SnapshotStore>();
   }
