@@ -809,6 +809,26 @@ run --data "$TMP/exported" migrate --to sqlite
 expect_rc 1
 expect_err_has "evs export --sqlite FILE"
 
+step "the first release's data folder opens as it is (SQLite) with the same commands, then migrates"
+cp -r "$(cd "$(dirname "$0")" && pwd)/data/wave1" "$TMP/wave1"
+WAVE1_CART=$(grep -m1 '"cart_id"' "$TMP/wave1/expected.json" | sed 's/.*"cart_id": "\([^"]*\)".*/\1/')
+[[ $WAVE1_CART =~ $UUID_RE ]] || fail "no cart id in tests/data/wave1/expected.json"
+run --data "$TMP/wave1" --json cart show "$WAVE1_CART"
+expect_rc 0
+expect_out_has '"total_cents":240'
+WAVE1_CART_JSON=$OUT
+WAVE1_LOG=$("$EVS" --data "$TMP/wave1" log --json)
+CHECKS=$((CHECKS + 1))
+[[ ! -e $TMP/wave1/log ]] || fail "opening the first release's folder made a log store in it"
+run --data "$TMP/wave1" migrate --to log --quiet
+expect_rc 0
+CHECKS=$((CHECKS + 1))
+[[ $("$EVS" --data "$TMP/wave1" log --json) == "$WAVE1_LOG" ]] ||
+  fail "the first release's log differs once migrated"
+run --data "$TMP/wave1" --json cart show "$WAVE1_CART"
+expect_rc 0
+expect_out "$WAVE1_CART_JSON"
+
 step "verify names a damaged segment and exits 1"
 printf 'garbage' > "$TMP/arch/segments/00000000000000000003-00000000000000000004.jsonl.zst"
 run verify
