@@ -11,16 +11,16 @@
 // The major number of this release of the headers (0 until the API is stable: see above).
 #define EVS_VERSION_MAJOR 0
 // The minor number of this release of the headers.
-#define EVS_VERSION_MINOR 12
+#define EVS_VERSION_MINOR 13
 // The patch number of this release of the headers.
 #define EVS_VERSION_PATCH 0
 // "<major>.<minor>.<patch>", the three numbers above. CMake and the package test read the
 // version from this line, so it must stay one `#define` with a string literal.
-#define EVS_VERSION_STRING "0.12.0"
+#define EVS_VERSION_STRING "0.13.0"
 
 namespace evs {
 
-// The version of the evs library linked into the program ("0.12.0"); compare it with
+// The version of the evs library linked into the program ("0.13.0"); compare it with
 // EVS_VERSION_STRING to detect headers and a library of different releases.
 const char* Version();
 
