@@ -16,6 +16,18 @@ void LogIndex::MaybeMark(int64_t first_position, RecordLocation where) {
   }
 }
 
+std::vector<StreamCommit>* LogIndex::Slot(std::string_view stream) {
+  if (auto it = by_id_.find(stream); it != by_id_.end()) return it->second;
+  auto made = streams_.emplace(std::string(stream), 0).first;
+  by_id_.emplace(std::string_view(made->first), &made->second);
+  return &made->second;
+}
+
+const std::vector<StreamCommit>* LogIndex::Find(std::string_view stream) const {
+  auto it = by_id_.find(stream);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
 void LogIndex::Relocate(uint32_t segment, const std::vector<std::pair<uint64_t, uint64_t>>& moved,
                         const std::vector<std::string>& streams) {
   auto relocated = [&](uint64_t& packed) {
@@ -29,9 +41,9 @@ void LogIndex::Relocate(uint32_t segment, const std::vector<std::pair<uint64_t, 
   };
   std::unique_lock lock(mu_);
   for (const std::string& stream : streams) {
-    auto it = streams_.find(stream);
-    if (it == streams_.end()) continue;
-    for (StreamCommit& c : it->second) relocated(c.packed);
+    auto it = by_id_.find(stream);
+    if (it == by_id_.end()) continue;
+    for (StreamCommit& c : *it->second) relocated(c.packed);
   }
   // Marks are in log order: those of the segment are one run.
   const uint64_t from = PackLocation(RecordLocation{segment, 0});
@@ -50,17 +62,13 @@ void LogIndex::Relocate(uint32_t segment, const std::vector<std::pair<uint64_t, 
 void LogIndex::AddCommit(std::string_view stream, int64_t first_version, int64_t first_position,
                          RecordLocation where) {
   std::unique_lock lock(mu_);
-  auto it = streams_.find(stream);
-  if (it == streams_.end()) it = streams_.emplace(std::string(stream), 0).first;
-  it->second.push_back(StreamCommit{first_version, PackLocation(where)});
+  Slot(stream)->push_back(StreamCommit{first_version, PackLocation(where)});
   MaybeMark(first_position, where);
 }
 
 std::vector<StreamCommit>* LogIndex::StreamSlot(std::string_view stream) {
   std::unique_lock lock(mu_);
-  auto it = streams_.find(stream);
-  if (it == streams_.end()) it = streams_.emplace(std::string(stream), 0).first;
-  return &it->second;
+  return Slot(stream);
 }
 
 void LogIndex::AddCommitTo(std::vector<StreamCommit>* slot, int64_t first_version,
@@ -73,7 +81,7 @@ void LogIndex::AddCommitTo(std::vector<StreamCommit>* slot, int64_t first_versio
 void LogIndex::AddRecord(std::string_view stream, int64_t first_position, RecordLocation where) {
   std::unique_lock lock(mu_);
   // A stream with metadata and no events yet is a stream of the index all the same.
-  if (streams_.find(stream) == streams_.end()) streams_.emplace(std::string(stream), 0);
+  (void)Slot(stream);
   MaybeMark(first_position, where);
 }
 
@@ -88,6 +96,9 @@ void LogIndex::Visit(
 void LogIndex::Load(StreamMap streams, std::vector<Mark> marks) {
   std::unique_lock lock(mu_);
   streams_ = std::move(streams);
+  by_id_.clear();
+  by_id_.reserve(streams_.size());
+  for (auto& [id, commits] : streams_) by_id_.emplace(std::string_view(id), &commits);
   marks_ = std::move(marks);
   last_mark_ = marks_.empty() ? RecordLocation{} : UnpackLocation(marks_.back().packed);
 }
@@ -96,9 +107,9 @@ std::vector<StreamCommit> LogIndex::CommitsOf(std::string_view stream, int64_t f
                                               int64_t to) const {
   std::vector<StreamCommit> out;
   std::shared_lock lock(mu_);
-  auto it = streams_.find(stream);
-  if (it == streams_.end() || from > to) return out;
-  const auto& commits = it->second;
+  const std::vector<StreamCommit>* found = Find(stream);
+  if (!found || from > to) return out;
+  const auto& commits = *found;
   auto first =
       std::upper_bound(commits.begin(), commits.end(), from,
                        [](int64_t v, const StreamCommit& c) { return v < c.first_version; });

@@ -18,6 +18,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "store/commit_planner.h"
@@ -93,9 +94,15 @@ class LogIndex {
 
  private:
   void MaybeMark(int64_t first_position, RecordLocation where);
+  // With mu_ held: the commits of `stream`, made empty when missing; or null when missing.
+  std::vector<StreamCommit>* Slot(std::string_view stream);
+  const std::vector<StreamCommit>* Find(std::string_view stream) const;
 
   mutable std::shared_mutex mu_;
-  StreamMap streams_;
+  StreamMap streams_;  // ordered, for StreamsAfter() and the checkpoint
+  // The same streams by hash, for the lookups of every commit and read: its keys view the map's
+  // (a node's key and value never move).
+  std::unordered_map<std::string_view, std::vector<StreamCommit>*> by_id_;
   std::vector<Mark> marks_;
   RecordLocation last_mark_{};
   std::atomic<uint64_t> relocations_{0};
