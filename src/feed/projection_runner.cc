@@ -11,6 +11,7 @@
 
 #include "evs/projection.h"
 #include "evs/upcasting.h"
+#include "feed/forwarding_checkpoint_store.h"
 #include "feed/read_model.h"
 #include "feed/read_model_database.h"
 
@@ -20,9 +21,10 @@ namespace {
 // The runner's checkpoint store: passes every call on, and remembers which parked events are
 // being delivered again, so that a batch applies them although they lie at or below its
 // checkpoint (a batch skips every other such event: another runner applied it).
-class RetryTracking final : public CheckpointStore {
+class RetryTracking final : public ForwardingCheckpointStore {
  public:
-  explicit RetryTracking(std::unique_ptr<CheckpointStore> next) : next_(std::move(next)) {}
+  explicit RetryTracking(std::unique_ptr<CheckpointStore> next)
+      : ForwardingCheckpointStore(std::move(next)) {}
 
   // Whether `position` of `subscription` is a parked event whose retry is being delivered.
   bool Retrying(const std::string& subscription, int64_t position) const {
@@ -33,46 +35,25 @@ class RetryTracking final : public CheckpointStore {
     return false;
   }
 
-  Result<std::optional<std::string>> Load(const std::string& subscription) override {
-    return next_->Load(subscription);
-  }
-  Status Save(const std::string& subscription, const std::string& checkpoint) override {
-    return next_->Save(subscription, checkpoint);
-  }
-  Status Park(const ParkedEvent& parked) override { return next_->Park(parked); }
-  Result<std::vector<ParkedEvent>> ListParked(const std::string& subscription, int64_t after_id,
-                                              size_t limit) override {
-    return next_->ListParked(subscription, after_id, limit);
-  }
-  Result<int64_t> CountParked(const std::string& subscription) override {
-    return next_->CountParked(subscription);
-  }
   // A subscription asks for these, then hands each to the handler and finishes it.
   Result<std::vector<ParkedEvent>> RetryRequested(const std::string& subscription,
                                                   size_t limit) override {
-    auto parked = next_->RetryRequested(subscription, limit);
+    auto parked = ForwardingCheckpointStore::RetryRequested(subscription, limit);
     if (parked.ok()) {
       std::lock_guard guard(mu_);
       for (const ParkedEvent& p : *parked) retries_[p.id] = {subscription, p.event.position};
     }
     return parked;
   }
-  Status RequestRetry(int64_t parked_id) override { return next_->RequestRetry(parked_id); }
   Status FinishRetry(int64_t parked_id, const std::optional<std::string>& error) override {
     {
       std::lock_guard guard(mu_);
       retries_.erase(parked_id);
     }
-    return next_->FinishRetry(parked_id, error);
-  }
-  Status Unpark(int64_t parked_id) override { return next_->Unpark(parked_id); }
-  Status SaveState(const std::string& subscription, const std::string& state,
-                   const std::string& error) override {
-    return next_->SaveState(subscription, state, error);
+    return ForwardingCheckpointStore::FinishRetry(parked_id, error);
   }
 
  private:
-  const std::unique_ptr<CheckpointStore> next_;
   mutable std::mutex mu_;
   std::map<int64_t, std::pair<std::string, int64_t>> retries_;  // parked id -> name, position
 };

@@ -298,4 +298,17 @@ Status Connection::ExecScript(std::string_view sql) {
   return OkStatus();
 }
 
+Result<ResultPtr> ReopeningConnection::Exec(std::string_view sql, const Params& params) {
+  std::lock_guard guard(mu_);
+  for (int attempt = 0;; ++attempt) {
+    if (connection_ == nullptr || connection_->Broken()) {
+      auto connection = Connection::Open(url_);
+      if (!connection) return connection.error();
+      connection_ = std::move(connection).value();
+    }
+    auto result = connection_->Exec(sql, params);
+    if (result.ok() || !connection_->Broken() || attempt > 0) return result;
+  }
+}
+
 }  // namespace evs::pg

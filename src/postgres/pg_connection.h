@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -115,6 +116,21 @@ class Connection {
   PGconn* conn_;
   std::string sqlstate_;
   std::unordered_set<std::string> prepared_;  // names prepared on this session
+};
+
+// A connection for one statement at a time from any thread, which reopens itself: a statement
+// that finds it lost runs once more on a new connection (a statement that fails otherwise, or
+// twice, returns its error). For the stores that run single statements (checkpoints, keys).
+class ReopeningConnection {
+ public:
+  ReopeningConnection(std::string url, std::unique_ptr<Connection> first)
+      : url_(std::move(url)), connection_(std::move(first)) {}
+  Result<ResultPtr> Exec(std::string_view sql, const Params& params = Params());
+
+ private:
+  const std::string url_;
+  std::mutex mu_;
+  std::unique_ptr<Connection> connection_;
 };
 
 }  // namespace evs::pg

@@ -23,8 +23,7 @@ class PostgresKeyStore final : public KeyStore {
  public:
   PostgresKeyStore(std::string url, std::unique_ptr<pg::Connection> connection,
                    std::string master_key, std::string id, std::string name)
-      : url_(std::move(url)),
-        connection_(std::move(connection)),
+      : connection_(std::move(url), std::move(connection)),
         master_key_(std::move(master_key)),
         id_(std::move(id)),
         name_(std::move(name)) {}
@@ -111,17 +110,9 @@ class PostgresKeyStore final : public KeyStore {
   // first run committed finds the tombstone.
   Result<pg::ResultPtr> Exec(std::string_view sql, const pg::Params& params,
                              const std::string& context) {
-    std::lock_guard guard(mu_);
-    for (int attempt = 0;; ++attempt) {
-      if (connection_ == nullptr || connection_->Broken()) {
-        auto connection = pg::Connection::Open(url_);
-        if (!connection) return Context(connection.error(), context);
-        connection_ = std::move(connection).value();
-      }
-      auto result = connection_->Exec(sql, params);
-      if (result.ok()) return result;
-      if (!connection_->Broken() || attempt > 0) return Context(result.error(), context);
-    }
+    auto result = connection_.Exec(sql, params);
+    if (!result.ok()) return Context(result.error(), context);
+    return result;
   }
 
   static Error Context(Error error, const std::string& context) {
@@ -129,9 +120,7 @@ class PostgresKeyStore final : public KeyStore {
     return error;
   }
 
-  const std::string url_;
-  std::mutex mu_;
-  std::unique_ptr<pg::Connection> connection_;
+  pg::ReopeningConnection connection_;
   const std::string master_key_;
   const std::string id_;
   const std::string name_;
@@ -174,13 +163,8 @@ Result<std::unique_ptr<KeyStore>> OpenPostgresKeyStore(const PostgresKeyStoreOpt
   if (options.master_key.size() != personal::kKeyBytes) {
     return Error::Make(ErrorCode::kInvalidArgument, "the master key must be 32 bytes");
   }
-  auto connection = pg::Connection::Open(options.url);
+  auto connection = pg::OpenWithSchema(options.url, options.create_schema);
   if (!connection) return connection.error();
-  if (options.create_schema) {
-    if (auto version = pg::MigrateSchema(**connection); !version) return version.error();
-  } else if (auto s = pg::CheckSchema(**connection); !s) {
-    return s.error();
-  }
   // For messages: the database's name, never the url (it may hold a password).
   const std::string name = "the key table evs_keys of PostgreSQL database '" +
                            std::string(PQdb((*connection)->raw())) + "'";

@@ -169,4 +169,15 @@ Status CheckSchema(Connection& connection) {
   return OkStatus();
 }
 
+Result<std::unique_ptr<Connection>> OpenWithSchema(const std::string& url, bool create_schema) {
+  auto connection = Connection::Open(url);
+  if (!connection) return connection.error();
+  if (create_schema) {
+    if (auto version = MigrateSchema(**connection); !version) return version.error();
+  } else if (auto s = CheckSchema(**connection); !s) {
+    return s.error();
+  }
+  return connection;
+}
+
 }  // namespace evs::pg

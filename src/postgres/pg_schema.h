@@ -20,4 +20,8 @@ Result<int> SchemaVersion(Connection& connection);
 // has no evs tables or an older version, kUnsupported when newer.
 Status CheckSchema(Connection& connection);
 
+// A connection to `url` whose database is at this release's version: migrated there with
+// `create_schema` (MigrateSchema), else checked (CheckSchema).
+Result<std::unique_ptr<Connection>> OpenWithSchema(const std::string& url, bool create_schema);
+
 }  // namespace evs::pg

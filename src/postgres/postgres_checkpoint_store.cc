@@ -18,7 +18,7 @@ constexpr const char* kPgParkedColumns =
 class PostgresCheckpointStore final : public CheckpointStore {
  public:
   PostgresCheckpointStore(std::string url, std::unique_ptr<pg::Connection> connection)
-      : url_(std::move(url)), connection_(std::move(connection)) {}
+      : connection_(std::move(url), std::move(connection)) {}
 
   Result<std::optional<std::string>> Load(const std::string& subscription) override {
     auto rows = Exec("SELECT checkpoint FROM evs_checkpoints WHERE subscription = $1::text",
@@ -124,18 +124,8 @@ class PostgresCheckpointStore final : public CheckpointStore {
     return static_cast<int64_t>(std::min<size_t>(limit, size_t{1} << 24));
   }
 
-  // One statement on the store's connection; once more on a new connection if it was lost.
   Result<pg::ResultPtr> Exec(std::string_view sql, const pg::Params& params) {
-    std::lock_guard guard(mu_);
-    for (int attempt = 0;; ++attempt) {
-      if (connection_ == nullptr || connection_->Broken()) {
-        auto connection = pg::Connection::Open(url_);
-        if (!connection) return connection.error();
-        connection_ = std::move(connection).value();
-      }
-      auto result = connection_->Exec(sql, params);
-      if (result.ok() || !connection_->Broken() || attempt > 0) return result;
-    }
+    return connection_.Exec(sql, params);
   }
 
   Status ChangeOne(std::string_view sql, const pg::Params& params, int64_t parked_id) {
@@ -174,9 +164,7 @@ class PostgresCheckpointStore final : public CheckpointStore {
     return parked;
   }
 
-  const std::string url_;
-  std::mutex mu_;
-  std::unique_ptr<pg::Connection> connection_;
+  pg::ReopeningConnection connection_;
 };
 
 }  // namespace

@@ -420,13 +420,8 @@ Result<std::unique_ptr<EventStore>> OpenPostgresEventStore(const PostgresStoreOp
     return Error::Make(ErrorCode::kInvalidArgument,
                        "no PostgreSQL url: set postgres://USER@HOST:PORT/DB");
   }
-  auto connection = pg::Connection::Open(options.url);
+  auto connection = pg::OpenWithSchema(options.url, options.create_schema);
   if (!connection) return connection.error();
-  if (options.create_schema) {
-    if (auto version = pg::MigrateSchema(**connection); !version) return version.error();
-  } else if (auto s = pg::CheckSchema(**connection); !s) {
-    return s.error();
-  }
   return std::unique_ptr<EventStore>(
       new PostgresEventStore(options, std::move(connection).value()));
 }

@@ -6,6 +6,7 @@
 
 #include "evs/postgres.h"
 #include "evs/postgres_projection.h"
+#include "feed/forwarding_checkpoint_store.h"
 #include "postgres/pg_connection.h"
 #include "postgres/pg_read_model.h"
 #include "postgres/pg_read_model_database.h"
@@ -14,15 +15,19 @@ namespace evs {
 namespace pg {
 namespace {
 
-class PgProjectionCheckpoints final : public CheckpointStore {
+// Checkpoints in evs_projection_checkpoints (the table the runner's batches save them in);
+// parked events and states in `parked`.
+class PgProjectionCheckpoints final : public feed::ForwardingCheckpointStore {
  public:
   PgProjectionCheckpoints(std::string url, std::unique_ptr<Connection> connection,
                           std::shared_ptr<CheckpointStore> parked)
-      : url_(std::move(url)), connection_(std::move(connection)), parked_(std::move(parked)) {}
+      : ForwardingCheckpointStore(std::move(parked)),
+        connection_(std::move(url), std::move(connection)) {}
 
   Result<std::optional<std::string>> Load(const std::string& subscription) override {
-    auto rows = Exec("SELECT position FROM evs_projection_checkpoints WHERE name = $1::text",
-                     Params().Text(subscription));
+    auto rows =
+        connection_.Exec("SELECT position FROM evs_projection_checkpoints WHERE name = $1::text",
+                         Params().Text(subscription));
     if (!rows.ok()) return rows.error();
     if (PQntuples(rows->get()) == 0) return std::optional<std::string>();
     return std::optional<std::string>(std::to_string(GetInt8(rows->get(), 0, 0)));
@@ -38,7 +43,7 @@ class PgProjectionCheckpoints final : public CheckpointStore {
       return Error::Make(ErrorCode::kInvalidArgument,
                          "a projection's checkpoint is a position, not \"" + checkpoint + "\"");
     }
-    auto r = Exec(
+    auto r = connection_.Exec(
         "INSERT INTO evs_projection_checkpoints (name, position, updated_at_us) "
         "VALUES ($1::text, $2::int8, $3::int8) ON CONFLICT (name) DO UPDATE SET "
         "position = GREATEST(evs_projection_checkpoints.position, excluded.position), "
@@ -48,47 +53,8 @@ class PgProjectionCheckpoints final : public CheckpointStore {
     return OkStatus();
   }
 
-  Status Park(const ParkedEvent& parked) override { return parked_->Park(parked); }
-  Result<std::vector<ParkedEvent>> ListParked(const std::string& subscription, int64_t after_id,
-                                              size_t limit) override {
-    return parked_->ListParked(subscription, after_id, limit);
-  }
-  Result<int64_t> CountParked(const std::string& subscription) override {
-    return parked_->CountParked(subscription);
-  }
-  Result<std::vector<ParkedEvent>> RetryRequested(const std::string& subscription,
-                                                  size_t limit) override {
-    return parked_->RetryRequested(subscription, limit);
-  }
-  Status RequestRetry(int64_t parked_id) override { return parked_->RequestRetry(parked_id); }
-  Status FinishRetry(int64_t parked_id, const std::optional<std::string>& error) override {
-    return parked_->FinishRetry(parked_id, error);
-  }
-  Status Unpark(int64_t parked_id) override { return parked_->Unpark(parked_id); }
-  Status SaveState(const std::string& subscription, const std::string& state,
-                   const std::string& error) override {
-    return parked_->SaveState(subscription, state, error);
-  }
-
  private:
-  // One statement; once more on a new connection if the connection was lost.
-  Result<ResultPtr> Exec(std::string_view sql, const Params& params) {
-    std::lock_guard guard(mu_);
-    for (int attempt = 0;; ++attempt) {
-      if (connection_ == nullptr || connection_->Broken()) {
-        auto connection = Connection::Open(url_);
-        if (!connection) return connection.error();
-        connection_ = std::move(connection).value();
-      }
-      auto result = connection_->Exec(sql, params);
-      if (result.ok() || !connection_->Broken() || attempt > 0) return result;
-    }
-  }
-
-  const std::string url_;
-  std::mutex mu_;
-  std::unique_ptr<Connection> connection_;
-  const std::shared_ptr<CheckpointStore> parked_;
+  ReopeningConnection connection_;
 };
 
 }  // namespace
