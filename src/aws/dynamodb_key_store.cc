@@ -12,6 +12,7 @@
 #include "evs/uuid.h"
 #include "personal/aead.h"
 #include "personal/key_wrap.h"
+#include "personal/wrapped_key_store.h"
 
 namespace evs::aws {
 namespace {
@@ -31,77 +32,49 @@ int64_t NowMicros() {
 
 std::string ItemKey(const std::string& subject) { return "subject#" + subject; }
 
-class DynamoDbKeyStore final : public KeyStore {
+class DynamoDbKeyStore final : public personal::WrappedKeyStore {
  public:
   DynamoDbKeyStore(std::shared_ptr<AwsClient> client, std::string table, std::string master_key,
                    std::string id)
-      : client_(std::move(client)),
-        table_(std::move(table)),
-        master_key_(std::move(master_key)),
-        id_(std::move(id)) {}
+      : WrappedKeyStore(std::move(master_key), std::move(id)),
+        client_(std::move(client)),
+        table_(std::move(table)) {}
 
-  const std::string& id() const override { return id_; }
   std::string name() const override { return "DynamoDB table " + table_; }
 
-  Result<std::string> KeyFor(const std::string& subject) override {
-    if (Status s = ValidateSubject(subject); !s.ok()) return s.error();
-    auto found = Find(subject);
-    if (!found.ok()) return found.error();
-    if (found->state == SubjectKey::State::kActive) return std::move(found->key);
-    if (found->state == SubjectKey::State::kForgotten) return Forgotten(subject);
-    auto key = personal::RandomBytes(personal::kKeyBytes);
-    if (!key.ok()) return key.error();
-    auto wrapped = personal::WrapKey(master_key_, Aad(subject), *key);
-    if (!wrapped.ok()) return wrapped.error();
-    // The first writer's key wins; a loser reads it back.
+ private:
+  Result<Stored> Read(const std::string& subject) override {
+    auto item = GetItem(ItemKey(subject), "read the key of subject '" + subject + "'");
+    if (!item.ok()) return item.error();
+    Stored stored;
+    if (item->is_null()) return stored;
+    const std::string* wrapped = StringAttribute(*item, kWrappedKey);
+    if (wrapped == nullptr) {
+      stored.kind = Stored::Kind::kTombstone;
+      return stored;
+    }
+    stored.kind = Stored::Kind::kWrapped;
+    stored.wrapped = *wrapped;
+    return stored;
+  }
+
+  Result<bool> InsertIfAbsent(const std::string& subject, const std::string& wrapped) override {
     auto put = Call("PutItem",
                     {{"TableName", table_},
                      {"Item",
                       {{kStreamIdAttribute, S(ItemKey(subject))},
-                       {kWrappedKey, S(*wrapped)},
+                       {kWrappedKey, S(wrapped)},
                        {kCreatedAt, N(NowMicros())}}},
                      {"ConditionExpression", "attribute_not_exists(#k)"},
                      {"ExpressionAttributeNames", {{"#k", kStreamIdAttribute}}}},
                     "store the key of subject '" + subject + "'");
-    if (put.ok()) return key;
-    if (AwsErrorType(put.error()) != "ConditionalCheckFailedException") return put.error();
-    found = Find(subject);
-    if (!found.ok()) return found.error();
-    if (found->state == SubjectKey::State::kActive) return std::move(found->key);
-    return Forgotten(subject);
+    if (put.ok()) return true;
+    if (AwsErrorType(put.error()) == "ConditionalCheckFailedException") return false;
+    return put.error();
   }
 
-  Result<SubjectKey> Find(const std::string& subject) override {
-    auto item = GetItem(ItemKey(subject), "read the key of subject '" + subject + "'");
-    if (!item.ok()) return item.error();
-    SubjectKey found;
-    if (item->is_null()) return found;
-    const std::string* wrapped = StringAttribute(*item, kWrappedKey);
-    if (wrapped == nullptr) {
-      found.state = SubjectKey::State::kForgotten;
-      return found;
-    }
-    auto key = personal::UnwrapKey(master_key_, Aad(subject), *wrapped);
-    if (!key.ok() || key->size() != personal::kKeyBytes) {
-      return Error::Make(ErrorCode::kCorruption, "the wrapped key of subject '" + subject +
-                                                     "' in " + name() +
-                                                     " does not unwrap with the master key");
-    }
-    found.state = SubjectKey::State::kActive;
-    found.key = std::move(key).value();
-    return found;
-  }
-
-  Result<bool> Forget(const std::string& subject) override {
-    if (Status s = ValidateSubject(subject); !s.ok()) return s.error();
-    auto item = GetItem(ItemKey(subject), "forget subject '" + subject + "'");
-    if (!item.ok()) return item.error();
-    if (item->is_null()) {
-      return Error::Make(ErrorCode::kNotFound,
-                         "subject '" + subject + "' is unknown: " + name() + " has no key for it");
-    }
-    if (StringAttribute(*item, kWrappedKey) == nullptr) return false;
-    // The tombstone replaces the item, unless another process replaced it first.
+  // The tombstone replaces the item only while it holds a wrapped key (no item: nothing made).
+  Result<bool> TombstoneIfWrapped(const std::string& subject) override {
     auto put =
         Call("PutItem",
              {{"TableName", table_},
@@ -112,15 +85,6 @@ class DynamoDbKeyStore final : public KeyStore {
     if (put.ok()) return true;
     if (AwsErrorType(put.error()) == "ConditionalCheckFailedException") return false;
     return put.error();
-  }
-
- private:
-  std::string Aad(const std::string& subject) const { return "evs-key-v1|" + id_ + "|" + subject; }
-
-  static Error Forgotten(const std::string& subject) {
-    return Error::Make(ErrorCode::kInvalidArgument,
-                       "subject '" + subject +
-                           "' was forgotten; no personal data can be stored under that id again");
   }
 
   // The item (consistent read), or null when there is none.
@@ -146,8 +110,6 @@ class DynamoDbKeyStore final : public KeyStore {
 
   const std::shared_ptr<AwsClient> client_;
   const std::string table_;
-  const std::string master_key_;
-  const std::string id_;
 };
 
 // The key store's id from the "meta" item, made when missing (and allowed): the first writer's

@@ -1,6 +1,5 @@
 // Subjects' keys in the PostgreSQL database, wrapped by the operator's master key
 // (evs/postgres_key_store.h).
-#include <mutex>
 #include <utility>
 
 #include "evs/clock.h"
@@ -9,6 +8,7 @@
 #include "evs/uuid.h"
 #include "personal/aead.h"
 #include "personal/key_wrap.h"
+#include "personal/wrapped_key_store.h"
 #include "postgres/pg_connection.h"
 #include "postgres/pg_schema.h"
 
@@ -19,90 +19,51 @@ namespace {
 // DynamoDB key store does).
 std::string CheckAad(const std::string& id) { return "evs-master-check|" + id; }
 
-class PostgresKeyStore final : public KeyStore {
+class PostgresKeyStore final : public personal::WrappedKeyStore {
  public:
   PostgresKeyStore(std::string url, std::unique_ptr<pg::Connection> connection,
                    std::string master_key, std::string id, std::string name)
-      : connection_(std::move(url), std::move(connection)),
-        master_key_(std::move(master_key)),
-        id_(std::move(id)),
+      : WrappedKeyStore(std::move(master_key), std::move(id)),
+        connection_(std::move(url), std::move(connection)),
         name_(std::move(name)) {}
 
-  const std::string& id() const override { return id_; }
   std::string name() const override { return name_; }
 
-  Result<std::string> KeyFor(const std::string& subject) override {
-    if (Status s = ValidateSubject(subject); !s.ok()) return s.error();
-    auto found = Find(subject);
-    if (!found.ok()) return found.error();
-    if (found->state == SubjectKey::State::kActive) return std::move(found->key);
-    if (found->state == SubjectKey::State::kForgotten) return Forgotten(subject);
-    auto key = personal::RandomBytes(personal::kKeyBytes);
-    if (!key.ok()) return key.error();
-    auto wrapped = personal::WrapKey(master_key_, Aad(subject), *key);
-    if (!wrapped.ok()) return wrapped.error();
-    // The first key committed wins: a process that loses the race (the insert waits for the
-    // winner's commit, then does nothing) reads the winner's back below, in a new snapshot.
-    auto inserted = Exec(
-        "INSERT INTO evs_keys (subject, wrapped_key, created_at_us) "
-        "VALUES ($1::text, $2::text, $3::int8) ON CONFLICT (subject) DO NOTHING",
-        pg::Params().Text(subject).Text(*wrapped).Int8(SystemClock()->NowMicros()),
-        "store the key of subject '" + subject + "'");
-    if (!inserted.ok()) return inserted.error();
-    if (std::string_view(PQcmdTuples(inserted->get())) == "1") return key;
-    found = Find(subject);
-    if (!found.ok()) return found.error();
-    if (found->state == SubjectKey::State::kActive) return std::move(found->key);
-    return Forgotten(subject);
-  }
-
-  Result<SubjectKey> Find(const std::string& subject) override {
+ private:
+  Result<Stored> Read(const std::string& subject) override {
     auto rows = Exec("SELECT wrapped_key FROM evs_keys WHERE subject = $1::text",
                      pg::Params().Text(subject), "read the key of subject '" + subject + "'");
     if (!rows.ok()) return rows.error();
-    SubjectKey found;
-    if (PQntuples(rows->get()) == 0) return found;
+    Stored stored;
+    if (PQntuples(rows->get()) == 0) return stored;
     if (pg::IsNull(rows->get(), 0, 0)) {
-      found.state = SubjectKey::State::kForgotten;
-      return found;
+      stored.kind = Stored::Kind::kTombstone;
+      return stored;
     }
-    auto key = personal::UnwrapKey(master_key_, Aad(subject), pg::GetText(rows->get(), 0, 0));
-    if (!key.ok() || key->size() != personal::kKeyBytes) {
-      return Error::Make(ErrorCode::kCorruption, "the wrapped key of subject '" + subject +
-                                                     "' in " + name_ +
-                                                     " does not unwrap with the master key");
-    }
-    found.state = SubjectKey::State::kActive;
-    found.key = std::move(key).value();
-    return found;
+    stored.kind = Stored::Kind::kWrapped;
+    stored.wrapped = pg::GetText(rows->get(), 0, 0);
+    return stored;
   }
 
-  Result<bool> Forget(const std::string& subject) override {
-    if (Status s = ValidateSubject(subject); !s.ok()) return s.error();
-    // The tombstone replaces the wrapped key, unless another process's did first.
+  // A process that loses the race waits for the winner's commit, then inserts nothing.
+  Result<bool> InsertIfAbsent(const std::string& subject, const std::string& wrapped) override {
+    auto inserted = Exec(
+        "INSERT INTO evs_keys (subject, wrapped_key, created_at_us) "
+        "VALUES ($1::text, $2::text, $3::int8) ON CONFLICT (subject) DO NOTHING",
+        pg::Params().Text(subject).Text(wrapped).Int8(SystemClock()->NowMicros()),
+        "store the key of subject '" + subject + "'");
+    if (!inserted.ok()) return inserted.error();
+    return std::string_view(PQcmdTuples(inserted->get())) == "1";
+  }
+
+  Result<bool> TombstoneIfWrapped(const std::string& subject) override {
     auto forgot = Exec(
         "UPDATE evs_keys SET wrapped_key = NULL, forgotten_at_us = $2::int8 "
         "WHERE subject = $1::text AND wrapped_key IS NOT NULL",
         pg::Params().Text(subject).Int8(SystemClock()->NowMicros()),
         "forget subject '" + subject + "'");
     if (!forgot.ok()) return forgot.error();
-    if (std::string_view(PQcmdTuples(forgot->get())) == "1") return true;
-    auto found = Find(subject);
-    if (!found.ok()) return found.error();
-    if (found->state == SubjectKey::State::kUnknown) {
-      return Error::Make(ErrorCode::kNotFound,
-                         "subject '" + subject + "' is unknown: " + name_ + " has no key for it");
-    }
-    return false;
-  }
-
- private:
-  std::string Aad(const std::string& subject) const { return "evs-key-v1|" + id_ + "|" + subject; }
-
-  static Error Forgotten(const std::string& subject) {
-    return Error::Make(ErrorCode::kInvalidArgument,
-                       "subject '" + subject +
-                           "' was forgotten; no personal data can be stored under that id again");
+    return std::string_view(PQcmdTuples(forgot->get())) == "1";
   }
 
   // One statement (committed on its own); once more on a new connection if it was lost. Every
@@ -111,18 +72,15 @@ class PostgresKeyStore final : public KeyStore {
   Result<pg::ResultPtr> Exec(std::string_view sql, const pg::Params& params,
                              const std::string& context) {
     auto result = connection_.Exec(sql, params);
-    if (!result.ok()) return Context(result.error(), context);
+    if (!result.ok()) {
+      Error error = std::move(result.error());
+      error.message = context + ": " + error.message;
+      return error;
+    }
     return result;
   }
 
-  static Error Context(Error error, const std::string& context) {
-    error.message = context + ": " + error.message;
-    return error;
-  }
-
   pg::ReopeningConnection connection_;
-  const std::string master_key_;
-  const std::string id_;
   const std::string name_;
 };
 
