@@ -10,6 +10,7 @@
 
 #include "postgres/pg_connection.h"
 #include "postgres/pg_stream_head.h"
+#include "store/scavenge_tally.h"
 #include "store/stream_lifecycle.h"
 
 namespace evs::pg {
@@ -31,21 +32,21 @@ class Scavenger {
         step_(static_cast<int64_t>(std::max<size_t>(1, options.events_per_step))) {}
 
   Result<ScavengeReport> Run() {
-    const auto started = SteadyClock::now();
     auto before = TableBytes();
     if (!before.ok()) return before.error();
-    report_.file_bytes_before = *before;
+    tally_.report.file_bytes_before = *before;
     auto candidates = Candidates();
     if (!candidates.ok()) return candidates.error();
-    progress_.streams_total = report_.streams_examined = static_cast<int64_t>(candidates->size());
+    tally_.progress.streams_total = tally_.report.streams_examined =
+        static_cast<int64_t>(candidates->size());
     for (Candidate& candidate : *candidates) {
       if (auto s = ScavengeStream(candidate); !s) return s.error();
-      ++progress_.streams_done;
-      Report();
+      ++tally_.progress.streams_done;
+      tally_.Report();
     }
     // Plain VACUUM takes no lock that appends or reads wait for; VACUUM FULL rewrites the table
     // under an exclusive lock.
-    if (report_.events_scavenged > 0 || options_.compact) {
+    if (tally_.report.events_scavenged > 0 || options_.compact) {
       if (auto s = WithConnection([&](Connection& c) {
             return c.ExecScript(options_.compact ? "VACUUM FULL evs_events" : "VACUUM evs_events");
           });
@@ -53,21 +54,14 @@ class Scavenger {
         return s.error();
       }
     }
-    report_.file_shrinks = options_.compact;
+    tally_.report.file_shrinks = options_.compact;
     auto after = TableBytes();
     if (!after.ok()) return after.error();
-    report_.file_bytes_after = *after;
-    report_.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
-    Report();
-    return report_;
+    tally_.report.file_bytes_after = *after;
+    return tally_.Finish();
   }
 
  private:
-  void Report() {
-    progress_.events_scavenged = report_.events_scavenged;
-    if (options_.progress) options_.progress(progress_);
-  }
-
   // Runs `fn` on the scavenger's connection; once more on a new one if it was lost (every
   // step is a transaction of its own, rolled back by the server when its connection goes).
   Status WithConnection(const std::function<Status(Connection&)>& fn) {
@@ -173,13 +167,13 @@ class Scavenger {
         return c.ExecScript("COMMIT");
       });
       const auto took = SteadyClock::now() - start;
-      report_.longest_step_ms = std::max(report_.longest_step_ms,
-                                         std::chrono::duration<double, std::milli>(took).count());
+      tally_.report.longest_step_ms = std::max(
+          tally_.report.longest_step_ms, std::chrono::duration<double, std::milli>(took).count());
       if (!stepped.ok()) return stepped;
       if (first > last) return OkStatus();
       candidate.scavenged_through = first + changed - 1;
-      report_.events_scavenged += changed;
-      if (changed > 0) Report();
+      tally_.report.events_scavenged += changed;
+      if (changed > 0) tally_.Report();
       // Leaves the stream's appends as long again: scavenging takes at most half its time.
       std::this_thread::sleep_for(took);
       // The hidden prefix ends inside this range: the rest of the stream is read.
@@ -192,8 +186,7 @@ class Scavenger {
   const ScavengeOptions& options_;
   const int64_t step_;
   std::unique_ptr<Connection> connection_;
-  ScavengeReport report_;
-  ScavengeProgress progress_;
+  store::ScavengeTally tally_{options_};
 };
 
 }  // namespace

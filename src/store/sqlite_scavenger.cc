@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/scavenge_tally.h"
 #include "store/sqlite.h"
 #include "store/stream_lifecycle.h"
 
@@ -31,34 +32,27 @@ class Scavenger {
       : context_(context), options_(options), step_(std::max<size_t>(1, options.events_per_step)) {}
 
   Result<ScavengeReport> Run() {
-    const auto started = SteadyClock::now();
     // Recent commits may still be in the WAL only: copied first, the file's size says what the
     // store holds.
     if (auto s = Job([](Database&) { return OkStatus(); }, /*checkpoint_after=*/true); !s) {
       return s.error();
     }
-    report_.file_bytes_before = context_.file_bytes();
+    tally_.report.file_bytes_before = context_.file_bytes();
     auto candidates = Candidates();
     if (!candidates.ok()) return candidates.error();
-    progress_.streams_total = report_.streams_examined = static_cast<int64_t>(candidates->size());
+    tally_.progress.streams_total = tally_.report.streams_examined =
+        static_cast<int64_t>(candidates->size());
     for (Candidate& candidate : *candidates) {
       if (auto s = ScavengeStream(candidate); !s) return s.error();
-      ++progress_.streams_done;
-      Report();
+      ++tally_.progress.streams_done;
+      tally_.Report();
     }
     if (auto s = GiveSpaceBack(); !s) return s.error();
-    report_.file_bytes_after = context_.file_bytes();
-    report_.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
-    Report();
-    return report_;
+    tally_.report.file_bytes_after = context_.file_bytes();
+    return tally_.Finish();
   }
 
  private:
-  void Report() {
-    progress_.events_scavenged = report_.events_scavenged;
-    if (options_.progress) options_.progress(progress_);
-  }
-
   // Runs `job` through the writer, timing how long it held appends back; then leaves the
   // writer to appends for as long again, so that scavenging takes at most half its time.
   Status Job(const std::function<Status(Database&)>& job, bool checkpoint_after = false) {
@@ -71,7 +65,7 @@ class Scavenger {
           return done;
         },
         checkpoint_after);
-    report_.longest_step_ms = std::max(report_.longest_step_ms, ms);
+    tally_.report.longest_step_ms = std::max(tally_.report.longest_step_ms, ms);
     std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(ms));
     return status;
   }
@@ -168,8 +162,8 @@ class Scavenger {
       });
       if (!stepped.ok()) return stepped;
       candidate.scavenged_through = first + changed - 1;
-      report_.events_scavenged += changed;
-      if (changed > 0) Report();
+      tally_.report.events_scavenged += changed;
+      if (changed > 0) tally_.Report();
       // The hidden prefix ends inside this range: the rest of the stream is read.
       if (changed < last - first + 1) return OkStatus();
     }
@@ -188,7 +182,7 @@ class Scavenger {
       return s;
     }
     if (auto_vacuum != 2 && !options_.compact) {
-      report_.file_shrinks = false;
+      tally_.report.file_shrinks = false;
       return OkStatus();
     }
     if (auto_vacuum != 2) {
@@ -196,7 +190,7 @@ class Scavenger {
       return Job([](Database& db) { return db.Exec("PRAGMA auto_vacuum = INCREMENTAL; VACUUM"); },
                  /*checkpoint_after=*/true);
     }
-    bool freed = report_.events_scavenged > 0;
+    bool freed = tally_.report.events_scavenged > 0;
     for (;;) {
       int64_t free_pages = 0;
       Status stepped = Job([&](Database& db) -> Status {
@@ -222,7 +216,7 @@ class Scavenger {
       if (auto s = Job([](Database&) { return OkStatus(); }, /*checkpoint_after=*/true); !s) {
         return s;
       }
-      if (context_.file_bytes() < report_.file_bytes_before) break;
+      if (context_.file_bytes() < tally_.report.file_bytes_before) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return OkStatus();
@@ -231,8 +225,7 @@ class Scavenger {
   const ScavengeContext& context_;
   const ScavengeOptions& options_;
   const size_t step_;
-  ScavengeReport report_;
-  ScavengeProgress progress_;
+  ScavengeTally tally_{options_};
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "store/log/log_checkpoint.h"
 #include "store/log/log_cursor.h"
 #include "store/log/log_format.h"
+#include "store/scavenge_tally.h"
 #include "store/stream_lifecycle.h"
 
 namespace evs::store::log {
@@ -55,8 +56,7 @@ class LogScavenger {
       : c_(context), options_(options) {}
 
   Result<ScavengeReport> Run() {
-    const auto started = SteadyClock::now();
-    report_.file_bytes_before = c_.segments.FileBytes();
+    tally_.report.file_bytes_before = c_.segments.FileBytes();
     CountStreams();
     // Every event hidden now is in a sealed segment once this returns.
     auto sealed_below = c_.seal();
@@ -72,22 +72,15 @@ class LogScavenger {
       if (!copy) return copy.error();
       if (!*copy) continue;
       if (auto s = Swap(n, **copy); !s) return s.error();
-      Report();
+      tally_.Report();
     }
-    report_.file_bytes_after = c_.segments.FileBytes();
-    report_.file_shrinks = true;
-    report_.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
-    progress_.streams_done = progress_.streams_total;
-    Report();
-    return report_;
+    tally_.report.file_bytes_after = c_.segments.FileBytes();
+    tally_.report.file_shrinks = true;
+    tally_.progress.streams_done = tally_.progress.streams_total;
+    return tally_.Finish();
   }
 
  private:
-  void Report() {
-    progress_.events_scavenged = report_.events_scavenged;
-    if (options_.progress) options_.progress(progress_);
-  }
-
   void CountStreams() {
     int64_t examined = 0;
     std::string after;
@@ -100,7 +93,7 @@ class LogScavenger {
       if (page.size() < 1000) break;
       after = page.back();
     }
-    report_.streams_examined = progress_.streams_total = examined;
+    tally_.report.streams_examined = tally_.progress.streams_total = examined;
   }
 
   // The first version a stream's reads return and the time before which they hide events.
@@ -336,20 +329,19 @@ class LogScavenger {
     }
     const double ms =
         std::chrono::duration<double, std::milli>(SteadyClock::now() - step_started).count();
-    report_.longest_step_ms = std::max(report_.longest_step_ms, ms);
+    tally_.report.longest_step_ms = std::max(tally_.report.longest_step_ms, ms);
     if (!still_hidden) {
       c_.fs.Unlink(temp_path.c_str());
       return OkStatus();
     }
     if (!swapped) return swapped;
-    report_.events_scavenged += copy.events;
+    tally_.report.events_scavenged += copy.events;
     return OkStatus();
   }
 
   const LogScavengeContext& c_;
   const ScavengeOptions& options_;
-  ScavengeReport report_;
-  ScavengeProgress progress_;
+  store::ScavengeTally tally_{options_};
   int64_t now_us_ = 0;
   bool index_removed_ = false;
 };
